@@ -1,0 +1,114 @@
+"""Histograms, percentiles, confidence intervals and Little's law.
+
+Latencies go into HdrHistograms (Tene; microseconds, 3 significant digits, so any percentile is
+within 0.1 % of the exact value) because they merge across chunks and replications without
+keeping every sample: a 24-hour run is 177 million requests. Whole arrays are recorded in
+bulk: `np.unique(..., return_counts=True)` then one `record_value(v, count)` per distinct
+value (a few thousand per chunk at 3 significant digits), which is about 30x faster than one
+call per sample.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+from scipy import stats
+
+__all__ = [
+    "LatencyHistogram",
+    "batch_means_ci",
+    "confidence_interval",
+    "littles_law",
+    "PERCENTILES",
+]
+
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+_MAX_US = 24 * 3600 * 1_000_000
+
+
+class LatencyHistogram:
+    """An HdrHistogram of latencies in microseconds (3 significant digits)."""
+
+    def __init__(self) -> None:
+        self.h = HdrHistogram(1, _MAX_US, 3)
+
+    def record_ms(self, latency_ms: np.ndarray) -> None:
+        if len(latency_ms) == 0:
+            return
+        us = np.clip(np.rint(np.asarray(latency_ms) * 1000.0), 1, _MAX_US).astype(np.int64)
+        vals, counts = np.unique(us, return_counts=True)
+        rec = self.h.record_value
+        for v, c in zip(vals.tolist(), counts.tolist(), strict=True):
+            rec(v, c)
+
+    def merge(self, other: LatencyHistogram) -> None:
+        self.h.add(other.h)
+
+    @property
+    def count(self) -> int:
+        return int(self.h.get_total_count())
+
+    def percentile_ms(self, q: float) -> float:
+        if self.count == 0:
+            return math.nan
+        return self.h.get_value_at_percentile(q) / 1000.0
+
+    def max_ms(self) -> float:
+        return self.h.get_max_value() / 1000.0 if self.count else math.nan
+
+    def mean_ms(self) -> float:
+        return self.h.get_mean_value() / 1000.0 if self.count else math.nan
+
+    def summary(self) -> dict[str, float]:
+        names = ("p50_ms", "p90_ms", "p99_ms", "p999_ms")
+        out = {name: self.percentile_ms(q) for name, q in zip(names, PERCENTILES, strict=True)}
+        out["max_ms"] = self.max_ms()
+        out["mean_ms"] = self.mean_ms()
+        return out
+
+
+def confidence_interval(values: np.ndarray | list[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of a Student-t interval over independent replications.
+
+    Independent replications are i.i.d. by construction (independent SeedSequence streams),
+    so the t interval with n-1 degrees of freedom applies (Law, Simulation Modeling and
+    Analysis, ch. 9).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if n < 2:
+        return float(x.mean()) if n else math.nan, math.nan
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
+    return float(x.mean()), float(half)
+
+
+def batch_means_ci(x: np.ndarray, batches: int = 20, level: float = 0.95) -> tuple[float, float]:
+    """Batch-means interval for the mean of a correlated, stationary output series
+    (warm-up already removed): split into `batches` contiguous batches, treat their means as
+    approximately independent (Law ch. 9.5.3)."""
+    x = np.asarray(x, dtype=np.float64)
+    k = len(x) // batches
+    if k == 0:
+        return float(x.mean()), math.nan
+    means = x[: k * batches].reshape(batches, k).mean(axis=1)
+    return confidence_interval(means, level)
+
+
+def littles_law(arrival_s: np.ndarray, departure_s: np.ndarray, lo_s: float, hi_s: float) -> dict[str, float]:
+    """Both sides of L = lambda W over the window [lo, hi).
+
+    L is the time average of the number in system (the integral of N(t), i.e. the overlap of
+    every job's [arrival, departure) with the window, over its length); lambda W uses the jobs
+    arriving in the window. They differ only by jobs straddling the edges.
+    """
+    span = hi_s - lo_s
+    a = np.asarray(arrival_s)
+    d = np.asarray(departure_s)
+    overlap = np.clip(d, lo_s, hi_s) - np.clip(a, lo_s, hi_s)
+    L = float(overlap.sum() / span) if span > 0 else math.nan
+    inside = (a >= lo_s) & (a < hi_s)
+    lam = float(inside.sum() / span) if span > 0 else math.nan
+    W = float((d[inside] - a[inside]).mean()) if inside.any() else 0.0
+    return {"L": L, "lambda_per_s": lam, "W_s": W, "lambda_W": lam * W}

@@ -1,0 +1,117 @@
+"""Attempts: the plan's rows plus the retries an engine spawns, and the rules both engines share.
+
+A request's attempt fails with CONNECTION when one of its stages reaches an instance that is
+restarting (the remaining stages do not run), or with TIMEOUT when the client's deadline
+passes before the response (the server-side stages still run: the service does not know the
+client gave up). A failed attempt with retries left is retried after a backoff that doubles
+each time (exponential backoff): a CONNECTION failure detected at time t retries at
+t + backoff, a TIMEOUT at max(deadline + backoff, time detected). The engines apply these rules
+in the same way so that their results agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simlab.model.plan import MAX_STAGES, Outcome, Plan, Windows
+
+__all__ = ["Attempts", "FaultLookup"]
+
+
+class FaultLookup:
+    """Restart and slow windows per resource, as sorted edge arrays for vectorised lookups."""
+
+    def __init__(self, windows: Windows, n_resources: int) -> None:
+        self.restart = [sorted(windows.restart[r]) if r < len(windows.restart) else [] for r in range(n_resources)]
+        self.slow = [sorted(windows.slow[r]) if r < len(windows.slow) else [] for r in range(n_resources)]
+        self.has_restart = any(self.restart)
+        self.has_slow = any(self.slow)
+
+    def restarting(self, r: int, t: float) -> bool:
+        return any(a <= t < b for a, b in self.restart[r])
+
+    def factor(self, r: int, t: float) -> float:
+        f = 1.0
+        for a, b, x in self.slow[r]:
+            if a <= t < b:
+                f *= x
+        return f
+
+    def restarting_many(self, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(t), dtype=bool)
+        for res, wins in enumerate(self.restart):
+            if not wins:
+                continue
+            m = r == res
+            for a, b in wins:
+                out[m] |= (t[m] >= a) & (t[m] < b)
+        return out
+
+    def factor_many(self, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+        out = np.ones(len(t))
+        for res, wins in enumerate(self.slow):
+            if not wins:
+                continue
+            m = r == res
+            for a, b, x in wins:
+                hit = m & (t >= a) & (t < b)
+                out[hit] *= x
+        return out
+
+
+class Attempts:
+    """Growable arrays: one row per attempt; `root` links a retry to its first attempt."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        n = plan.n
+        self.t0 = plan.t0.copy()
+        self.root = np.arange(n, dtype=np.int64)
+        self.deadline = plan.deadline.copy()
+        self.retries = plan.retries.copy()
+        self.backoff = plan.backoff.copy()
+        self.arr = np.full((n, MAX_STAGES), np.nan)
+        self.dep = np.full((n, MAX_STAGES), np.nan)
+        self.svc_eff = np.zeros((n, MAX_STAGES))
+        self.fail = np.zeros(n, dtype=np.int8)
+        self.detect = np.full(n, np.nan)
+        self.spawned = np.zeros(n, dtype=bool)
+        self.passes = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.t0)
+
+    def retry_time(self, i: int) -> float:
+        """When the client retries failed attempt i (see module docstring)."""
+        if self.fail[i] == Outcome.CONNECTION:
+            return float(self.detect[i] + self.backoff[i])
+        return float(max(self.deadline[i] + self.backoff[i], self.detect[i]))
+
+    def wants_retry(self, i: int) -> bool:
+        r = self.root[i]
+        return bool(
+            self.fail[i] != 0
+            and self.retries[i] > 0
+            and self.plan.outcome[r] == Outcome.OK
+            and not self.spawned[i]
+        )
+
+    def spawn(self, parents: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Append one retry per parent starting at `times`; returns the new row indices."""
+        k = len(parents)
+        first = self.n
+        self.spawned[parents] = True
+        timeout = self.deadline[parents] - self.t0[parents]
+        self.t0 = np.concatenate([self.t0, times])
+        self.root = np.concatenate([self.root, self.root[parents]])
+        self.deadline = np.concatenate([self.deadline, times + timeout])
+        self.retries = np.concatenate([self.retries, self.retries[parents] - 1])
+        self.backoff = np.concatenate([self.backoff, self.backoff[parents] * 2])
+        self.arr = np.concatenate([self.arr, np.full((k, MAX_STAGES), np.nan)])
+        self.dep = np.concatenate([self.dep, np.full((k, MAX_STAGES), np.nan)])
+        self.svc_eff = np.concatenate([self.svc_eff, np.zeros((k, MAX_STAGES))])
+        self.fail = np.concatenate([self.fail, np.zeros(k, np.int8)])
+        self.detect = np.concatenate([self.detect, np.full(k, np.nan)])
+        self.spawned = np.concatenate([self.spawned, np.zeros(k, bool)])
+        return np.arange(first, first + k)

@@ -1,0 +1,144 @@
+"""Event-driven engine on simpy: the general case (multi-threaded instances, any mix of stages).
+
+Only arrivals at contended resources are simpy events; the pure delays between them were
+sampled as arrays by the plan (`simlab.model.plan`). At an arrival the FIFO queue's departure
+is computed at once (a FIFO server's departure depends only on the jobs ahead of it, which
+have all arrived): one float for a single server, a heap of free times for `c` servers
+(exact FIFO G/G/c). The next stage is then scheduled as an event at its own arrival time, so
+queues see their arrivals in time order, as in any discrete-event simulation. This costs one
+event per stage instead of the request/release/timeout triple of a `simpy.Resource` model.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, Event
+
+from simlab.model.attempts import Attempts, FaultLookup
+from simlab.model.plan import Outcome, Plan, Resource
+
+__all__ = ["run_events"]
+
+
+def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> Attempts:
+    """Run one plan through simpy; returns the attempts with arrivals and departures."""
+    att = Attempts(plan)
+    env = simpy.Environment(initial_time=float(min(0.0, plan.t0.min(initial=0.0))))
+    n = plan.n
+    nst = plan.nst.tolist()
+    res = plan.res.tolist()
+    svc = plan.svc.tolist()
+    dly = plan.dly.tolist()
+    post = plan.post.tolist()
+    ok_plan = (plan.outcome == Outcome.OK).tolist()
+    # growable per-attempt state as Python lists (fast scalar access)
+    t0 = plan.t0.tolist()
+    root = list(range(n))
+    deadline = plan.deadline.tolist()
+    retries = plan.retries.tolist()
+    backoff = plan.backoff.tolist()
+    A = [[np.nan] * 3 for _ in range(n)]
+    D = [[np.nan] * 3 for _ in range(n)]
+    S = [[0.0] * 3 for _ in range(n)]
+    fail = [0] * n
+    detect = [np.nan] * n
+    free: list = []
+    for r in resources:
+        free.append(-np.inf if r.servers == 1 else ([-np.inf] * r.servers if r.servers > 1 else None))
+    single = [r.servers == 1 for r in resources]
+    unlimited = [r.servers == 0 for r in resources]
+    has_restart, has_slow = faults.has_restart, faults.has_slow
+    schedule = env.schedule
+
+    def at(t: float, fn, i: int, k: int) -> None:
+        ev = Event(env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(lambda _e: fn(i, k, t))
+        schedule(ev, NORMAL, t - env.now)
+
+    def retry(i: int) -> None:
+        r0 = root[i]
+        if fail[i] == Outcome.CONNECTION:
+            t = detect[i] + backoff[i]
+        else:
+            t = max(deadline[i] + backoff[i], detect[i])
+        j = len(t0)
+        t0.append(t)
+        root.append(r0)
+        deadline.append(t + (deadline[i] - t0[i]))
+        retries.append(retries[i] - 1)
+        backoff.append(backoff[i] * 2)
+        A.append([np.nan] * 3)
+        D.append([np.nan] * 3)
+        S.append([0.0] * 3)
+        fail.append(0)
+        detect.append(np.nan)
+        at(t + dly[r0][0], stage, j, 0)
+
+    def stage(i: int, k: int, now: float) -> None:
+        p = root[i]
+        r = res[p][k]
+        if has_restart and faults.restarting(r, now):
+            A[i][k] = now
+            if fail[i] == 0:
+                fail[i] = Outcome.CONNECTION
+                detect[i] = now
+                if retries[i] > 0 and ok_plan[p]:
+                    retry(i)
+            return
+        s = svc[p][k]
+        if has_slow:
+            s *= faults.factor(r, now)
+        if single[r]:
+            f = free[r]
+            d = (now if now > f else f) + s
+            free[r] = d
+        elif unlimited[r]:
+            d = now + s
+        else:
+            h = free[r]
+            f = h[0]
+            d = (now if now > f else f) + s
+            heapq.heapreplace(h, d)
+        A[i][k] = now
+        D[i][k] = d
+        S[i][k] = s
+        last = k + 1 == nst[p]
+        if fail[i] == 0 and (d > deadline[i] or (last and d + post[p] > deadline[i])):
+            fail[i] = Outcome.TIMEOUT
+            detect[i] = now
+            if retries[i] > 0 and ok_plan[p]:
+                retry(i)
+        if not last:
+            at(d + dly[p][k + 1], stage, i, k + 1)
+
+    first = (plan.t0 + plan.dly[:, 0]).tolist()
+    order = np.argsort(np.asarray(first), kind="stable").tolist()
+
+    def feeder():
+        timeout = env.timeout
+        for i in order:
+            t = first[i]
+            yield timeout(t - env.now)
+            stage(i, 0, t)
+
+    env.process(feeder())
+    env.run()
+    m = len(t0)
+    att.spawn(np.empty(0, np.int64), np.empty(0))
+    att.t0 = np.asarray(t0)
+    att.root = np.asarray(root, dtype=np.int64)
+    att.deadline = np.asarray(deadline)
+    att.retries = np.asarray(retries, dtype=np.int8)
+    att.backoff = np.asarray(backoff)
+    att.arr = np.asarray(A)
+    att.dep = np.asarray(D)
+    att.svc_eff = np.asarray(S)
+    att.fail = np.asarray(fail, dtype=np.int8)
+    att.detect = np.asarray(detect)
+    att.spawned = np.zeros(m, dtype=bool)
+    return att

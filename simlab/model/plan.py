@@ -1,0 +1,468 @@
+"""The plan of a run: every request's path through the service as arrays, sampled up front.
+
+Only contended resources (cache instances, the backend's connection pool, the hot lock) need
+a queueing engine; everything else on the path (network round trips, proxy and application
+service times, which key, hit or miss, errors returned by a hop) does not depend on the state
+of a queue and is sampled here as whole arrays. A request is then a chain of at most three
+*stages*; stage k waits `dly[k]` seconds (after the previous stage left its resource, or after
+the request started for k = 0), then queues at resource `res[k]` for `svc[k]` seconds. The
+response reaches the client `post` seconds after the last stage.
+
+Both engines (`simlab.model.events`, simpy, and `simlab.model.fastpath`, numpy) consume the
+same plan, so they implement the same model and differ only in how they compute departures.
+
+Flows (see `simlab.scenario.FlowSpec`), stages by resource:
+  cache_aside get, hit:   cache(read replica)
+  cache_aside get, miss:  cache(read replica) -> backend pool -> cache(primary, SET)
+  cache_aside set/del/incr, session, pubsub, command: cache(primary)
+  lock:                   cache(primary of the lock key, SET NX) -> lock -> cache(DEL)
+
+Modelling choices (identical in both engines): hit or miss is decided when the first attempt
+reaches the cache, in arrival order, by `simlab.model.cache` (a miss fills the key at once, so
+the few ms until the application's SET are not a window of extra misses); a retry repeats its
+first attempt's path and hit/miss; an MGET's keys live in one slot (hash tags); a hop error
+(entry proxy, application, backend) still walks the path and is counted as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simlab.scenario import Dist, FlowSpec, Scenario
+from simlab.workload.arrivals import arrival_times_s
+from simlab.workload.distributions import sample
+from simlab.workload.keyspace import KeySampler, sample_ttls_s
+
+__all__ = [
+    "FLOW_KINDS",
+    "MissingServiceTime",
+    "Outcome",
+    "Plan",
+    "Resource",
+    "ServiceModel",
+    "Windows",
+    "PlanBuilder",
+]
+
+FLOW_KINDS = ("cache_aside", "session", "pubsub", "lock", "command")
+MAX_STAGES = 3
+
+
+class Outcome:
+    """Outcome codes of a request (small ints, kept in int8 arrays)."""
+
+    OK = 0
+    TIMEOUT = 1
+    CONNECTION = 2
+    UPSTREAM = 3
+    REJECTED = 4
+    NAMES = ("ok", "timeout", "connection", "upstream", "rejected")
+
+
+class MissingServiceTime(KeyError):
+    """A command has no service time in `cache.service_time_us` and there is no `default`."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A contended resource. servers=0 means unlimited (a pure delay)."""
+
+    name: str
+    servers: int
+    kind: str  # "cache", "backend", "lock"
+
+
+@dataclass
+class Windows:
+    """Fault windows per resource: restarts (refuse), slow (x factor)."""
+
+    restart: list[list[tuple[float, float]]]
+    slow: list[list[tuple[float, float, float]]]
+    blip: list[tuple[float, float, float]]
+
+    def any_restart(self) -> bool:
+        return any(self.restart)
+
+    def any_slow(self) -> bool:
+        return any(self.slow)
+
+
+@dataclass
+class Plan:
+    """Arrays of one chunk of a run; row i is one attempt (first attempts, then background)."""
+
+    t0: np.ndarray  # request start at the client, s
+    src: np.ndarray  # int16 source index
+    flow: np.ndarray  # int16 flow index
+    rec: np.ndarray  # bool: counted in the results (False for background jobs)
+    nst: np.ndarray  # int8 number of stages
+    res: np.ndarray  # int16 [n, 3] resource per stage (-1 unused)
+    svc: np.ndarray  # float64 [n, 3] service time per stage, s
+    dly: np.ndarray  # float64 [n, 3] delay before each stage, s
+    post: np.ndarray  # float64 delay from last departure to the client, s
+    deadline: np.ndarray  # float64 t0 + client timeout (inf if none)
+    retries: np.ndarray  # int8 retries left
+    backoff: np.ndarray  # float64 next backoff, s
+    outcome: np.ndarray  # int8 outcome decided by the plan (UPSTREAM, REJECTED) else OK
+    hit: np.ndarray  # int8: 1 hit, 0 miss, -1 not a cache read
+    # per pubsub flow: (flow index, rows, subscriber one-way delays [rows, subscribers] in s)
+    pubsub: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.t0)
+
+
+class ServiceModel:
+    """Per-command service times, sampled in seconds from `cache.service_time_us`."""
+
+    def __init__(self, table: dict[str, Dist]) -> None:
+        self.table = {k.upper(): v for k, v in table.items()}
+
+    def dist(self, command: str) -> Dist:
+        c = command.upper()
+        if c in self.table:
+            return self.table[c]
+        if "DEFAULT" in self.table:
+            return self.table["DEFAULT"]
+        raise MissingServiceTime(f"no service time for {c} and no `default` in cache.service_time_us")
+
+    def sample_s(self, command: str, rng: np.random.Generator, n: int) -> np.ndarray:
+        return sample(self.dist(command), rng, n) * 1e-6
+
+
+def _half(rng: np.random.Generator, dist: Dist, n: int) -> np.ndarray:
+    """One-way delay in s from a round-trip distribution in ms."""
+    return sample(dist, rng, n) * 0.5e-3
+
+
+def _in_windows(t: np.ndarray, wins: list[tuple[float, float]]) -> np.ndarray:
+    m = np.zeros(len(t), dtype=bool)
+    for a, b in wins:
+        m |= (t >= a) & (t < b)
+    return m
+
+
+class PlanBuilder:
+    """Builds the plan of each chunk; holds what lives across chunks (keys, caches, resources)."""
+
+    def __init__(self, sc: Scenario, windows: Windows, seq: np.random.SeedSequence, cache_factory) -> None:
+        self.sc = sc
+        self.windows = windows
+        self.flows: list[tuple[str, FlowSpec]] = list(sc.flows.items())
+        self.flow_index = {name: i for i, (name, _) in enumerate(self.flows)}
+        cs = sc.cache
+        self.copies = cs.replicas + 1
+        self.resources: list[Resource] = []
+        for s in range(cs.shards):
+            for r in range(self.copies):
+                role = "primary" if r == 0 else f"replica{r}"
+                self.resources.append(Resource(f"cache[{s}].{role}", cs.threads, "cache"))
+        self.backend_res = len(self.resources)
+        self.resources.append(Resource("backend", sc.backend.concurrency or 0, "backend"))
+        self.lock_res = len(self.resources)
+        self.resources.append(Resource("lock", 1, "lock"))
+        self.services = ServiceModel(dict(cs.service_time_us))
+        key_seq, self._cache_seq = seq.spawn(2)
+        self.keys = KeySampler(sc.keyspace, np.random.default_rng(key_seq))
+        self.cache_factory = cache_factory
+        self.caches: list = [None] * cs.shards
+        self._cache_epoch = [0] * cs.shards
+        self.lock_key = 0  # the hot lock lives on shard 0
+
+    # --- cache content -------------------------------------------------------------------
+
+    def _cache_for(self, shard: int, now_s: float):
+        """The shard's cache; a restart without persistence empties it (a new cache model)."""
+        epoch = sum(1 for a, b in self.windows.restart[shard * self.copies] if b <= now_s)
+        if self.sc.cache.persistence.mode != "none":
+            epoch = 0
+        if self.caches[shard] is None or epoch != self._cache_epoch[shard]:
+            self.caches[shard] = self.cache_factory(shard, epoch)
+            self._cache_epoch[shard] = epoch
+        return self.caches[shard]
+
+    def _hits(self, keys, times, writes, ttls) -> np.ndarray:
+        """Hit/miss of cache accesses in time order, per shard, split at restarts."""
+        out = np.zeros(len(keys), dtype=bool)
+        shards = self.sc.cache.shards
+        order = np.argsort(times, kind="stable")
+        sizes = self.keys.sizes_bytes(keys)
+        for s in range(shards):
+            idx = order[(keys[order] % shards) == s]
+            if len(idx) == 0:
+                continue
+            cuts = sorted({b for _a, b in self.windows.restart[s * self.copies]})
+            bounds = np.searchsorted(times[idx], cuts) if cuts else np.empty(0, int)
+            for part in np.split(idx, bounds):
+                if len(part) == 0:
+                    continue
+                cache = self._cache_for(s, float(times[part[0]]))
+                out[part] = cache.access_many(
+                    keys[part], sizes[part], times[part], None if ttls is None else ttls[part], writes[part]
+                )
+        return out
+
+    # --- plan ----------------------------------------------------------------------------
+
+    def build(self, start_s: float, end_s: float, seq: np.random.SeedSequence) -> Plan:
+        sc = self.sc
+        net = sc.network
+        streams = iter(seq.spawn(8 + len(sc.sources)))
+        t_parts, s_parts = [], []
+        for i, src in enumerate(sc.sources):
+            rng = np.random.default_rng(next(streams))
+            t = arrival_times_s(src.arrival, src.rate_rps, start_s, end_s, rng)
+            t_parts.append(t)
+            s_parts.append(np.full(len(t), i, dtype=np.int16))
+        t0 = np.concatenate(t_parts)
+        src = np.concatenate(s_parts)
+        order = np.argsort(t0, kind="stable")
+        t0, src = t0[order], src[order]
+        n = len(t0)
+        r_flow = np.random.default_rng(next(streams))
+        r_net = np.random.default_rng(next(streams))
+        r_svc = np.random.default_rng(next(streams))
+        r_key = np.random.default_rng(next(streams))
+        r_err = np.random.default_rng(next(streams))
+        r_bg = np.random.default_rng(next(streams))
+
+        flow = np.zeros(n, dtype=np.int16)
+        pre = np.zeros(n)
+        post = np.zeros(n)
+        deadline = np.full(n, np.inf)
+        retries = np.zeros(n, dtype=np.int8)
+        backoff = np.zeros(n)
+        outcome = np.zeros(n, dtype=np.int8)
+        rate_limited = np.zeros(n, dtype=bool)
+        for i, s in enumerate(sc.sources):
+            m = src == i
+            k = int(m.sum())
+            names = list(s.flows)
+            p = np.array([s.flows[f] for f in names], dtype=np.float64)
+            flow[m] = np.array([self.flow_index[f] for f in names], dtype=np.int16)[
+                r_flow.choice(len(names), size=k, p=p / p.sum())
+            ]
+            c_half = _half(r_net, s.client_rtt_ms, k)
+            pre[m] += c_half + sample(s.entry_service_ms, r_net, k) * 1e-3
+            post[m] += c_half
+            if s.timeout_ms is not None:
+                deadline[m] = t0[m] + s.timeout_ms * 1e-3
+                retries[m] = s.retries
+            backoff[m] = s.backoff_ms * 1e-3
+            if s.entry_error_probability > 0:
+                bad = r_err.random(k) < s.entry_error_probability
+                outcome[np.flatnonzero(m)[bad]] = Outcome.UPSTREAM
+            rate_limited[m] = s.rate_limit is not None
+        ea = _half(r_net, net.entry_to_app_rtt_ms, n)
+        ac = _half(r_net, net.app_to_cache_rtt_ms, n)
+        app = sample(net.app_service_ms, r_net, n) * 1e-3
+        for fi, (_name, fs) in enumerate(self.flows):
+            if fs.app_service_ms is not None:
+                m = flow == fi
+                app[m] = sample(fs.app_service_ms, r_net, int(m.sum())) * 1e-3
+        pre += ea + app + ac
+        post += ea + ac
+        if net.loss_probability > 0:
+            lost = r_net.random(n) < net.loss_probability
+            pre[lost] += net.retransmit_timeout_ms * 1e-3
+        for a, b, extra_ms in self.windows.blip:
+            pre[(t0 >= a) & (t0 < b)] += extra_ms * 1e-3
+        if net.app_error_probability > 0:
+            outcome[(r_err.random(n) < net.app_error_probability) & (outcome == 0)] = Outcome.UPSTREAM
+
+        res = np.full((n, MAX_STAGES), -1, dtype=np.int16)
+        svc = np.zeros((n, MAX_STAGES))
+        dly = np.zeros((n, MAX_STAGES))
+        nst = np.ones(n, dtype=np.int8)
+        hit = np.full(n, -1, dtype=np.int8)
+        dly[:, 0] = pre
+
+        shards, copies = sc.cache.shards, self.copies
+        keys = self.keys.keys(r_key, n)
+        shard = (keys % shards).astype(np.int16)
+        primary = shard * copies
+        if sc.cache.read_from_replicas and copies > 1:
+            reader = primary + r_key.integers(0, copies, n).astype(np.int16)
+        else:
+            reader = primary
+        ttls = sample_ttls_s(sc.keyspace.ttl, r_key, n)
+        svc_of = self.services.sample_s
+        fsync_always = (
+            sc.cache.persistence.mode in ("aof", "aof+rdb") and sc.cache.persistence.appendfsync == "always"
+        )
+
+        def write_cost(k: int) -> np.ndarray:
+            if not fsync_always:
+                return np.zeros(k)
+            return sample(sc.cache.persistence.fsync_ms, r_svc, k) * 1e-3
+
+        cache_rows: list[np.ndarray] = []
+        cache_writes: list[np.ndarray] = []
+        pubsub: list[tuple[int, np.ndarray, np.ndarray]] = []
+        miss_candidates = np.empty(0, np.int64)
+        for fi, (_name, fs) in enumerate(self.flows):
+            rows = np.flatnonzero(flow == fi)
+            k = len(rows)
+            if k == 0:
+                continue
+            if fs.kind == "cache_aside":
+                ops = np.zeros(k, dtype=np.int8)  # 0 get, 1 set, 2 del, 3 incr
+                if fs.op_mix:
+                    names = ["get", "set", "del", "incr"]
+                    p = np.array([fs.op_mix.get(x, 0.0) for x in names], dtype=np.float64)
+                    ops = r_flow.choice(4, size=k, p=p / p.sum()).astype(np.int8)
+                g = rows[ops == 0]
+                read_cmd = "MGET" if fs.keys_per_request > 1 else "GET"
+                res[g, 0] = reader[g]
+                svc[g, 0] = svc_of(read_cmd, r_svc, len(g)) * fs.keys_per_request
+                for code, cmd in ((1, "SET"), (2, "DEL"), (3, "INCR")):
+                    w = rows[ops == code]
+                    res[w, 0] = primary[w]
+                    svc[w, 0] = svc_of(cmd, r_svc, len(w)) + write_cost(len(w))
+                cache_rows.append(rows[ops <= 1])
+                cache_writes.append(ops[ops <= 1] == 1)
+                miss_candidates = np.concatenate([miss_candidates, g])
+            elif fs.kind == "session":
+                res[rows, 0] = primary[rows]
+                svc[rows, 0] = svc_of("HGETALL", r_svc, k) + svc_of("EXPIRE", r_svc, k) + write_cost(k)
+            elif fs.kind == "pubsub":
+                res[rows, 0] = primary[rows]
+                svc[rows, 0] = svc_of("PUBLISH", r_svc, k) + fs.subscribers * svc_of(
+                    "PUBLISH_PER_SUBSCRIBER", r_svc, k
+                )
+                if fs.subscribers:
+                    one_way = _half(r_net, fs.subscriber_rtt_ms, k * fs.subscribers).reshape(k, fs.subscribers)
+                    pubsub.append((fi, rows, one_way))
+            elif fs.kind == "lock":
+                lock_primary = (self.lock_key % shards) * copies
+                res[rows, 0] = lock_primary
+                svc[rows, 0] = svc_of("SET", r_svc, k) + write_cost(k)
+                res[rows, 1] = self.lock_res
+                dly[rows, 1] = ac[rows] * 2
+                svc[rows, 1] = sample(fs.hold_ms, r_svc, k) * 1e-3
+                res[rows, 2] = lock_primary
+                dly[rows, 2] = ac[rows] * 2
+                svc[rows, 2] = svc_of("DEL", r_svc, k) + write_cost(k)
+                nst[rows] = 3
+            elif fs.kind == "command":
+                res[rows, 0] = primary[rows]
+                for cmd, count in (fs.commands or {"GET": 1}).items():
+                    svc[rows, 0] += svc_of(cmd, r_svc, k) * count
+
+        # rate limiting: INCR+EXPIRE pipelined in front; over the limit -> rejected, one stage
+        if rate_limited.any():
+            for i, s in enumerate(sc.sources):
+                if s.rate_limit is None:
+                    continue
+                rows = np.flatnonzero(src == i)
+                svc[rows, 0] += svc_of("INCR", r_svc, len(rows)) + svc_of("EXPIRE", r_svc, len(rows))
+                arr0 = t0[rows] + dly[rows, 0]
+                o = np.argsort(arr0, kind="stable")
+                win = np.floor(arr0[o] / s.rate_limit.window_s).astype(np.int64)
+                first = np.r_[0, np.flatnonzero(np.diff(win)) + 1]
+                rank = np.arange(len(o)) - np.repeat(first, np.diff(np.r_[first, len(o)]))
+                over = rows[o[rank >= s.rate_limit.limit]]
+                outcome[over] = Outcome.REJECTED
+                nst[over] = 1
+                res[over, 1:] = -1
+
+        # hit / miss in order of arrival at the cache; misses take the backend and SET
+        if cache_rows:
+            cr = np.concatenate(cache_rows)
+            cw = np.concatenate(cache_writes)
+            ct = t0[cr] + dly[cr, 0]
+            h = self._hits(keys[cr], ct, cw, None if ttls is None else ttls[cr])
+            hit[cr[~cw]] = h[~cw].astype(np.int8)
+            miss = miss_candidates[(hit[miss_candidates] == 0) & (outcome[miss_candidates] != Outcome.REJECTED)]
+            k = len(miss)
+            be = sc.backend
+            b_half = _half(r_net, be.rtt_ms, k)
+            res[miss, 1] = self.backend_res
+            dly[miss, 1] = ac[miss] * 2 + b_half
+            svc[miss, 1] = sample(be.latency_ms, r_svc, k) * 1e-3
+            res[miss, 2] = primary[miss]
+            dly[miss, 2] = b_half + ac[miss] * 2
+            svc[miss, 2] = svc_of("SET", r_svc, k) + write_cost(k)
+            nst[miss] = 3
+            if be.error_probability > 0:
+                bad = miss[r_err.random(k) < be.error_probability]
+                outcome[bad[outcome[bad] == 0]] = Outcome.UPSTREAM
+
+        # slow-period service factors are applied by the engines (they depend on arrival time)
+        bg_t, bg_res, bg_svc = self._background(start_s, end_s, r_bg)
+        plan = Plan(
+            t0=t0,
+            src=src,
+            flow=flow,
+            rec=np.ones(n, dtype=bool),
+            nst=nst,
+            res=res,
+            svc=svc,
+            dly=dly,
+            post=post,
+            deadline=deadline,
+            retries=retries,
+            backoff=backoff,
+            outcome=outcome,
+            hit=hit,
+            pubsub=pubsub,
+        )
+        if len(bg_t):
+            plan = _append_background(plan, bg_t, bg_res, bg_svc)
+        return plan
+
+    def _background(self, start_s: float, end_s: float, rng: np.random.Generator):
+        """Persistence stalls as blocking jobs on each primary: everysec fsync stalls, RDB forks."""
+        ps = self.sc.cache.persistence
+        ts, rs, ss = [], [], []
+        primaries = [s * self.copies for s in range(self.sc.cache.shards)]
+        if ps.mode in ("aof", "aof+rdb") and ps.appendfsync == "everysec" and ps.stall_probability > 0:
+            secs = np.arange(np.ceil(start_s), end_s, 1.0)
+            for p in primaries:
+                st = secs[rng.random(len(secs)) < ps.stall_probability]
+                ts.append(st)
+                rs.append(np.full(len(st), p))
+                ss.append(sample(ps.fsync_ms, rng, len(st)) * 1e-3)
+        if ps.mode in ("rdb", "aof+rdb") and ps.fork_ms_per_gb > 0:
+            first = np.ceil(start_s / ps.save_interval_s) * ps.save_interval_s
+            saves = np.arange(max(first, ps.save_interval_s), end_s, ps.save_interval_s)
+            pause_s = ps.fork_ms_per_gb * ps.dataset_bytes / 1e9 * 1e-3
+            for p in primaries:
+                ts.append(saves)
+                rs.append(np.full(len(saves), p))
+                ss.append(np.full(len(saves), pause_s))
+        if not ts:
+            return np.empty(0), np.empty(0, np.int16), np.empty(0)
+        return np.concatenate(ts), np.concatenate(rs).astype(np.int16), np.concatenate(ss)
+
+
+def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) -> Plan:
+    k = len(t)
+    res = np.full((k, MAX_STAGES), -1, dtype=np.int16)
+    res[:, 0] = r
+    svc = np.zeros((k, MAX_STAGES))
+    svc[:, 0] = s
+
+    def cat(a, b):
+        return np.concatenate([a, b])
+
+    return Plan(
+        t0=cat(plan.t0, t),
+        src=cat(plan.src, np.full(k, -1, np.int16)),
+        flow=cat(plan.flow, np.full(k, -1, np.int16)),
+        rec=cat(plan.rec, np.zeros(k, bool)),
+        nst=cat(plan.nst, np.ones(k, np.int8)),
+        res=cat(plan.res, res),
+        svc=cat(plan.svc, svc),
+        dly=cat(plan.dly, np.zeros((k, MAX_STAGES))),
+        post=cat(plan.post, np.zeros(k)),
+        deadline=cat(plan.deadline, np.full(k, np.inf)),
+        retries=cat(plan.retries, np.zeros(k, np.int8)),
+        backoff=cat(plan.backoff, np.zeros(k)),
+        outcome=cat(plan.outcome, np.zeros(k, np.int8)),
+        hit=cat(plan.hit, np.full(k, -1, np.int8)),
+        pubsub=plan.pubsub,
+    )

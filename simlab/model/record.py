@@ -1,0 +1,168 @@
+"""Turns an engine's attempts into measurements, chunk by chunk (streaming, mergeable).
+
+Per request (first attempt plus its retries): the outcome is the plan's (upstream error, rate
+limit rejection) or else the last attempt's failure, if any; the latency runs from the first
+attempt's start to the response of the last one (the client's deadline for a timeout, the
+connection error coming back for a refused connection). Requests starting before the warm-up
+ends are not counted; resources count jobs arriving in [warm-up, end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simlab.metrics import LatencyHistogram, littles_law
+from simlab.model.attempts import Attempts
+from simlab.model.plan import Outcome, Plan, Resource
+
+__all__ = ["Recorder", "GroupStats", "ResourceStats"]
+
+
+@dataclass
+class GroupStats:
+    hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+    requests: int = 0
+    outcomes: np.ndarray = field(default_factory=lambda: np.zeros(len(Outcome.NAMES), np.int64))
+    reads: int = 0
+    hits: int = 0
+    retries: int = 0
+
+    def merge(self, o: GroupStats) -> None:
+        self.hist.merge(o.hist)
+        self.requests += o.requests
+        self.outcomes += o.outcomes
+        self.reads += o.reads
+        self.hits += o.hits
+        self.retries += o.retries
+
+
+@dataclass
+class ResourceStats:
+    jobs: int = 0
+    busy_s: float = 0.0
+    sojourn_s: float = 0.0
+    wait_s: float = 0.0
+    area_s: float = 0.0  # integral of the number in system over the window
+    wait_hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def merge(self, o: ResourceStats) -> None:
+        self.jobs += o.jobs
+        self.busy_s += o.busy_s
+        self.sojourn_s += o.sojourn_s
+        self.wait_s += o.wait_s
+        self.area_s += o.area_s
+        self.wait_hist.merge(o.wait_hist)
+
+
+class Recorder:
+    """Accumulates groups (overall, per source, per flow), resources and per-minute series."""
+
+    def __init__(self, source_names: list[str], flow_names: list[str], resources: list[Resource], lock_res: int) -> None:
+        self.source_names = source_names
+        self.flow_names = flow_names
+        self.resources = resources
+        self.lock_res = lock_res
+        self.overall = GroupStats()
+        self.by_source = [GroupStats() for _ in source_names]
+        self.by_flow = [GroupStats() for _ in flow_names]
+        self.res = [ResourceStats() for _ in resources]
+        self.minutes: list[tuple[int, int, int, int, int, float, float]] = []
+        self.pubsub: dict[str, list[LatencyHistogram]] = {}
+        self.window_s = 0.0
+        self.little_worst = 0.0
+
+    def add(self, plan: Plan, att: Attempts, lo_s: float, hi_s: float) -> None:
+        """Record one chunk whose requests start in [lo_s, hi_s) (after warm-up)."""
+        self.window_s += hi_s - lo_s
+        n = plan.n
+        final = np.arange(n)
+        final[att.root[n:]] = np.arange(n, att.n)
+        keep = np.flatnonzero(plan.rec & (plan.t0 >= lo_s) & (plan.t0 < hi_s))
+        f = final[keep]
+        nst = plan.nst[keep]
+        fail = att.fail[f]
+        outcome = plan.outcome[keep].copy()
+        ok = outcome == Outcome.OK
+        outcome[ok] = fail[ok]
+        last_dep = att.dep[f, nst - 1]
+        resp = last_dep + plan.post[keep]
+        t_fail = fail == Outcome.TIMEOUT
+        resp[t_fail] = att.deadline[f[t_fail]]
+        c_fail = fail == Outcome.CONNECTION
+        resp[c_fail] = att.detect[f[c_fail]] + plan.post[keep[c_fail]]
+        lat_ms = (resp - plan.t0[keep]) * 1e3
+        hit = plan.hit[keep]
+        tries = np.bincount(att.root[n:], minlength=n)[keep] if att.n > n else np.zeros(len(keep), np.int64)
+        src = plan.src[keep]
+        flow = plan.flow[keep]
+
+        def fill(g: GroupStats, m: np.ndarray | None) -> None:
+            lm = lat_ms if m is None else lat_ms[m]
+            oc = outcome if m is None else outcome[m]
+            h = hit if m is None else hit[m]
+            g.hist.record_ms(lm)
+            g.requests += len(lm)
+            g.outcomes += np.bincount(oc, minlength=len(Outcome.NAMES))
+            g.reads += int((h >= 0).sum())
+            g.hits += int((h == 1).sum())
+            g.retries += int((tries if m is None else tries[m]).sum())
+
+        fill(self.overall, None)
+        for i, g in enumerate(self.by_source):
+            fill(g, src == i)
+        for i, g in enumerate(self.by_flow):
+            fill(g, flow == i)
+
+        # per-minute series (chunks are whole minutes, so a minute never straddles two)
+        minute = np.floor(plan.t0[keep] / 60.0).astype(np.int64)
+        if len(minute):
+            o = np.argsort(minute, kind="stable")
+            ms, ls, oc, hs = minute[o], lat_ms[o], outcome[o], hit[o]
+            cuts = np.flatnonzero(np.diff(ms)) + 1
+            for seg in np.split(np.arange(len(ms)), cuts):
+                x = ls[seg]
+                errs = int(((oc[seg] != Outcome.OK) & (oc[seg] != Outcome.REJECTED)).sum())
+                p50, p99 = np.percentile(x, [50, 99])
+                self.minutes.append(
+                    (int(ms[seg[0]]), len(seg), errs, int((hs[seg] >= 0).sum()), int((hs[seg] == 1).sum()), float(p50), float(p99))
+                )
+
+        # resources: jobs arriving in the window
+        rows, ks = np.nonzero(~np.isnan(att.dep))
+        a = att.arr[rows, ks]
+        d = att.dep[rows, ks]
+        s = att.svc_eff[rows, ks]
+        r = plan.res[att.root[rows], ks]
+        for ri, st in enumerate(self.res):
+            m = r == ri
+            if not m.any():
+                continue
+            am, dm, sm = a[m], d[m], s[m]
+            inside = (am >= lo_s) & (am < hi_s)
+            st.jobs += int(inside.sum())
+            st.busy_s += float(sm[inside].sum())
+            st.sojourn_s += float((dm[inside] - am[inside]).sum())
+            w = dm[inside] - sm[inside] - am[inside]
+            st.wait_s += float(w.sum())
+            st.wait_hist.record_ms(np.maximum(w, 0) * 1e3)
+            ll = littles_law(am, dm, lo_s, hi_s)
+            st.area_s += ll["L"] * (hi_s - lo_s)
+            if ll["lambda_W"] > 0:
+                self.little_worst = max(self.little_worst, abs(ll["L"] - ll["lambda_W"]) / ll["lambda_W"])
+
+        # pub/sub delivery per subscriber: the server writes to subscriber i after (i+1)/N of
+        # the PUBLISH's fan-out work, then the message travels one way to the subscriber
+        for fi, prow, one_way in plan.pubsub:
+            sel = np.isin(prow, keep)
+            pr = prow[sel]
+            fr = final[pr]
+            good = ~np.isnan(att.dep[fr, 0])
+            pr, fr, ow = pr[good], fr[good], one_way[sel][good]
+            start = att.dep[fr, 0] - att.svc_eff[fr, 0]
+            nsub = ow.shape[1]
+            hs = self.pubsub.setdefault(self.flow_names[fi], [LatencyHistogram() for _ in range(nsub)])
+            for j in range(nsub):
+                deliver = start + att.svc_eff[fr, 0] * (j + 1) / nsub + ow[:, j]
+                hs[j].record_ms((deliver - plan.t0[pr]) * 1e3)

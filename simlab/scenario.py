@@ -1,0 +1,425 @@
+"""Pydantic models of a scenario: the one place that says what a scenario file may contain.
+
+A scenario is data (as in ciw: a network is data, the engine that runs it is separate). It is
+one YAML file; `load_scenario` validates it and raises `ScenarioError` naming the file, the
+field path and what was expected, never a bare traceback. `scenario_json_schema` is what
+`simlab schema` prints.
+
+Units are in the field names: `_ms`, `_us`, `_s`, `_rps`, `_bytes`, `_usd`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "ArrivalSpec",
+    "BackendSpec",
+    "CacheServiceSpec",
+    "CostSpec",
+    "Dist",
+    "FaultSpec",
+    "FlowSpec",
+    "KeyspaceSpec",
+    "NetworkSpec",
+    "PersistenceSpec",
+    "RateLimitSpec",
+    "RunSpec",
+    "Scenario",
+    "ScenarioError",
+    "SloSpec",
+    "SourceSpec",
+    "load_scenario",
+    "scenario_from_dict",
+    "scenario_json_schema",
+]
+
+
+class ScenarioError(ValueError):
+    """An invalid scenario: which file, which field, what was expected."""
+
+    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
+        self.file = file
+        self.problems = problems
+        lines = [f"{file}: {len(problems)} problem(s) in the scenario"]
+        lines += [f"  at {loc or '<root>'}: {msg}" for loc, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- distributions ---------------------------------------------------------------------------
+# The unit of a distribution is the unit in the name of the field that holds it.
+
+
+class Constant(_Model):
+    kind: Literal["constant"]
+    value: float = Field(ge=0)
+
+
+class Exponential(_Model):
+    kind: Literal["exponential"]
+    mean: float = Field(gt=0)
+
+
+class Lognormal(_Model):
+    """Lognormal given by its median and the sigma of log(x); P99 = median * exp(2.326 sigma)."""
+
+    kind: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+    shift: float = Field(default=0.0, ge=0, description="constant added to every sample")
+
+
+class Gamma(_Model):
+    """Gamma by mean and coefficient of variation (cv=1 is exponential, cv->0 is constant)."""
+
+    kind: Literal["gamma"]
+    mean: float = Field(gt=0)
+    cv: float = Field(gt=0)
+    shift: float = Field(default=0.0, ge=0)
+
+
+class Uniform(_Model):
+    kind: Literal["uniform"]
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+
+class Empirical(_Model):
+    """A discrete distribution: values with weights (normalised)."""
+
+    kind: Literal["empirical"]
+    values: list[float] = Field(min_length=1)
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> Empirical:
+        if self.weights is not None and len(self.weights) != len(self.values):
+            raise ValueError("weights must have one entry per value")
+        if self.weights is not None and (min(self.weights) < 0 or sum(self.weights) <= 0):
+            raise ValueError("weights must be >= 0 and not all zero")
+        return self
+
+
+Dist = Annotated[Constant | Exponential | Lognormal | Gamma | Uniform | Empirical, Field(discriminator="kind")]
+
+
+def _const(value: float) -> Constant:
+    return Constant(kind="constant", value=value)
+
+
+# --- traffic ---------------------------------------------------------------------------------
+
+
+class MmppState(_Model):
+    multiplier: float = Field(ge=0, description="rate multiplier in this state")
+    mean_dwell_s: float = Field(gt=0, description="mean exponential holding time of the state")
+
+
+class ArrivalSpec(_Model):
+    """How requests of one source arrive.
+
+    poisson: exponential gaps; deterministic: constant gaps; mmpp: a Markov-modulated Poisson
+    process cycling through `states` (bursts); diurnal: Poisson with a piecewise-constant rate,
+    `hourly_multipliers` (24 values) times the source rate; trace: replay the timestamps
+    (seconds, first column) of `trace_path`, relative to the first one.
+    """
+
+    kind: Literal["poisson", "deterministic", "mmpp", "diurnal", "trace"] = "poisson"
+    states: list[MmppState] | None = None
+    hourly_multipliers: list[float] | None = None
+    start_hour: int = Field(default=0, ge=0, le=23)
+    trace_path: str | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> ArrivalSpec:
+        if self.kind == "mmpp" and not self.states:
+            raise ValueError("mmpp needs `states` (at least one)")
+        if self.kind == "diurnal":
+            if self.hourly_multipliers is None or len(self.hourly_multipliers) != 24:
+                raise ValueError("diurnal needs `hourly_multipliers` with exactly 24 values")
+            if min(self.hourly_multipliers) < 0:
+                raise ValueError("hourly_multipliers must be >= 0")
+        if self.kind == "trace" and not self.trace_path:
+            raise ValueError("trace needs `trace_path`")
+        return self
+
+
+class RateLimitSpec(_Model):
+    """A fixed-window limiter (INCR + EXPIRE per window): requests over `limit` are rejected."""
+
+    limit: int = Field(gt=0, description="requests allowed per window per source")
+    window_s: float = Field(gt=0)
+
+
+class SourceSpec(_Model):
+    """One traffic source and the first hop of its path (client -> its entry proxy)."""
+
+    name: str
+    rate_rps: float = Field(gt=0)
+    arrival: ArrivalSpec = ArrivalSpec()
+    flows: dict[str, float] = Field(description="flow name -> share of this source's requests")
+    client_rtt_ms: Dist = _const(0.0)
+    entry_service_ms: Dist = _const(0.0)
+    entry_error_probability: float = Field(default=0.0, ge=0, le=1)
+    timeout_ms: float | None = Field(default=None, gt=0, description="client timeout per attempt")
+    retries: int = Field(default=0, ge=0, le=10)
+    backoff_ms: float = Field(default=50.0, ge=0, description="first retry backoff; doubles per retry")
+    rate_limit: RateLimitSpec | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> SourceSpec:
+        if not self.flows or min(self.flows.values()) < 0 or sum(self.flows.values()) <= 0:
+            raise ValueError("flows must map at least one flow name to a share > 0")
+        return self
+
+
+# --- keyspace --------------------------------------------------------------------------------
+
+
+class PopularitySpec(_Model):
+    """zipf: P(rank r) ~ r^-alpha; uniform; hotset: `hot_share` of requests go to the first
+    `hot_fraction` of keys; trace: key ids from the second column of `trace_path`."""
+
+    kind: Literal["zipf", "uniform", "hotset", "trace"] = "zipf"
+    alpha: float = Field(default=1.0, ge=0)
+    hot_fraction: float = Field(default=0.1, gt=0, le=1)
+    hot_share: float = Field(default=0.9, ge=0, le=1)
+    trace_path: str | None = None
+
+
+class TtlEntry(_Model):
+    ttl_s: float = Field(gt=0)
+    share: float = Field(ge=0)
+
+
+class TtlSpec(_Model):
+    """none; fixed `ttl_s`; jittered: ttl_s * U(1 - jitter, 1 + jitter); mix: shares of TTLs
+    (as the `common TTL` column of the Twitter cluster stats)."""
+
+    kind: Literal["none", "fixed", "jittered", "mix"] = "none"
+    ttl_s: float | None = Field(default=None, gt=0)
+    jitter_fraction: float = Field(default=0.1, ge=0, lt=1)
+    mix: list[TtlEntry] | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> TtlSpec:
+        if self.kind in ("fixed", "jittered") and self.ttl_s is None:
+            raise ValueError(f"{self.kind} TTL needs `ttl_s`")
+        if self.kind == "mix" and not self.mix:
+            raise ValueError("mix TTL needs `mix` entries")
+        return self
+
+
+class KeyspaceSpec(_Model):
+    num_keys: int = Field(gt=0)
+    popularity: PopularitySpec = PopularitySpec()
+    key_size_bytes: Dist = _const(32)
+    value_size_bytes: Dist = _const(256)
+    ttl: TtlSpec = TtlSpec()
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+
+class FlowSpec(_Model):
+    """One of the service's flows: its commands and what the application does around them.
+
+    cache_aside: a read pipeline (`GET`, or `MGET` with `keys_per_request`); on a miss the app
+    calls the backend then SETs the value. `op_mix` turns a share of requests into direct
+    writes (set), deletes (del) or counters (incr) instead of the read.
+    session: HGETALL plus a sliding-expiry EXPIRE, pipelined (one round trip).
+    pubsub: PUBLISH fanned out to `subscribers`; delivery latency reported per subscriber.
+    lock: SET NX PX on one hot lock key, wait in line for it, hold it `hold_ms`, DEL.
+    command: just the `commands` pipeline.
+    """
+
+    kind: Literal["cache_aside", "session", "pubsub", "lock", "command"]
+    commands: dict[str, int] | None = Field(default=None, description="command -> count in the pipeline")
+    keys_per_request: int = Field(default=1, ge=1, description="MGET fan-out")
+    op_mix: dict[Literal["get", "set", "del", "incr"], float] | None = None
+    subscribers: int = Field(default=0, ge=0)
+    subscriber_rtt_ms: Dist = _const(0.0)
+    hold_ms: Dist = _const(1.0)
+    app_service_ms: Dist | None = Field(default=None, description="overrides network.app_service_ms")
+
+
+# --- network path, backend, cache service ----------------------------------------------------
+
+
+class NetworkSpec(_Model):
+    """The hops after the entry proxy: entry -> app -> cache (round trips, service times)."""
+
+    entry_to_app_rtt_ms: Dist = _const(0.0)
+    app_service_ms: Dist = _const(0.0)
+    app_to_cache_rtt_ms: Dist = _const(0.0)
+    app_error_probability: float = Field(default=0.0, ge=0, le=1)
+    loss_probability: float = Field(default=0.0, ge=0, le=1, description="per request, one lost segment")
+    retransmit_timeout_ms: float = Field(default=200.0, ge=0, description="Linux TCP_RTO_MIN is 200 ms")
+
+
+class BackendSpec(_Model):
+    """What a cache-aside miss calls (a database): its latency and how many calls at once."""
+
+    latency_ms: Dist = _const(10.0)
+    rtt_ms: Dist = _const(0.0)
+    concurrency: int | None = Field(default=None, gt=0, description="None: unlimited")
+    error_probability: float = Field(default=0.0, ge=0, le=1)
+
+
+class PersistenceSpec(_Model):
+    """Persistence and its cost. appendfsync=always adds `fsync_ms` to every write;
+    everysec stalls the server for `fsync_ms` once a second with `stall_probability`
+    (Redis blocks writes when the background fsync is late, see redis.io persistence docs);
+    rdb forks every `save_interval_s` and pauses the server `fork_ms_per_gb` x dataset."""
+
+    mode: Literal["none", "aof", "rdb", "aof+rdb"] = "none"
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    fsync_ms: Dist = _const(1.0)
+    stall_probability: float = Field(default=0.0, ge=0, le=1)
+    save_interval_s: float = Field(default=300.0, gt=0)
+    fork_ms_per_gb: float = Field(default=10.0, ge=0)
+    dataset_bytes: int = Field(default=0, ge=0)
+
+
+class CacheServiceSpec(_Model):
+    shards: int = Field(default=1, ge=1)
+    replicas: int = Field(default=0, ge=0, description="replicas per shard")
+    read_from_replicas: bool = False
+    threads: int = Field(default=1, ge=1, description="command-executing threads per instance")
+    service_time_us: dict[str, Dist] = Field(default_factory=dict, description="per command; `default` too")
+    service_times_file: str | None = Field(default=None, description="YAML with the same mapping")
+    maxmemory_bytes: int = Field(default=0, ge=0, description="0: no limit")
+    maxmemory_policy: str = "allkeys-lru"
+    maxmemory_samples: int = Field(default=5, ge=1)
+    persistence: PersistenceSpec = PersistenceSpec()
+    maxclients: int = Field(default=10000, ge=1)
+
+
+class FaultSpec(_Model):
+    """restart: the instance refuses connections for `duration_s` (cache emptied unless
+    persistence reloads it); slow: service times x `factor`; blip: `extra_latency_ms` on the
+    app -> cache network. At `at_s`, or as a Poisson process with `rate_per_hour`."""
+
+    kind: Literal["restart", "slow", "blip"]
+    at_s: float | None = Field(default=None, ge=0)
+    rate_per_hour: float | None = Field(default=None, gt=0)
+    duration_s: float = Field(gt=0)
+    shard: int | None = Field(default=None, ge=0, description="None: every shard")
+    factor: float = Field(default=2.0, ge=1)
+    extra_latency_ms: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _when(self) -> FaultSpec:
+        if (self.at_s is None) == (self.rate_per_hour is None):
+            raise ValueError("give exactly one of `at_s` or `rate_per_hour`")
+        return self
+
+
+class SloSpec(_Model):
+    availability: float = Field(default=0.999, gt=0, le=1)
+    latency_p99_ms: float = Field(default=200.0, gt=0)
+    error_rate: float = Field(default=0.001, ge=0, le=1)
+
+
+class CostSpec(_Model):
+    monthly_usd: float = Field(ge=0)
+    cpu_usd: float = Field(default=0.0, ge=0)
+    memory_usd: float = Field(default=0.0, ge=0)
+    storage_usd: float = Field(default=0.0, ge=0)
+    network_usd: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> CostSpec:
+        parts = self.cpu_usd + self.memory_usd + self.storage_usd + self.network_usd
+        if parts > 0 and abs(parts - self.monthly_usd) > 0.005:
+            raise ValueError(f"cost parts add up to {parts:.2f}, not monthly_usd {self.monthly_usd:.2f}")
+        return self
+
+
+class RunSpec(_Model):
+    duration_s: float = Field(default=60.0, gt=0)
+    warmup_s: float = Field(default=5.0, ge=0)
+    seed: int = Field(default=0, ge=0)
+    replications: int = Field(default=1, ge=1)
+    model: Literal["auto", "simpy", "vector"] = "auto"
+
+
+class Scenario(_Model):
+    name: str
+    description: str = ""
+    sources: list[SourceSpec] = Field(min_length=1)
+    keyspace: KeyspaceSpec
+    flows: dict[str, FlowSpec] = Field(min_length=1)
+    network: NetworkSpec = NetworkSpec()
+    backend: BackendSpec = BackendSpec()
+    cache: CacheServiceSpec = CacheServiceSpec()
+    faults: list[FaultSpec] = Field(default_factory=list)
+    slo: SloSpec = SloSpec()
+    cost: CostSpec | None = None
+    run: RunSpec = RunSpec()
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError("source names must be unique")
+        for src in self.sources:
+            for flow in src.flows:
+                if flow not in self.flows:
+                    raise ValueError(f"source {src.name!r} uses unknown flow {flow!r}; known: {sorted(self.flows)}")
+        for fault in self.faults:
+            if fault.shard is not None and fault.shard >= self.cache.shards:
+                raise ValueError(f"fault shard {fault.shard} >= cache.shards {self.cache.shards}")
+        return self
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        out.append((loc, e["msg"]))
+    return out
+
+
+def scenario_from_dict(data: Any, file: str = "<dict>") -> Scenario:
+    """Validate `data`; raise `ScenarioError` (file, field path, expectation) when invalid."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(file, _problems(err)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate one scenario YAML file. Relative trace/calibration paths stay relative
+    to the current directory; the file itself is named in any error."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as err:
+        raise ScenarioError(str(p), [("", f"cannot read file: {err.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ScenarioError(str(p), [("", f"not valid YAML: {err}")]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(str(p), [("", "expected a mapping at the top level")])
+    return scenario_from_dict(data, str(p))
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file (what `simlab schema` prints)."""
+    return Scenario.model_json_schema()
