@@ -137,3 +137,18 @@ def test_shards_adj_within_sampling_error() -> None:
         ses.append(se)
     assert np.mean(errors) <= 3 * np.mean(ses)
     assert np.mean(errors) < np.mean(plain_errors)
+
+
+def test_libcachesim_mrc_lru_equals_stack_distances() -> None:
+    pytest.importorskip("libcachesim")
+    from simlab.mrc import libcachesim_mrc
+
+    tr = zipf_trace(50_000, 5_000, 1.0, seed=6)
+    sizes = [10, 100, 1_000, 4_000]
+    ours = lru_mrc(tr.keys)
+    theirs = libcachesim_mrc(tr, "lru", sizes, ignore_obj_size=True)
+    assert np.allclose(theirs.hit_ratios, [ours.hit_ratio(c) for c in sizes], atol=1e-9)
+    s3 = libcachesim_mrc(tr, "s3fifo", sizes, ignore_obj_size=True)
+    assert np.all(np.diff(s3.hit_ratios) >= 0) and s3.unit == "objects"
+    with pytest.raises(ValueError):
+        libcachesim_mrc(tr, "no-such-policy", sizes)
