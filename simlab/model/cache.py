@@ -48,6 +48,7 @@ jemalloc rounding of the payloads themselves (up to ~25 % of small strings) is n
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -59,6 +60,7 @@ __all__ = [
     "REDIS_KEY_OVERHEAD_BYTES",
     "REDIS_EXPIRE_OVERHEAD_BYTES",
     "EVPOOL_SIZE",
+    "EvictionPool",
     "LRU_CLOCK_MAX",
     "LFU_INIT_VAL",
     "ACTIVE_EXPIRE_KEYS_PER_LOOP",
@@ -377,12 +379,15 @@ class ExactCache(CacheModel):
         ttls_s: Sequence[float] | np.ndarray | None = None,
         writes: Sequence[bool] | np.ndarray | None = None,
     ) -> np.ndarray:
-        """As :meth:`CacheModel.access_many`; reads without TTLs take an inlined loop.
+        """As :meth:`CacheModel.access_many`; batches with no TTL and no write (and a cache
+        holding no TTL) take an inlined loop.
 
         The inlined loop is the same algorithm as :meth:`access` with the per-call attribute
         lookups hoisted out; ``test_cache`` checks that both give identical hits.
         """
-        if ttls_s is not None or writes is not None or self._when:
+        no_ttl = ttls_s is None or bool(np.isnan(np.asarray(ttls_s, dtype=np.float64)).all())
+        no_write = writes is None or not np.any(writes)
+        if not (no_ttl and no_write) or self._when:
             return super().access_many(keys, sizes, times_s, ttls_s, writes)
         k = _as_list(keys)
         s = _as_list(sizes)
@@ -490,8 +495,7 @@ class RedisCache(CacheModel):
         self._keys: list[int] = []
         self._charged: list[int] = []
         self._lru: list[int] = []
-        self._pool_key: list[int | None] = [None] * EVPOOL_SIZE
-        self._pool_idle: list[float] = [0.0] * EVPOOL_SIZE
+        self._pool = EvictionPool()
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -604,30 +608,22 @@ class RedisCache(CacheModel):
 
     def _pool_victim(self, now_s: float) -> int | None:
         """Populate the pool until its best entry is a key that still exists, then pop it."""
-        pool_key = self._pool_key
-        pool_idle = self._pool_idle
         live = self._when if self._volatile else self._slot
+        pop_best = self._pool.pop_best
         while True:
             if not live:
                 return None
             self._populate_pool(now_s)
-            for k in range(EVPOOL_SIZE - 1, -1, -1):
-                key = pool_key[k]
-                if key is None:
-                    continue
-                pool_key[k] = None
-                pool_idle[k] = 0.0
-                if key in live:
-                    return key
-                # a ghost: deleted since it was pooled; try the next best
+            key = pop_best(live)
+            if key is not None:
+                return key
 
     def _populate_pool(self, now_s: float) -> None:
         """evict.c ``evictionPoolPopulate``: sample keys and insert them by idle score."""
         space = self._vkeys if self._volatile else self._keys
         n = len(space)
         rnd = self._rng.random
-        pool_key = self._pool_key
-        pool_idle = self._pool_idle
+        insert = self._pool.insert
         kind = self._kind
         slot_of = self._slot
         lru = self._lru
@@ -636,32 +632,59 @@ class RedisCache(CacheModel):
         now_min = (int(now_s) // 60) & 65535
         for _ in range(min(self.samples, n)):
             key = space[int(rnd() * n)]
-            idle: float
             if kind == _LRU:
                 o_lru = lru[slot_of[key]]
-                idle = clock - o_lru if clock >= o_lru else LRU_CLOCK_MAX - o_lru + clock
+                insert(key, clock - o_lru if clock >= o_lru else LRU_CLOCK_MAX - o_lru + clock)
             elif kind == _LFU:
-                idle = 255 - lfu_decr_and_return(lru[slot_of[key]], now_min, self.lfu_decay_time)
+                insert(key, 255 - lfu_decr_and_return(lru[slot_of[key]], now_min, self.lfu_decay_time))
             else:  # volatile-ttl: sooner expiry = better candidate
-                idle = -when[key]
-            k = 0
-            while k < EVPOOL_SIZE and pool_key[k] is not None and pool_idle[k] < idle:
-                k += 1
-            if k == 0 and pool_key[EVPOOL_SIZE - 1] is not None:
-                continue  # worse than everything in a full pool
-            if k < EVPOOL_SIZE and pool_key[k] is None:
-                pass  # empty bucket
-            elif pool_key[EVPOOL_SIZE - 1] is None:
-                # free space on the right: shift k.. right by one
-                pool_key[k + 1 :] = pool_key[k : EVPOOL_SIZE - 1]
-                pool_idle[k + 1 :] = pool_idle[k : EVPOOL_SIZE - 1]
-            else:
-                # full: drop the element with the smallest idle, insert at k-1
-                k -= 1
-                pool_key[0:k] = pool_key[1 : k + 1]
-                pool_idle[0:k] = pool_idle[1 : k + 1]
-            pool_key[k] = key
-            pool_idle[k] = idle
+                insert(key, -when[key])
+
+
+class EvictionPool:
+    """evict.c's ``EvictionPoolLRU``: up to 16 candidates sorted by ascending idle score.
+
+    Redis keeps the pool in a fixed array, filled from the left and emptied from the right,
+    so it is always a sorted prefix; we keep that prefix as two Python lists and find the
+    insertion point with ``bisect_left`` (Redis's linear scan stops at the first entry whose
+    idle is not smaller, which is the same index).  Entries may be stale or duplicated, as in
+    Redis: a pooled key's idle score is not refreshed when the key is touched.
+    """
+
+    __slots__ = ("keys", "idles")
+
+    def __init__(self) -> None:
+        self.keys: list[int] = []
+        self.idles: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def insert(self, key: int, idle: float) -> None:
+        """Insert as ``evictionPoolPopulate`` does for one sampled key."""
+        idles = self.idles
+        k = bisect_left(idles, idle)
+        if len(idles) < EVPOOL_SIZE:
+            idles.insert(k, idle)
+            self.keys.insert(k, key)
+        elif k > 0:
+            # full: discard the smallest idle (index 0), the new entry lands at k-1
+            del idles[0]
+            del self.keys[0]
+            idles.insert(k - 1, idle)
+            self.keys.insert(k - 1, key)
+        # else: full and worse than everything in it
+
+    def pop_best(self, live: dict[int, Any]) -> int | None:
+        """Take entries from the best end until one is still in ``live`` (others are ghosts)."""
+        keys = self.keys
+        idles = self.idles
+        while keys:
+            key = keys.pop()
+            idles.pop()
+            if key in live:
+                return key
+        return None
 
 
 def make_cache(

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from simlab.model.cache import (
+    EVPOOL_SIZE,
     LFU_INIT_VAL,
     POLICIES,
     REDIS_EXPIRE_OVERHEAD_BYTES,
     REDIS_KEY_OVERHEAD_BYTES,
+    EvictionPool,
     RedisCache,
     lfu_decr_and_return,
     lfu_log_incr,
@@ -89,6 +91,10 @@ def test_access_many_equals_access_loop(policy: str, zipf_small) -> None:
         [b.access(int(k), int(s), float(t)) for k, s, t in zip(tr.keys, tr.sizes, tr.times_s, strict=True)]
     )
     assert np.array_equal(ha, hb)
+    d = make_cache(policy, 2_000, seed=3, **BARE)
+    no_ttl = np.full(len(tr), np.nan)
+    hd = d.access_many(tr.keys, tr.sizes, tr.times_s, ttls_s=no_ttl, writes=np.zeros(len(tr), dtype=bool))
+    assert np.array_equal(ha, hd)
     c = make_cache(policy, 2_000, seed=3, **BARE)
     hc = c.access_many(tr.keys, tr.sizes, tr.times_s, ttls_s=ttls)
     assert c.hits == int(hc.sum()) and c.misses == len(tr) - c.hits
@@ -150,8 +156,56 @@ def test_eviction_pool_persists_across_calls() -> None:
     assert isinstance(c, RedisCache)
     for i in range(200):
         c.access(i, 1, float(i))
-    assert sum(k is not None for k in c._pool_key) > 0
+    assert len(c._pool) > 0
     assert c.used_memory_bytes <= 51
+
+
+def _redis_pool_insert(pool_key: list, pool_idle: list, key: int, idle: float) -> None:
+    """evictionPoolPopulate's insertion, transcribed line by line from evict.c."""
+    k = 0
+    while k < EVPOOL_SIZE and pool_key[k] is not None and pool_idle[k] < idle:
+        k += 1
+    if k == 0 and pool_key[EVPOOL_SIZE - 1] is not None:
+        return
+    if k < EVPOOL_SIZE and pool_key[k] is None:
+        pass
+    elif pool_key[EVPOOL_SIZE - 1] is None:
+        pool_key[k + 1 :] = pool_key[k : EVPOOL_SIZE - 1]
+        pool_idle[k + 1 :] = pool_idle[k : EVPOOL_SIZE - 1]
+    else:
+        k -= 1
+        pool_key[0:k] = pool_key[1 : k + 1]
+        pool_idle[0:k] = pool_idle[1 : k + 1]
+    pool_key[k] = key
+    pool_idle[k] = idle
+
+
+def test_eviction_pool_matches_evict_c() -> None:
+    rng = np.random.default_rng(4)
+    ours = EvictionPool()
+    ref_key: list = [None] * EVPOOL_SIZE
+    ref_idle: list = [0] * EVPOOL_SIZE
+    for step in range(5_000):
+        if rng.random() < 0.15:
+            live = {int(k): 1 for k in rng.integers(0, 50, 30)}
+            got = ours.pop_best(live)
+            want = None
+            for k in range(EVPOOL_SIZE - 1, -1, -1):  # evict.c's backward scan
+                if ref_key[k] is None:
+                    continue
+                cand = ref_key[k]
+                ref_key[k] = None
+                ref_idle[k] = 0
+                if cand in live:
+                    want = cand
+                    break
+            assert got == want, step
+        else:
+            key, idle = int(rng.integers(0, 50)), int(rng.integers(0, 40))
+            ours.insert(key, idle)
+            _redis_pool_insert(ref_key, ref_idle, key, idle)
+        filled = [k for k in ref_key if k is not None]
+        assert ours.keys == filled and ours.idles == ref_idle[: len(filled)], step
 
 
 def test_memory_overshoot_then_evict_before_next_command() -> None:
