@@ -32,11 +32,14 @@ we cannot see CPU time, so a cycle stops after ``ACTIVE_EXPIRE_MAX_LOOPS`` loops
 keys, about what 25 ms examine at ~1 us per key).  The fast cycle run from ``beforeSleep``
 is not modelled.
 
-Sampling differs in one documented way: Redis samples with ``dictGetSomeKeys`` (a walk of
-adjacent hash buckets), we sample uniformly at random.  Redis's own documentation treats its
+Sampling differs in one documented way: Redis samples with ``dictGetSomeKeys`` (distinct
+keys from a walk of adjacent hash buckets), we sample uniformly at random (distinct keys
+for small keyspaces, independent draws for large ones).  Redis's own documentation treats its
 sample as random, and with a well-mixed hash table the two agree.
 
-Memory accounting charges ``size_bytes`` (key plus value payload) plus a per-key overhead.
+Memory accounting charges ``size_bytes`` (key plus value payload) plus a per-key overhead;
+``used_memory_bytes`` is the keyspace only (Redis's ``used_memory`` also has a ~1 MB
+baseline, client buffers and replication backlog, which ``maxmemory`` counts too).
 ``REDIS_KEY_OVERHEAD_BYTES`` is Redis 7's layout on 64-bit Linux with jemalloc: a
 ``dictEntry`` (3 pointers, 24 B, jemalloc size class 32 B) + its hash-table bucket pointer
 (8 B at load factor 1) + the value ``robj`` (16 B) + the key's ``sdshdr8`` header and NUL
@@ -100,6 +103,9 @@ ACTIVE_EXPIRE_KEYS_PER_LOOP = 20  # expire.c ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP
 ACTIVE_EXPIRE_ACCEPTABLE_STALE_PCT = 10  # expire.c ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE
 ACTIVE_EXPIRE_MAX_LOOPS = 1250  # stands in for the 25 ms time limit, see module docstring
 _MAX_CRON_TICKS_PER_ACCESS = 100  # bounds catch-up work after a long idle gap
+# dictGetSomeKeys returns distinct keys; below this many keys we sample without replacement,
+# above it independent draws repeat a key with probability <= samples**2 / (2 n) (1.3 % for 5).
+_DISTINCT_SAMPLE_BELOW = 1000
 
 
 def lru_clock(now_s: float) -> int:
@@ -447,7 +453,7 @@ class ExactCache(CacheModel):
         else:
             self._set_expire(key, now_s + ttl_s)
         if self.used_memory_bytes > self.maxmemory_bytes:
-            self._entries.move_to_end(key)  # keep the written key: evict others first
+            # LRU: the key is already the most recent; FIFO: it keeps its place in the queue
             self._make_room(self.used_memory_bytes - self.maxmemory_bytes)
 
     def _delete(self, key: int) -> None:
@@ -630,8 +636,13 @@ class RedisCache(CacheModel):
         when = self._when
         clock = int(now_s) & LRU_CLOCK_MAX
         now_min = (int(now_s) // 60) & 65535
-        for _ in range(min(self.samples, n)):
-            key = space[int(rnd() * n)]
+        if n <= self.samples:
+            picks = list(space)
+        elif n < _DISTINCT_SAMPLE_BELOW:
+            picks = [space[i] for i in self._rng.sample(range(n), self.samples)]
+        else:
+            picks = [space[int(rnd() * n)] for _ in range(self.samples)]
+        for key in picks:
             if kind == _LRU:
                 o_lru = lru[slot_of[key]]
                 insert(key, clock - o_lru if clock >= o_lru else LRU_CLOCK_MAX - o_lru + clock)

@@ -360,3 +360,29 @@ def test_sampled_lru_hit_ratio_is_reproducible(zipf_small) -> None:
     a = _run(make_cache("allkeys-lru", 2_000, seed=1, **BARE), zipf_small)
     b = _run(make_cache("allkeys-lru", 2_000, seed=1, **BARE), zipf_small)
     assert a == b and not math.isnan(a)
+
+
+def test_lfu_decayed_hot_key_is_evicted_first() -> None:
+    """A key hot an hour ago decays by one per minute (lfu-decay-time 1) to 0, below the
+    LFU_INIT_VAL of fresh keys, so the pool (samples >= keys: it sees every key) picks it."""
+    c = make_cache("allkeys-lfu", 10, samples=16, **BARE)
+    for i in range(300):
+        c.access(0, 1, i * 0.01)
+    assert c.lfu_counter(0, 3.0) > 10
+    for k in range(1, 10):
+        c.access(k, 1, 3600.0)
+    c.access(10, 1, 3600.0)  # overshoot by one
+    c.access(10, 1, 3601.0)  # performEvictions before this command
+    assert 0 not in c and all(k in c for k in range(1, 11))
+
+
+def test_lru_clock_wraps_at_24_bits() -> None:
+    """estimateObjectIdleTime: an lru stamped just before the 2**24 s wrap is older than one
+    stamped after it, though its raw clock value is larger."""
+    c = make_cache("allkeys-lru", 2, samples=16, **BARE)
+    wrap = float(1 << 24)
+    c.access(1, 1, wrap - 10)
+    c.access(2, 1, wrap + 5)
+    c.access(3, 1, wrap + 20)
+    c.access(3, 1, wrap + 21)
+    assert 1 not in c and 2 in c and 3 in c
