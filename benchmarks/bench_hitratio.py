@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from simlab.cache_theory import che_hit_ratio, zipf_popularity
@@ -35,6 +36,10 @@ def _timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:
         out = fn()
         best = min(best, time.perf_counter() - t0)
     return out, best
+
+
+def _next_cache_run(caches: list[Any], reader: Any) -> tuple[float, float]:
+    return caches.pop().process_trace(reader)
 
 
 def _ours(policy: str, capacity: int, trace: Trace, **kw: Any) -> float:
@@ -76,7 +81,7 @@ def main() -> None:
         lcs.LRU(capacity).process_trace(reader)  # warm the page cache and the library
         for name, cls in (("LRU", lcs.LRU), ("FIFO", lcs.FIFO), ("S3FIFO", lcs.S3FIFO), ("SIEVE", lcs.Sieve)):
             caches = [cls(capacity) for _ in range(3)]  # built untimed: each allocates 2**24 slots
-            (miss, _), dt = _timed(lambda caches=caches: caches.pop().process_trace(reader), repeat=3)
+            (miss, _), dt = _timed(partial(_next_cache_run, caches, reader), repeat=3)
             ref[name] = 1.0 - miss
             rows.append((f"libcachesim {name} (C reader + cache)", n / dt, ref[name]))
     finally:
@@ -97,7 +102,7 @@ def main() -> None:
     sh, dt = _timed(lambda: shards_mrc(trace.keys, rate))
     rows.append((f"ours SHARDS-adj R={rate} (all sizes)", n / dt, sh.hit_ratio(capacity)))
     for policy in ("allkeys-lru", "allkeys-lfu", "allkeys-random"):
-        hr, dt = _timed(lambda policy=policy: _ours(policy, capacity, trace))
+        hr, dt = _timed(partial(_ours, policy, capacity, trace))
         rows.append((f"ours Redis {policy} (samples 5)", n / dt, hr))
 
     print(f"\n{'path':44s} {'requests/s':>12s} {'vs lcs LRU':>10s} {'hit ratio':>10s}")

@@ -268,6 +268,7 @@ def test_redis_overhead_charged() -> None:
 
 def test_lfu_new_key_starts_at_init_val() -> None:
     c = make_cache("allkeys-lfu", 1000, **BARE)
+    assert isinstance(c, RedisCache)
     c.access(7, 1, 0.0)
     assert c.lfu_counter(7, 0.0) == LFU_INIT_VAL == 5
 
@@ -313,6 +314,7 @@ def test_lfu_decay_one_per_minute() -> None:
 
 def test_lfu_decay_in_cache() -> None:
     c = make_cache("allkeys-lfu", 1000, **BARE)
+    assert isinstance(c, RedisCache)
     c.access(1, 1, 0.0)
     for t in range(1, 30):
         c.access(1, 1, float(t) * 0.01)
@@ -366,6 +368,7 @@ def test_lfu_decayed_hot_key_is_evicted_first() -> None:
     """A key hot an hour ago decays by one per minute (lfu-decay-time 1) to 0, below the
     LFU_INIT_VAL of fresh keys, so the pool (samples >= keys: it sees every key) picks it."""
     c = make_cache("allkeys-lfu", 10, samples=16, **BARE)
+    assert isinstance(c, RedisCache)
     for i in range(300):
         c.access(0, 1, i * 0.01)
     assert c.lfu_counter(0, 3.0) > 10
