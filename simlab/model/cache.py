@@ -554,6 +554,57 @@ class RedisCache(CacheModel):
             self._set_expire(key, now_s + ttl_s)
         return False
 
+    def access_many(
+        self,
+        keys: Sequence[int] | np.ndarray,
+        sizes: Sequence[int] | np.ndarray,
+        times_s: Sequence[float] | np.ndarray,
+        ttls_s: Sequence[float] | np.ndarray | None = None,
+        writes: Sequence[bool] | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """As :meth:`CacheModel.access_many`, with the read-hit path inlined.
+
+        A read of a live key only refreshes ``robj.lru``; that is done here without a call.
+        Everything else (misses, writes, expiry, evictions) goes through :meth:`access`, so
+        the semantics are those of :meth:`access` (``test_cache`` checks identical hits).
+        """
+        k = _as_list(keys)
+        s = _as_list(sizes)
+        t = _as_list(times_s)
+        n = len(k)
+        if len(s) != n or len(t) != n:
+            raise ValueError("keys, sizes and times_s must have the same length")
+        ttl = [None] * n if ttls_s is None else [None if x != x else x for x in _as_list(ttls_s)]
+        w = [False] * n if writes is None else [bool(x) for x in _as_list(writes)]
+        if len(ttl) != n or len(w) != n:
+            raise ValueError("ttls_s and writes must match keys in length")
+        access = self.access
+        slot_get = self._slot.get
+        lru = self._lru
+        when = self._when
+        is_lfu = self._is_lfu
+        lfu_touch = self._lfu_touch
+        maxmemory = self.maxmemory_bytes
+        out = bytearray(n)
+        fast_hits = 0
+        for i in range(n):
+            key = k[i]
+            now = t[i]
+            if (
+                not w[i]
+                and self.used_memory_bytes <= maxmemory
+                and not (when and now >= self._next_cron_s)
+                and (slot := slot_get(key)) is not None
+                and not (when and key in when and now > when[key])
+            ):
+                lru[slot] = lfu_touch(lru[slot], now) if is_lfu else int(now) & LRU_CLOCK_MAX
+                fast_hits += 1
+                out[i] = 1
+            elif access(key, s[i], now, ttl[i], w[i]):
+                out[i] = 1
+        self.hits += fast_hits
+        return np.frombuffer(bytes(out), dtype=bool).copy()
+
     def _lfu_touch(self, field: int, now_s: float) -> int:
         """db.c ``updateLFU``: decay, then a logarithmic increment, then stamp the minute."""
         now_min = (int(now_s) // 60) & 65535
