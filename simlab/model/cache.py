@@ -54,9 +54,12 @@ import random
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from simlab.workload.traces import Trace
 
 __all__ = [
     "POLICIES",
@@ -73,6 +76,7 @@ __all__ = [
     "ExactCache",
     "RedisCache",
     "make_cache",
+    "replay_trace",
     "lru_clock",
     "lfu_time_in_minutes",
     "lfu_time_elapsed",
@@ -232,6 +236,18 @@ class CacheModel:
                 raise ValueError("ttls_s and writes must match keys in length")
             out = [acc(k[i], s[i], t[i], ttl[i], w[i]) for i in range(n)]
         return np.array(out, dtype=bool)
+
+    def delete(self, key: int, now_s: float) -> bool:
+        """DEL: remove ``key``; True if it existed (an expired key counts as expired, not
+        deleted, as ``expireIfNeeded`` runs first in Redis)."""
+        if key not in self:
+            return False
+        when = self._when.get(key)
+        self._delete(key)
+        if when is not None and now_s > when:
+            self.expirations += 1
+            return False
+        return True
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -786,3 +802,29 @@ def make_cache(
             **common,
         )
     raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
+
+
+def replay_trace(cache: CacheModel, trace: Trace) -> np.ndarray:
+    """Run a :class:`~simlab.workload.traces.Trace` through ``cache``; hits as a bool array.
+
+    Reads (get/gets) are cache-aside lookups that fill on a miss with the request's TTL;
+    writes (set, add, ..., incr) store the value; ``delete`` removes the key (its entry in
+    the result is whether the key existed).  Runs between deletes go through
+    :meth:`CacheModel.access_many`.
+    """
+    from simlab.workload.traces import OPS
+
+    out = np.zeros(len(trace), dtype=bool)
+    writes = trace.writes
+    dels = np.nonzero(trace.ops == OPS.index("delete"))[0]
+    start = 0
+    for stop in [*dels.tolist(), len(trace)]:
+        if stop > start:
+            part = slice(start, stop)
+            out[part] = cache.access_many(
+                trace.keys[part], trace.sizes[part], trace.times_s[part], trace.ttls_s[part], writes[part]
+            )
+        if stop < len(trace):
+            out[stop] = cache.delete(int(trace.keys[stop]), float(trace.times_s[stop]))
+        start = stop + 1
+    return out

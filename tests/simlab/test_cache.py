@@ -389,3 +389,24 @@ def test_lru_clock_wraps_at_24_bits() -> None:
     c.access(3, 1, wrap + 20)
     c.access(3, 1, wrap + 21)
     assert 1 not in c and 2 in c and 3 in c
+
+
+def test_delete_and_replay_trace(tmp_path) -> None:
+    from simlab.model.cache import replay_trace
+    from simlab.workload.traces import read_twitter_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "0,a,1,9,1,get,0\n"  # miss, filled
+        "1,a,1,9,1,get,0\n"  # hit
+        "2,a,1,9,1,delete,0\n"  # existed
+        "3,a,1,9,1,get,0\n"  # miss again
+        "4,b,1,19,1,set,2\n"  # write of a new key with TTL 2 s
+        "5,b,1,19,1,get,0\n"  # hit
+        "9,b,1,19,1,delete,0\n"  # expired by now: not a delete
+    )
+    tr = read_twitter_csv(path)
+    c = make_cache("allkeys-lru", 10_000, **BARE)
+    assert replay_trace(c, tr).tolist() == [False, True, True, False, False, True, False]
+    assert c.expirations == 1 and len(c) == 1
+    assert c.delete(12345, 10.0) is False
