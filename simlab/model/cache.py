@@ -30,7 +30,12 @@ time: 20 keys sampled from the keys with a TTL per loop, loops repeated while mo
 of the sample was stale.  Redis also stops a cycle after 25 % of CPU time (25 ms at hz=10);
 we cannot see CPU time, so a cycle stops after ``ACTIVE_EXPIRE_MAX_LOOPS`` loops (25 000
 keys, about what 25 ms examine at ~1 us per key).  The fast cycle run from ``beforeSleep``
-is not modelled.
+is not modelled.  Redis >= 6 walks the ``expires`` table with a cursor rather than drawing
+keys at random; hash order is unrelated to expiry time, so each loop's 20 keys are
+statistically a random sample, which is what we draw.
+
+``performEvictions`` in Redis also stops after a time budget (``maxmemory-eviction-tenacity``)
+and finishes in a background timer; we always evict to below ``maxmemory`` at once.
 
 Sampling differs in one documented way: Redis samples with ``dictGetSomeKeys`` (distinct
 keys from a walk of adjacent hash buckets), we sample uniformly at random (distinct keys
