@@ -209,7 +209,10 @@ class CacheModel:
     def access(
         self, key: int, size_bytes: int, now_s: float, ttl_s: float | None = None, write: bool = False
     ) -> bool:
-        """One request for ``key``; True on a hit.  A miss stores the key (cache-aside fill)."""
+        """One request for ``key``; True on a hit.  A miss stores the key (cache-aside fill)
+        with ``ttl_s`` (None: no TTL).  A ``write`` (SET) stores ``size_bytes`` and replaces
+        the TTL (None clears it) whether or not the key existed; it counts as a hit when the
+        key was present.  A read hit leaves the TTL alone, as GET does."""
         raise NotImplementedError
 
     def access_many(
