@@ -2,10 +2,12 @@
 
 Latencies go into HdrHistograms (Tene; microseconds, 3 significant digits, so any percentile is
 within 0.1 % of the exact value) because they merge across chunks and replications without
-keeping every sample: a 24-hour run is 177 million requests. Whole arrays are recorded in
-bulk: `np.unique(..., return_counts=True)` then one `record_value(v, count)` per distinct
-value (a few thousand per chunk at 3 significant digits), which is about 30x faster than one
-call per sample.
+keeping every sample: a 24-hour run is 177 million requests. The `hdrhistogram` package is
+pure Python per value, so whole arrays are recorded in bulk: the HdrHistogram bucket index
+(`_counts_index_for`, the same bit arithmetic) is computed with numpy and added with
+`np.bincount` into a numpy view of the histogram's own counts array; percentiles are read
+with a cumulative sum over that view. Measured on 1e6 latencies: per-value `record_value`
+about 4 s, `np.unique` + `record_value(v, count)` 0.15 s, this 0.03 s.
 """
 
 from __future__ import annotations
@@ -29,37 +31,61 @@ _MAX_US = 24 * 3600 * 1_000_000
 
 
 class LatencyHistogram:
-    """An HdrHistogram of latencies in microseconds (3 significant digits)."""
+    """An HdrHistogram of latencies in microseconds (3 significant digits), bulk-recorded."""
 
     def __init__(self) -> None:
         self.h = HdrHistogram(1, _MAX_US, 3)
+        self._counts = np.ctypeslib.as_array(self.h.counts)
+        self._sum_us = 0.0
+
+    def _index(self, us: np.ndarray) -> np.ndarray:
+        h = self.h
+        v = us | h.sub_bucket_mask
+        pow2ceiling = np.floor(np.log2(v.astype(np.float64))).astype(np.int64) + 1
+        bucket = pow2ceiling - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        sub = us >> (bucket + h.unit_magnitude)
+        return ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (sub - h.sub_bucket_half_count)
 
     def record_ms(self, latency_ms: np.ndarray) -> None:
         if len(latency_ms) == 0:
             return
-        us = np.clip(np.rint(np.asarray(latency_ms) * 1000.0), 1, _MAX_US).astype(np.int64)
-        vals, counts = np.unique(us, return_counts=True)
-        rec = self.h.record_value
-        for v, c in zip(vals.tolist(), counts.tolist(), strict=True):
-            rec(v, c)
+        us = np.clip(np.rint(np.asarray(latency_ms, dtype=np.float64) * 1000.0), 1, _MAX_US).astype(np.int64)
+        idx = self._index(us)
+        self._counts += np.bincount(idx, minlength=len(self._counts)).astype(np.uint64)[: len(self._counts)]
+        h = self.h
+        h.total_count += len(us)
+        h.min_value = min(h.min_value, int(us.min()))
+        h.max_value = max(h.max_value, int(us.max()))
+        self._sum_us += float(us.sum())
 
     def merge(self, other: LatencyHistogram) -> None:
-        self.h.add(other.h)
+        self._counts += other._counts
+        self.h.total_count += other.h.total_count
+        self.h.min_value = min(self.h.min_value, other.h.min_value)
+        self.h.max_value = max(self.h.max_value, other.h.max_value)
+        self._sum_us += other._sum_us
 
     @property
     def count(self) -> int:
-        return int(self.h.get_total_count())
+        return int(self.h.total_count)
 
     def percentile_ms(self, q: float) -> float:
-        if self.count == 0:
+        """HdrHistogram's getValueAtPercentile: the highest value equivalent to the first
+        bucket whose cumulative count reaches int(q/100 x total + 0.5) (same as hdrh)."""
+        total = self.count
+        if total == 0:
             return math.nan
-        return self.h.get_value_at_percentile(q) / 1000.0
+        target = max(1, int(min(q, 100.0) * total / 100 + 0.5))
+        i = int(np.searchsorted(np.cumsum(self._counts), target))
+        v = self.h.get_highest_equivalent_value(self.h.get_value_from_index(i))
+        return v / 1000.0
 
     def max_ms(self) -> float:
-        return self.h.get_max_value() / 1000.0 if self.count else math.nan
+        """The exact maximum (hdrh's get_max_value rounds it up to its bucket's top)."""
+        return self.h.max_value / 1000.0 if self.count else math.nan
 
     def mean_ms(self) -> float:
-        return self.h.get_mean_value() / 1000.0 if self.count else math.nan
+        return self._sum_us / self.count / 1000.0 if self.count else math.nan
 
     def summary(self) -> dict[str, float]:
         names = ("p50_ms", "p90_ms", "p99_ms", "p999_ms")

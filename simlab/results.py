@@ -144,8 +144,9 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
         res_rows.append({
             "resource": r.name, "servers": r.servers, "jobs": st.jobs, "throughput_rps": lam,
             "utilisation": st.busy_s / w / servers if servers == servers else math.nan,
-            "mean_in_system": st.area_s / w, "mean_queue_len": st.wait_s / w,
-            "mean_wait_ms": st.wait_s / st.jobs * 1e3, "p99_wait_ms": st.wait_hist.percentile_ms(99.0),
+            "mean_in_system": st.area_s / w, "mean_queue_len": max(0.0, st.wait_s / w),
+            "wait_probability": st.waited / st.jobs,
+            "mean_wait_ms": max(0.0, st.wait_s / st.jobs * 1e3), "p99_wait_ms": st.wait_hist.percentile_ms(99.0),
             "mean_sojourn_ms": W * 1e3,
         })
         little_rows.append({"resource": r.name, "L_time_avg": st.area_s / w, "lambda_W": lam * W})

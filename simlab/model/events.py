@@ -7,6 +7,9 @@ have all arrived): one float for a single server, a heap of free times for `c` s
 (exact FIFO G/G/c). The next stage is then scheduled as an event at its own arrival time, so
 queues see their arrivals in time order, as in any discrete-event simulation. This costs one
 event per stage instead of the request/release/timeout triple of a `simpy.Resource` model.
+First-stage arrivals are known in advance (sorted), so the feeder process handles every
+arrival that comes before the next scheduled event inline (`env.peek()` lookahead) and yields
+a timeout only when an event is due first; the order in which queues see arrivals is the same.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     env = simpy.Environment(initial_time=float(min(0.0, plan.t0.min(initial=0.0))))
     n = plan.n
     nst = plan.nst.tolist()
-    res = plan.res.tolist()
-    svc = plan.svc.tolist()
-    dly = plan.dly.tolist()
+    res = plan.res.ravel().tolist()  # row-major: [i * 3 + k]
+    svc = plan.svc.ravel().tolist()
+    dly = plan.dly.ravel().tolist()
     post = plan.post.tolist()
     ok_plan = (plan.outcome == Outcome.OK).tolist()
     # growable per-attempt state as Python lists (fast scalar access)
@@ -40,9 +43,10 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     deadline = plan.deadline.tolist()
     retries = plan.retries.tolist()
     backoff = plan.backoff.tolist()
-    A = [[np.nan] * 3 for _ in range(n)]
-    D = [[np.nan] * 3 for _ in range(n)]
-    S = [[0.0] * 3 for _ in range(n)]
+    nan = float("nan")
+    A = [nan] * (3 * n)
+    D = [nan] * (3 * n)
+    S = [0.0] * (3 * n)
     fail = [0] * n
     detect = [np.nan] * n
     free: list = []
@@ -72,25 +76,27 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
         deadline.append(t + (deadline[i] - t0[i]))
         retries.append(retries[i] - 1)
         backoff.append(backoff[i] * 2)
-        A.append([np.nan] * 3)
-        D.append([np.nan] * 3)
-        S.append([0.0] * 3)
+        A.extend((nan, nan, nan))
+        D.extend((nan, nan, nan))
+        S.extend((0.0, 0.0, 0.0))
         fail.append(0)
-        detect.append(np.nan)
-        at(t + dly[r0][0], stage, j, 0)
+        detect.append(nan)
+        at(t + dly[r0 * 3], stage, j, 0)
 
     def stage(i: int, k: int, now: float) -> None:
         p = root[i]
-        r = res[p][k]
+        pk = p * 3 + k
+        ik = i * 3 + k
+        r = res[pk]
         if has_restart and faults.restarting(r, now):
-            A[i][k] = now
+            A[ik] = now
             if fail[i] == 0:
                 fail[i] = Outcome.CONNECTION
                 detect[i] = now
                 if retries[i] > 0 and ok_plan[p]:
                     retry(i)
             return
-        s = svc[p][k]
+        s = svc[pk]
         if has_slow:
             s *= faults.factor(r, now)
         if single[r]:
@@ -104,9 +110,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
             f = h[0]
             d = (now if now > f else f) + s
             heapq.heapreplace(h, d)
-        A[i][k] = now
-        D[i][k] = d
-        S[i][k] = s
+        A[ik] = now
+        D[ik] = d
+        S[ik] = s
         last = k + 1 == nst[p]
         if fail[i] == 0 and (d > deadline[i] or (last and d + post[p] > deadline[i])):
             fail[i] = Outcome.TIMEOUT
@@ -114,16 +120,18 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
             if retries[i] > 0 and ok_plan[p]:
                 retry(i)
         if not last:
-            at(d + dly[p][k + 1], stage, i, k + 1)
+            at(d + dly[pk + 1], stage, i, k + 1)
 
     first = (plan.t0 + plan.dly[:, 0]).tolist()
     order = np.argsort(np.asarray(first), kind="stable").tolist()
 
     def feeder():
         timeout = env.timeout
+        peek = env.peek
         for i in order:
             t = first[i]
-            yield timeout(t - env.now)
+            if t >= peek():
+                yield timeout(t - env.now)
             stage(i, 0, t)
 
     env.process(feeder())
@@ -135,9 +143,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     att.deadline = np.asarray(deadline)
     att.retries = np.asarray(retries, dtype=np.int8)
     att.backoff = np.asarray(backoff)
-    att.arr = np.asarray(A)
-    att.dep = np.asarray(D)
-    att.svc_eff = np.asarray(S)
+    att.arr = np.asarray(A).reshape(m, 3)
+    att.dep = np.asarray(D).reshape(m, 3)
+    att.svc_eff = np.asarray(S).reshape(m, 3)
     att.fail = np.asarray(fail, dtype=np.int8)
     att.detect = np.asarray(detect)
     att.spawned = np.zeros(m, dtype=bool)

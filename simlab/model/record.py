@@ -17,7 +17,28 @@ from simlab.metrics import LatencyHistogram, littles_law
 from simlab.model.attempts import Attempts
 from simlab.model.plan import Outcome, Plan, Resource
 
-__all__ = ["Recorder", "GroupStats", "ResourceStats"]
+__all__ = ["GroupStats", "Recorder", "ResourceStats", "request_outcomes"]
+
+
+def request_outcomes(plan: Plan, att: Attempts, lo_s: float, hi_s: float):
+    """(rows kept, final attempt of each, outcome, latency_ms) of requests starting in [lo, hi)."""
+    n = plan.n
+    final = np.arange(n)
+    final[att.root[n:]] = np.arange(n, att.n)
+    keep = np.flatnonzero(plan.rec & (plan.t0 >= lo_s) & (plan.t0 < hi_s))
+    f = final[keep]
+    nst = plan.nst[keep]
+    fail = att.fail[f]
+    outcome = plan.outcome[keep].copy()
+    ok = outcome == Outcome.OK
+    outcome[ok] = fail[ok]
+    resp = att.dep[f, nst - 1] + plan.post[keep]
+    t_fail = fail == Outcome.TIMEOUT
+    resp[t_fail] = att.deadline[f[t_fail]]
+    c_fail = fail == Outcome.CONNECTION
+    resp[c_fail] = att.detect[f[c_fail]] + plan.post[keep[c_fail]]
+    lat_ms = (resp - plan.t0[keep]) * 1e3
+    return keep, final, outcome, lat_ms
 
 
 @dataclass
@@ -44,6 +65,7 @@ class ResourceStats:
     busy_s: float = 0.0
     sojourn_s: float = 0.0
     wait_s: float = 0.0
+    waited: int = 0  # jobs that found every server busy
     area_s: float = 0.0  # integral of the number in system over the window
     wait_hist: LatencyHistogram = field(default_factory=LatencyHistogram)
 
@@ -52,6 +74,7 @@ class ResourceStats:
         self.busy_s += o.busy_s
         self.sojourn_s += o.sojourn_s
         self.wait_s += o.wait_s
+        self.waited += o.waited
         self.area_s += o.area_s
         self.wait_hist.merge(o.wait_hist)
 
@@ -77,22 +100,7 @@ class Recorder:
         """Record one chunk whose requests start in [lo_s, hi_s) (after warm-up)."""
         self.window_s += hi_s - lo_s
         n = plan.n
-        final = np.arange(n)
-        final[att.root[n:]] = np.arange(n, att.n)
-        keep = np.flatnonzero(plan.rec & (plan.t0 >= lo_s) & (plan.t0 < hi_s))
-        f = final[keep]
-        nst = plan.nst[keep]
-        fail = att.fail[f]
-        outcome = plan.outcome[keep].copy()
-        ok = outcome == Outcome.OK
-        outcome[ok] = fail[ok]
-        last_dep = att.dep[f, nst - 1]
-        resp = last_dep + plan.post[keep]
-        t_fail = fail == Outcome.TIMEOUT
-        resp[t_fail] = att.deadline[f[t_fail]]
-        c_fail = fail == Outcome.CONNECTION
-        resp[c_fail] = att.detect[f[c_fail]] + plan.post[keep[c_fail]]
-        lat_ms = (resp - plan.t0[keep]) * 1e3
+        keep, final, outcome, lat_ms = request_outcomes(plan, att, lo_s, hi_s)
         hit = plan.hit[keep]
         tries = np.bincount(att.root[n:], minlength=n)[keep] if att.n > n else np.zeros(len(keep), np.int64)
         src = plan.src[keep]
@@ -146,6 +154,7 @@ class Recorder:
             st.sojourn_s += float((dm[inside] - am[inside]).sum())
             w = dm[inside] - sm[inside] - am[inside]
             st.wait_s += float(w.sum())
+            st.waited += int((w > 1e-12).sum())
             st.wait_hist.record_ms(np.maximum(w, 0) * 1e3)
             ll = littles_law(am, dm, lo_s, hi_s)
             st.area_s += ll["L"] * (hi_s - lo_s)

@@ -1,0 +1,154 @@
+"""The `simlab` command. Thin: it parses arguments, calls the library and prints.
+
+    simlab run FILE [--seed N] [--duration S] [--model auto|simpy|vector] [--json]
+    simlab schema
+    simlab report [FILE]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simlab.results import RunResult
+from simlab.scenario import ScenarioError, load_scenario, scenario_json_schema
+
+__all__ = ["DEFAULT_SCENARIO", "app", "main", "slo_verdict"]
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "data" / "scenarios" / "redis-cache-service.yaml"
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Discrete-event simulation of a cache service.")
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        return f"{v:.{nd}f}" if abs(v) < 1e6 else f"{v:.3g}"
+    return str(v)
+
+
+def results_table(result: RunResult) -> Table:
+    """The results as a rich table: one row for the service, per source, per flow."""
+    t = Table(title=f"{result.scenario}: seed {result.seed}, {result.duration_s:g} s simulated ({result.model})")
+    cols = ["group", "requests", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+            "hit_ratio", "error_rate", "rejected_rate"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "group" else "right")
+    for row in result.summary.to_dict("records"):
+        cells = []
+        for c in cols:
+            v = row[c]
+            if c in ("error_rate", "rejected_rate") and isinstance(v, float):
+                cells.append(f"{v * 100:.3f}%")
+            elif c == "hit_ratio":
+                cells.append(_fmt(v, 4))
+            elif c == "throughput_rps":
+                cells.append(_fmt(v, 1))
+            else:
+                cells.append(_fmt(v))
+        t.add_row(*cells)
+    return t
+
+
+def resources_table(result: RunResult) -> Table:
+    t = Table(title="resources")
+    cols = ["resource", "servers", "throughput_rps", "utilisation", "mean_in_system", "mean_wait_ms", "p99_wait_ms"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "resource" else "right")
+    for row in result.resources.to_dict("records"):
+        t.add_row(*[_fmt(row[c], 4) for c in cols])
+    return t
+
+
+def slo_verdict(result: RunResult, slo: Any) -> list[tuple[str, str, str, bool]]:
+    """(name, target, measured, met) for each SLO of the scenario."""
+    o = result.overall
+    availability = 1.0 - o["error_rate"]
+    return [
+        ("availability", f">= {slo.availability * 100:.2f}%", f"{availability * 100:.3f}%", availability >= slo.availability),
+        ("latency P99", f"< {slo.latency_p99_ms:g} ms", f"{o['p99_ms']:.1f} ms", o["p99_ms"] < slo.latency_p99_ms),
+        ("error rate", f"< {slo.error_rate * 100:.2f}%", f"{o['error_rate'] * 100:.3f}%", o["error_rate"] < slo.error_rate),
+    ]
+
+
+def _console() -> Console:
+    """A console wide enough for the tables when stdout is not a terminal (pipes, tests)."""
+    c = Console()
+    return c if c.is_terminal else Console(width=200)
+
+
+def _load(file: Path):
+    try:
+        return load_scenario(file)
+    except ScenarioError as err:
+        err_console = Console(stderr=True, width=200)
+        err_console.print("[red]invalid scenario[/red]")
+        err_console.print(str(err), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    file: Path = typer.Argument(..., help="scenario YAML"),
+    seed: int | None = typer.Option(None, help="override run.seed"),
+    duration: float | None = typer.Option(None, help="override run.duration_s (seconds)"),
+    replications: int | None = typer.Option(None, help="override run.replications"),
+    model: str | None = typer.Option(None, help="auto, simpy or vector"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Simulate a scenario and print its results."""
+    from simlab.model.run import simulate
+
+    sc = _load(file)
+    result = simulate(sc, seed=seed, duration_s=duration, replications=replications, model=model)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        return
+    console = _console()
+    console.print(results_table(result))
+    console.print(resources_table(result))
+    console.print(f"simulated in {result.wall_s:.2f} s wall")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a scenario file."""
+    sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def report(
+    file: Path = typer.Argument(DEFAULT_SCENARIO, help="scenario YAML (default: the seed's service)"),
+    seed: int | None = typer.Option(None),
+    duration: float | None = typer.Option(None),
+) -> None:
+    """Run a scenario (the default service unless given) and print the results and SLO verdict."""
+    from simlab.model.run import simulate
+
+    sc = _load(file)
+    result = simulate(sc, seed=seed, duration_s=duration)
+    console = _console()
+    console.print(results_table(result))
+    console.print(resources_table(result))
+    t = Table(title="SLO verdict")
+    for c in ("SLO", "target", "simulated", "verdict"):
+        t.add_column(c)
+    all_met = True
+    for name, target, measured, met in slo_verdict(result, sc.slo):
+        all_met &= met
+        t.add_row(name, target, measured, "[green]met[/green]" if met else "[red]missed[/red]")
+    console.print(t)
+    console.print("[green]all SLOs met[/green]" if all_met else "[red]SLOs missed[/red]")
+
+
+def main() -> None:
+    """Console-script entry point (`simlab = "simlab.cli:main"`)."""
+    app()
