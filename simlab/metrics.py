@@ -46,17 +46,18 @@ class LatencyHistogram:
         sub = us >> (bucket + h.unit_magnitude)
         return ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (sub - h.sub_bucket_half_count)
 
-    def record_ms(self, latency_ms: np.ndarray) -> None:
+    def record_ms(self, latency_ms: np.ndarray, weight: int = 1) -> None:
+        """Record every value `weight` times (weighted windows of a fast run)."""
         if len(latency_ms) == 0:
             return
         us = np.clip(np.rint(np.asarray(latency_ms, dtype=np.float64) * 1000.0), 1, _MAX_US).astype(np.int64)
         idx = self._index(us)
-        self._counts += np.bincount(idx, minlength=len(self._counts)).astype(np.uint64)[: len(self._counts)]
+        self._counts += np.bincount(idx, minlength=len(self._counts)).astype(np.uint64)[: len(self._counts)] * np.uint64(weight)
         h = self.h
-        h.total_count += len(us)
+        h.total_count += len(us) * weight
         h.min_value = min(h.min_value, int(us.min()))
         h.max_value = max(h.max_value, int(us.max()))
-        self._sum_us += float(us.sum())
+        self._sum_us += float(us.sum()) * weight
 
     def merge(self, other: LatencyHistogram) -> None:
         self._counts += other._counts

@@ -95,60 +95,73 @@ class QueueState:
         return other
 
 
-def _departures(a: np.ndarray, s: np.ndarray, r: np.ndarray, state: QueueState) -> np.ndarray:
-    """Departures of entries (a, s) at resources r; each resource a FIFO queue."""
-    d = np.empty(len(a))
+def _sort_by_resource(r: np.ndarray, a: np.ndarray, n_res: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order of entries by (resource, arrival) and the slice bounds of each resource."""
     o1 = np.argsort(a, kind="stable")
     o2 = np.argsort(r[o1], kind="stable")
     order = o1[o2]
-    rs = r[order]
-    bounds = np.searchsorted(rs, np.arange(len(state.resources) + 1))
-    for ri, res in enumerate(state.resources):
-        lo, hi = bounds[ri], bounds[ri + 1]
-        if lo == hi:
-            continue
-        idx = order[lo:hi]
-        free = state.free[ri]
-        if res.servers == 1:
-            dd = single_server_departures(a[idx], s[idx], free)  # type: ignore[arg-type]
-            state.free[ri] = float(dd.max())
-        elif res.servers > 1:
-            heap = list(free)  # type: ignore[arg-type]
-            dd = _multi_server(a[idx], s[idx], heap)
-            state.free[ri] = heap
-        else:
-            dd = a[idx] + s[idx]
-        d[idx] = dd
-    return d
+    bounds = np.searchsorted(r[order], np.arange(n_res + 1))
+    return order, bounds
 
 
-def _arrivals(att: Attempts, pr: np.ndarray, D: np.ndarray | None, faults: FaultLookup):
-    """Stage arrivals given departures D (None: nobody waits); stops at a connection failure."""
-    p = att.plan
-    n = att.n
-    nst, res, svc, dly = p.nst[pr], p.res[pr], p.svc[pr], p.dly[pr]
-    A = np.full((n, MAX_STAGES), np.nan)
-    served = np.zeros((n, MAX_STAGES), dtype=bool)
-    conn_at = np.full(n, -1, dtype=np.int8)
-    alive = np.ones(n, dtype=bool)
-    prev_dep = None
-    for k in range(MAX_STAGES):
-        exists = (nst > k) & alive
-        if k == 0:
-            A[:, 0] = att.t0 + dly[:, 0]
-        else:
-            base = prev_dep if D is None else D[:, k - 1]
-            A[exists, k] = base[exists] + dly[exists, k]
-        if faults.has_restart:
-            idx = np.flatnonzero(exists)
-            c = faults.restarting_many(res[idx, k].astype(np.int64), A[idx, k])
-            conn_at[idx[c]] = k
-            alive[idx[c]] = False
-            exists[idx[c]] = False
-        served[:, k] = exists
-        prev_dep = A[:, k] + svc[:, k]
-    A[~served & ~(conn_at[:, None] == np.arange(MAX_STAGES)[None, :])] = np.nan
-    return A, served, conn_at
+class _Entries:
+    """The jobs of one pass: fixed first-stage jobs plus the later stages' jobs."""
+
+    def __init__(self, r0: np.ndarray, a0: np.ndarray, s0: np.ndarray, n_res: int) -> None:
+        self.n_res = n_res
+        self.r0, self.a0, self.s0 = r0, a0, s0
+        self.order0, self.bounds0 = _sort_by_resource(r0, a0, n_res)
+        self.a0_sorted = a0[self.order0]
+        self.s0_sorted = s0[self.order0]
+        self._last: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def departures(
+        self, rd: np.ndarray, ad: np.ndarray, sd: np.ndarray, state: QueueState
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Departures of the first-stage jobs and of the later-stage jobs (rd, ad, sd).
+
+        Per resource the fixed, pre-sorted first-stage arrivals are merged with the sorted
+        later-stage arrivals (searchsorted, no full sort); a resource whose later-stage
+        arrivals did not change since the previous pass keeps its departures."""
+        d0 = np.empty(len(self.a0))
+        dd = np.empty(len(ad))
+        orderd, boundsd = _sort_by_resource(rd, ad, self.n_res)
+        for ri, res in enumerate(state.resources):
+            lo0, hi0 = self.bounds0[ri], self.bounds0[ri + 1]
+            lod, hid = boundsd[ri], boundsd[ri + 1]
+            if lo0 == hi0 and lod == hid:
+                continue
+            i0 = self.order0[lo0:hi0]
+            idd = orderd[lod:hid]
+            a_d, s_d = ad[idd], sd[idd]
+            last = self._last.get(ri)
+            if last is not None and np.array_equal(last[0], a_d) and np.array_equal(last[1], s_d):
+                d0[i0], dd[idd] = last[2], last[3]
+                state.free[ri] = last[4]  # type: ignore[index]
+                continue
+            a_0, s_0 = self.a0_sorted[lo0:hi0], self.s0_sorted[lo0:hi0]
+            m = len(a_0) + len(a_d)
+            pos_d = np.searchsorted(a_0, a_d, side="right") + np.arange(len(a_d))
+            is_d = np.zeros(m, dtype=bool)
+            is_d[pos_d] = True
+            am = np.empty(m)
+            sm = np.empty(m)
+            am[pos_d], sm[pos_d] = a_d, s_d
+            am[~is_d], sm[~is_d] = a_0, s_0
+            free = state.free[ri]
+            if res.servers == 1:
+                dm = single_server_departures(am, sm, free)  # type: ignore[arg-type]
+                state.free[ri] = float(dm.max())
+            elif res.servers > 1:
+                heap = list(free)  # type: ignore[arg-type]
+                dm = _multi_server(am, sm, heap)
+                state.free[ri] = heap
+            else:
+                dm = am + sm
+            d0[i0] = dm[~is_d]
+            dd[idd] = dm[pos_d]
+            self._last[ri] = (a_d, s_d, d0[i0], dd[idd], state.free[ri])  # type: ignore[assignment]
+        return d0, dd
 
 
 def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
@@ -157,32 +170,73 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     p = att.plan
     pr = att.root
     n = att.n
-    res, svc, nst = p.res[pr], p.svc[pr], p.nst[pr]
-    D: np.ndarray | None = None
-    prevA: np.ndarray | None = None
+    n_res = len(state.resources)
+    res, svc, nst, dly = p.res[pr], p.svc[pr], p.nst[pr], p.dly[pr]
+    conn_at = np.full(n, -1, dtype=np.int8)
+    A = np.full((n, MAX_STAGES), np.nan)
+    D = np.full((n, MAX_STAGES), np.nan)
+    S = np.zeros((n, MAX_STAGES))
+    A[:, 0] = att.t0 + dly[:, 0]
+    # first stage: fixed arrivals, so fixed connection failures and service factors
+    rows0 = np.arange(n)
+    if faults.has_restart:
+        c = faults.restarting_many(res[:, 0].astype(np.int64), A[:, 0])
+        conn_at[c] = 0
+        rows0 = np.flatnonzero(~c)
+    r0 = res[rows0, 0].astype(np.int64)
+    s0 = svc[rows0, 0].copy()
+    if faults.has_slow:
+        s0 *= faults.factor_many(r0, A[rows0, 0])
+    S[rows0, 0] = s0
+    conn0 = conn_at.copy()
+    entries = _Entries(r0, A[rows0, 0], s0, n_res)
+    later = [np.flatnonzero(nst > k) for k in range(1, MAX_STAGES)]
+    # starting point: nobody waits
+    D[rows0, 0] = A[rows0, 0] + s0
+    prev: np.ndarray | None = None
     passes = 0
     while True:
-        A, served, conn_at = _arrivals(att, pr, D, faults)
-        if prevA is not None and np.array_equal(A, prevA, equal_nan=True):
+        # later-stage arrivals from the current departures (a connection failure ends a chain)
+        rd_parts, ad_parts, sd_parts, idx_parts = [], [], [], []
+        conn_at = conn0.copy()
+        A[:, 1:] = np.nan
+        alive = conn_at < 0
+        for k, rows in enumerate(later, start=1):
+            rows = rows[alive[rows] & ~np.isnan(D[rows, k - 1])]
+            a = D[rows, k - 1] + dly[rows, k]
+            r = res[rows, k].astype(np.int64)
+            if faults.has_restart:
+                c = faults.restarting_many(r, a)
+                if c.any():
+                    conn_at[rows[c]] = k
+                    A[rows[c], k] = a[c]
+                    alive[rows[c]] = False
+                    rows, a, r = rows[~c], a[~c], r[~c]
+            s = svc[rows, k]
+            if faults.has_slow:
+                s = s * faults.factor_many(r, a)
+            rd_parts.append(r)
+            ad_parts.append(a)
+            sd_parts.append(s)
+            idx_parts.append(rows * MAX_STAGES + k)
+        ad = np.concatenate(ad_parts)
+        flat = np.concatenate(idx_parts)
+        A.ravel()[flat] = ad
+        if prev is not None and len(prev[0]) == len(flat) and np.array_equal(prev[0], flat) and np.array_equal(prev[1], ad):
             break
         passes += 1
         if passes > MAX_PASSES:
             raise ConvergenceError(f"stage arrivals did not settle in {MAX_PASSES} passes")
-        rows, ks = np.nonzero(served)
-        a = A[rows, ks]
-        r = res[rows, ks].astype(np.int64)
-        s = svc[rows, ks]
-        if faults.has_slow:
-            s = s * faults.factor_many(r, a)
+        rd = np.concatenate(rd_parts)
+        sd = np.concatenate(sd_parts)
         trial = state.copy()
-        d = _departures(a, s, r, trial)
-        D = np.full((n, MAX_STAGES), np.nan)
-        D[rows, ks] = d
-        prevA = A
-    assert D is not None
-    att.arr, att.dep = A, D
-    att.svc_eff = np.zeros((n, MAX_STAGES))
-    att.svc_eff[rows, ks] = s
+        d0, dd = entries.departures(rd, ad, sd, trial)
+        D[:, 1:] = np.nan
+        D[rows0, 0] = d0
+        D.ravel()[flat] = dd
+        S.ravel()[flat] = sd
+        prev = (flat, ad)
+    att.arr, att.dep, att.svc_eff = A, D, S
     fail = np.zeros(n, dtype=np.int8)
     detect = np.full(n, np.nan)
     post = p.post[pr]

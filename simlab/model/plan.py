@@ -40,10 +40,11 @@ __all__ = [
     "MissingServiceTime",
     "Outcome",
     "Plan",
+    "PlanBuilder",
     "Resource",
     "ServiceModel",
     "Windows",
-    "PlanBuilder",
+    "finish",
 ]
 
 FLOW_KINDS = ("cache_aside", "session", "pubsub", "lock", "command")
@@ -145,6 +146,15 @@ def _in_windows(t: np.ndarray, wins: list[tuple[float, float]]) -> np.ndarray:
     return m
 
 
+def finish(steps, hits: np.ndarray) -> Plan:
+    """Send the hits into a `PlanBuilder.steps` generator and return its plan."""
+    try:
+        steps.send(hits)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("plan steps did not finish")
+
+
 class PlanBuilder:
     """Builds the plan of each chunk; holds what lives across chunks (keys, caches, resources)."""
 
@@ -207,14 +217,28 @@ class PlanBuilder:
 
     # --- plan ----------------------------------------------------------------------------
 
-    def build(self, start_s: float, end_s: float, seq: np.random.SeedSequence) -> Plan:
+    def build(self, start_s: float, end_s: float, seq: np.random.SeedSequence, hour: int | None = None) -> Plan:
+        """The plan of requests starting in [start_s, end_s)."""
+        steps = self.steps(start_s, end_s, seq, hour)
+        query = next(steps)
+        return finish(steps, self.hits(query))
+
+    def hits(self, query: tuple) -> np.ndarray:
+        """Answer a hit/miss query yielded by `steps` (keys, times, writes, ttls)."""
+        return self._hits(*query)
+
+    def steps(self, start_s: float, end_s: float, seq: np.random.SeedSequence, hour: int | None = None):
+        """`build` as a generator: yields the cache query, receives the hits, returns the plan.
+
+        Splitting lets a long run answer the next chunk's cache query in another process
+        while this one computes queues (the cache is sequential, the chunks are not)."""
         sc = self.sc
         net = sc.network
         streams = iter(seq.spawn(8 + len(sc.sources)))
         t_parts, s_parts = [], []
         for i, src in enumerate(sc.sources):
             rng = np.random.default_rng(next(streams))
-            t = arrival_times_s(src.arrival, src.rate_rps, start_s, end_s, rng)
+            t = arrival_times_s(src.arrival, src.rate_rps, start_s, end_s, rng, hour)
             t_parts.append(t)
             s_parts.append(np.full(len(t), i, dtype=np.int16))
         t0 = np.concatenate(t_parts)
@@ -370,11 +394,11 @@ class PlanBuilder:
                 res[over, 1:] = -1
 
         # hit / miss in order of arrival at the cache; misses take the backend and SET
-        if cache_rows:
-            cr = np.concatenate(cache_rows)
-            cw = np.concatenate(cache_writes)
-            ct = t0[cr] + dly[cr, 0]
-            h = self._hits(keys[cr], ct, cw, None if ttls is None else ttls[cr])
+        cr = np.concatenate(cache_rows) if cache_rows else np.empty(0, np.int64)
+        cw = np.concatenate(cache_writes) if cache_rows else np.empty(0, bool)
+        ct = t0[cr] + dly[cr, 0]
+        h = yield (keys[cr], ct, cw, None if ttls is None else ttls[cr])
+        if len(cr):
             hit[cr[~cw]] = h[~cw].astype(np.int8)
             miss = miss_candidates[(hit[miss_candidates] == 0) & (outcome[miss_candidates] != Outcome.REJECTED)]
             k = len(miss)

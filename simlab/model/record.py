@@ -96,9 +96,13 @@ class Recorder:
         self.window_s = 0.0
         self.little_worst = 0.0
 
-    def add(self, plan: Plan, att: Attempts, lo_s: float, hi_s: float) -> None:
-        """Record one chunk whose requests start in [lo_s, hi_s) (after warm-up)."""
-        self.window_s += hi_s - lo_s
+    def add(
+        self, plan: Plan, att: Attempts, lo_s: float, hi_s: float, weight: int = 1, shift_s: float = 0.0
+    ) -> None:
+        """Record one chunk whose requests start in [lo_s, hi_s) (after warm-up). A fast run
+        records a window standing for `weight` times its length, its minutes moved by shift_s."""
+        wt = weight
+        self.window_s += (hi_s - lo_s) * wt
         n = plan.n
         keep, final, outcome, lat_ms = request_outcomes(plan, att, lo_s, hi_s)
         hit = plan.hit[keep]
@@ -110,12 +114,12 @@ class Recorder:
             lm = lat_ms if m is None else lat_ms[m]
             oc = outcome if m is None else outcome[m]
             h = hit if m is None else hit[m]
-            g.hist.record_ms(lm)
-            g.requests += len(lm)
-            g.outcomes += np.bincount(oc, minlength=len(Outcome.NAMES))
-            g.reads += int((h >= 0).sum())
-            g.hits += int((h == 1).sum())
-            g.retries += int((tries if m is None else tries[m]).sum())
+            g.hist.record_ms(lm, wt)
+            g.requests += len(lm) * wt
+            g.outcomes += np.bincount(oc, minlength=len(Outcome.NAMES)) * wt
+            g.reads += int((h >= 0).sum()) * wt
+            g.hits += int((h == 1).sum()) * wt
+            g.retries += int((tries if m is None else tries[m]).sum()) * wt
 
         fill(self.overall, None)
         for i, g in enumerate(self.by_source):
@@ -124,7 +128,7 @@ class Recorder:
             fill(g, flow == i)
 
         # per-minute series (chunks are whole minutes, so a minute never straddles two)
-        minute = np.floor(plan.t0[keep] / 60.0).astype(np.int64)
+        minute = np.floor((plan.t0[keep] + shift_s) / 60.0).astype(np.int64)
         if len(minute):
             o = np.argsort(minute, kind="stable")
             ms, ls, oc, hs = minute[o], lat_ms[o], outcome[o], hit[o]
@@ -133,9 +137,8 @@ class Recorder:
                 x = ls[seg]
                 errs = int(((oc[seg] != Outcome.OK) & (oc[seg] != Outcome.REJECTED)).sum())
                 p50, p99 = np.percentile(x, [50, 99])
-                self.minutes.append(
-                    (int(ms[seg[0]]), len(seg), errs, int((hs[seg] >= 0).sum()), int((hs[seg] == 1).sum()), float(p50), float(p99))
-                )
+                reads, hits = int((hs[seg] >= 0).sum()), int((hs[seg] == 1).sum())
+                self.minutes.append((int(ms[seg[0]]), len(seg) * wt, errs * wt, reads * wt, hits * wt, float(p50), float(p99)))
 
         # resources: jobs arriving in the window
         rows, ks = np.nonzero(~np.isnan(att.dep))
@@ -149,15 +152,15 @@ class Recorder:
                 continue
             am, dm, sm = a[m], d[m], s[m]
             inside = (am >= lo_s) & (am < hi_s)
-            st.jobs += int(inside.sum())
-            st.busy_s += float(sm[inside].sum())
-            st.sojourn_s += float((dm[inside] - am[inside]).sum())
+            st.jobs += int(inside.sum()) * wt
+            st.busy_s += float(sm[inside].sum()) * wt
+            st.sojourn_s += float((dm[inside] - am[inside]).sum()) * wt
             w = dm[inside] - sm[inside] - am[inside]
-            st.wait_s += float(w.sum())
-            st.waited += int((w > 1e-12).sum())
-            st.wait_hist.record_ms(np.maximum(w, 0) * 1e3)
+            st.wait_s += float(w.sum()) * wt
+            st.waited += int((w > 1e-12).sum()) * wt
+            st.wait_hist.record_ms(np.maximum(w, 0) * 1e3, wt)
             ll = littles_law(am, dm, lo_s, hi_s)
-            st.area_s += ll["L"] * (hi_s - lo_s)
+            st.area_s += ll["L"] * (hi_s - lo_s) * wt
             if ll["lambda_W"] > 0:
                 self.little_worst = max(self.little_worst, abs(ll["L"] - ll["lambda_W"]) / ll["lambda_W"])
 
@@ -174,4 +177,4 @@ class Recorder:
             hs = self.pubsub.setdefault(self.flow_names[fi], [LatencyHistogram() for _ in range(nsub)])
             for j in range(nsub):
                 deliver = start + att.svc_eff[fr, 0] * (j + 1) / nsub + ow[:, j]
-                hs[j].record_ms((deliver - plan.t0[pr]) * 1e3)
+                hs[j].record_ms((deliver - plan.t0[pr]) * 1e3, wt)

@@ -56,9 +56,19 @@ def _trace(path: str, start_s: float, end_s: float) -> np.ndarray:
 
 
 def arrival_times_s(
-    spec: ArrivalSpec, rate_rps: float, start_s: float, end_s: float, rng: np.random.Generator
+    spec: ArrivalSpec,
+    rate_rps: float,
+    start_s: float,
+    end_s: float,
+    rng: np.random.Generator,
+    hour: int | None = None,
 ) -> np.ndarray:
-    """Sorted arrival times in [start_s, end_s) for one source."""
+    """Sorted arrival times in [start_s, end_s) for one source. `hour` pins a diurnal
+    profile to that hour's rate (the steady-state windows of a fast day run)."""
+    if spec.kind == "diurnal" and hour is not None:
+        assert spec.hourly_multipliers is not None
+        mult = spec.hourly_multipliers[(hour + spec.start_hour) % 24]
+        return poisson_times_s(rate_rps * mult, start_s, end_s, rng)
     if spec.kind == "poisson":
         return poisson_times_s(rate_rps, start_s, end_s, rng)
     if spec.kind == "deterministic":
