@@ -40,17 +40,29 @@ class LatencyHistogram:
 
     def _index(self, us: np.ndarray) -> np.ndarray:
         h = self.h
-        v = us | h.sub_bucket_mask
-        pow2ceiling = np.floor(np.log2(v.astype(np.float64))).astype(np.int64) + 1
-        bucket = pow2ceiling - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        # bit length of (v | mask) = the binary exponent frexp returns (exact below 2^53)
+        pow2ceiling = np.frexp((us | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+        bucket = pow2ceiling - (h.unit_magnitude + h.sub_bucket_half_count_magnitude + 1)
         sub = us >> (bucket + h.unit_magnitude)
-        return ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (sub - h.sub_bucket_half_count)
+        bucket += 1
+        bucket <<= h.sub_bucket_half_count_magnitude
+        bucket += sub
+        bucket -= h.sub_bucket_half_count
+        return bucket
 
     def record_ms(self, latency_ms: np.ndarray, weight: int = 1) -> None:
         """Record every value `weight` times (weighted windows of a fast run)."""
         if len(latency_ms) == 0:
             return
-        us = np.clip(np.rint(np.asarray(latency_ms, dtype=np.float64) * 1000.0), 1, _MAX_US).astype(np.int64)
+        block = 1 << 17  # temporaries of 1 MiB stay in the allocator's pool (no page faults)
+        if len(latency_ms) > block:
+            for i in range(0, len(latency_ms), block):
+                self.record_ms(latency_ms[i : i + block], weight)
+            return
+        x = np.asarray(latency_ms, dtype=np.float64) * 1000.0
+        np.rint(x, out=x)
+        np.clip(x, 1, _MAX_US, out=x)
+        us = x.astype(np.int64)
         idx = self._index(us)
         self._counts += np.bincount(idx, minlength=len(self._counts)).astype(np.uint64)[: len(self._counts)] * np.uint64(weight)
         h = self.h

@@ -22,13 +22,21 @@ iterate again. The result equals the event-driven engine's (`simlab.model.events
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 
 import numpy as np
 
+from simlab.metrics import LatencyHistogram
 from simlab.model.attempts import Attempts, FaultLookup
 from simlab.model.plan import MAX_STAGES, Outcome, Plan, Resource
 
-__all__ = ["ConvergenceError", "lindley_waits", "run_vector", "single_server_departures"]
+__all__ = [
+    "ConvergenceError",
+    "lindley_waits",
+    "run_vector",
+    "single_server_departures",
+    "single_server_stream",
+]
 
 MAX_PASSES = 200
 
@@ -54,10 +62,33 @@ def lindley_waits(interarrival_s: np.ndarray, service_s: np.ndarray) -> np.ndarr
 def single_server_departures(arrival_s: np.ndarray, service_s: np.ndarray, free_s: float = -np.inf) -> np.ndarray:
     """Departure times of a FIFO single server (arrivals sorted), initially busy until free_s."""
     cs = np.cumsum(service_s)
-    m = np.maximum.accumulate(arrival_s - (cs - service_s))
+    m = np.subtract(cs, service_s)
+    np.subtract(arrival_s, m, out=m)
+    np.maximum.accumulate(m, out=m)
     if free_s > -np.inf:
         np.maximum(m, free_s, out=m)
-    return cs + m
+    m += cs
+    return m
+
+
+def single_server_stream(blocks: Iterable[tuple[np.ndarray, np.ndarray]], hist: LatencyHistogram) -> int:
+    """A FIFO single server fed block by block with (interarrival gaps, services) in seconds;
+    records every sojourn time (ms) in `hist` and returns the number of jobs.
+
+    The clock and the server's free time carry from block to block, so the result is the
+    same as one long array; blocks of ~1e5 jobs keep every temporary in the CPU caches and
+    the allocator's pool, which is 3-5x faster than one array of 1e7 (page faults)."""
+    now, free, n = 0.0, -np.inf, 0
+    for gaps, services in blocks:
+        a = np.cumsum(gaps)
+        a += now
+        d = single_server_departures(a, services, free)
+        now, free = float(a[-1]), float(d[-1])
+        d -= a
+        d *= 1e3
+        hist.record_ms(d)
+        n += len(a)
+    return n
 
 
 def _multi_server(a: np.ndarray, s: np.ndarray, free: list[float]) -> np.ndarray:
