@@ -115,6 +115,13 @@ def run(
     console = _console()
     console.print(results_table(result))
     console.print(resources_table(result))
+    if result.ci is not None:
+        t = Table(title=f"95 % confidence intervals over {0 if result.replications is None else len(result.replications)} replications")
+        for c in ("metric", "mean", "half_width_95"):
+            t.add_column(c, justify="right")
+        for row in result.ci.to_dict("records"):
+            t.add_row(row["metric"], _fmt(row["mean"], 4), _fmt(row["half_width_95"], 4))
+        console.print(t)
     console.print(f"simulated in {result.wall_s:.2f} s wall")
 
 

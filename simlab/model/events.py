@@ -57,11 +57,18 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     has_restart, has_slow = faults.has_restart, faults.has_slow
     schedule = env.schedule
 
-    def at(t: float, fn, i: int, k: int) -> None:
-        ev = Event(env)
+    new_event = Event.__new__
+
+    def fire(ev: Event) -> None:
+        stage(*ev._value)
+
+    def at(t: float, i: int, k: int) -> None:
+        """An already-triggered event at time t whose value says which stage arrives."""
+        ev = new_event(Event)
+        ev.env = env
+        ev.callbacks = [fire]
         ev._ok = True
-        ev._value = None
-        ev.callbacks.append(lambda _e: fn(i, k, t))
+        ev._value = (i, k, t)
         schedule(ev, NORMAL, t - env.now)
 
     def retry(i: int) -> None:
@@ -81,7 +88,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
         S.extend((0.0, 0.0, 0.0))
         fail.append(0)
         detect.append(nan)
-        at(t + dly[r0 * 3], stage, j, 0)
+        at(t + dly[r0 * 3], j, 0)
 
     def stage(i: int, k: int, now: float) -> None:
         p = root[i]
@@ -120,7 +127,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
             if retries[i] > 0 and ok_plan[p]:
                 retry(i)
         if not last:
-            at(d + dly[pk + 1], stage, i, k + 1)
+            at(d + dly[pk + 1], i, k + 1)
 
     first = (plan.t0 + plan.dly[:, 0]).tolist()
     order = np.argsort(np.asarray(first), kind="stable").tolist()

@@ -52,3 +52,9 @@ def test_invalid_scenario_exits_2_with_field_path(tmp_path):
     assert res.exit_code == 2
     assert "keyspace.num_keys" in res.output and str(bad) in res.output
     assert "Traceback" not in res.output
+
+
+def test_run_with_replications_prints_confidence_intervals():
+    res = runner.invoke(app, ["run", DEFAULT, "--duration", "10", "--replications", "2"])
+    assert res.exit_code == 0, res.output
+    assert "confidence intervals over 2 replications" in res.stdout
