@@ -18,7 +18,8 @@ Flows (see `simlab.scenario.FlowSpec`), stages by resource:
   lock:                   cache(primary of the lock key, SET NX) -> lock -> cache(DEL)
 
 Modelling choices (identical in both engines): hit or miss is decided when the first attempt
-reaches the cache, in arrival order, by `simlab.model.cache` (a miss fills the key at once, so
+reaches the cache, in arrival order, by `simlab.model.cache` (SET and INCR store the key, DEL
+removes it, GET fills it on a miss; a miss fills the key at once, so
 the few ms until the application's SET are not a window of extra misses); a retry repeats its
 first attempt's path and hit/miss; an MGET's keys live in one slot (hash tags); a hop error
 (entry proxy, application, backend) still walks the path and is counted as an error.
@@ -30,10 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simlab.model.cache import replay_trace
 from simlab.scenario import Dist, FlowSpec, Scenario
 from simlab.workload.arrivals import arrival_times_s
 from simlab.workload.distributions import sample
 from simlab.workload.keyspace import KeySampler, sample_ttls_s
+from simlab.workload.traces import OPS, Trace
 
 __all__ = [
     "FLOW_KINDS",
@@ -48,6 +51,8 @@ __all__ = [
 ]
 
 FLOW_KINDS = ("cache_aside", "session", "pubsub", "lock", "command")
+# cache_aside operations 0 get, 1 set, 2 del, 3 incr as trace operation codes
+_TRACE_OP = np.array([OPS.index(x) for x in ("get", "set", "delete", "incr")], dtype=np.int8)
 MAX_STAGES = 3
 
 
@@ -194,8 +199,11 @@ class PlanBuilder:
             self._cache_epoch[shard] = epoch
         return self.caches[shard]
 
-    def _hits(self, keys, times, writes, ttls) -> np.ndarray:
-        """Hit/miss of cache accesses in time order, per shard, split at restarts."""
+    def _hits(self, keys, times, ops, ttls) -> np.ndarray:
+        """Hit/miss of cache accesses in time order, per shard, split at restarts.
+
+        `ops` are `simlab.workload.traces.OPS` codes: reads fill on a miss, writes store,
+        deletes remove (`simlab.model.cache.replay_trace` applies them)."""
         out = np.zeros(len(keys), dtype=bool)
         shards = self.sc.cache.shards
         order = np.argsort(times, kind="stable")
@@ -210,9 +218,9 @@ class PlanBuilder:
                 if len(part) == 0:
                     continue
                 cache = self._cache_for(s, float(times[part[0]]))
-                out[part] = cache.access_many(
-                    keys[part], sizes[part], times[part], None if ttls is None else ttls[part], writes[part]
-                )
+                ttl = np.full(len(part), np.nan) if ttls is None else ttls[part]
+                trace = Trace(times_s=times[part], keys=keys[part], sizes=sizes[part], ops=ops[part], ttls_s=ttl)
+                out[part] = replay_trace(cache, trace)
         return out
 
     # --- plan ----------------------------------------------------------------------------
@@ -324,7 +332,7 @@ class PlanBuilder:
             return sample(sc.cache.persistence.fsync_ms, r_svc, k) * 1e-3
 
         cache_rows: list[np.ndarray] = []
-        cache_writes: list[np.ndarray] = []
+        cache_ops: list[np.ndarray] = []
         pubsub: list[tuple[int, np.ndarray, np.ndarray]] = []
         miss_candidates = np.empty(0, np.int64)
         for fi, (_name, fs) in enumerate(self.flows):
@@ -346,8 +354,8 @@ class PlanBuilder:
                     w = rows[ops == code]
                     res[w, 0] = primary[w]
                     svc[w, 0] = svc_of(cmd, r_svc, len(w)) + write_cost(len(w))
-                cache_rows.append(rows[ops <= 1])
-                cache_writes.append(ops[ops <= 1] == 1)
+                cache_rows.append(rows)
+                cache_ops.append(_TRACE_OP[ops])
                 miss_candidates = np.concatenate([miss_candidates, g])
             elif fs.kind == "session":
                 res[rows, 0] = primary[rows]
@@ -395,9 +403,10 @@ class PlanBuilder:
 
         # hit / miss in order of arrival at the cache; misses take the backend and SET
         cr = np.concatenate(cache_rows) if cache_rows else np.empty(0, np.int64)
-        cw = np.concatenate(cache_writes) if cache_rows else np.empty(0, bool)
+        cops = np.concatenate(cache_ops) if cache_rows else np.empty(0, np.int8)
+        cw = cops != _TRACE_OP[0]
         ct = t0[cr] + dly[cr, 0]
-        h = yield (keys[cr], ct, cw, None if ttls is None else ttls[cr])
+        h = yield (keys[cr], ct, cops, None if ttls is None else ttls[cr])
         if len(cr):
             hit[cr[~cw]] = h[~cw].astype(np.int8)
             miss = miss_candidates[(hit[miss_candidates] == 0) & (outcome[miss_candidates] != Outcome.REJECTED)]
