@@ -115,8 +115,12 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
             a.merge(b)
         for a, b in zip(pooled.by_flow, other.by_flow, strict=True):
             a.merge(b)
-        for a, b in zip(pooled.res, other.res, strict=True):
-            a.merge(b)
+        for ra, rb in zip(pooled.res, other.res, strict=True):
+            ra.merge(rb)
+        for flow, hists in other.pubsub.items():
+            mine = pooled.pubsub.setdefault(flow, [type(h)() for h in hists])
+            for ha, hb in zip(mine, hists, strict=True):
+                ha.merge(hb)
         pooled.minutes += other.minutes
         pooled.window_s += other.window_s
     reps = None
@@ -157,8 +161,8 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
         )
     pub_rows = []
     for flow, hs in pooled.pubsub.items():
-        for j, h in enumerate(hs):
-            pub_rows.append({"flow": flow, "subscriber": j, "deliveries": h.count, **h.summary()})
+        for j, hist in enumerate(hs):
+            pub_rows.append({"flow": flow, "subscriber": j, "deliveries": hist.count, **hist.summary()})
     return RunResult(
         scenario=scenario, seed=seed, duration_s=duration_s, model=model, summary=summary, errors=errors,
         resources=pd.DataFrame(res_rows), timeseries=ts, pubsub=pd.DataFrame(pub_rows),

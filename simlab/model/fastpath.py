@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class QueueState:
 
     def __init__(self, resources: list[Resource]) -> None:
         self.resources = resources
-        self.free: list[object] = []
+        self.free: list[Any] = []
         for r in resources:
             if r.servers == 1:
                 self.free.append(-np.inf)
@@ -144,7 +145,7 @@ class _Entries:
         self.order0, self.bounds0 = _sort_by_resource(r0, a0, n_res)
         self.a0_sorted = a0[self.order0]
         self.s0_sorted = s0[self.order0]
-        self._last: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._last: dict[int, tuple[Any, ...]] = {}
 
     def departures(
         self, rd: np.ndarray, ad: np.ndarray, sd: np.ndarray, state: QueueState
@@ -168,7 +169,7 @@ class _Entries:
             last = self._last.get(ri)
             if last is not None and np.array_equal(last[0], a_d) and np.array_equal(last[1], s_d):
                 d0[i0], dd[idd] = last[2], last[3]
-                state.free[ri] = last[4]  # type: ignore[index]
+                state.free[ri] = last[4]
                 continue
             a_0, s_0 = self.a0_sorted[lo0:hi0], self.s0_sorted[lo0:hi0]
             m = len(a_0) + len(a_d)
@@ -181,17 +182,17 @@ class _Entries:
             am[~is_d], sm[~is_d] = a_0, s_0
             free = state.free[ri]
             if res.servers == 1:
-                dm = single_server_departures(am, sm, free)  # type: ignore[arg-type]
+                dm = single_server_departures(am, sm, free)
                 state.free[ri] = float(dm.max())
             elif res.servers > 1:
-                heap = list(free)  # type: ignore[arg-type]
+                heap = list(free)
                 dm = _multi_server(am, sm, heap)
                 state.free[ri] = heap
             else:
                 dm = am + sm
             d0[i0] = dm[~is_d]
             dd[idd] = dm[pos_d]
-            self._last[ri] = (a_d, s_d, d0[i0], dd[idd], state.free[ri])  # type: ignore[assignment]
+            self._last[ri] = (a_d, s_d, d0[i0], dd[idd], state.free[ri])
         return d0, dd
 
 
@@ -224,7 +225,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     later = [np.flatnonzero(nst > k) for k in range(1, MAX_STAGES)]
     # starting point: nobody waits
     D[rows0, 0] = A[rows0, 0] + s0
-    prev: np.ndarray | None = None
+    prev: tuple[np.ndarray, np.ndarray] | None = None
     passes = 0
     while True:
         # later-stage arrivals from the current departures (a connection failure ends a chain)

@@ -244,9 +244,9 @@ class PlanBuilder:
         net = sc.network
         streams = iter(seq.spawn(8 + len(sc.sources)))
         t_parts, s_parts = [], []
-        for i, src in enumerate(sc.sources):
+        for i, spec in enumerate(sc.sources):
             rng = np.random.default_rng(next(streams))
-            t = arrival_times_s(src.arrival, src.rate_rps, start_s, end_s, rng, hour)
+            t = arrival_times_s(spec.arrival, spec.rate_rps, start_s, end_s, rng, hour)
             t_parts.append(t)
             s_parts.append(np.full(len(t), i, dtype=np.int16))
         t0 = np.concatenate(t_parts)
@@ -343,8 +343,8 @@ class PlanBuilder:
             if fs.kind == "cache_aside":
                 ops = np.zeros(k, dtype=np.int8)  # 0 get, 1 set, 2 del, 3 incr
                 if fs.op_mix:
-                    names = ["get", "set", "del", "incr"]
-                    p = np.array([fs.op_mix.get(x, 0.0) for x in names], dtype=np.float64)
+                    mix: dict[str, float] = {str(k): v for k, v in fs.op_mix.items()}
+                    p = np.array([mix.get(x, 0.0) for x in ("get", "set", "del", "incr")], dtype=np.float64)
                     ops = r_flow.choice(4, size=k, p=p / p.sum()).astype(np.int8)
                 g = rows[ops == 0]
                 read_cmd = "MGET" if fs.keys_per_request > 1 else "GET"
