@@ -142,7 +142,8 @@ if estimate + cost > limit then
   else
     retry = (window - elapsed) + math.ceil(window * (1 - (limit - cost) / cur))
   end
-  return {0, math.max(0, math.floor(limit - estimate)), math.max(retry, 1), reset}
+  if retry == 0 then retry = 1 end
+  return {0, math.max(0, math.floor(limit - estimate)), retry, reset}
 end
 cur = cur + cost
 redis.call('HSET', KEYS[1], 'w', start, 'cur', cur, 'prev', prev)
@@ -155,10 +156,13 @@ local capacity, rate, cost = tonumber(ARGV[2]), tonumber(ARGV[3]) / 1000, tonumb
 local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
 local ts = tonumber(redis.call('HGET', KEYS[1], 'ts'))
 if tokens == nil or ts == nil then tokens, ts = capacity, now end
+-- EPS absorbs the rounding of repeated binary refills (ten 0.1-token refills must make 1 token)
+local EPS = 1e-9
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+if tokens > capacity - EPS then tokens = capacity end
 local allowed, retry = 0, -1
-if cost <= tokens then
-  tokens = tokens - cost
+if cost <= tokens + EPS then
+  tokens = math.max(0, tokens - cost)
   allowed = 1
 elseif cost <= capacity then
   retry = math.ceil((cost - tokens) / rate)
@@ -170,7 +174,7 @@ if reset > 0 then
 else
   redis.call('DEL', KEYS[1])
 end
-return {allowed, math.floor(tokens), retry, reset}
+return {allowed, math.floor(tokens + EPS), retry, reset}
 """
 
 _GCRA = _NOW + """
