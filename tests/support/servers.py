@@ -33,7 +33,10 @@ __all__ = [
     "SERVER_KINDS",
     "ServerHandle",
     "engine_available",
+    "five_servers",
+    "mark_engine_gaps",
     "missing_commands",
+    "require_kind",
     "server",
     "server_kind",
 ]
@@ -160,12 +163,33 @@ def server_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def server(server_kind: str, request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     """A fresh server of ``server_kind`` for one test, with pending-command xfails applied."""
-    if server_kind == "engine" and not engine_available():
-        pytest.xfail("engine.server.EmbeddedServer has not landed yet")
+    require_kind(server_kind)
     with ServerHandle(server_kind) as handle:
         if server_kind == "engine":
             mark_engine_gaps(request, handle.url)
         yield handle
+
+
+@pytest.fixture
+def five_servers(server_kind: str, request: pytest.FixtureRequest) -> Iterator[list[ServerHandle]]:
+    """Five independent servers of ``server_kind`` (Redlock's usual deployment)."""
+    require_kind(server_kind)
+    handles = [ServerHandle(server_kind) for _ in range(5)]
+    try:
+        for h in handles:
+            h.start()
+        if server_kind == "engine":
+            mark_engine_gaps(request, handles[0].url)
+        yield handles
+    finally:
+        for h in handles:
+            h.stop()
+
+
+def require_kind(kind: str) -> None:
+    """xfail the running test at once when ``kind`` is the engine and it has not landed."""
+    if kind == "engine" and not engine_available():
+        pytest.xfail("engine.server.EmbeddedServer has not landed yet")
 
 
 def mark_engine_gaps(request: pytest.FixtureRequest, url: str) -> None:
