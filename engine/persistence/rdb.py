@@ -8,7 +8,7 @@ format is described by Redis's ``rdb.h``/``rdb.c``; the type and opcode numbers 
 copied from ``rdb.h``.
 
 The writer chooses the encodings Redis 7.0 itself chooses with default settings
-(``hash-max-listpack-entries 128``/``-value 64``, ``zset-max-listpack-entries 128``/``-value
+(``hash-max-listpack-entries 512``/``-value 64``, ``zset-max-listpack-entries 128``/``-value
 64``, ``set-max-intset-entries 512``, ``list-max-listpack-size -2``), so
 ``redis-check-rdb`` and a real ``redis-server`` 7.0 accept the engine's ``dump.rdb``.  The
 reader accepts everything Redis 7.0 writes for strings, lists, hashes, sets and sorted sets,
@@ -116,7 +116,7 @@ QUICKLIST_NODE_CONTAINER_PLAIN = 1
 QUICKLIST_NODE_CONTAINER_PACKED = 2
 
 # Default encoding limits of Redis 7.0 (redis.conf), which decide the written encodings.
-HASH_MAX_LISTPACK_ENTRIES = 128
+HASH_MAX_LISTPACK_ENTRIES = 512
 HASH_MAX_LISTPACK_VALUE = 64
 ZSET_MAX_LISTPACK_ENTRIES = 128
 ZSET_MAX_LISTPACK_VALUE = 64
