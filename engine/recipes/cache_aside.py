@@ -124,6 +124,10 @@ class CacheAside(Generic[T]):
     def lock_key(self, key: str) -> str:
         return f"{self.prefix}:{key}:lock"
 
+    def _loads(self, data: bytes | str) -> T:
+        # A client made with decode_responses=True hands back str.
+        return self.loads(data if isinstance(data, bytes) else data.encode())
+
     def jittered_ttl_ms(self, ttl_s: float | None = None) -> int:
         """A TTL drawn uniformly from ``[ttl * (1 - jitter_fraction), ttl]``, in ms (>= 1)."""
         ttl_ms = (self.ttl_s if ttl_s is None else ttl_s) * 1000.0
@@ -132,7 +136,7 @@ class CacheAside(Generic[T]):
     def get(self, key: str) -> T | None:
         """The cached value, or ``None`` on a miss."""
         data = self.client.get(self.value_key(key))
-        return None if data is None else self.loads(data)
+        return None if data is None else self._loads(data)
 
     def set(self, key: str, value: T, *, ttl_s: float | None = None) -> None:
         """Store ``value`` with a jittered TTL (a write-through update)."""
@@ -147,7 +151,7 @@ class CacheAside(Generic[T]):
         data = self.client.get(self.value_key(key))
         if data is not None:
             self.stats.hits += 1
-            return self.loads(data)
+            return self._loads(data)
         self.stats.misses += 1
         with self._mutex:
             flight = self._flights.get(key)
@@ -182,7 +186,7 @@ class CacheAside(Generic[T]):
                 try:
                     data = self.client.get(vkey)  # filled between our miss and our lock?
                     if data is not None:
-                        return self.loads(data)
+                        return self._loads(data)
                     return self._compute_and_store(key, compute, ttl_s)
                 finally:
                     self._release(keys=[lkey], args=[token])
@@ -196,7 +200,7 @@ class CacheAside(Generic[T]):
             delay_ms = min(delay_ms * 2, self.poll_max_ms)
             data = self.client.get(vkey)
             if data is not None:
-                return self.loads(data)
+                return self._loads(data)
 
     def _compute_and_store(self, key: str, compute: Callable[[], T], ttl_s: float | None) -> T:
         self.stats.computations += 1

@@ -173,7 +173,7 @@ def test_mutual_exclusion_threads_and_processes(server: ServerHandle) -> None:
                 p.join()
     total = (PROCESSES * THREADS_PER_PROCESS + 2) * ITERATIONS
     assert len(intervals) == total
-    assert int(server.client().get("counter")) == total
+    assert server.client().get("counter") == str(total).encode()
     assert_disjoint(intervals)
 
 
