@@ -1,0 +1,226 @@
+"""The multi-part AOF: manifest, RESP command files, truncation policy, rewrite, interop.
+
+Interop: the engine's AOF directory is accepted by ``redis-check-aof`` (on the manifest) and
+loaded by a real ``redis-server --appendonly yes`` started on it; an AOF directory written by
+real redis-server is replayed by the engine's loader.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from engine.objects import ZSet
+from engine.persistence import aof, rdb
+from tests.support.redis_real import real_redis
+
+
+def replay_into(dbs: dict[int, dict[bytes, object]]):
+    """A minimal command applier for the loader tests: SELECT, SET, RPUSH, HSET, DEL, PEXPIREAT."""
+    state = {"db": 0}
+    expires: dict[tuple[int, bytes], int] = {}
+
+    def apply(argv: list[bytes]) -> None:
+        name = argv[0].lower()
+        db = dbs.setdefault(state["db"], {})
+        if name == b"select":
+            state["db"] = int(argv[1])
+        elif name == b"set":
+            db[argv[1]] = argv[2]
+        elif name == b"rpush":
+            db.setdefault(argv[1], deque()).extend(argv[2:])  # type: ignore[union-attr]
+        elif name == b"hset":
+            h = db.setdefault(argv[1], {})
+            for i in range(2, len(argv), 2):
+                h[argv[i]] = argv[i + 1]  # type: ignore[index]
+        elif name == b"sadd":
+            db.setdefault(argv[1], set()).update(argv[2:])  # type: ignore[union-attr]
+        elif name == b"zadd":
+            z = db.setdefault(argv[1], ZSet())
+            for i in range(2, len(argv), 2):
+                z.add(argv[i + 1], float(argv[i]))  # type: ignore[union-attr]
+        elif name == b"del":
+            for k in argv[1:]:
+                db.pop(k, None)
+        elif name == b"pexpireat":
+            expires[(state["db"], argv[1])] = int(argv[2])
+        elif name in (b"multi", b"exec"):
+            pass
+        else:
+            raise AssertionError(f"unexpected command {argv!r}")
+
+    def apply_rdb(res: rdb.RdbLoadResult) -> None:
+        for i, (d, e) in res.dbs.items():
+            dbs.setdefault(i, {}).update(d)
+            expires.update({(i, k): v for k, v in e.items()})
+
+    return apply, apply_rdb, expires
+
+
+def test_encode_and_parse_commands() -> None:
+    raw = aof.encode_command([b"SET", "k", 10]) + aof.encode_command([b"x" * 3, b""])
+    assert raw.startswith(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n10\r\n")
+    assert [a for a, _ in aof.iter_commands(raw)] == [[b"SET", b"k", b"10"], [b"xxx", b""]]
+
+
+def test_manifest_round_trip() -> None:
+    text = (
+        "file appendonly.aof.2.base.rdb seq 2 type b\n"
+        "file appendonly.aof.1.incr.aof seq 1 type h\n"
+        "file appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.3.incr.aof seq 3 type i\n"
+    )
+    m = aof.AofManifest.parse(text)
+    assert m.base and m.base.name == "appendonly.aof.2.base.rdb"
+    assert [i.seq for i in m.incrs] == [2, 3] and m.curr_incr_seq == 3
+    assert m.text() == text
+    with pytest.raises(aof.AofError):
+        aof.AofManifest.parse("file a seq x type b\n")
+
+
+def open_aof(tmp_path: Path, **kw) -> aof.AppendOnlyFile:
+    f = aof.AppendOnlyFile(tmp_path, **kw)
+    f.open_on_start(None, lambda: [])
+    return f
+
+
+def test_layout_feed_and_reload(tmp_path: Path) -> None:
+    f = open_aof(tmp_path, appendfsync=aof.FSYNC_ALWAYS)
+    d = tmp_path / "appendonlydir"
+    assert sorted(os.listdir(d)) == [
+        "appendonly.aof.1.base.rdb",
+        "appendonly.aof.1.incr.aof",
+        "appendonly.aof.manifest",
+    ]
+    assert (d / "appendonly.aof.manifest").read_text() == (
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
+    f.feed(0, [b"SET", b"a", b"1"])
+    f.feed(0, [b"SET", b"b", b"2"])
+    f.feed(3, [b"RPUSH", b"l", b"x", b"y"])
+    f.close()
+    assert (d / "appendonly.aof.1.incr.aof").read_bytes().count(b"SELECT") == 2
+    dbs: dict[int, dict[bytes, object]] = {}
+    apply, apply_rdb, _ = replay_into(dbs)
+    res = aof.load(d, "appendonly.aof.manifest", apply_command=apply, apply_rdb=apply_rdb)
+    assert res.commands == 5 and res.truncated_at is None
+    assert dbs[0] == {b"a": b"1", b"b": b"2"} and dbs[3] == {b"l": deque([b"x", b"y"])}
+
+
+def test_truncated_tail_and_corrupt_middle(tmp_path: Path) -> None:
+    f = open_aof(tmp_path)
+    for i in range(5):
+        f.feed(0, [b"SET", b"k%d" % i, b"v"])
+    f.close()
+    incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    whole = incr.read_bytes()
+    incr.write_bytes(whole[:-7])  # tear the last command
+    d = tmp_path / "appendonlydir"
+    with pytest.raises(aof.AofError, match="Unexpected end of file.*appendonly.aof.1.incr.aof"):
+        aof.load(d, "appendonly.aof.manifest", apply_command=lambda a: None, apply_rdb=lambda r: None,
+                 load_truncated=False)
+    dbs: dict[int, dict[bytes, object]] = {}
+    apply, apply_rdb, _ = replay_into(dbs)
+    res = aof.load(d, "appendonly.aof.manifest", apply_command=apply, apply_rdb=apply_rdb)
+    assert res.truncated_at is not None and sorted(dbs[0]) == [b"k0", b"k1", b"k2", b"k3"]
+    assert incr.read_bytes() == whole[: res.truncated_at[1]]  # truncated to the last whole command
+    # A bad byte in the middle refuses to load and names the file and offset.
+    bad = bytearray(whole)
+    at = whole.index(b"*3", 40)
+    bad[at] = ord("?")
+    incr.write_bytes(bytes(bad))
+    with pytest.raises(aof.AofError) as info:
+        aof.load(d, "appendonly.aof.manifest", apply_command=lambda a: None, apply_rdb=lambda r: None)
+    assert info.value.offset == at and "appendonly.aof.1.incr.aof" in str(info.value)
+    assert f"offset {at}" in str(info.value)
+
+
+def test_unfinished_multi_is_dropped(tmp_path: Path) -> None:
+    f = open_aof(tmp_path)
+    f.feed(0, [b"SET", b"a", b"1"])
+    f.feed(0, [b"MULTI"])
+    f.feed(0, [b"SET", b"b", b"2"])
+    f.close()
+    dbs: dict[int, dict[bytes, object]] = {}
+    apply, apply_rdb, _ = replay_into(dbs)
+    res = aof.load(tmp_path / "appendonlydir", "appendonly.aof.manifest", apply_command=apply, apply_rdb=apply_rdb)
+    assert dbs[0] == {b"a": b"1"} and res.truncated_at is not None
+
+
+@pytest.mark.parametrize("preamble", [True, False])
+def test_rewrite_replaces_base_and_old_incrs(tmp_path: Path, preamble: bool) -> None:
+    f = open_aof(tmp_path, use_rdb_preamble=preamble)
+    f.feed(0, [b"SET", b"old", b"1"])
+    f.start_rewrite()
+    f.feed(0, [b"SET", b"during", b"2"])  # lands in incr 2
+    temp = f.temp_rewrite_path(12345)
+    snapshot = [rdb.DatabaseImage(0, {b"old": b"1", b"h": {b"f": b"v"}}, {b"old": 4102444800000})]
+    aof.write_base(temp, snapshot, use_rdb_preamble=preamble)
+    assert f.finish_rewrite(temp, ok=True)
+    f.close()
+    d = tmp_path / "appendonlydir"
+    ext = "rdb" if preamble else "aof"
+    assert sorted(os.listdir(d)) == sorted(
+        [f"appendonly.aof.2.base.{ext}", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
+    )
+    dbs: dict[int, dict[bytes, object]] = {}
+    apply, apply_rdb, expires = replay_into(dbs)
+    aof.load(d, "appendonly.aof.manifest", apply_command=apply, apply_rdb=apply_rdb)
+    assert dbs[0] == {b"old": b"1", b"h": {b"f": b"v"}, b"during": b"2"}
+    assert expires[(0, b"old")] == 4102444800000
+
+
+def _check_aof(path: Path) -> None:
+    exe = shutil.which("redis-check-aof")
+    if exe is None:
+        pytest.skip("redis-check-aof not installed")
+    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "is valid" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.redis_server
+@pytest.mark.parametrize("preamble", [True, False])
+def test_engine_aof_accepted_by_redis(tmp_path: Path, preamble: bool) -> None:
+    far = int(time.time() * 1000) + 600_000
+    f = open_aof(tmp_path, use_rdb_preamble=preamble)
+    f.feed(0, [b"SET", b"a", b"1"])
+    f.start_rewrite()
+    temp = f.temp_rewrite_path(1)
+    z = ZSet()
+    z.add(b"m", 2.5)
+    aof.write_base(temp, [rdb.DatabaseImage(0, {b"a": b"1", b"z": z, b"s": {b"x", b"y"}}, {b"a": far})],
+                   use_rdb_preamble=preamble)
+    f.finish_rewrite(temp, ok=True)
+    f.feed(2, [b"HSET", b"h", b"f", b"v"])
+    f.feed(0, [b"RPUSH", b"l", b"1", b"2"])
+    f.close()
+    _check_aof(tmp_path / "appendonlydir" / "appendonly.aof.manifest")
+    with real_redis("--appendonly", "yes", dir=tmp_path) as srv:
+        c = srv.client()
+        assert c.get("a") == b"1" and c.execute_command("PEXPIRETIME", "a") == far
+        assert c.zrange("z", 0, -1, withscores=True) == [(b"m", 2.5)]
+        assert c.smembers("s") == {b"x", b"y"} and c.lrange("l", 0, -1) == [b"1", b"2"]
+        assert srv.client(db=2).hgetall("h") == {b"f": b"v"}
+
+
+@pytest.mark.redis_server
+def test_redis_aof_replayed_by_engine_loader(tmp_path: Path) -> None:
+    with real_redis("--appendonly", "yes", "--appendfsync", "always", dir=tmp_path) as srv:
+        c = srv.client()
+        c.set("a", "1")
+        c.rpush("l", "x", "y")
+        c.execute_command("SELECT", 1)
+        c.execute_command("HSET", "h", "f", "v")
+        c.execute_command("DEL", "nothing")
+    d = tmp_path / "appendonlydir"
+    assert (d / "appendonly.aof.manifest").exists()
+    dbs: dict[int, dict[bytes, object]] = {}
+    apply, apply_rdb, _ = replay_into(dbs)
+    aof.load(d, "appendonly.aof.manifest", apply_command=apply, apply_rdb=apply_rdb)
+    assert dbs[0] == {b"a": b"1", b"l": deque([b"x", b"y"])} and dbs[1] == {b"h": {b"f": b"v"}}
