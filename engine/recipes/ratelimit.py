@@ -252,7 +252,10 @@ class RateLimiter:
 class FixedWindow(RateLimiter):
     """At most ``limit`` units per aligned window of ``window_ms``.
 
-    Cheap (one small hash per key) but admits up to ``2 * limit`` across a window boundary.
+    The INCR + EXPIRE pattern, with the counter (HINCRBY) kept in a hash next to the start of
+    its window: a counter whose window has passed is reset by the next hit rather than only by
+    its expiry, so decisions depend on the caller's ``now`` and not on when the key expires.
+    Cheap, but admits up to ``2 * limit`` across a window boundary.
     """
 
     _source = _FIXED_WINDOW
