@@ -51,6 +51,7 @@ __all__ = [
     "FSYNC_NO",
     "encode_command",
     "iter_commands",
+    "absolute_expiry_argv",
     "load",
     "rewrite_commands",
     "write_base",
@@ -226,6 +227,67 @@ def iter_commands(data: bytes, start: int = 0, path: str = "AOF") -> Iterator[tu
             argv.append(data[pos : pos + alen])
             pos += alen + 2
         yield argv, pos
+
+
+def _int(b: bytes) -> int | None:
+    try:
+        return int(b)
+    except ValueError:
+        return None
+
+
+def absolute_expiry_argv(argv: list[bytes], now_ms: int) -> list[bytes]:
+    """The command as Redis 7 propagates it, with relative expiries made absolute.
+
+    ``SET k v EX s`` / ``PX`` / ``EXAT`` becomes ``SET k v PXAT <ms>`` and ``SETEX`` /
+    ``PSETEX`` become that too (setGenericCommand); ``EXPIRE`` / ``PEXPIRE`` / ``EXPIREAT``
+    become ``PEXPIREAT`` (expireGenericCommand); ``GETEX k EX s`` becomes ``PEXPIREAT`` and
+    ``GETEX k PERSIST`` becomes ``PERSIST`` (getexCommand).  A command already in absolute
+    form, or one whose arguments do not parse, is returned unchanged; replaying it gives the
+    same result either way.
+    """
+    name = argv[0].lower()
+    if name == b"set" and len(argv) > 3:
+        out = argv[:3]
+        i = 3
+        changed = False
+        while i < len(argv):
+            opt = argv[i].upper()
+            if opt in (b"EX", b"PX", b"EXAT") and i + 1 < len(argv):
+                v = _int(argv[i + 1])
+                if v is None:
+                    return argv
+                when = now_ms + v * 1000 if opt == b"EX" else now_ms + v if opt == b"PX" else v * 1000
+                out += [b"PXAT", str(when).encode()]
+                i += 2
+                changed = True
+            else:
+                out.append(argv[i])
+                i += 1
+        return out if changed else argv
+    if name in (b"setex", b"psetex") and len(argv) == 4:
+        v = _int(argv[2])
+        if v is None:
+            return argv
+        when = now_ms + (v * 1000 if name == b"setex" else v)
+        return [b"SET", argv[1], argv[3], b"PXAT", str(when).encode()]
+    if name in (b"expire", b"pexpire", b"expireat") and len(argv) >= 3:
+        v = _int(argv[2])
+        if v is None:
+            return argv
+        when = now_ms + v * 1000 if name == b"expire" else now_ms + v if name == b"pexpire" else v * 1000
+        return [b"PEXPIREAT", argv[1], str(when).encode(), *argv[3:]]
+    if name == b"getex" and len(argv) >= 3:
+        opt = argv[2].upper()
+        if opt == b"PERSIST":
+            return [b"PERSIST", argv[1]]
+        if opt in (b"EX", b"PX", b"EXAT", b"PXAT") and len(argv) == 4:
+            v = _int(argv[3])
+            if v is None:
+                return argv
+            when = {b"EX": now_ms + v * 1000, b"PX": now_ms + v, b"EXAT": v * 1000, b"PXAT": v}[opt]
+            return [b"PEXPIREAT", argv[1], str(when).encode()]
+    return argv
 
 
 # ---------------------------------------------------------------------------------------

@@ -224,3 +224,19 @@ def test_redis_aof_replayed_by_engine_loader(tmp_path: Path) -> None:
     apply, apply_rdb, _ = replay_into(dbs)
     aof.load(d, "appendonly.aof.manifest", apply_command=apply, apply_rdb=apply_rdb)
     assert dbs[0] == {b"a": b"1", b"l": deque([b"x", b"y"])} and dbs[1] == {b"h": {b"f": b"v"}}
+
+
+def test_relative_expiries_become_absolute() -> None:
+    now = 1_700_000_000_000
+    f = aof.absolute_expiry_argv
+    assert f([b"SET", b"k", b"v", b"EX", b"10"], now) == [b"SET", b"k", b"v", b"PXAT", b"1700000010000"]
+    assert f([b"SET", b"k", b"v", b"NX", b"px", b"5"], now) == [b"SET", b"k", b"v", b"NX", b"PXAT", b"1700000000005"]
+    assert f([b"SET", b"k", b"v", b"PXAT", b"7"], now) == [b"SET", b"k", b"v", b"PXAT", b"7"]
+    assert f([b"SETEX", b"k", b"2", b"v"], now) == [b"SET", b"k", b"v", b"PXAT", b"1700000002000"]
+    assert f([b"PSETEX", b"k", b"2", b"v"], now) == [b"SET", b"k", b"v", b"PXAT", b"1700000000002"]
+    assert f([b"EXPIRE", b"k", b"3", b"NX"], now) == [b"PEXPIREAT", b"k", b"1700000003000", b"NX"]
+    assert f([b"pexpire", b"k", b"3"], now) == [b"PEXPIREAT", b"k", b"1700000000003"]
+    assert f([b"EXPIREAT", b"k", b"3"], now) == [b"PEXPIREAT", b"k", b"3000"]
+    assert f([b"GETEX", b"k", b"EX", b"1"], now) == [b"PEXPIREAT", b"k", b"1700000001000"]
+    assert f([b"GETEX", b"k", b"PERSIST"], now) == [b"PERSIST", b"k"]
+    assert f([b"INCR", b"k"], now) == [b"INCR", b"k"]
