@@ -8,7 +8,9 @@ real DUMP payloads in tests/differential/test_rdb_interop.py).
 from __future__ import annotations
 
 import math
+import os
 import struct
+import time
 from collections import deque
 from pathlib import Path
 
@@ -180,3 +182,127 @@ def test_save_is_atomic(tmp_path: Path) -> None:
         rdb.save(target, [rdb.DatabaseImage(0, Boom(x=1))])
     assert target.read_bytes() == first
     assert [p.name for p in tmp_path.iterdir()] == ["dump.rdb"]
+
+
+# ---------------------------------------------------------------------------------------
+# The server side: SAVE, BGSAVE (fork), save rules, load at start.  A stand-in server object
+# with the attributes the persistence code reads (dbs, config, dirty) keeps these tests
+# independent of the network layer.
+
+
+class FakeDb:
+    def __init__(self, i: int) -> None:
+        self.id = i
+        self.data: dict[bytes, object] = {}
+        self.expires: dict[bytes, int] = {}
+
+
+class FakeServer:
+    def __init__(self, dir: Path, **config: str) -> None:
+        self.dbs = [FakeDb(i) for i in range(16)]
+        self.config = {"dir": str(dir), "dbfilename": "dump.rdb", "save": "", "appendonly": "no", **config}
+        self.dirty = 0
+        self.loading = False
+
+
+def wait_child(server: FakeServer, timeout_s: float = 10.0) -> None:
+    from engine.persistence import lifecycle
+
+    deadline = time.monotonic() + timeout_s
+    while lifecycle.state(server).child_pid is not None:
+        assert time.monotonic() < deadline, "child did not finish"
+        lifecycle.cron(server)
+        time.sleep(0.01)
+
+
+def test_save_bgsave_and_load_on_start(tmp_path: Path) -> None:
+    from engine import persistence
+
+    srv = FakeServer(tmp_path)
+    srv.dbs[0].data.update(sample())
+    srv.dbs[0].expires[b"s"] = 4102444800000
+    srv.dbs[2].data[b"x"] = b"y"
+    srv.dirty = 7
+    assert persistence.rdb_save(srv)
+    assert srv.dirty == 0 and (tmp_path / "dump.rdb").exists()
+    srv.dbs[2].data[b"x"] = b"z"
+    srv.dirty = 3
+    assert persistence.rdb_save_background(srv)
+    assert not persistence.rdb_save_background(srv)  # one child at a time
+    srv.dbs[2].data[b"x"] = b"after-fork"  # the child's copy-on-write image is unaffected
+    srv.dirty = 4
+    wait_child(srv)
+    info = dict(persistence.info_fields(srv))
+    assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_bgsave_in_progress"] == 0
+    assert srv.dirty == 1  # changes made while the child ran stay counted
+    fresh = FakeServer(tmp_path)
+    persistence.load_on_start(fresh)
+    assert fresh.dbs[2].data == {b"x": b"z"}
+    assert fresh.dbs[0].expires == {b"s": 4102444800000}
+    assert fresh.dbs[0].data[b"Z"] == srv.dbs[0].data[b"Z"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dump.rdb"]
+
+
+def test_save_rules_trigger_bgsave(tmp_path: Path) -> None:
+    from engine import persistence
+
+    srv = FakeServer(tmp_path, save="1 2")
+    persistence.state(srv).lastsave = int(time.time()) - 5
+    srv.dbs[0].data[b"k"] = b"v"
+    srv.dirty = 1
+    persistence.cron(srv)
+    assert persistence.state(srv).child_pid is None  # 1 change < 2
+    srv.dirty = 2
+    persistence.cron(srv)
+    assert persistence.state(srv).child_pid is not None
+    wait_child(srv)
+    assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"v"}
+    assert srv.dirty == 0
+
+
+def test_failed_bgsave_is_reported(tmp_path: Path) -> None:
+    from engine import persistence
+
+    srv = FakeServer(tmp_path, dbfilename="missing-dir/dump.rdb")
+    srv.dbs[0].data[b"k"] = b"v"
+    assert persistence.rdb_save_background(srv)
+    wait_child(srv)
+    assert dict(persistence.info_fields(srv))["rdb_last_bgsave_status"] == "err"
+    assert not persistence.rdb_save(srv)
+
+
+def test_corrupt_rdb_and_unwritable_dir_fail_at_start(tmp_path: Path) -> None:
+    from engine import persistence
+
+    (tmp_path / "dump.rdb").write_bytes(b"REDIS0010\xfe")
+    with pytest.raises(persistence.PersistenceError, match="Fatal error loading the DB"):
+        persistence.load_on_start(FakeServer(tmp_path))
+    with pytest.raises(persistence.PersistenceError, match="chdir"):
+        persistence.load_on_start(FakeServer(tmp_path / "nope"))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        # root writes through mode bits; /proc refuses new files to everyone.
+        target = ro if not os.access(ro, os.W_OK) else Path("/proc")
+        with pytest.raises(persistence.PersistenceError, match="cannot write"):
+            persistence.load_on_start(FakeServer(target))
+    finally:
+        ro.chmod(0o755)
+
+
+def test_shutdown_saves_per_argument(tmp_path: Path) -> None:
+    from engine import persistence
+
+    srv = FakeServer(tmp_path)
+    srv.dbs[0].data[b"k"] = b"v"
+    assert persistence.on_shutdown(srv, save=None)  # no save rules: nothing written
+    assert not (tmp_path / "dump.rdb").exists()
+    assert persistence.on_shutdown(srv, save=False)
+    assert not (tmp_path / "dump.rdb").exists()
+    assert persistence.on_shutdown(srv, save=True)
+    assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"v"}
+    srv.config["save"] = "3600 1"
+    srv.dbs[0].data[b"k"] = b"w"
+    assert persistence.on_shutdown(srv, save=None)
+    assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"w"}
