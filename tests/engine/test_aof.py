@@ -240,3 +240,69 @@ def test_relative_expiries_become_absolute() -> None:
     assert f([b"GETEX", b"k", b"EX", b"1"], now) == [b"PEXPIREAT", b"k", b"1700000001000"]
     assert f([b"GETEX", b"k", b"PERSIST"], now) == [b"PERSIST", b"k"]
     assert f([b"INCR", b"k"], now) == [b"INCR", b"k"]
+
+
+# ---------------------------------------------------------------------------------------
+# The server side with a stand-in server (see tests/engine/test_rdb.py): start, propagate,
+# BGREWRITEAOF in a forked child, restart.
+
+
+def _server(tmp_path: Path, **config: str):
+    from tests.engine.test_rdb import FakeServer
+
+    return FakeServer(tmp_path, appendonly="yes", **config)
+
+
+def _executor(srv):
+    selected = {"db": 0}
+
+    def execute(argv: list[bytes]) -> None:
+        name = argv[0].lower()
+        db = srv.dbs[selected["db"]]
+        if name == b"select":
+            selected["db"] = int(argv[1])
+        elif name == b"set":
+            db.data[argv[1]] = argv[2]
+            if len(argv) == 5 and argv[3].upper() == b"PXAT":
+                db.expires[argv[1]] = int(argv[4])
+        elif name == b"pexpireat":
+            db.expires[argv[1]] = int(argv[2])
+        else:
+            raise AssertionError(argv)
+
+    return execute
+
+
+@pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
+def test_server_aof_start_propagate_rewrite_restart(tmp_path: Path, fsync: str) -> None:
+    from engine import persistence
+    from tests.engine.test_rdb import wait_child
+
+    srv = _server(tmp_path, appendfsync=fsync)
+    persistence.load_on_start(srv, _executor(srv))
+    assert dict(persistence.info_fields(srv))["aof_enabled"] == 1
+    before = int(time.time() * 1000)
+    for i in range(10):
+        srv.dbs[0].data[b"k%d" % i] = b"v"
+        persistence.propagate(srv, 0, [b"SET", b"k%d" % i, b"v"])
+    srv.dbs[1].data[b"t"] = b"x"
+    srv.dbs[1].expires[b"t"] = before + 100_000
+    persistence.propagate(srv, 1, [b"SET", b"t", b"x", b"EX", b"100"])
+    incr1 = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
+    assert b"PXAT" in incr1 and b"EX" not in incr1
+    assert persistence.aof_rewrite_background(srv)
+    persistence.propagate(srv, 0, [b"SET", b"during", b"1"])
+    srv.dbs[0].data[b"during"] = b"1"
+    wait_child(srv)
+    info = dict(persistence.info_fields(srv))
+    assert info["aof_last_bgrewrite_status"] == "ok" and info["aof_rewrites"] == 1
+    d = tmp_path / "appendonlydir"
+    assert (d / "appendonly.aof.manifest").read_text() == (
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    )
+    assert persistence.on_shutdown(srv, save=False)
+    fresh = _server(tmp_path, appendfsync=fsync)
+    persistence.load_on_start(fresh, _executor(fresh))
+    assert fresh.dbs[0].data == srv.dbs[0].data and fresh.dbs[1].data == {b"t": b"x"}
+    assert fresh.dbs[1].expires == {b"t": before + 100_000}
+    persistence.on_shutdown(fresh, save=False)
