@@ -84,6 +84,7 @@ class RunResult:
             "flows": {r["group"]: clean(r) for r in rows if r["kind"] == "flow"},
             "errors_by_cause": {r["cause"]: int(r["requests"]) for r in self.errors.to_dict("records")},
             "resources": self.resources.replace({np.nan: None}).to_dict("records"),
+            "pubsub_delivery": self.pubsub.replace({np.nan: None}).to_dict("records"),
         }
         if self.ci is not None:
             doc["ci95"] = self.ci.replace({np.nan: None}).to_dict("records")

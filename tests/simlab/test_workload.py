@@ -79,3 +79,17 @@ def test_ttl_kinds():
     mix = TtlSpec(kind="mix", mix=[TtlEntry(ttl_s=60, share=0.39), TtlEntry(ttl_s=300, share=0.61)])
     m = sample_ttls_s(mix, _rng(6), 100_000)
     assert abs((m == 60).mean() - 0.39) <= 4 * math.sqrt(0.39 * 0.61 / 100_000)
+
+
+def test_trace_replay_arrivals_and_popularity(tmp_path):
+    path = tmp_path / "trace.csv"
+    times = np.array([100.0, 100.5, 101.0, 103.0, 104.5])
+    keys = np.array([7, 7, 7, 3, 9])
+    path.write_text("# t,key\n" + "\n".join(f"{t},{k}" for t, k in zip(times, keys, strict=True)) + "\n")
+    t = arrival_times_s(ArrivalSpec(kind="trace", trace_path=str(path)), 1.0, 0.0, 4.0, _rng())
+    np.testing.assert_allclose(t, [0.0, 0.5, 1.0, 3.0])  # relative to the first, window [0, 4)
+    spec = KeyspaceSpec(num_keys=10, popularity=PopularitySpec(kind="trace", trace_path=str(path)))
+    ks = KeySampler(spec, _rng())
+    drawn = ks.keys(_rng(7), 50_000)
+    top = ks._perm[0]  # the most requested trace key gets rank 0: 3 of 5 requests
+    assert abs((drawn == top).mean() - 0.6) <= 4 * math.sqrt(0.6 * 0.4 / 50_000)
