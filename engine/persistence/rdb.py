@@ -46,9 +46,11 @@ __all__ = [
     "RdbError",
     "RdbLoadResult",
     "RdbWriter",
+    "dump_payload",
     "dumps",
     "load",
     "loads",
+    "restore_payload",
     "fsync_dir",
     "save",
     "write_stream",
@@ -273,11 +275,16 @@ class RdbWriter:
                 self._raw(bytes((OPCODE_EXPIRETIME_MS,)) + struct.pack("<q", when))
             self.key_value(key, value)
 
-    def key_value(self, key: bytes, value: Value) -> None:
+    def _head(self, rtype: int, key: bytes | None) -> None:
+        self._raw(bytes((rtype,)))
+        if key is not None:
+            self.string(key)
+
+    def key_value(self, key: bytes | None, value: Value) -> None:
+        """The type byte, the key (omitted when None, as in a DUMP payload) and the value."""
         t = type(value)
         if t is bytes or t is bytearray:
-            self._raw(bytes((TYPE_STRING,)))
-            self.string(key)
+            self._head(TYPE_STRING, key)
             self.string(value)
         elif t is dict:
             self._hash(key, value)
@@ -290,22 +297,20 @@ class RdbWriter:
         else:
             raise TypeError(f"cannot save value of type {t.__name__} for key {key!r}")
 
-    def _hash(self, key: bytes, h: dict[bytes, bytes]) -> None:
+    def _hash(self, key: bytes | None, h: dict[bytes, bytes]) -> None:
         if len(h) <= HASH_MAX_LISTPACK_ENTRIES and all(
             len(k) <= HASH_MAX_LISTPACK_VALUE and len(v) <= HASH_MAX_LISTPACK_VALUE for k, v in h.items()
         ):
-            self._raw(bytes((TYPE_HASH_LISTPACK,)))
-            self.string(key)
+            self._head(TYPE_HASH_LISTPACK, key)
             self.string(listpack.encode(x for kv in h.items() for x in kv))
             return
-        self._raw(bytes((TYPE_HASH,)))
-        self.string(key)
+        self._head(TYPE_HASH, key)
         self._raw(_len_bytes(len(h)))
         for k, v in h.items():
             self.string(k)
             self.string(v)
 
-    def _list(self, key: bytes, lst: deque[bytes]) -> None:
+    def _list(self, key: bytes | None, lst: deque[bytes]) -> None:
         """Quicklist v2 with listpack nodes of at most 8 KiB (list-max-listpack-size -2)."""
         nodes: list[bytes] = []
         node: list[bytes] = []
@@ -319,14 +324,13 @@ class RdbWriter:
             size += esize
         if node:
             nodes.append(listpack.encode(node))
-        self._raw(bytes((TYPE_LIST_QUICKLIST_2,)))
-        self.string(key)
+        self._head(TYPE_LIST_QUICKLIST_2, key)
         self._raw(_len_bytes(len(nodes)))
         for blob in nodes:
             self._raw(_len_bytes(QUICKLIST_NODE_CONTAINER_PACKED))
             self.string(blob)
 
-    def _set(self, key: bytes, s: set[bytes]) -> None:
+    def _set(self, key: bytes | None, s: set[bytes]) -> None:
         if len(s) <= SET_MAX_INTSET_ENTRIES:
             ints = []
             for m in s:
@@ -335,24 +339,20 @@ class RdbWriter:
                     break
                 ints.append(v)
             else:
-                self._raw(bytes((TYPE_SET_INTSET,)))
-                self.string(key)
+                self._head(TYPE_SET_INTSET, key)
                 self.string(intset.encode(ints))
                 return
-        self._raw(bytes((TYPE_SET,)))
-        self.string(key)
+        self._head(TYPE_SET, key)
         self._raw(_len_bytes(len(s)))
         for m in s:
             self.string(m)
 
-    def _zset(self, key: bytes, z: ZSet) -> None:
+    def _zset(self, key: bytes | None, z: ZSet) -> None:
         if len(z) <= ZSET_MAX_LISTPACK_ENTRIES and all(len(m) <= ZSET_MAX_LISTPACK_VALUE for m in z.dict):
-            self._raw(bytes((TYPE_ZSET_LISTPACK,)))
-            self.string(key)
+            self._head(TYPE_ZSET_LISTPACK, key)
             self.string(listpack.encode(x for m, sc in z.items() for x in (m, _score_string(sc))))
             return
-        self._raw(bytes((TYPE_ZSET_2,)))
-        self.string(key)
+        self._head(TYPE_ZSET_2, key)
         self._raw(_len_bytes(len(z)))
         # rdbSaveObject walks the skiplist from the tail so that loading appends at the head.
         for score, member in reversed(z.index):
@@ -757,3 +757,37 @@ def load(path: Path | str, *, now_ms: int | None = None, verify_checksum: bool =
     """Read and parse an RDB file (see :func:`loads`)."""
     path = Path(path)
     return loads(path.read_bytes(), path=str(path), now_ms=now_ms, verify_checksum=verify_checksum)
+
+
+# ---------------------------------------------------------------------------------------
+# DUMP / RESTORE payloads
+
+
+def dump_payload(value: Value) -> bytes:
+    """The DUMP serialisation (createDumpPayload): type byte and value in RDB format, the RDB
+    version as 2 bytes LE, then the CRC-64 of all that, 8 bytes LE."""
+    buf = io.BytesIO()
+    w = RdbWriter(buf, checksum=False)
+    w.key_value(None, value)
+    w._flush()
+    body = buf.getvalue() + struct.pack("<H", RDB_VERSION)
+    return body + struct.pack("<Q", crc64(body))
+
+
+def restore_payload(payload: bytes) -> Value:
+    """Parse a DUMP payload (verifyDumpPayload + rdbLoadObject).
+
+    Raises :class:`RdbError`; RESTORE replies "ERR DUMP payload version or checksum are wrong"
+    when the trailer does not verify and "ERR Bad data format" for the rest.
+    """
+    if len(payload) < 10:
+        raise RdbError("DUMP payload version or checksum are wrong")
+    (version,) = struct.unpack_from("<H", payload, len(payload) - 10)
+    (stored,) = struct.unpack_from("<Q", payload, len(payload) - 8)
+    if version > RDB_VERSION or (stored != 0 and stored != crc64(memoryview(payload)[:-8])):
+        raise RdbError("DUMP payload version or checksum are wrong")
+    r = _Reader(bytes(payload[:-10]))
+    value = _read_object(r, r.byte(), b"")
+    if value is None or r.pos != len(r.buf) or _is_empty(value):
+        raise RdbError("Bad data format")
+    return value
