@@ -165,7 +165,7 @@ def encode_command(argv: Iterable[bytes | bytearray | str | int]) -> bytes:
             a = a.encode()
         elif isinstance(a, int):
             a = str(a).encode()
-        parts.append(b"$%d\r\n%b\r\n" % (len(a), a))
+        parts.append(b"$%d\r\n%b\r\n" % (len(a), bytes(a)))
         n += 1
     return b"*%d\r\n" % n + b"".join(parts)
 

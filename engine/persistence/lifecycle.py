@@ -402,7 +402,10 @@ def rdb_save_background(server: Any) -> bool:
     path = _rdb_path(server)
     dbs = images(server)
     opts = _rdb_options(server)
-    pid = _fork(st, CHILD_RDB, lambda: rdb.save(path, dbs, **opts))
+    def work() -> None:
+        rdb.save(path, dbs, **opts)
+
+    pid = _fork(st, CHILD_RDB, work)
     if pid is None:
         st.lastbgsave_ok = False
         return False
