@@ -584,6 +584,34 @@ def _zipmap_decode(blob: bytes, r: _Reader, start: int) -> dict[bytes, bytes]:
     return out
 
 
+def _skip_stream(r: _Reader, rtype: int) -> None:
+    """Walk over a stream value (rdbLoadObject, RDB_TYPE_STREAM_LISTPACKS*) without keeping it."""
+    for _ in range(r.len()):
+        r.string()  # master ID (16 bytes)
+        r.string()  # listpack of entries
+    r.len()  # length
+    r.len(), r.len()  # last_id
+    if rtype >= TYPE_STREAM_LISTPACKS_2:
+        r.len(), r.len()  # first_id
+        r.len(), r.len()  # max_deleted_entry_id
+        r.len()  # entries_added
+    for _ in range(r.len()):  # consumer groups
+        r.string()
+        r.len(), r.len()  # last_id
+        if rtype >= TYPE_STREAM_LISTPACKS_2:
+            r.len()  # entries_read
+        for _ in range(r.len()):  # global PEL: raw id, delivery time, delivery count
+            r.read(16 + 8)
+            r.len()
+        for _ in range(r.len()):  # consumers
+            r.string()
+            r.read(8)  # seen_time
+            if rtype >= TYPE_STREAM_LISTPACKS_3:
+                r.read(8)  # active_time
+            for _ in range(r.len()):
+                r.read(16)
+
+
 def _read_object(r: _Reader, rtype: int, key: bytes) -> Value | None:
     """rdbLoadObject for the types the engine holds; None for a skipped module value."""
     start = r.pos
@@ -648,7 +676,9 @@ def _read_object(r: _Reader, rtype: int, key: bytes) -> Value | None:
         if rtype == TYPE_MODULE:
             raise r.error("module value of RDB_TYPE_MODULE (pre-7) cannot be skipped without its module", start)
         if rtype in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3):
-            raise r.error(f"key {key!r} is a stream, which the engine does not hold", start)
+            _skip_stream(r, rtype)
+            log.warning("skipping key %r: streams are not part of the engine's value model", key)
+            return None
     except (listpack.ListpackError, ziplist.ZiplistError, intset.IntsetError) as exc:
         raise r.error(f"key {key!r}: {exc}", start) from None
     raise r.error(f"unknown RDB object type {rtype}", start - 1)

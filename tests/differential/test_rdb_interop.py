@@ -225,3 +225,18 @@ def test_dump_payloads_cross_both_ways(tmp_path: Path) -> None:
             assert read_back(c, b"copy:" + key) == value, key
         with pytest.raises(rdb.RdbError, match="checksum"):
             rdb.restore_payload(c.dump(b"str:small")[:-1] + b"\x00")
+
+
+def test_streams_in_a_redis_rdb_are_skipped(tmp_path: Path) -> None:
+    """A stream (with a consumer group and pending entries) is walked over, the rest loads."""
+    with real_redis("--dbfilename", "dump.rdb", dir=tmp_path) as srv:
+        c = srv.client()
+        c.set("before", "1")
+        for i in range(5):
+            c.xadd("s", {"f": str(i)})
+        c.xgroup_create("s", "g", id="0")
+        c.xreadgroup("g", "consumer", {"s": ">"}, count=2)
+        c.set("after", "2")
+        c.save()
+    loaded = rdb.load(tmp_path / "dump.rdb")
+    assert loaded.dbs[0][0] == {b"before": b"1", b"after": b"2"}
