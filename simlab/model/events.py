@@ -59,6 +59,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     unlimited = [r.servers == 0 for r in resources]
     has_restart, has_slow = faults.has_restart, faults.has_slow
     schedule = env.schedule
+    heapreplace = heapq.heapreplace
+    TIMEOUT = Outcome.TIMEOUT
 
     new_event = Event.__new__
 
@@ -119,13 +121,15 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
             h = free[r]
             f = h[0]
             d = (now if now > f else f) + s
-            heapq.heapreplace(h, d)
+            heapreplace(h, d)
         A[ik] = now
         D[ik] = d
         S[ik] = s
         last = k + 1 == nst[p]
-        if fail[i] == 0 and (d > deadline[i] or (last and d + post[p] > deadline[i])):
-            fail[i] = Outcome.TIMEOUT
+        # late if the response cannot reach the client by the deadline (post >= 0, so for
+        # the last stage d + post > deadline also covers d > deadline)
+        if (d + post[p] if last else d) > deadline[i] and fail[i] == 0:
+            fail[i] = TIMEOUT
             detect[i] = now
             if retries[i] > 0 and ok_plan[p]:
                 retry(i)
