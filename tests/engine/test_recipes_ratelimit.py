@@ -183,3 +183,48 @@ def test_invalid_configuration() -> None:
         FixedWindow(None, limit=0, window_ms=1000)  # type: ignore[arg-type]
     with pytest.raises(InvalidRateLimit):
         TokenBucket(None, capacity=5, rate_per_s=0)  # type: ignore[arg-type]
+
+
+class ReferenceModels:
+    """Plain-Python statements of the exact algorithms, decided one request at a time."""
+
+    def __init__(self) -> None:
+        self.fixed: dict[int, int] = {}
+        self.log: list[int] = []
+        self.tokens = 10.0
+        self.ts: int | None = None
+
+    def fixed_window(self, now: int, cost: int) -> bool:
+        window = now - now % 1000
+        if self.fixed.get(window, 0) + cost > 10:
+            return False
+        self.fixed[window] = self.fixed.get(window, 0) + cost
+        return True
+
+    def sliding_log(self, now: int, cost: int) -> bool:
+        self.log = [t for t in self.log if t > now - 1000]
+        if len(self.log) + cost > 10:
+            return False
+        self.log += [now] * cost
+        return True
+
+    def token_bucket(self, now: int, cost: int) -> bool:
+        elapsed = 0 if self.ts is None else max(0, now - self.ts)
+        self.tokens, self.ts = min(10.0, self.tokens + elapsed * 0.01), now
+        if cost <= self.tokens + 1e-9:
+            self.tokens = max(0.0, self.tokens - cost)
+            return True
+        return False
+
+
+@pytest.mark.parametrize(
+    ("kind", "model"), [("fixed", "fixed_window"), ("log", "sliding_log"), ("bucket", "token_bucket")]
+)
+def test_matches_reference_model(server: ServerHandle, kind: str, model: str) -> None:
+    limiter, reference = make(kind, server), ReferenceModels()
+    rng = random.Random(3)
+    now = 0
+    for _ in range(300):
+        now += rng.choice([0, 1, 7, 40, 90, 333])
+        cost = rng.choice([1, 1, 1, 2, 4])
+        assert limiter.hit("m", cost=cost, now_ms=T0_MS + now).allowed == getattr(reference, model)(now, cost), now
