@@ -88,12 +88,6 @@ class Windows:
     slow: list[list[tuple[float, float, float]]]
     blip: list[tuple[float, float, float]]
 
-    def any_restart(self) -> bool:
-        return any(self.restart)
-
-    def any_slow(self) -> bool:
-        return any(self.slow)
-
 
 @dataclass
 class Plan:
@@ -142,13 +136,6 @@ class ServiceModel:
 def _half(rng: np.random.Generator, dist: Dist, n: int) -> np.ndarray:
     """One-way delay in s from a round-trip distribution in ms."""
     return sample(dist, rng, n) * 0.5e-3
-
-
-def _in_windows(t: np.ndarray, wins: list[tuple[float, float]]) -> np.ndarray:
-    m = np.zeros(len(t), dtype=bool)
-    for a, b in wins:
-        m |= (t >= a) & (t < b)
-    return m
 
 
 def finish(steps, hits: np.ndarray) -> Plan:
