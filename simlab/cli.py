@@ -20,7 +20,7 @@ from rich.table import Table
 from simlab.results import RunResult
 from simlab.scenario import ScenarioError, load_scenario, scenario_json_schema
 
-__all__ = ["DEFAULT_SCENARIO", "app", "main", "slo_verdict"]
+__all__ = ["DEFAULT_SCENARIO", "app", "main", "reference_table", "slo_verdict"]
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "data" / "scenarios" / "redis-cache-service.yaml"
 
@@ -65,6 +65,21 @@ def resources_table(result: RunResult) -> Table:
         t.add_column(c, justify="left" if c == "resource" else "right")
     for row in result.resources.to_dict("records"):
         t.add_row(*[_fmt(row[c], 4) for c in cols])
+    return t
+
+
+def reference_table(result: RunResult, ref: Any) -> Table:
+    """Simulated figures next to the scenario's reference (calibration) figures."""
+    t = Table(title=f"simulation vs reference ({ref.source})" if ref.source else "simulation vs reference")
+    for c in ("figure", "reference", "simulated", "difference"):
+        t.add_column(c, justify="right")
+    o = result.overall
+    for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "error_rate"):
+        want = getattr(ref, key)
+        if want is None:
+            continue
+        got = o[key]
+        t.add_row(key, f"{want:g}", f"{got:.4g}", f"{(got - want) / want * 100:+.1f} %" if want else "-")
     return t
 
 
@@ -153,6 +168,8 @@ def report(
         all_met &= met
         t.add_row(name, target, measured, "[green]met[/green]" if met else "[red]missed[/red]")
     console.print(t)
+    if sc.reference is not None:
+        console.print(reference_table(result, sc.reference))
     console.print("[green]all SLOs met[/green]" if all_met else "[red]SLOs missed[/red]")
 
 

@@ -109,6 +109,16 @@ def _summary(rec: Recorder) -> pd.DataFrame:
 
 def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: float, model: str) -> RunResult:
     """Pool the replications' recorders into one result (plus a CI table if several)."""
+    reps = None
+    ci = None
+    if len(recs) > 1:
+        # per-replication figures first: pooling below merges into recs[0]
+        reps = pd.DataFrame([_row(f"rep{i}", "replication", r.overall, r.window_s) for i, r in enumerate(recs)])
+        ci_rows = []
+        for col in ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "hit_ratio", "error_rate", "throughput_rps"]:
+            m, h = confidence_interval(reps[col].to_numpy(dtype=float))
+            ci_rows.append({"metric": col, "mean": m, "half_width_95": h})
+        ci = pd.DataFrame(ci_rows)
     pooled = recs[0]
     for other in recs[1:]:
         pooled.overall.merge(other.overall)
@@ -124,15 +134,6 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
                 ha.merge(hb)
         pooled.minutes += other.minutes
         pooled.window_s += other.window_s
-    reps = None
-    ci = None
-    if len(recs) > 1:
-        reps = pd.DataFrame([_row(f"rep{i}", "replication", r.overall, r.window_s) for i, r in enumerate(recs)])
-        ci_rows = []
-        for col in ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "hit_ratio", "error_rate", "throughput_rps"]:
-            m, h = confidence_interval(reps[col].to_numpy(dtype=float))
-            ci_rows.append({"metric": col, "mean": m, "half_width_95": h})
-        ci = pd.DataFrame(ci_rows)
     summary = _summary(pooled)
     errors = pd.DataFrame(
         [{"cause": Outcome.NAMES[c], "requests": int(pooled.overall.outcomes[c])} for c in range(1, len(Outcome.NAMES))]

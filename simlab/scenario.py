@@ -28,6 +28,7 @@ __all__ = [
     "NetworkSpec",
     "PersistenceSpec",
     "RateLimitSpec",
+    "ReferenceSpec",
     "RunSpec",
     "Scenario",
     "ScenarioError",
@@ -350,6 +351,18 @@ class CostSpec(_Model):
         return self
 
 
+class ReferenceSpec(_Model):
+    """Measured figures the scenario is calibrated against (e.g. a production dashboard);
+    `simlab report` prints the simulation next to them."""
+
+    source: str = ""
+    p50_ms: float | None = Field(default=None, gt=0)
+    p90_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    max_ms: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+
+
 class RunSpec(_Model):
     duration_s: float = Field(default=60.0, gt=0)
     warmup_s: float = Field(default=5.0, ge=0)
@@ -370,6 +383,7 @@ class Scenario(_Model):
     faults: list[FaultSpec] = Field(default_factory=list)
     slo: SloSpec = SloSpec()
     cost: CostSpec | None = None
+    reference: ReferenceSpec | None = None
     run: RunSpec = RunSpec()
 
     @model_validator(mode="after")

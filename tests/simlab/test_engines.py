@@ -126,4 +126,8 @@ def test_result_tables_and_html():
     assert "utilisation" in r.resources.columns and len(r.timeseries) >= 1
     assert len(r.pubsub) == 4  # one row per subscriber
     assert r.ci is not None and "half_width_95" in r.ci.columns
+    assert r.replications is not None
+    per_rep = r.replications["requests"].to_numpy()
+    assert abs(per_rep[0] - per_rep[1]) < 0.05 * per_rep[1]  # each row one replication, not pooled
+    assert r.overall["requests"] == per_rep.sum()
     assert "<table" in r._repr_html_()
