@@ -143,15 +143,11 @@ class ServerHandle:
 
 @contextlib.contextmanager
 def _embedded(port: int) -> Iterator[Any]:
-    """``EmbeddedServer`` bound to 127.0.0.1 on ``port``."""
+    """``EmbeddedServer`` bound to 127.0.0.1 on ``port`` (options are redis.conf names)."""
     from engine.server import EmbeddedServer
 
-    try:
-        srv = EmbeddedServer(host="127.0.0.1", port=port)
-    except TypeError:
-        srv = EmbeddedServer(port=port)
-    with srv as running:
-        yield running if running is not None else srv
+    with EmbeddedServer(port=port, bind="127.0.0.1") as srv:
+        yield srv
 
 
 @pytest.fixture(params=SERVER_KINDS)
