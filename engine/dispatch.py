@@ -1,0 +1,144 @@
+"""From a parsed request to a reply: Redis's processCommand and call (server.c).
+
+:func:`process_command` performs the checks a client's request goes through (command lookup,
+arity, authentication, ACL, MULTI queueing, pub/sub mode, OOM, loading), then :func:`call`
+runs the handler and keeps the statistics (INFO commandstats, SLOWLOG, latency).  MULTI/EXEC
+and Lua scripts use :func:`call` directly, which is why it takes a :class:`Client` and never
+touches a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import perf_counter_ns
+from typing import Any
+
+from engine import errors
+from engine.client import Client
+from engine.errors import RedisError
+from engine.protocol import QUEUED
+from engine.table import COMMANDS, Command
+
+__all__ = ["process_command", "call", "resolve"]
+
+log = logging.getLogger("engine")
+
+# Commands allowed while a RESP2 client is in subscribed mode (server.c processCommand).
+_SUBSCRIBED_OK = frozenset(
+    (b"ping", b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe", b"psubscribe", b"punsubscribe",
+     b"quit", b"reset")
+)
+# Commands executed immediately even inside MULTI.
+_MULTI_IMMEDIATE = frozenset((b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"))
+
+
+def resolve(argv: list[bytes]) -> Command:
+    """The table row for ``argv`` (subcommand row for containers), or raise the arity /
+    unknown-command error Redis gives."""
+    name = argv[0].lower()
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        raise errors.unknown_command(argv[0], argv[1:])
+    if cmd.subcommands:
+        if len(argv) < 2:
+            raise errors.wrong_arity(cmd.name)
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is None:
+            raise errors.unknown_subcommand(argv[1], cmd.name)
+        cmd = sub
+    arity = cmd.arity
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        raise errors.wrong_arity(cmd.fullname)
+    return cmd
+
+
+def process_command(client: Client, argv: list[bytes]) -> Any:
+    """Run one client request; return the reply value (errors returned, not raised)."""
+    server = client.server
+    try:
+        cmd = COMMANDS.get(argv[0].lower())
+        if cmd is None or cmd.subcommands or (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:
+            cmd = resolve(argv)
+    except RedisError as e:
+        if client.multi is not None:
+            client.multi_error = True
+        server.stats.errors(e)
+        return e
+    client.last_command = cmd.fullname
+    if not client.authenticated and not cmd.noauth:
+        cmd.rejected_calls += 1
+        e = errors.NoAuthError()
+        server.stats.errors(e)
+        return e
+    if server.acl_active:
+        denied = server.acl_check(client, cmd, argv)
+        if denied is not None:
+            cmd.rejected_calls += 1
+            if client.multi is not None:
+                client.multi_error = True
+            server.stats.errors(denied)
+            return denied
+    if client.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
+        if "no-multi" in cmd.flags:
+            client.multi_error = True
+            cmd.rejected_calls += 1
+            e = errors.CommandError(f"ERR Command not allowed inside a transaction")
+            server.stats.errors(e)
+            return e
+        client.multi.append((cmd, argv))
+        return QUEUED
+    if client.resp == 2 and (client.channels or client.patterns or client.shard_channels) and argv[0].lower() not in _SUBSCRIBED_OK:
+        cmd.rejected_calls += 1
+        e = errors.CommandError(
+            f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
+        server.stats.errors(e)
+        return e
+    if server.loading and not cmd.loading_ok:
+        cmd.rejected_calls += 1
+        e = RedisError("LOADING Redis is loading the dataset in memory")
+        server.stats.errors(e)
+        return e
+    if server.maxmemory and cmd.denyoom:
+        rejected = server.before_write(client, cmd)
+        if rejected is not None:
+            cmd.rejected_calls += 1
+            server.stats.errors(rejected)
+            return rejected
+    return call(client, cmd, argv)
+
+
+def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
+    """Execute a resolved command with statistics; errors come back as reply values."""
+    server = client.server
+    dirty_before = server.dirty
+    t0 = perf_counter_ns()
+    try:
+        reply = cmd.handler(client, *argv[1 if cmd.parent is None else 2:])  # type: ignore[misc]
+    except RedisError as e:
+        reply = e
+        cmd.failed_calls += 1
+        server.stats.errors(e)
+    except errors.ClientClosing:
+        raise
+    except RecursionError:
+        reply = errors.CommandError("ERR internal error: recursion limit")
+        cmd.failed_calls += 1
+    except Exception:  # noqa: BLE001 - the last guard: a bug must not take the server down
+        log.exception("internal error in %s", cmd.fullname)
+        reply = errors.CommandError(f"ERR internal error while executing '{cmd.fullname}'")
+        cmd.failed_calls += 1
+    elapsed_us = (perf_counter_ns() - t0) // 1000
+    cmd.calls += 1
+    cmd.usec += elapsed_us
+    server.stats.total_commands_processed += 1
+    client.tot_cmds += 1
+    if elapsed_us >= server.slowlog_log_slower_than >= 0:
+        server.slowlog_push(client, argv, elapsed_us)
+    if server.latency_hooks:
+        for hook in server.latency_hooks:
+            hook(cmd, elapsed_us)
+    if server.dirty != dirty_before and server.propagate_hooks:
+        for hook in server.propagate_hooks:
+            hook(client, cmd, argv)
+    return reply

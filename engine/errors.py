@@ -1,0 +1,151 @@
+"""Every error reply the engine sends, worded as Redis 7.0 words it.
+
+Handlers raise these; the connection turns them into ``-`` replies in one place.  Keeping the
+texts here makes it easy to check them against Redis's own (server.c ``shared.*`` objects and
+the ``addReplyError*`` call sites) and impossible for two commands to word one error twice.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RedisError",
+    "CommandError",
+    "WrongTypeError",
+    "ProtocolError",
+    "NoAuthError",
+    "NoPermError",
+    "OOMError",
+    "BusyError",
+    "NoScriptError",
+    "ExecAbortError",
+    "ClientClosing",
+    "wrong_arity",
+    "unknown_command",
+    "unknown_subcommand",
+    "SYNTAX",
+    "NOT_INTEGER",
+    "NOT_FLOAT",
+    "NO_SUCH_KEY",
+    "OUT_OF_RANGE",
+    "INVALID_DB_INDEX",
+    "DB_INDEX_OUT_OF_RANGE",
+    "INVALID_EXPIRE",
+    "INCR_OVERFLOW",
+    "NAN_OR_INF",
+    "BIT_OFFSET",
+    "BIT_VALUE",
+    "STRING_TOO_LONG",
+    "HASH_NOT_INTEGER",
+    "HASH_NOT_FLOAT",
+    "NOT_POSITIVE",
+    "SAME_OBJECT",
+]
+
+
+class RedisError(Exception):
+    """An error reply.  ``str(err)`` is the text after the ``-`` (prefix included)."""
+
+    prefix = "ERR"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def reply_text(self) -> str:
+        """The full reply line, e.g. ``ERR syntax error``: messages that already start with an
+        upper-case error code (``WRONGTYPE ...``) are kept, others get ``prefix``."""
+        head = self.message.split(" ", 1)[0]
+        if len(head) > 1 and head.isalpha() and head.isupper():
+            return self.message
+        return f"{self.prefix} {self.message}"
+
+    def __str__(self) -> str:
+        return self.reply_text()
+
+
+class CommandError(RedisError):
+    """A plain ``-ERR`` reply."""
+
+
+class WrongTypeError(RedisError):
+    prefix = "WRONGTYPE"
+
+    def __init__(self) -> None:
+        super().__init__("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+
+class ProtocolError(RedisError):
+    """Malformed input on the wire: Redis replies and then closes the connection."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"ERR Protocol error: {detail}")
+
+
+class NoAuthError(RedisError):
+    def __init__(self, message: str = "NOAUTH Authentication required.") -> None:
+        super().__init__(message)
+
+
+class NoPermError(RedisError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message if message.startswith("NOPERM") else f"NOPERM {message}")
+
+
+class OOMError(RedisError):
+    def __init__(self) -> None:
+        super().__init__("OOM command not allowed when used memory > 'maxmemory'.")
+
+
+class BusyError(RedisError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message if message.startswith("BUSY") else f"BUSY {message}")
+
+
+class NoScriptError(RedisError):
+    def __init__(self) -> None:
+        super().__init__("NOSCRIPT No matching script. Please use EVAL.")
+
+
+class ExecAbortError(RedisError):
+    def __init__(self) -> None:
+        super().__init__("EXECABORT Transaction discarded because of previous errors.")
+
+
+class ClientClosing(Exception):
+    """Raised by QUIT/SHUTDOWN-like handlers: reply, then close the connection."""
+
+
+def wrong_arity(name: str) -> CommandError:
+    return CommandError(f"ERR wrong number of arguments for '{name}' command")
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> CommandError:
+    shown = "".join(f"'{_clip(a)}' " for a in args)
+    return CommandError(f"ERR unknown command '{_clip(name)}', with args beginning with: {shown}")
+
+
+def unknown_subcommand(sub: bytes, container: str) -> CommandError:
+    return CommandError(f"ERR unknown subcommand '{_clip(sub)}'. Try {container.upper()} HELP.")
+
+
+def _clip(b: bytes, limit: int = 128) -> str:
+    return b[:limit].decode("utf-8", "replace")
+
+
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+NO_SUCH_KEY = "ERR no such key"
+OUT_OF_RANGE = "ERR index out of range"
+INVALID_DB_INDEX = "ERR invalid DB index"
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
+INCR_OVERFLOW = "ERR increment or decrement would overflow"
+NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+BIT_VALUE = "ERR bit is not an integer or out of range"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+NOT_POSITIVE = "ERR value is out of range, must be positive"
+SAME_OBJECT = "ERR source and destination objects are the same"

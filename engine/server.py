@@ -1,0 +1,455 @@
+"""The server: listening sockets, the cron, shutdown, and the embedded-server API.
+
+One :class:`Server` owns the databases, the connected clients, the statistics and the
+configuration; it accepts connections on an asyncio loop (uvloop when available) and runs
+``serverCron``'s duties ``hz`` times a second (LRU clock, active expiry, idle-client timeout,
+ops/sec sampling, plus the hooks other mechanisms register: persistence, eviction, metrics).
+
+:class:`EmbeddedServer` starts a server on a free loopback port in a background thread and
+stops it again; tests, notebooks and the simulator's validation runs use it::
+
+    with EmbeddedServer(maxmemory="10mb") as srv:
+        r = redis.Redis.from_url(srv.url)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from engine import expire
+from engine.client import Client
+from engine.config import Config
+from engine.db import Database
+from engine.errors import RedisError
+from engine.notify import CLASSES, KEYEVENT, KEYSPACE, parse_flags
+
+__all__ = ["Server", "Stats", "EmbeddedServer", "run_server", "VERSION"]
+
+VERSION = "7.0.15"
+log = logging.getLogger("engine")
+
+PROTECTED_MODE_MESSAGE = (
+    "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the "
+    "default user. In this mode connections are only accepted from the loopback interface. If you want to connect "
+    "from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode "
+    "sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+    "same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. "
+    "Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by "
+    "editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the "
+    "server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside."
+)
+
+
+class Stats:
+    """Counters INFO prints; plain attributes because the hot path increments them."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.expired_keys = 0
+        self.evicted_keys = 0
+        self.total_commands_processed = 0
+        self.total_connections_received = 0
+        self.rejected_connections = 0
+        self.total_net_input_bytes = 0
+        self.total_net_output_bytes = 0
+        self.total_error_replies = 0
+        self.client_output_buffer_limit_disconnections = 0
+        self.errorstats: dict[str, int] = {}
+        self.ops_samples: deque[tuple[float, int]] = deque(maxlen=16)
+
+    def errors(self, e: RedisError) -> None:
+        """Count an error reply under its code (INFO errorstats)."""
+        self.total_error_replies += 1
+        code = e.reply_text().split(" ", 1)[0]
+        self.errorstats[code] = self.errorstats.get(code, 0) + 1
+
+    def instantaneous_ops_per_sec(self) -> int:
+        s = self.ops_samples
+        if len(s) < 2 or s[-1][0] <= s[0][0]:
+            return 0
+        return int((s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0]))
+
+
+class Server:
+    """Everything one running engine owns."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        # Attributes the hot path reads; apply hooks keep them equal to the config.
+        self.hz = 10
+        self.maxmemory = 0
+        self.maxmemory_policy = "noeviction"
+        self.maxclients = 10000
+        self.timeout_s = 0
+        self.slowlog_log_slower_than = 10000
+        self.slowlog_max_len = 128
+        self.proto_max_bulk_len = 512 * 1024 * 1024
+        self.client_query_buffer_limit = 1024 * 1024 * 1024
+        self.config.apply_all(self)
+        self.dbs = [Database(i, self) for i in range(self.config["databases"])]
+        self.stats = Stats()
+        self.connections: dict[int, Any] = {}
+        self.dirty = 0
+        self.lastsave = int(time.time())
+        self.start_time = time.time()
+        self.run_id = os.urandom(20).hex()
+        self.lru_clock = int(time.time()) & 0xFFFFFF
+        self.loading = False
+        self.ready_keys: list[tuple[Database, bytes]] = []
+        self.paused_connections: set[Any] = set()
+        self.pause_until = 0.0
+        self.pause_writes_only = False
+        self.acl_active = False
+        self.slowlog: deque[list[Any]] = deque()
+        self.slowlog_next_id = 0
+        self.latency_hooks: list[Callable[[Any, int], None]] = []
+        self.propagate_hooks: list[Callable[[Client, Any, list[bytes]], None]] = []
+        self.expire_hooks: list[Callable[[Database, bytes], None]] = []
+        self.cron_hooks: list[Callable[[Server], None]] = []
+        self.shutdown_hooks: list[Callable[[Server, bool | None], None]] = []
+        self.notify_flags = 0
+        self.frozen_ms: int | None = None
+        self.pubsub: Any = None
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.port = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._cron_task: asyncio.Task[None] | None = None
+        self.set_notify_flags(self.config.get_text("notify-keyspace-events"))
+        for hook in _INIT_HOOKS:
+            hook(self)
+
+    # -- time and keys -------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        """Wall-clock ms, frozen while a script or transaction runs (as Redis 7 does)."""
+        f = self.frozen_ms
+        return f if f is not None else time.time_ns() // 1_000_000
+
+    def touch(self, db: Database, key: bytes) -> None:
+        """Record an access for LRU (replaced by engine/evict.py's LFU logic when needed)."""
+        db.lru[key] = self.lru_clock
+
+    def on_key_written(self, db: Database, key: bytes, value: Any) -> None:
+        """Hook for memory accounting (engine/memory.py replaces it)."""
+
+    def on_key_removed(self, db: Database, key: bytes, value: Any) -> None:
+        """Hook for memory accounting (engine/memory.py replaces it)."""
+
+    def expire_key(self, db: Database, key: bytes) -> None:
+        """Delete a key whose TTL passed: count it, fire 'expired', tell the AOF (DEL)."""
+        db.delete(key)
+        self.stats.expired_keys += 1
+        self.notify("x", "expired", key, db.id)
+        for hook in self.expire_hooks:
+            hook(db, key)
+
+    def before_write(self, client: Client, cmd: Any) -> RedisError | None:
+        """Called before a ``denyoom`` command when maxmemory is set (engine/evict.py)."""
+        return None
+
+    # -- keyspace notifications ----------------------------------------------------------------
+    def set_notify_flags(self, text: str) -> bool:
+        flags = parse_flags(text)
+        if flags is None:
+            return False
+        self.notify_flags = flags
+        return True
+
+    def notify(self, cls: str, event: str, key: bytes, db_id: int) -> None:
+        """notifyKeyspaceEvent: publish to __keyspace@N__:key and/or __keyevent@N__:event."""
+        flags = self.notify_flags
+        if not flags or not (flags & CLASSES[cls]) or self.pubsub is None:
+            return
+        if flags & KEYSPACE:
+            self.pubsub.publish(b"__keyspace@%d__:" % db_id + key, event.encode())
+        if flags & KEYEVENT:
+            self.pubsub.publish(b"__keyevent@%d__:" % db_id + event.encode(), key)
+
+    # -- clients -------------------------------------------------------------------------------
+    def requires_auth(self) -> bool:
+        return bool(self.config["requirepass"])
+
+    def acl_check(self, client: Client, cmd: Any, argv: list[bytes]) -> RedisError | None:
+        return None
+
+    def protected_mode_refusal(self, peer: Any) -> str | None:
+        if not self.config["protected-mode"] or self.requires_auth():
+            return None
+        host = peer[0] if isinstance(peer, tuple) and peer else ""
+        if not host or host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127."):
+            return None
+        return PROTECTED_MODE_MESSAGE
+
+    def client_gone(self, client: Client) -> None:
+        """Forget a disconnected client everywhere it may be registered."""
+        for db_id, key in client.watched:
+            watchers = self.dbs[db_id].watched.get(key)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self.dbs[db_id].watched[key]
+        client.watched.clear()
+        if self.pubsub is not None:
+            self.pubsub.unsubscribe_all(client)
+        for hook in _CLIENT_GONE_HOOKS:
+            hook(self, client)
+
+    def pause_blocks(self, client: Client, argv: list[bytes]) -> bool:
+        """CLIENT PAUSE: should this request wait?"""
+        if not self.pause_until:
+            return False
+        if time.monotonic() >= self.pause_until:
+            self.unpause()
+            return False
+        if self.pause_writes_only:
+            from engine.table import COMMANDS
+
+            cmd = COMMANDS.get(argv[0].lower())
+            return cmd is not None and (cmd.is_write or argv[0].lower() in (b"eval", b"evalsha", b"fcall", b"publish"))
+        return True
+
+    def unpause(self) -> None:
+        self.pause_until = 0.0
+        waiting, self.paused_connections = self.paused_connections, set()
+        for conn in waiting:
+            conn.resume()
+
+    def slowlog_push(self, client: Client, argv: list[bytes], duration_us: int) -> None:
+        """SLOWLOG entry: id, unix time, µs, argv (at most 32 args of 128 bytes), addr, name."""
+        if self.slowlog_max_len <= 0:
+            return
+        shown: list[bytes] = []
+        for i, a in enumerate(argv):
+            if i == 31 and len(argv) > 32:
+                shown.append(b"... (%d more arguments)" % (len(argv) - 31))
+                break
+            shown.append(a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128))
+        self.slowlog.appendleft(
+            [self.slowlog_next_id, int(time.time()), duration_us, shown, client.addr.encode(), client.name or b""]
+        )
+        self.slowlog_next_id += 1
+        while len(self.slowlog) > self.slowlog_max_len:
+            self.slowlog.pop()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the listening sockets and start the cron."""
+        from engine.connection import Connection
+
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self.check_dir()
+        for hook in _START_HOOKS:
+            hook(self)
+        port = self.config["port"]
+        hosts = [h.lstrip("-") for h in self.config["bind"]]
+        for host in hosts:
+            try:
+                srv = await self.loop.create_server(
+                    lambda: Connection(self), host=host, port=port, backlog=self.config["tcp-backlog"], reuse_address=True
+                )
+            except OSError as e:
+                if len(hosts) > 1 and host in ("::1", "::"):
+                    continue  # IPv6 unavailable: Redis skips '-' prefixed binds that fail
+                raise OSError(f"Could not create server TCP listening socket {host}:{port}: {e.strerror}") from e
+            self.listeners.append(srv)
+            if not self.port:
+                self.port = srv.sockets[0].getsockname()[1]
+                port = self.port
+        self._cron_task = self.loop.create_task(self._cron())
+        log.info("Ready to accept connections tcp on %s:%d", ",".join(hosts), self.port)
+
+    def check_dir(self) -> None:
+        """Chdir to ``dir`` like Redis, and report a missing or non-writable one at start."""
+        d = self.config["dir"]
+        try:
+            os.chdir(d)
+        except OSError as e:
+            raise OSError(f"Can't chdir to '{d}': {e.strerror}") from e
+
+    async def _cron(self) -> None:
+        while True:
+            await asyncio.sleep(1 / self.hz)
+            try:
+                self.cron()
+            except Exception:  # noqa: BLE001 - the cron must survive a failing hook
+                log.exception("error in server cron")
+
+    def cron(self) -> None:
+        now = time.time()
+        self.lru_clock = int(now) & 0xFFFFFF
+        self.stats.ops_samples.append((now, self.stats.total_commands_processed))
+        expire.active_expire_cycle(self)
+        if self.timeout_s:
+            for conn in list(self.connections.values()):
+                c = conn.client
+                if (now - c.last_interaction_s > self.timeout_s and c.blocked is None and not c.subscriptions):
+                    conn.close()
+        if self.pause_until and time.monotonic() >= self.pause_until:
+            self.unpause()
+        for hook in self.cron_hooks:
+            hook(self)
+
+    def request_shutdown(self, save: bool | None = None) -> None:
+        """Stop accepting, run shutdown hooks (final save, AOF fsync), close every client."""
+        for hook in self.shutdown_hooks:
+            hook(self, save)
+        for srv in self.listeners:
+            srv.close()
+        for conn in list(self.connections.values()):
+            conn.close()
+        if self._cron_task is not None:
+            self._cron_task.cancel()
+        if self._stopped is not None:
+            self._stopped.set()
+        log.info("Redis is now ready to exit, bye bye...")
+
+    async def wait_stopped(self) -> None:
+        assert self._stopped is not None
+        await self._stopped.wait()
+        for srv in self.listeners:
+            srv.close()
+            await srv.wait_closed()
+
+
+# Mechanism modules (pubsub, evict, persistence, metrics, acl) register here at import.
+_INIT_HOOKS: list[Callable[[Server], None]] = []
+_START_HOOKS: list[Callable[[Server], None]] = []
+_CLIENT_GONE_HOOKS: list[Callable[[Server, Client], None]] = []
+
+
+def on_init(fn: Callable[[Server], None]) -> Callable[[Server], None]:
+    _INIT_HOOKS.append(fn)
+    return fn
+
+
+def on_start(fn: Callable[[Server], None]) -> Callable[[Server], None]:
+    _START_HOOKS.append(fn)
+    return fn
+
+
+def on_client_gone(fn: Callable[[Server, Client], None]) -> Callable[[Server, Client], None]:
+    _CLIENT_GONE_HOOKS.append(fn)
+    return fn
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a Linux dependency
+        return asyncio.new_event_loop()
+
+
+def run_server(config: Config) -> int:
+    """Run in the foreground until SIGTERM/SIGINT/SHUTDOWN; the ``cachelab-server`` entry."""
+    import engine.commands  # noqa: F401 - fills the command table
+
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = Server(config)
+    try:
+        loop.run_until_complete(server.start())
+    except OSError as e:
+        log.warning("%s", e)
+        return 1
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda s=sig: (log.warning("Received %s, scheduling shutdown...", signal.Signals(s).name), server.request_shutdown()))
+    loop.run_until_complete(server.wait_stopped())
+    loop.close()
+    return 0
+
+
+class EmbeddedServer:
+    """A server on a free loopback port in a background thread (tests, notebooks, simlab).
+
+    Options are redis.conf names with string values (``maxmemory="10mb"``, or
+    ``**{"maxmemory-policy": "allkeys-lru"}``); ``dir`` defaults to a fresh temporary
+    directory and ``save`` to no snapshots, so embedding never writes into the caller's cwd.
+    """
+
+    def __init__(self, **options: str | int) -> None:
+        import engine.commands  # noqa: F401 - fills the command table
+
+        self.config = Config()
+        opts = {k.replace("_", "-"): str(v) for k, v in options.items()}
+        opts.setdefault("port", "0")
+        opts.setdefault("bind", "127.0.0.1")
+        opts.setdefault("save", "")
+        if "dir" not in opts:
+            self._tmp = tempfile.mkdtemp(prefix="cachelab-engine-")
+            opts["dir"] = self._tmp
+        lines = [f'{k} "{v}"' if k != "bind" else f"{k} {v}" for k, v in opts.items()]
+        self.config.load("\n".join(lines), "<embedded>")
+        self.server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._cwd = os.getcwd()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedServer:
+        self._thread = threading.Thread(target=self._run, name="cachelab-engine", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            self.server = Server(self.config)
+            self.server.check_dir = lambda: None  # type: ignore[method-assign]  # no chdir in a shared process
+            loop.run_until_complete(self.server.start())
+        except BaseException as e:  # noqa: BLE001 - reported to the starting thread
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_until_complete(self.server.wait_stopped())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    def stop(self) -> None:
+        if self.server is not None and self.server.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.server.loop.call_soon_threadsafe(self.server.request_shutdown)
+            self._thread.join(30)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
