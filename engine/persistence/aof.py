@@ -347,14 +347,17 @@ def load(
                 name = argv[0].lower()
                 if name == b"multi":
                     multi_start = valid
-                    pending = [argv]
+                    pending = []
                 elif multi_start is not None:
-                    pending.append(argv)
                     if name == b"exec":
+                        # The transaction's commands run as one unit; MULTI/EXEC themselves
+                        # only delimit it (loadSingleAppendOnlyFile's valid_before_multi).
                         for a in pending:
                             apply_command(a)
                         result.commands += len(pending)
                         multi_start, pending = None, []
+                    else:
+                        pending.append(argv)
                 else:
                     apply_command(argv)
                     result.commands += 1

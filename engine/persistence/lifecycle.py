@@ -64,9 +64,10 @@ CHILD_RDB = "rdb"
 CHILD_AOF = "aof"
 
 
-class PersistenceError(Exception):
+class PersistenceError(OSError):
     """A persistence failure that stops the server from starting (unreadable or corrupt files,
-    a ``dir`` it cannot write)."""
+    a ``dir`` it cannot write).  An ``OSError`` because the server's start path reports those
+    as fatal and exits with status 1, as Redis exits when it cannot load its data."""
 
 
 @dataclass
@@ -74,7 +75,10 @@ class PersistenceState:
     """The fields INFO persistence reports and the child being waited for."""
 
     loading: bool = False
+    started: bool = False
     loading_start_time: int = 0
+    dir_text: str | None = None
+    dir_path: Path | None = None
     lastsave: int = 0
     lastbgsave_try: float = 0.0
     lastbgsave_ok: bool = True
@@ -110,10 +114,13 @@ def state(server: Any) -> PersistenceState:
 
 
 def _cfg(server: Any, name: str, default: str) -> str:
+    """A parameter as redis.conf text (``Config.get_text``; a plain dict works in tests)."""
     config = getattr(server, "config", None)
     if config is None:
         return default
     try:
+        if hasattr(config, "get_text"):
+            return str(config.get_text(name))
         value = config.get(name)
     except (KeyError, LookupError):
         return default
@@ -131,7 +138,14 @@ def _yes(server: Any, name: str, default: str) -> bool:
 
 
 def _dir(server: Any) -> Path:
-    return Path(_cfg(server, "dir", "."))
+    """``dir`` as an absolute path, resolved when first seen (before the server chdirs into
+    it) and again whenever CONFIG SET changes it."""
+    st = state(server)
+    text = _cfg(server, "dir", ".")
+    if st.dir_text != text or st.dir_path is None:
+        st.dir_text = text
+        st.dir_path = Path(text).resolve()
+    return st.dir_path
 
 
 def _rdb_path(server: Any) -> Path:
@@ -338,10 +352,16 @@ def rdb_save(server: Any) -> bool:
         return False
     _mark_dirty_saved(server, _dirty(server))
     st.lastsave = int(time.time())
+    _sync_lastsave(server, st)
     st.lastbgsave_ok = True
     st.rdb_saves += 1
     log.info("DB saved on disk")
     return True
+
+
+def _sync_lastsave(server: Any, st: PersistenceState) -> None:
+    with contextlib.suppress(AttributeError):
+        server.lastsave = st.lastsave
 
 
 def _rdb_options(server: Any) -> dict[str, bool]:
@@ -464,6 +484,7 @@ def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
         if ok:
             _mark_dirty_saved(server, st.dirty_before_bgsave)
             st.lastsave = int(time.time())
+            _sync_lastsave(server, st)
             st.lastbgsave_ok = True
             st.rdb_saves += 1
             log.info("Background saving terminated with success")
