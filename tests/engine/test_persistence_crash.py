@@ -229,3 +229,62 @@ def test_rdb_only_restores_last_completed_snapshot(engine_proc) -> None:
     assert count_present(data, 700) == 500
     check_seed(data, expires)
     assert expires == seed_expires
+
+
+# ---------------------------------------------------------------------------------------
+# Start-up failures are reported at start, with the file and offset.
+
+
+def run_until_exit(tmp_path: Path, *args: str, timeout_s: float = 20.0) -> tuple[int, str]:
+    log = tmp_path / "start.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "engine", "--port", str(free_port()), "--bind", "127.0.0.1",
+                                 *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    return code, log.read_text(errors="replace")
+
+
+def _aof_with_commands(dir: Path, payload: bytes) -> Path:
+    aof_dir = dir / "appendonlydir"
+    aof_dir.mkdir()
+    rdb.save(aof_dir / "appendonly.aof.1.base.rdb", [], aof_base=True)
+    (aof_dir / "appendonly.aof.1.incr.aof").write_bytes(payload)
+    (aof_dir / "appendonly.aof.manifest").write_text(
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
+    return aof_dir / "appendonly.aof.1.incr.aof"
+
+
+GOOD = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+
+
+def test_corrupt_aof_refuses_to_start_naming_file_and_offset(tmp_path: Path) -> None:
+    if not _engine_available():
+        pytest.skip("engine.server has not landed")
+    _aof_with_commands(tmp_path, GOOD + b"garbage\r\n" + GOOD)
+    code, log = run_until_exit(tmp_path, "--dir", str(tmp_path), "--appendonly", "yes")
+    assert code == 1
+    assert "Bad file format reading the append only file" in log
+    assert "appendonly.aof.1.incr.aof" in log and f"offset {len(GOOD)}" in log
+
+
+def test_truncated_aof_tail_is_dropped_with_a_warning(engine_proc) -> None:
+    proc = engine_proc("--appendonly", "yes", "--save", "")
+    incr = _aof_with_commands(proc.dir, GOOD + GOOD[:-5])
+    c = proc.start()
+    assert c.get("a") == b"1"
+    assert incr.read_bytes() == GOOD  # truncated to the last whole command
+    assert "short read while loading the AOF file" in (proc.dir / "engine.log").read_text()
+
+
+def test_unwritable_dir_is_reported_at_start(tmp_path: Path) -> None:
+    if not _engine_available():
+        pytest.skip("engine.server has not landed")
+    # /proc takes no new files, even from root; a chmod 555 directory would not stop root.
+    code, log = run_until_exit(tmp_path, "--dir", "/proc", "--save", "")
+    assert code == 1 and "cannot write to its dir '/proc'" in log
