@@ -151,13 +151,19 @@ def report(
     file: Path = typer.Argument(DEFAULT_SCENARIO, help="scenario YAML (default: the seed's service)"),
     seed: int | None = typer.Option(None),
     duration: float | None = typer.Option(None),
+    url: str | None = typer.Option(None, help="probe this Redis URL instead of the embedded engine"),
+    live: bool = typer.Option(True, help="probe a live server (the embedded engine unless --url)"),
 ) -> None:
-    """Run a scenario (the default service unless given) and print the results and SLO verdict."""
+    """Run a scenario (the default service unless given), print the results and SLO verdict,
+    and probe a live server (the embedded cachelab engine by default) for the per-command
+    service times the model assumes."""
     from simlab.model.run import simulate
 
     sc = _load(file)
     result = simulate(sc, seed=seed, duration_s=duration)
     console = _console()
+    if live:
+        console.print(live_table(sc, url))
     console.print(results_table(result))
     console.print(resources_table(result))
     t = Table(title="SLO verdict")
@@ -171,6 +177,24 @@ def report(
     if sc.reference is not None:
         console.print(reference_table(result, sc.reference))
     console.print("[green]all SLOs met[/green]" if all_met else "[red]SLOs missed[/red]")
+
+
+def live_table(sc: Any, url: str | None) -> Table:
+    """Server-side time per command on a live server (INFO commandstats) next to the
+    scenario's assumed cache service time."""
+    from simlab.load.probe import probe_embedded, probe_url
+
+    probe = probe_url(url) if url else probe_embedded()
+    t = Table(title=f"live probe: {probe.server}, {probe.requests} requests, {probe.throughput_rps:.0f} rps (one client)")
+    for c in ("command", "calls", "server usec/call", "scenario usec (mean)"):
+        t.add_column(c, justify="right")
+    service = sc.cache.service_time_us
+    for row in probe.commandstats.to_dict("records"):
+        dist = service.get(row["command"].upper(), service.get("default"))
+        mean = getattr(dist, "mean", None) if dist is not None else None
+        t.add_row(row["command"], str(row["calls"]), f"{row['usec_per_call']:.2f}",
+                  "-" if mean is None else f"{mean:.1f}")
+    return t
 
 
 def main() -> None:
