@@ -240,3 +240,25 @@ def test_streams_in_a_redis_rdb_are_skipped(tmp_path: Path) -> None:
         c.save()
     loaded = rdb.load(tmp_path / "dump.rdb")
     assert loaded.dbs[0][0] == {b"before": b"1", b"after": b"2"}
+
+
+def test_running_engine_save_and_redis_dump_load_across(tmp_path: Path) -> None:
+    """A dump.rdb from real redis-server is loaded by the engine server at start; the
+    engine's SAVE of it is loaded by redis-server again, with the same keys and TTLs."""
+    from engine.server import EmbeddedServer
+
+    ds = dataset()
+    with real_redis("--dbfilename", "dump.rdb", dir=tmp_path) as srv:
+        populate(srv.client(), ds)
+        srv.client().save()
+    with EmbeddedServer(dir=str(tmp_path)) as eng:
+        c = redis.Redis.from_url(eng.url)
+        assert c.get("str:lzf") == ds[0][0][b"str:lzf"]
+        assert c.execute_command("DBSIZE") == len(ds[0][0])
+        c.execute_command("SAVE")
+    check_rdb(tmp_path / "dump.rdb")
+    with real_redis("--dbfilename", "dump.rdb", dir=tmp_path) as srv:
+        for dbid, (data, expires) in ds.items():
+            rc = srv.client(db=dbid)
+            assert {k: read_back(rc, k) for k in data} == data
+            assert {k: rc.execute_command("PEXPIRETIME", k) for k in expires} == expires

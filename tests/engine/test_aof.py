@@ -306,3 +306,42 @@ def test_server_aof_start_propagate_rewrite_restart(tmp_path: Path, fsync: str) 
     assert fresh.dbs[0].data == srv.dbs[0].data and fresh.dbs[1].data == {b"t": b"x"}
     assert fresh.dbs[1].expires == {b"t": before + 100_000}
     persistence.on_shutdown(fresh, save=False)
+
+
+@pytest.mark.redis_server
+def test_running_server_aof_rewrite_and_redis_interop(tmp_path: Path) -> None:
+    """The engine's own AOF directory (feed, BGREWRITEAOF, more writes) passes redis-check-aof
+    and real redis-server loads it to the same keys and absolute expiry."""
+    import redis
+
+    from engine.server import EmbeddedServer
+    from tests.engine.test_rdb import raw
+
+    with EmbeddedServer(dir=str(tmp_path), appendonly="yes", appendfsync="always") as srv:
+        c = redis.Redis.from_url(srv.url)
+        t0 = int(time.time() * 1000)
+        c.set("a", "1", ex=1000)
+        t1 = int(time.time() * 1000)
+        c.set("gone", "x")
+        c.delete("gone")
+        assert raw(c, "BGREWRITEAOF") == b"Background append only file rewriting started"
+        c.set("b", "2")
+        c.execute_command("SELECT", 3)
+        c.set("c", "3")
+        deadline = time.monotonic() + 10
+        manifest = tmp_path / "appendonlydir" / "appendonly.aof.manifest"
+        while "seq 2 type b" not in manifest.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        incr = (tmp_path / "appendonlydir" / "appendonly.aof.2.incr.aof").read_bytes()
+        # A new incr file starts with a SELECT, as Redis resets aof_selected_db for it.
+        assert incr == b"".join(aof.encode_command(a) for a in (
+            [b"SELECT", b"0"], [b"SET", b"b", b"2"], [b"SELECT", b"3"], [b"SET", b"c", b"3"]))
+    _check_aof(tmp_path / "appendonlydir" / "appendonly.aof.manifest")
+    with real_redis("--appendonly", "yes", dir=tmp_path) as real:
+        rc = real.client()
+        assert sorted(rc.keys()) == [b"a", b"b"] and real.client(db=3).get("c") == b"3"
+        assert t0 + 1_000_000 <= rc.execute_command("PEXPIRETIME", "a") <= t1 + 1_000_000
+    with EmbeddedServer(dir=str(tmp_path), appendonly="yes") as srv:
+        c = redis.Redis.from_url(srv.url)
+        assert c.get("a") == b"1" and c.get("b") == b"2" and c.get("gone") is None

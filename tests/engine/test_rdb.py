@@ -306,3 +306,44 @@ def test_shutdown_saves_per_argument(tmp_path: Path) -> None:
     srv.dbs[0].data[b"k"] = b"w"
     assert persistence.on_shutdown(srv, save=None)
     assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"w"}
+
+
+# ---------------------------------------------------------------------------------------
+# Through the running server (EmbeddedServer): the commands' replies and error texts.
+
+
+def raw(c: object, *args: str) -> object:
+    """The reply as sent (redis-py's callbacks turn status replies into booleans)."""
+    conn = c.connection_pool.get_connection()  # type: ignore[attr-defined]
+    try:
+        conn.send_command(*args)
+        return conn.read_response()
+    finally:
+        c.connection_pool.release(conn)  # type: ignore[attr-defined]
+
+
+def test_save_commands_on_a_running_server(tmp_path: Path) -> None:
+    import redis
+
+    from engine.server import EmbeddedServer
+
+    with EmbeddedServer(dir=str(tmp_path)) as srv:
+        c = redis.Redis.from_url(srv.url)
+        c.set("k", "v")
+        assert raw(c, "SAVE") == b"OK"
+        assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"v"}
+        assert isinstance(raw(c, "LASTSAVE"), int)
+        with pytest.raises(redis.ResponseError, match="^syntax error$"):
+            c.execute_command("BGSAVE", "now")
+        c.set("k", "w")
+        assert raw(c, "BGSAVE") == b"Background saving started"
+        deadline = time.monotonic() + 10
+        while rdb.load(tmp_path / "dump.rdb").dbs[0][0] != {b"k": b"w"}:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with pytest.raises(redis.ResponseError, match="only supported with appendonly yes"):
+            c.execute_command("BGREWRITEAOF")
+        with pytest.raises(redis.ResponseError, match="wrong number of arguments for 'save'"):
+            c.execute_command("SAVE", "x")
+    with EmbeddedServer(dir=str(tmp_path)) as srv:
+        assert redis.Redis.from_url(srv.url).get("k") == b"w"
