@@ -91,7 +91,18 @@ def lastsave(ctx: Client) -> Reply:
 
 
 def _propagate(client: Client, cmd: Any, argv: list[bytes]) -> None:
-    persistence.propagate(client.server, client.db.id, argv)
+    """After a command that changed the dataset (dispatch.call): append it to the AOF.
+
+    A command whose effect is not reproduced by replaying its arguments (SPOP, INCRBYFLOAT,
+    a script) sets ``ctx.also_propagate`` to the list of commands to append instead, as
+    Redis's ``alsoPropagate`` / ``rewriteClientCommandVector``; it is consumed here.
+    """
+    override = client.__dict__.pop("also_propagate", None)
+    if override is None:
+        persistence.propagate(client.server, client.db.id, argv)
+    else:
+        for a in override:
+            persistence.propagate(client.server, client.db.id, list(a))
 
 
 @on_init

@@ -346,7 +346,7 @@ def rdb_save(server: Any) -> bool:
     st = state(server)
     try:
         rdb.save(_rdb_path(server), images(server), **_rdb_options(server))
-    except OSError as exc:
+    except (OSError, TypeError) as exc:
         log.warning("Failed saving the DB: %s", exc)
         st.lastbgsave_ok = False
         return False

@@ -345,3 +345,22 @@ def test_running_server_aof_rewrite_and_redis_interop(tmp_path: Path) -> None:
     with EmbeddedServer(dir=str(tmp_path), appendonly="yes") as srv:
         c = redis.Redis.from_url(srv.url)
         assert c.get("a") == b"1" and c.get("b") == b"2" and c.get("gone") is None
+
+
+def test_appendonly_switched_on_and_off_at_run_time(tmp_path: Path) -> None:
+    """CONFIG SET appendonly yes writes a base with the current data, then appends."""
+    from engine import persistence
+
+    srv = _server(tmp_path)
+    srv.config["appendonly"] = "no"
+    persistence.load_on_start(srv)
+    srv.dbs[0].data[b"before"] = b"1"
+    persistence.set_appendonly(srv, True)
+    srv.dbs[0].data[b"after"] = b"2"
+    persistence.propagate(srv, 0, [b"SET", b"after", b"2"])
+    persistence.set_appendonly(srv, False)
+    persistence.propagate(srv, 0, [b"SET", b"ignored", b"3"])
+    fresh = _server(tmp_path)
+    persistence.load_on_start(fresh, _executor(fresh))
+    assert fresh.dbs[0].data == {b"before": b"1", b"after": b"2"}
+    persistence.on_shutdown(fresh, save=False)
