@@ -386,7 +386,16 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _fork(st: PersistenceState, kind: str, work: Callable[[], None]) -> int | None:
+def _close_listeners(server: Any) -> None:
+    """closeChildUnusedResourceAfterFork: the child must not hold the listening sockets, or a
+    restarted server could not bind its port while the child still runs."""
+    for listener in getattr(server, "listeners", ()):
+        for sock in getattr(listener, "sockets", ()) or ():
+            with contextlib.suppress(OSError):
+                os.close(sock.fileno())
+
+
+def _fork(server: Any, st: PersistenceState, kind: str, work: Callable[[], None]) -> int | None:
     """redisFork: run ``work`` in a child; returns its pid (None if fork failed)."""
     try:
         pid = os.fork()
@@ -397,6 +406,7 @@ def _fork(st: PersistenceState, kind: str, work: Callable[[], None]) -> int | No
         code = 1
         try:
             _die_with_parent()
+            _close_listeners(server)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             work()
@@ -425,7 +435,7 @@ def rdb_save_background(server: Any) -> bool:
     def work() -> None:
         rdb.save(path, dbs, **opts)
 
-    pid = _fork(st, CHILD_RDB, work)
+    pid = _fork(server, st, CHILD_RDB, work)
     if pid is None:
         st.lastbgsave_ok = False
         return False
@@ -448,7 +458,7 @@ def aof_rewrite_background(server: Any) -> bool:
     def work() -> None:
         aof.write_base(f.temp_rewrite_path(os.getpid()), dbs, use_rdb_preamble=preamble)
 
-    pid = _fork(st, CHILD_AOF, work)
+    pid = _fork(server, st, CHILD_AOF, work)
     if pid is None:
         f.finish_rewrite(f.dir / "nonexistent", ok=False)
         st.aof_last_bgrewrite_ok = False
