@@ -250,6 +250,7 @@ def _set_loading(server: Any, value: bool) -> None:
 def _load_aof(server: Any, st: PersistenceState, execute: Callable[[list[bytes]], None] | None) -> None:
     f = _new_aof_file(server)
     f.dir.mkdir(parents=True, exist_ok=True)
+    _upgrade_single_file_aof(server, f)
 
     def apply_rdb(res: rdb.RdbLoadResult) -> None:
         _install(server, res)
@@ -278,6 +279,24 @@ def _load_aof(server: Any, st: PersistenceState, execute: Callable[[list[bytes]]
     f.open_on_start(result.manifest, lambda: images(server))
     st.aof_file = f
     st.aof_rewrite_base_size = f.current_size
+
+
+def _upgrade_single_file_aof(server: Any, f: aof.AppendOnlyFile) -> None:
+    """aofUpgradePrepare: a Redis < 7 ``appendonly.aof`` in ``dir`` and no manifest yet.
+
+    The file moves into ``appenddirname`` under its own name and becomes the base (it may
+    hold an RDB preamble followed by commands, which the loader reads), as Redis 7 does.
+    """
+    old = _dir(server) / f.appendfilename
+    if (f.dir / f.manifest_name).exists() or not old.is_file():
+        return
+    log.info("Creating AOF base file %s on server start (upgrade from a single-file AOF)", f.appendfilename)
+    os.replace(old, f.dir / f.appendfilename)
+    f.manifest = aof.AofManifest(
+        base=aof.AofFileInfo(f.appendfilename, 1, aof.TYPE_BASE), curr_base_seq=1
+    )
+    f.persist_manifest()
+    rdb.fsync_dir(_dir(server))
 
 
 def _new_aof_file(server: Any) -> aof.AppendOnlyFile:

@@ -364,3 +364,25 @@ def test_appendonly_switched_on_and_off_at_run_time(tmp_path: Path) -> None:
     persistence.load_on_start(fresh, _executor(fresh))
     assert fresh.dbs[0].data == {b"before": b"1", b"after": b"2"}
     persistence.on_shutdown(fresh, save=False)
+
+
+@pytest.mark.redis_server
+def test_single_file_aof_from_older_redis_is_upgraded(tmp_path: Path) -> None:
+    """An ``appendonly.aof`` with an RDB preamble and commands (Redis 6 layout) in ``dir``
+    becomes the base of the multi-part layout, as Redis 7 upgrades it; redis-server 7.0 reads
+    the result."""
+    from engine import persistence
+
+    preamble = rdb.dumps([rdb.DatabaseImage(0, {b"a": b"1"})], aof_base=True)
+    (tmp_path / "appendonly.aof").write_bytes(preamble + aof.encode_command([b"SET", b"b", b"2"]))
+    srv = _server(tmp_path)
+    persistence.load_on_start(srv, _executor(srv))
+    assert srv.dbs[0].data == {b"a": b"1", b"b": b"2"}
+    persistence.propagate(srv, 0, [b"SET", b"c", b"3"])
+    persistence.on_shutdown(srv, save=False)
+    assert not (tmp_path / "appendonly.aof").exists()
+    assert (tmp_path / "appendonlydir" / "appendonly.aof.manifest").read_text() == (
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
+    with real_redis("--appendonly", "yes", dir=tmp_path) as real:
+        assert sorted(real.client().keys()) == [b"a", b"b", b"c"]
