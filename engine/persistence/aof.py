@@ -533,8 +533,9 @@ class AppendOnlyFile:
             (self.dir / i.name).stat().st_size for i in self.manifest.incrs if (self.dir / i.name).exists()
         )
         if old is not None:
-            self._fsync_fd(old)
-            os.close(old)
+            with self._lock:  # the everysec thread may be fsyncing the old descriptor
+                self._fsync_fd(old)
+                os.close(old)
 
     # -- feeding ----------------------------------------------------------------------
     def feed(self, db_id: int, argv: list[bytes]) -> None:

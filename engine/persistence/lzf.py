@@ -87,6 +87,9 @@ def compress(data: bytes | bytearray | memoryview) -> bytes:
             off = i - ref - 1
             max_len = min(_MAX_REF, n - i)
             length = 3
+            # Extend the match 16 bytes at a time while whole chunks agree, then byte by byte.
+            while length + 16 <= max_len and src[ref + length : ref + length + 16] == src[i + length : i + length + 16]:
+                length += 16
             while length < max_len and src[ref + length] == src[i + length]:
                 length += 1
             _literals(out, src, lit_start, i)
