@@ -90,13 +90,24 @@ def lastsave(ctx: Client) -> Reply:
 # Wiring into the server
 
 
+#: Commands that run other commands through ``dispatch.call`` (EXEC, scripts, functions):
+#: their inner writes reach the AOF one by one, as Redis 7's effects replication, so the
+#: outer command itself must not be appended again (it would apply twice on reload).
+_EFFECTS_PROPAGATED = frozenset(
+    (b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro")
+)
+
+
 def _propagate(client: Client, cmd: Any, argv: list[bytes]) -> None:
     """After a command that changed the dataset (dispatch.call): append it to the AOF.
 
     A command whose effect is not reproduced by replaying its arguments (SPOP, INCRBYFLOAT,
     a script) sets ``ctx.also_propagate`` to the list of commands to append instead, as
     Redis's ``alsoPropagate`` / ``rewriteClientCommandVector``; it is consumed here.
+    EXEC and scripts are not appended themselves (see :data:`_EFFECTS_PROPAGATED`).
     """
+    if argv[0].lower() in _EFFECTS_PROPAGATED:
+        return
     override = client.__dict__.pop("also_propagate", None)
     if override is None:
         persistence.propagate(client.server, client.db.id, argv)
