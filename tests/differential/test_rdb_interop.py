@@ -14,6 +14,7 @@ produced by the engine's ziplist encoder, which redis-server converts on load.
 from __future__ import annotations
 
 import math
+import random
 import shutil
 import struct
 import subprocess
@@ -262,3 +263,68 @@ def test_running_engine_save_and_redis_dump_load_across(tmp_path: Path) -> None:
             rc = srv.client(db=dbid)
             assert {k: read_back(rc, k) for k in data} == data
             assert {k: rc.execute_command("PEXPIRETIME", k) for k in expires} == expires
+
+
+def _random_dataset(rng: random.Random, n_keys: int) -> dict[bytes, object]:
+    """Values near every encoding boundary: string lengths 63/64 and 4095/4096, integers at
+    the int8..int64 edges, hash/zset/set sizes and element lengths at the listpack/intset limits."""
+    def ints() -> bytes:
+        edge = rng.choice([7, 12, 13, 15, 23, 31, 63])
+        v = (1 << edge) + rng.choice([-1, 0, 1]) if edge < 63 else (1 << 63) - 1
+        v = min(v, (1 << 63) - 1)
+        return str(-v if rng.random() < 0.5 else v).encode()
+
+    def element() -> bytes:
+        kind = rng.random()
+        if kind < 0.3:
+            return ints()
+        if kind < 0.4:
+            return rng.choice([b"", b"-0", b"007", b"1e3", b" 1", b"+1"])
+        size = rng.choice([1, 20, 21, 63, 64, 65, 4095, 4096]) if rng.random() < 0.5 else rng.randrange(1, 200)
+        if rng.random() < 0.5:
+            return rng.randbytes(size)
+        return bytes(rng.choice(b"ab") for _ in range(size))  # compressible: LZF paths
+
+    data: dict[bytes, object] = {}
+    for i in range(n_keys):
+        key = b"k%d" % i
+        t = rng.randrange(5)
+        if t == 0:
+            data[key] = element()
+        elif t == 1:
+            n = rng.choice([1, 5, 511, 512, 513]) if rng.random() < 0.3 else rng.randrange(1, 40)
+            data[key] = {b"f%d" % j if rng.random() < 0.9 else element() + b"%d" % j: element() for j in range(n)}
+        elif t == 2:
+            data[key] = deque(element() for _ in range(rng.randrange(1, 300)))
+        elif t == 3:
+            n = rng.choice([1, 511, 512, 513]) if rng.random() < 0.3 else rng.randrange(1, 40)
+            if rng.random() < 0.5:
+                data[key] = {str(rng.randrange(-(1 << 40), 1 << 40)).encode() for _ in range(n)}
+            else:
+                data[key] = {element() for _ in range(n)}
+        else:
+            n = rng.choice([1, 127, 128, 129]) if rng.random() < 0.3 else rng.randrange(1, 40)
+            z = ZSet()
+            for j in range(n):
+                score = rng.choice([float(rng.randrange(-1000, 1000)), rng.uniform(-1e9, 1e9), 0.1, -0.0, math.inf])
+                z.add(element() + b"%d" % j, score)
+            data[key] = z
+    return data
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_datasets_cross_both_ways(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    data = _random_dataset(rng, 120)
+    now = int(time.time() * 1000)
+    expires = {k: now + rng.randrange(10**6, 10**8) for k in data if rng.random() < 0.3}
+    ds = {0: (data, expires)}
+    rdb.save(tmp_path / "dump.rdb", images(ds))
+    check_rdb(tmp_path / "dump.rdb")
+    with real_redis("--dbfilename", "dump.rdb", dir=tmp_path) as srv:
+        c = srv.client()
+        assert {k: read_back(c, k) for k in data} == data
+        assert {k: c.execute_command("PEXPIRETIME", k) for k in expires} == expires
+        c.save()
+    loaded = rdb.load(tmp_path / "dump.rdb")
+    assert loaded.dbs[0] == (data, expires)
