@@ -11,8 +11,12 @@ command gives the engine the same interface so those clients can point at it unc
 arithmetic is :func:`engine.recipes.gcra.gcra`, shared with the tests; here is only what
 redis-cell's ``ThrottleCommand::run`` and ``InternalRedisStore`` do around it: argument
 parsing with its error texts, the TAT stored as a decimal string of Unix nanoseconds, and the
-key's expiry set to the TTL the algorithm computes (whole milliseconds).  Like redis-cell,
-which calls ``replicate_verbatim``, the command is propagated as sent.
+key's expiry set to the TTL the algorithm computes (whole milliseconds).
+
+One deliberate difference: redis-cell replicates the command verbatim, so a replica or an AOF
+replay re-runs GCRA at *its* time and may store a different TAT.  Here the AOF records the
+effect instead (``SET key tat PXAT when``, or ``DEL key``) through ``ctx.also_propagate``, as
+Redis itself rewrites non-deterministic commands (``rewriteClientCommandVector``).
 """
 
 from __future__ import annotations
@@ -79,9 +83,16 @@ def cl_throttle(ctx: Client, key: bytes, *args: bytes) -> list[int]:
     if decision.new_tat_ns is not None:
         ttl_ms = int(decision.ttl_ns / _NS_PER_MS)
         if ttl_ms > 0:
-            db.set(key, str(decision.new_tat_ns).encode())
-            db.set_expire(key, now_ns // _NS_PER_MS + ttl_ms)
-        else:  # an expiry of zero: the key is gone as soon as it is written
+            value = str(decision.new_tat_ns).encode()
+            when_ms = now_ns // _NS_PER_MS + ttl_ms
+            db.set(key, value)
+            db.set_expire(key, when_ms)
+            effect = [b"SET", key, value, b"PXAT", str(when_ms).encode()]
+        elif stored is not None:  # an expiry of zero: the key is gone as soon as it is written
             db.delete(key)
+            effect = [b"DEL", key]
+        else:  # a zero-quantity peek at a missing key changes nothing
+            return throttle_reply(decision)
+        ctx.also_propagate = [effect]  # type: ignore[attr-defined]
         ctx.server.dirty += 1
     return throttle_reply(decision)

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.servers"]
 
-REQUIRED_COMMANDS = ("evalsha", "eval", "script", "set", "get", "pttl")
-
 
 def run_threads(n: int, target: object) -> list[object]:
     results: list[object] = [None] * n

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.servers"]
 
-REQUIRED_COMMANDS = ("evalsha", "eval", "script", "set", "pexpire", "pttl")
-
 Interval = tuple[int, int]
 
 

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.servers"]  # the server / server_kind fixtures
 
-REQUIRED_COMMANDS = ("evalsha", "eval", "script", "time", "hget", "hset", "hincrby", "zadd", "pexpire")
-
 T0_MS = 1_700_000_000_000  # a simulated epoch, aligned to every window used here
 
 

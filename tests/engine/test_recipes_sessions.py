@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.servers"]
 
-REQUIRED_COMMANDS = ("evalsha", "eval", "script", "hset", "hgetall", "pexpire", "rename", "time")
-
 T0_MS = 1_700_000_000_000
 
 

