@@ -21,6 +21,9 @@ Two failure modes come with the naive version, and this module guards against bo
 
 If no value appears within ``wait_timeout_s`` (a holder that hangs without dying), the waiter
 computes anyway, or raises :class:`CacheFillTimeout` when ``compute_on_timeout`` is off.
+Threads sharing an in-process fill wait for it at most ``wait_timeout_s`` plus the lock TTL
+and then raise :class:`CacheFillTimeout`: a computation slower than its own lock is a bug to
+surface, not to hide.
 """
 
 from __future__ import annotations
