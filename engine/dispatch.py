@@ -99,6 +99,12 @@ def process_command(client: Client, argv: list[bytes]) -> Any:
         e = RedisError("LOADING Redis is loading the dataset in memory")
         server.stats.errors(e)
         return e
+    if server.disk_error is not None and (cmd.is_write or cmd.name == "ping"):
+        # writeCommandsDeniedByDiskError: refuse writes (and PING) while saving fails.
+        cmd.rejected_calls += 1
+        e = RedisError(server.disk_error)
+        server.stats.errors(e)
+        return e
     if server.maxmemory and cmd.denyoom:
         rejected = server.before_write(client, cmd)
         if rejected is not None:

@@ -111,6 +111,7 @@ class Server:
         self.run_id = os.urandom(20).hex()
         self.lru_clock = int(time.time()) & 0xFFFFFF
         self.loading = False
+        self.disk_error: str | None = None  # MISCONF text while persisting fails (engine/persistence)
         self.ready_keys: list[tuple[Database, bytes]] = []
         self.paused_connections: set[Any] = set()
         self.pause_until = 0.0
