@@ -13,7 +13,7 @@ from typing import Any
 
 from engine import persistence
 from engine.client import Client
-from engine.config import PARAMS
+from engine.config import PARAMS, Param, register_param
 from engine.errors import SYNTAX, CommandError, RedisError
 from engine.persistence import lifecycle
 from engine.protocol import OK, Reply, Status
@@ -159,5 +159,12 @@ def _apply_appendfsync(server: Any, value: Any) -> None:
         f.appendfsync = str(value)
 
 
+def _apply_stop_writes(server: Any, value: Any) -> None:
+    if getattr(persistence.state(server), "started", False):
+        persistence.disk_error(server)
+
+
+if "stop-writes-on-bgsave-error" not in PARAMS:
+    register_param(Param("stop-writes-on-bgsave-error", "bool", True, apply=_apply_stop_writes))
 PARAMS["appendonly"].apply = _apply_appendonly
 PARAMS["appendfsync"].apply = _apply_appendfsync

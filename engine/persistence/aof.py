@@ -472,6 +472,7 @@ class AppendOnlyFile:
         self.last_fsync = time.monotonic()
         self.last_write_status_ok = True
         self.last_write_error: str | None = None
+        self.pending = bytearray()
         self.fsync_pending = False
         self.rewrite_incr_start: int | None = None  # seq of the first incr opened for a rewrite
         self._lock = threading.Lock()
@@ -551,27 +552,43 @@ class AppendOnlyFile:
         self.write(buf)
 
     def write(self, buf: bytes) -> None:
+        """Write ``buf`` (after anything left from a failed write) and fsync per policy.
+
+        On a write error the bytes stay in ``pending`` and are retried by the next write or
+        :meth:`retry`, as Redis keeps them in ``aof_buf``; ``last_write_status_ok`` turns
+        false, which INFO reports and which makes the server refuse writes with MISCONF.
+        """
         fd = self.fd
         assert fd is not None
+        if self.pending:
+            self.pending += buf
+            buf = bytes(self.pending)
         try:
             view = memoryview(buf)
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            self.current_size += len(buf)
-            self.last_write_status_ok = True
+                self.current_size += n
         except OSError as exc:
-            # Redis keeps the data in aof_buf and retries; with the file descriptor broken
-            # the write is reported in INFO and the error is logged once per state change.
             if self.last_write_status_ok:
-                log.warning("Error writing to the AOF file: %s", exc)
+                log.warning("Error writing to the AOF file: %s", exc.strerror or exc)
             self.last_write_status_ok = False
-            self.last_write_error = str(exc)
+            self.last_write_error = exc.strerror or str(exc)
+            self.pending = bytearray(view)
             return
+        self.pending = bytearray()
+        if not self.last_write_status_ok:
+            log.warning("AOF write error looks solved, Redis can write again.")
+        self.last_write_status_ok = True
         if self.appendfsync == FSYNC_ALWAYS:
             self._fsync_fd(fd)
         else:
             self.fsync_pending = True
+
+    def retry(self) -> None:
+        """Retry bytes a failed write left behind (flushAppendOnlyFile from serverCron)."""
+        if self.pending and self.fd is not None:
+            self.write(b"")
 
     def _fsync_fd(self, fd: int) -> None:
         try:

@@ -38,6 +38,9 @@ from engine.persistence import aof, rdb
 
 __all__ = [
     "BGSAVE_RETRY_DELAY_S",
+    "MISCONF_AOF",
+    "MISCONF_RDB",
+    "disk_error",
     "PersistenceError",
     "PersistenceState",
     "aof_rewrite_background",
@@ -59,6 +62,15 @@ log = logging.getLogger("engine.persistence")
 
 #: CONFIG_BGSAVE_RETRY_DELAY in server.h: wait this long after a failed BGSAVE.
 BGSAVE_RETRY_DELAY_S = 5
+
+#: writeCommandsGetDiskErrorMessage (server.c): why writes are refused after a failed save.
+MISCONF_RDB = (
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+    "Commands that may modify the data set are disabled, because this instance is configured to report "
+    "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
+    "Redis logs for details about the RDB error."
+)
+MISCONF_AOF = "MISCONF Errors writing to the AOF file: {}"
 
 CHILD_RDB = "rdb"
 CHILD_AOF = "aof"
@@ -322,7 +334,10 @@ def propagate(server: Any, db_id: int, argv: list[bytes]) -> None:
     f = state(server).aof_file
     if f is None:
         return
+    ok = f.last_write_status_ok
     f.feed(db_id, aof.absolute_expiry_argv(argv, _now_ms()))
+    if f.last_write_status_ok != ok:
+        disk_error(server)
 
 
 def set_appendonly(server: Any, on: bool) -> None:
@@ -368,12 +383,14 @@ def rdb_save(server: Any) -> bool:
     except (OSError, TypeError) as exc:
         log.warning("Failed saving the DB: %s", exc)
         st.lastbgsave_ok = False
+        disk_error(server)
         return False
     _mark_dirty_saved(server, _dirty(server))
     st.lastsave = int(time.time())
     _sync_lastsave(server, st)
     st.lastbgsave_ok = True
     st.rdb_saves += 1
+    disk_error(server)
     log.info("DB saved on disk")
     return True
 
@@ -523,6 +540,7 @@ def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
                 (_dir(server) / f"temp-{pid}.rdb").unlink()
             log.warning("Background saving error")
         st.rdb_last_bgsave_time_sec = elapsed
+        disk_error(server)
     elif kind == CHILD_AOF:
         f = st.aof_file
         installed = f is not None and f.finish_rewrite(f.temp_rewrite_path(pid), ok=ok)
@@ -554,6 +572,10 @@ def cron(server: Any) -> None:
         if pid == 0:
             return
         _child_done(server, st, pid, os.waitstatus_to_exitcode(status) == 0)
+    f = st.aof_file
+    if f is not None and f.pending:
+        f.retry()
+        disk_error(server)
     if st.aof_rewrite_scheduled:
         aof_rewrite_background(server)
         return
@@ -588,6 +610,24 @@ def _size(text: str) -> int:
         if t.endswith(u):
             return int(t[: -len(u)]) * mul
     return int(t or 0)
+
+
+def disk_error(server: Any) -> str | None:
+    """writeCommandsDeniedByDiskError: the MISCONF text when writes must be refused, else None.
+
+    RDB: ``stop-writes-on-bgsave-error yes``, save rules set and the last save failed.
+    AOF: the last write to the AOF failed.  The result is kept in ``server.disk_error`` so
+    dispatch reads one attribute per command.
+    """
+    st = state(server)
+    text: str | None = None
+    if not st.lastbgsave_ok and save_rules(server) and _yes(server, "stop-writes-on-bgsave-error", "yes"):
+        text = MISCONF_RDB
+    elif st.aof_file is not None and not st.aof_file.last_write_status_ok:
+        text = MISCONF_AOF.format(st.aof_file.last_write_error)
+    with contextlib.suppress(AttributeError):
+        server.disk_error = text
+    return text
 
 
 # ---------------------------------------------------------------------------------------

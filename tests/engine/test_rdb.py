@@ -347,3 +347,31 @@ def test_save_commands_on_a_running_server(tmp_path: Path) -> None:
             c.execute_command("SAVE", "x")
     with EmbeddedServer(dir=str(tmp_path)) as srv:
         assert redis.Redis.from_url(srv.url).get("k") == b"w"
+
+
+def test_failed_bgsave_refuses_writes_with_misconf(tmp_path: Path) -> None:
+    """stop-writes-on-bgsave-error (default yes) with save rules: after a failed BGSAVE,
+    writes and PING get Redis's MISCONF error, reads still work (processCommand)."""
+    import redis
+
+    from engine.persistence.lifecycle import MISCONF_RDB
+    from engine.server import EmbeddedServer
+
+    with EmbeddedServer(dir=str(tmp_path), save="3600 1", dbfilename="no-such-dir/dump.rdb") as srv:
+        c = redis.Redis.from_url(srv.url)
+        c.set("k", "v")
+        assert raw(c, "BGSAVE") == b"Background saving started"
+        deadline = time.monotonic() + 10
+        last = b"v"
+        for i in range(10_000):
+            try:
+                c.set("k", i)
+            except redis.ResponseError as e:
+                assert str(e) == MISCONF_RDB
+                break
+            last = b"%d" % i
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with pytest.raises(redis.ResponseError, match="^MISCONF"):
+            c.ping()
+        assert c.get("k") == last
