@@ -386,3 +386,27 @@ def test_single_file_aof_from_older_redis_is_upgraded(tmp_path: Path) -> None:
     )
     with real_redis("--appendonly", "yes", dir=tmp_path) as real:
         assert sorted(real.client().keys()) == [b"a", b"b", b"c"]
+
+
+def test_failed_aof_write_is_kept_and_retried(tmp_path: Path) -> None:
+    from engine import persistence
+
+    srv = _server(tmp_path)
+    persistence.load_on_start(srv, _executor(srv))
+    f = persistence.state(srv).aof_file
+    assert f is not None and f.fd is not None
+    incr = f.dir / f.manifest.incrs[-1].name
+    good_fd = f.fd
+    f.fd = os.open(incr, os.O_RDONLY)  # writes now fail with EBADF
+    persistence.propagate(srv, 0, [b"SET", b"a", b"1"])
+    assert srv.disk_error is not None and srv.disk_error.startswith("MISCONF Errors writing to the AOF file: ")
+    assert dict(persistence.info_fields(srv))["aof_last_write_status"] == "err"
+    os.close(f.fd)
+    f.fd = good_fd
+    persistence.cron(srv)
+    assert srv.disk_error is None
+    persistence.on_shutdown(srv, save=False)
+    fresh = _server(tmp_path)
+    persistence.load_on_start(fresh, _executor(fresh))
+    assert fresh.dbs[0].data == {b"a": b"1"}
+    persistence.on_shutdown(fresh, save=False)

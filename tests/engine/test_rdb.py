@@ -203,6 +203,7 @@ class FakeServer:
         self.config = {"dir": str(dir), "dbfilename": "dump.rdb", "save": "", "appendonly": "no", **config}
         self.dirty = 0
         self.loading = False
+        self.disk_error: str | None = None
 
 
 def wait_child(server: FakeServer, timeout_s: float = 10.0) -> None:
