@@ -111,7 +111,12 @@ def process_command(client: Client, argv: list[bytes]) -> Any:
             cmd.rejected_calls += 1
             server.stats.errors(rejected)
             return rejected
-    return call(client, cmd, argv)
+    reply = call(client, cmd, argv)
+    if server.ready_keys:
+        from engine.blocking import handle_clients_blocked_on_keys
+
+        handle_clients_blocked_on_keys(server)
+    return reply
 
 
 def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
