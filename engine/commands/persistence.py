@@ -68,8 +68,6 @@ def bgrewriteaof(ctx: Client) -> Reply:
     st = persistence.state(ctx.server)
     if st.child_type == lifecycle.CHILD_AOF:
         raise CommandError("ERR Background append only file rewriting already in progress")
-    if st.aof_file is None:
-        raise CommandError("ERR Background append only file rewriting is only supported with appendonly yes")
     if st.child_pid is not None:
         st.aof_rewrite_scheduled = True
         return Status("Background append only file rewriting scheduled")

@@ -104,6 +104,7 @@ class PersistenceState:
     child_type: str | None = None
     child_start: float = 0.0
     aof_file: aof.AppendOnlyFile | None = None
+    aof_off_rewrite: aof.AppendOnlyFile | None = None  # BGREWRITEAOF with appendonly no
     aof_rewrite_scheduled: bool = False
     aof_last_bgrewrite_ok: bool = True
     aof_rewrites: int = 0
@@ -482,21 +483,36 @@ def rdb_save_background(server: Any) -> bool:
 
 def aof_rewrite_background(server: Any) -> bool:
     """BGREWRITEAOF (rewriteAppendOnlyFileBackground): open a new incr file, fork a child
-    that writes the new base; :func:`cron` installs it."""
+    that writes the new base; :func:`cron` installs it.
+
+    With ``appendonly no`` Redis 7.0 still rewrites: the directory gets a new base and a
+    manifest naming only that base, and nothing is appended afterwards.
+    """
     st = state(server)
-    f = st.aof_file
-    if st.child_pid is not None or f is None:
+    if st.child_pid is not None:
         return False
-    f.start_rewrite()
+    f = st.aof_file
+    if f is None:
+        f = _new_aof_file(server)
+        f.dir.mkdir(parents=True, exist_ok=True)
+        mpath = f.dir / f.manifest_name
+        if mpath.exists():
+            f.manifest = aof.AofManifest.parse(mpath.read_text(), str(mpath))
+        f.rewrite_incr_start = f.manifest.curr_incr_seq + 1  # every existing incr becomes history
+        st.aof_off_rewrite = f
+    else:
+        f.start_rewrite()
     dbs = images(server)
     preamble = f.use_rdb_preamble
+    target = f
 
     def work() -> None:
-        aof.write_base(f.temp_rewrite_path(os.getpid()), dbs, use_rdb_preamble=preamble)
+        aof.write_base(target.temp_rewrite_path(os.getpid()), dbs, use_rdb_preamble=preamble)
 
     pid = _fork(server, st, CHILD_AOF, work)
     if pid is None:
         f.finish_rewrite(f.dir / "nonexistent", ok=False)
+        st.aof_off_rewrite = None
         st.aof_last_bgrewrite_ok = False
         st.aof_rewrites_consecutive_failures += 1
         return False
@@ -515,8 +531,10 @@ def _kill_child(server: Any, st: PersistenceState) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
     st.child_pid = st.child_type = None
-    if kind == CHILD_AOF and st.aof_file is not None:
-        st.aof_file.finish_rewrite(st.aof_file.temp_rewrite_path(pid), ok=False)
+    target = st.aof_file or st.aof_off_rewrite
+    st.aof_off_rewrite = None
+    if kind == CHILD_AOF and target is not None:
+        target.finish_rewrite(target.temp_rewrite_path(pid), ok=False)
     else:
         with contextlib.suppress(OSError):
             (_dir(server) / f"temp-{pid}.rdb").unlink()
@@ -542,7 +560,8 @@ def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
         st.rdb_last_bgsave_time_sec = elapsed
         disk_error(server)
     elif kind == CHILD_AOF:
-        f = st.aof_file
+        f = st.aof_file or st.aof_off_rewrite
+        st.aof_off_rewrite = None
         installed = f is not None and f.finish_rewrite(f.temp_rewrite_path(pid), ok=ok)
         if installed and f is not None:
             st.aof_last_bgrewrite_ok = True
