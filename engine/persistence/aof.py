@@ -242,7 +242,8 @@ def absolute_expiry_argv(argv: list[bytes], now_ms: int) -> list[bytes]:
     ``SET k v EX s`` / ``PX`` / ``EXAT`` becomes ``SET k v PXAT <ms>`` and ``SETEX`` /
     ``PSETEX`` become that too (setGenericCommand); ``EXPIRE`` / ``PEXPIRE`` / ``EXPIREAT``
     become ``PEXPIREAT`` (expireGenericCommand); ``GETEX k EX s`` becomes ``PEXPIREAT`` and
-    ``GETEX k PERSIST`` becomes ``PERSIST`` (getexCommand).  A command already in absolute
+    ``GETEX k PERSIST`` becomes ``PERSIST`` (getexCommand); ``RESTORE k ttl ...`` gets an
+    absolute ttl and ``ABSTTL`` (restoreCommand).  A command already in absolute
     form, or one whose arguments do not parse, is returned unchanged; replaying it gives the
     same result either way.
     """
@@ -277,6 +278,11 @@ def absolute_expiry_argv(argv: list[bytes], now_ms: int) -> list[bytes]:
             return argv
         when = now_ms + v * 1000 if name == b"expire" else now_ms + v if name == b"pexpire" else v * 1000
         return [b"PEXPIREAT", argv[1], str(when).encode(), *argv[3:]]
+    if name == b"restore" and len(argv) >= 4:
+        ttl = _int(argv[2])
+        if ttl is None or ttl <= 0 or any(a.upper() == b"ABSTTL" for a in argv[4:]):
+            return argv
+        return [argv[0], argv[1], str(now_ms + ttl).encode(), *argv[3:], b"ABSTTL"]
     if name == b"getex" and len(argv) >= 3:
         opt = argv[2].upper()
         if opt == b"PERSIST":

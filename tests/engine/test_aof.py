@@ -239,6 +239,9 @@ def test_relative_expiries_become_absolute() -> None:
     assert f([b"EXPIREAT", b"k", b"3"], now) == [b"PEXPIREAT", b"k", b"3000"]
     assert f([b"GETEX", b"k", b"EX", b"1"], now) == [b"PEXPIREAT", b"k", b"1700000001000"]
     assert f([b"GETEX", b"k", b"PERSIST"], now) == [b"PERSIST", b"k"]
+    assert f([b"RESTORE", b"k", b"5", b"x", b"REPLACE"], now) == \
+        [b"RESTORE", b"k", b"1700000000005", b"x", b"REPLACE", b"ABSTTL"]
+    assert f([b"RESTORE", b"k", b"0", b"x"], now) == [b"RESTORE", b"k", b"0", b"x"]
     assert f([b"INCR", b"k"], now) == [b"INCR", b"k"]
 
 
