@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 from sortedcontainers import SortedList
 
@@ -35,6 +36,7 @@ __all__ = [
     "ZSet",
     "type_name",
     "is_int_string",
+    "encoding",
 ]
 
 
@@ -134,3 +136,48 @@ def is_int_string(data: bytes | bytearray) -> bool:
     except ValueError:
         return False
     return -(1 << 63) <= n < (1 << 63) and str(n).encode() == bytes(data)
+
+
+def encoding(value: object, config: Any) -> str:
+    """The name OBJECT ENCODING prints, from Redis 7.0's conversion rules (object.c, t_*.c).
+
+    Strings: ``int`` for canonical 64-bit integers, ``embstr`` up to 44 bytes, ``raw`` above or
+    once modified in place.  Lists are always ``quicklist`` in 7.0 (the plain ``listpack`` list
+    came in 7.2).  Sets are ``intset`` while every member is an integer and there are at most
+    set-max-intset-entries of them (7.0 has no listpack sets), else ``hashtable``.  Hashes and
+    sorted sets are ``listpack`` while within their *-max-listpack-entries/value limits, else
+    ``hashtable`` / ``skiplist``.  Redis never converts back when a value shrinks; this answer
+    is computed from the current contents, so it differs only for a value that grew past a
+    limit and then shrank below it again.
+    """
+    t = type(value)
+    if t is bytes:
+        if is_int_string(value):  # type: ignore[arg-type]
+            return "int"
+        return "embstr" if len(value) <= 44 else "raw"  # type: ignore[arg-type]
+    if t is bytearray:
+        return "raw"
+    if t is deque:
+        return "quicklist"
+    if t is set:
+        if len(value) <= config["set-max-intset-entries"] and all(  # type: ignore[arg-type]
+            is_int_string(m) for m in value  # type: ignore[attr-defined]
+        ):
+            return "intset"
+        return "hashtable"
+    if t is dict:
+        limit = config["hash-max-listpack-value"]
+        if len(value) <= config["hash-max-listpack-entries"] and all(  # type: ignore[arg-type]
+            len(k) <= limit and len(v) <= limit for k, v in value.items()  # type: ignore[attr-defined]
+        ):
+            return "listpack"
+        return "hashtable"
+    if t is ZSet:
+        limit = config["zset-max-listpack-value"]
+        if len(value) <= config["zset-max-listpack-entries"] and all(  # type: ignore[arg-type]
+            len(m) <= limit for m in value.dict  # type: ignore[attr-defined]
+        ):
+            return "listpack"
+        return "skiplist"
+    return "raw"
+
