@@ -35,7 +35,7 @@ __all__ = [
     "blmpop", "mpop_keys",
 ]
 
-_LONG_RANGE = "ERR value is out of range, must be between {} and {}"
+_LONG_RANGE = "ERR value is out of range, value must between {} and {}"
 
 
 def _int(raw: bytes) -> int:

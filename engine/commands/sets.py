@@ -1,0 +1,355 @@
+"""Set commands (t_set.c).
+
+A set is a Python ``set[bytes]``.  Replies that are whole sets are returned as ``set`` so
+RESP3 clients get the ``~`` type as from Redis; empty sets are deleted, every change bumps
+``server.dirty`` and fires Redis's keyspace event.  SPOP is propagated as SREM (or DEL when
+it empties the set), since replaying a random pop would pick other members.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from engine.client import Client
+from engine.errors import NOT_INTEGER, SYNTAX, CommandError
+from engine.objects import SET
+from engine.protocol import Reply
+from engine.table import command
+from engine.util import LLONG_MAX, glob_match, parse_int
+
+__all__ = [
+    "sadd", "srem", "smembers", "sismember", "smismember", "scard", "spop", "srandmember", "smove",
+    "sinter", "sintercard", "sunion", "sdiff", "sinterstore", "sunionstore", "sdiffstore", "sscan",
+    "scan_args",
+]
+
+_rng = random.Random()
+
+
+def _int(raw: bytes, msg: str = NOT_INTEGER) -> int:
+    n = parse_int(raw)
+    if n is None:
+        raise CommandError(msg)
+    return n
+
+
+@command("sadd", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Add one or more members to a set")
+def sadd(ctx: Client, key: bytes, *members: bytes) -> Reply:
+    db = ctx.db
+    s = db.lookup_write(key, SET)
+    if s is None:
+        s = set(members)
+        db.add(key, s)
+        added = len(s)
+    else:
+        before = len(s)
+        s.update(members)
+        added = len(s) - before
+        if added:
+            db.signal_modified(key)
+            ctx.server.on_key_written(db, key, s)
+    if added:
+        ctx.server.dirty += added
+        ctx.server.notify("s", "sadd", key, db.id)
+    return added
+
+
+@command("srem", arity=-3, flags="write fast", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Remove one or more members from a set")
+def srem(ctx: Client, key: bytes, *members: bytes) -> Reply:
+    db = ctx.db
+    s = db.lookup_write(key, SET)
+    if s is None:
+        return 0
+    before = len(s)
+    s.difference_update(members)
+    removed = before - len(s)
+    if removed:
+        server = ctx.server
+        server.dirty += removed
+        server.notify("s", "srem", key, db.id)
+        if s:
+            db.signal_modified(key)
+            server.on_key_written(db, key, s)
+        else:
+            db.delete(key)
+            server.notify("g", "del", key, db.id)
+    return removed
+
+
+@command("smembers", arity=2, flags="readonly", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Get all the members in a set")
+def smembers(ctx: Client, key: bytes) -> Reply:
+    s = ctx.db.lookup_read(key, SET)
+    return set() if s is None else set(s)
+
+
+@command("sismember", arity=3, flags="readonly fast", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Determine if a given value is a member of a set")
+def sismember(ctx: Client, key: bytes, member: bytes) -> Reply:
+    s = ctx.db.lookup_read(key, SET)
+    return 1 if s is not None and member in s else 0
+
+
+@command("smismember", arity=-3, flags="readonly fast", keys=(1, 1, 1), acl="@set", group="set",
+         since="6.2.0", summary="Returns the membership associated with the given elements for a set")
+def smismember(ctx: Client, key: bytes, *members: bytes) -> Reply:
+    s = ctx.db.lookup_read(key, SET) or ()
+    return [1 if m in s else 0 for m in members]
+
+
+@command("scard", arity=2, flags="readonly fast", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Get the number of members in a set")
+def scard(ctx: Client, key: bytes) -> Reply:
+    s = ctx.db.lookup_read(key, SET)
+    return 0 if s is None else len(s)
+
+
+@command("spop", arity=-2, flags="write random fast", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Remove and return one or multiple random members from a set")
+def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
+    if len(rest) > 1:
+        raise CommandError(SYNTAX)
+    has_count = bool(rest)
+    count = 1
+    if has_count:
+        count = _int(rest[0], "ERR value is out of range, must be positive")
+        if count < 0:
+            raise CommandError("ERR value is out of range, must be positive")
+    db = ctx.db
+    s = db.lookup_write(key, SET)
+    if s is None:
+        return set() if has_count else None
+    if has_count and count == 0:
+        return set()
+    server = ctx.server
+    if count >= len(s):
+        popped = list(s)
+        s.clear()
+    else:
+        popped = _rng.sample(list(s), count) if count > 1 else [s.pop()]
+        s.difference_update(popped)
+    server.dirty += len(popped)
+    server.notify("s", "spop", key, db.id)
+    if s:
+        db.signal_modified(key)
+        server.on_key_written(db, key, s)
+        ctx.also_propagate = [[b"SREM", key, *popped]]  # type: ignore[attr-defined]
+    else:
+        db.delete(key)
+        server.notify("g", "del", key, db.id)
+        ctx.also_propagate = [[b"DEL", key]]  # type: ignore[attr-defined]
+    return set(popped) if has_count else popped[0]
+
+
+@command("srandmember", arity=-2, flags="readonly random", keys=(1, 1, 1), acl="@set", group="set",
+         summary="Get one or multiple random members from a set")
+def srandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
+    if len(rest) > 1:
+        raise CommandError(SYNTAX)
+    if not rest:
+        s = ctx.db.lookup_read(key, SET)
+        if s is None:
+            return None
+        return _rng.choice(tuple(s)) if len(s) > 1 else next(iter(s))
+    count = _int(rest[0])
+    if count < -LLONG_MAX:
+        raise CommandError(f"ERR value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
+    s = ctx.db.lookup_read(key, SET)
+    if s is None or count == 0:
+        return []
+    members = tuple(s)
+    if count < 0:
+        return [members[int(_rng.random() * len(members))] for _ in range(-count)]
+    if count >= len(members):
+        return list(members)
+    return _rng.sample(members, count)
+
+
+@command("smove", arity=4, flags="write fast", keys=(1, 2, 1), acl="@set", group="set",
+         summary="Move a member from one set to another")
+def smove(ctx: Client, src: bytes, dst: bytes, member: bytes) -> Reply:
+    db = ctx.db
+    s = db.lookup_write(src, SET)
+    d = db.lookup_write(dst, SET)
+    if s is None:
+        return 0
+    if src == dst:
+        return 1 if member in s else 0
+    if member not in s:
+        return 0
+    server = ctx.server
+    s.discard(member)
+    server.notify("s", "srem", src, db.id)
+    if s:
+        db.signal_modified(src)
+        server.on_key_written(db, src, s)
+    else:
+        db.delete(src)
+        server.notify("g", "del", src, db.id)
+    if d is None:
+        db.add(dst, {member})
+    elif member not in d:
+        d.add(member)
+        db.signal_modified(dst)
+        server.on_key_written(db, dst, d)
+    server.dirty += 1
+    server.notify("s", "sadd", dst, db.id)
+    return 1
+
+
+def _sets(ctx: Client, keys: Iterable[bytes], write: bool) -> list[set[bytes] | None]:
+    db = ctx.db
+    look = db.lookup_write if write else db.lookup_read
+    return [look(k, SET) for k in keys]
+
+
+def _combine(op: str, sets: list[set[bytes] | None]) -> set[bytes]:
+    if op == "inter":
+        if any(s is None for s in sets):
+            return set()
+        ordered = sorted(sets, key=len)  # type: ignore[arg-type]
+        return set(ordered[0]).intersection(*ordered[1:])  # type: ignore[arg-type]
+    if op == "union":
+        out: set[bytes] = set()
+        for s in sets:
+            if s:
+                out |= s
+        return out
+    first = sets[0]
+    if first is None:
+        return set()
+    return set(first).difference(*(s for s in sets[1:] if s))
+
+
+def _store(ctx: Client, op: str, dst: bytes, keys: tuple[bytes, ...]) -> Reply:
+    result = _combine(op, _sets(ctx, keys, True))
+    db = ctx.db
+    server = ctx.server
+    if result:
+        db.set(dst, result)
+        server.notify("s", f"s{op}store", dst, db.id)
+    elif db.delete(dst):
+        server.notify("g", "del", dst, db.id)
+    server.dirty += 1
+    return len(result)
+
+
+@command("sinter", arity=-2, flags="readonly", keys=(1, -1, 1), acl="@set", group="set",
+         summary="Intersect multiple sets")
+def sinter(ctx: Client, *keys: bytes) -> Reply:
+    return _combine("inter", _sets(ctx, keys, False))
+
+
+@command("sunion", arity=-2, flags="readonly", keys=(1, -1, 1), acl="@set", group="set",
+         summary="Add multiple sets")
+def sunion(ctx: Client, *keys: bytes) -> Reply:
+    return _combine("union", _sets(ctx, keys, False))
+
+
+@command("sdiff", arity=-2, flags="readonly", keys=(1, -1, 1), acl="@set", group="set",
+         summary="Subtract multiple sets")
+def sdiff(ctx: Client, *keys: bytes) -> Reply:
+    return _combine("diff", _sets(ctx, keys, False))
+
+
+@command("sinterstore", arity=-3, flags="write denyoom", keys=(1, -1, 1), acl="@set", group="set",
+         summary="Intersect multiple sets and store the resulting set in a key")
+def sinterstore(ctx: Client, dst: bytes, *keys: bytes) -> Reply:
+    return _store(ctx, "inter", dst, keys)
+
+
+@command("sunionstore", arity=-3, flags="write denyoom", keys=(1, -1, 1), acl="@set", group="set",
+         summary="Add multiple sets and store the resulting set in a key")
+def sunionstore(ctx: Client, dst: bytes, *keys: bytes) -> Reply:
+    return _store(ctx, "union", dst, keys)
+
+
+@command("sdiffstore", arity=-3, flags="write denyoom", keys=(1, -1, 1), acl="@set", group="set",
+         summary="Subtract multiple sets and store the resulting set in a key")
+def sdiffstore(ctx: Client, dst: bytes, *keys: bytes) -> Reply:
+    return _store(ctx, "diff", dst, keys)
+
+
+def _numkeys_keys(argv: list[bytes]) -> list[int]:
+    n = parse_int(argv[1]) if len(argv) > 1 else None
+    if n is None or n <= 0:
+        return []
+    return list(range(2, min(2 + n, len(argv))))
+
+
+@command("sintercard", arity=-3, flags="readonly", keys=(0, 0, 0), acl="@set", group="set", since="7.0.0",
+         summary="Intersect multiple sets and return the cardinality of the result",
+         key_extractor=_numkeys_keys)
+def sintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
+    n = _int(numkeys, "ERR numkeys should be greater than 0")
+    if n <= 0:
+        raise CommandError("ERR numkeys should be greater than 0")
+    if n > len(rest):
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    keys, opts = rest[:n], rest[n:]
+    limit = 0
+    i = 0
+    while i < len(opts):
+        if opts[i].lower() == b"limit" and i + 1 < len(opts):
+            limit = _int(opts[i + 1], "ERR LIMIT can't be negative")
+            if limit < 0:
+                raise CommandError("ERR LIMIT can't be negative")
+            i += 2
+        else:
+            raise CommandError(SYNTAX)
+    sets = _sets(ctx, keys, False)
+    if any(s is None for s in sets):
+        return 0
+    ordered = sorted(sets, key=len)  # type: ignore[arg-type]
+    count = 0
+    for m in ordered[0]:  # type: ignore[union-attr]
+        if all(m in s for s in ordered[1:]):  # type: ignore[operator]
+            count += 1
+            if limit and count >= limit:
+                break
+    return count
+
+
+def scan_args(cursor: bytes, opts: tuple[bytes, ...]) -> tuple[int, bytes | None, int]:
+    """SSCAN/ZSCAN/HSCAN arguments: cursor, MATCH pattern, COUNT (db.c scanGenericCommand)."""
+    c = parse_int(cursor)  # strtoul in Redis: "-1" is accepted and wraps
+    if c is None:
+        if not cursor.isdigit() or int(cursor) >= 1 << 64:
+            raise CommandError("ERR invalid cursor")
+        c = int(cursor)
+    pattern: bytes | None = None
+    count = 10
+    i = 0
+    while i < len(opts):
+        opt = opts[i].lower()
+        if opt == b"count" and i + 1 < len(opts):
+            count = _int(opts[i + 1])
+            if count < 1:
+                raise CommandError(SYNTAX)
+        elif opt == b"match" and i + 1 < len(opts):
+            pattern = opts[i + 1]
+            if pattern == b"*":
+                pattern = None
+        else:
+            raise CommandError(SYNTAX)
+        i += 2
+    return c, pattern, count
+
+
+@command("sscan", arity=-3, flags="readonly random", keys=(1, 1, 1), acl="@set", group="set", since="2.8.0",
+         summary="Incrementally iterate Set elements")
+def sscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
+    """One call returns every member and cursor 0, as Redis does for intset-encoded sets;
+    SCAN's guarantees (every member present throughout is returned) hold trivially."""
+    _c, pattern, _count = scan_args(cursor, opts)
+    s = ctx.db.lookup_read(key, SET)
+    if s is None:
+        return [b"0", []]
+    members = list(s) if pattern is None else [m for m in s if glob_match(pattern, m)]
+    return [b"0", members]
+
+
+
