@@ -413,3 +413,19 @@ def test_failed_aof_write_is_kept_and_retried(tmp_path: Path) -> None:
     persistence.load_on_start(fresh, _executor(fresh))
     assert fresh.dbs[0].data == {b"a": b"1"}
     persistence.on_shutdown(fresh, save=False)
+
+
+def test_expired_keys_are_appended_as_del(tmp_path: Path) -> None:
+    """A key removed by (lazy or active) expiry reaches the AOF as DEL, as Redis 7 propagates it."""
+    import redis
+
+    from engine.server import EmbeddedServer
+
+    with EmbeddedServer(dir=str(tmp_path), appendonly="yes") as srv:
+        c = redis.Redis.from_url(srv.url)
+        c.set("short", "v", px=30)
+        time.sleep(0.1)
+        assert c.get("short") is None
+        incr = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
+        assert incr.endswith(aof.encode_command([b"DEL", b"short"]))
+        assert b"PXAT" in incr
