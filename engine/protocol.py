@@ -38,6 +38,7 @@ __all__ = [
     "NULL_ARRAY",
     "Push",
     "Verbatim",
+    "Replies",
     "Reply",
     "encode",
     "format_double",
@@ -58,6 +59,13 @@ class Push(list):  # type: ignore[type-arg]
 
 class Verbatim(bytes):
     """A verbatim text reply (INFO, CLIENT LIST in RESP3): ``=len\\r\\ntxt:...``."""
+
+    __slots__ = ()
+
+
+class Replies(list):  # type: ignore[type-arg]
+    """Several replies to one command, written one after another (SUBSCRIBE a b c answers
+    once per channel, as pubsub.c does)."""
 
     __slots__ = ()
 
@@ -162,6 +170,9 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
             out.append(b"=%d\r\ntxt:%s\r\n" % (len(value) + 4, value))
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif t is Replies:
+        for item in value:
+            _encode_into(item, resp, out)
     elif t is str:
         b = value.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(b), b))
