@@ -29,7 +29,8 @@ def now_ms() -> int:
 class Database:
     """One numbered keyspace."""
 
-    __slots__ = ("id", "server", "data", "expires", "lru", "keys", "volatile", "watched", "blocking", "avg_ttl")
+    __slots__ = ("id", "server", "data", "expires", "lru", "keys", "volatile", "watched", "blocking", "avg_ttl",
+                 "resized_keys")
 
     def __init__(self, db_id: int, server: Server) -> None:
         self.id = db_id
@@ -44,6 +45,9 @@ class Database:
         self.watched: dict[bytes, set[Any]] = {}
         self.blocking: dict[bytes, Any] = {}
         self.avg_ttl = 0
+        # Keys written since engine/memory.py last re-estimated their size (every write
+        # passes signal_modified, so families need no memory-accounting call of their own).
+        self.resized_keys: set[bytes] = set()
 
     def __len__(self) -> int:
         return len(self.data)
@@ -140,6 +144,7 @@ class Database:
 
     def signal_modified(self, key: bytes) -> None:
         """signalModifiedKey: invalidate WATCHers and wake clients blocked on the key."""
+        self.resized_keys.add(key)
         if self.watched:
             clients = self.watched.get(key)
             if clients:
