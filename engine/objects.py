@@ -60,7 +60,9 @@ class ZSet:
         return self.dict.get(member)
 
     def add(self, member: bytes, score: float) -> bool:
-        """Insert or update; return True when the member is new."""
+        """Insert or update; return True when the member is new.  -0 is stored as 0, as
+        Redis's listpack keeps scores as d2string text."""
+        score += 0.0
         old = self.dict.get(member)
         if old is not None:
             if old == score:
