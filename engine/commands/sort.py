@@ -1,0 +1,209 @@
+"""SORT and SORT_RO (sort.c): sort a list, set or sorted set, optionally by external keys
+(``BY weight_*``, ``BY obj_*->field``), projecting external keys (``GET``), with LIMIT,
+ASC/DESC, ALPHA and STORE.
+
+Numeric sorting parses each element (or BY value) as a double and breaks ties by comparing
+the elements as binary strings, as sortCompare does, so the result is deterministic.  A BY
+pattern without ``*`` skips sorting; a set is then sorted ALPHA anyway when the result is
+stored, as Redis does to keep replication deterministic.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+from engine.client import Client
+from engine.db import Database
+from engine.errors import SYNTAX, CommandError, WrongTypeError
+from engine.objects import HASH, LIST, SET, STRING, ZSet
+from engine.protocol import Reply
+from engine.table import command
+from engine.util import parse_int
+
+__all__ = ["sort", "sort_ro", "lookup_by_pattern"]
+
+NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+
+
+def lookup_by_pattern(db: Database, pattern: bytes, element: bytes) -> bytes | None:
+    """lookupKeyByPattern: ``#`` is the element; the first ``*`` is replaced by the element;
+    ``key->field`` reads a hash field.  Missing keys, wrong types and patterns without ``*``
+    give None."""
+    if pattern == b"#":
+        return element
+    star = pattern.find(b"*")
+    if star < 0:
+        return None
+    arrow = pattern.find(b"->", star + 1)
+    field: bytes | None = None
+    if arrow >= 0 and arrow + 2 < len(pattern):
+        field = pattern[arrow + 2:]
+        key_pattern = pattern[:arrow]
+    else:
+        key_pattern = pattern
+    key = key_pattern[:star] + element + key_pattern[star + 1:]
+    value = db.lookup_read(key)
+    if value is None:
+        return None
+    if field is not None:
+        if type(value) not in HASH:
+            return None
+        return value.get(field)
+    if type(value) not in STRING:
+        return None
+    return bytes(value)
+
+
+def _score(raw: bytes) -> float:
+    """strtod over the whole string: leading blanks allowed, trailing ones and NaN are not."""
+    if not raw or raw.rstrip() != raw or b"_" in raw:
+        raise CommandError(NOT_DOUBLE)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CommandError(NOT_DOUBLE) from None
+    if math.isnan(value):
+        raise CommandError(NOT_DOUBLE)
+    return value
+
+
+def _int(raw: bytes) -> int:
+    n = parse_int(raw)
+    if n is None:
+        raise CommandError("ERR value is not an integer or out of range")
+    return n
+
+
+def _sort(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> Reply:
+    desc = alpha = False
+    by: bytes | None = None
+    dontsort = False
+    offset, count = 0, -1
+    gets: list[bytes] = []
+    store: bytes | None = None
+    i = 0
+    while i < len(opts):
+        opt = opts[i].lower()
+        left = len(opts) - 1 - i
+        if opt == b"asc":
+            desc = False
+        elif opt == b"desc":
+            desc = True
+        elif opt == b"alpha":
+            alpha = True
+        elif opt == b"limit" and left >= 2:
+            offset, count = _int(opts[i + 1]), _int(opts[i + 2])
+            i += 2
+        elif opt == b"store" and left >= 1 and not readonly:
+            store = opts[i + 1]
+            i += 1
+        elif opt == b"by" and left >= 1:
+            by = opts[i + 1]
+            if b"*" not in by:
+                dontsort = True
+            i += 1
+        elif opt == b"get" and left >= 1:
+            gets.append(opts[i + 1])
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+        i += 1
+    db = ctx.db
+    value = db.lookup_write(key) if store is not None else db.lookup_read(key)
+    if value is None:
+        elements: list[bytes] = []
+    elif type(value) in LIST:
+        elements = list(value)
+    elif type(value) in SET:
+        elements = list(value)
+        if dontsort and store is not None:
+            dontsort, alpha, by = False, True, None
+    elif type(value) is ZSet:
+        elements = [m for _s, m in value.index]
+    else:
+        raise WrongTypeError()
+    if dontsort and desc:
+        elements.reverse()  # unsorted lists and zsets are walked from the tail for DESC
+    if not dontsort:
+        keyed: list[tuple[Any, bytes]] = []
+        for el in elements:
+            if by is not None:
+                ext = lookup_by_pattern(db, by, el)
+                if alpha:
+                    keyed.append((ext, el))
+                else:
+                    keyed.append((0.0 if ext is None else _score(ext), el))
+            elif alpha:
+                keyed.append((el, el))
+            else:
+                keyed.append((_score(el), el))
+        if alpha and by is not None:
+            def cmp(a: tuple[Any, bytes], b: tuple[Any, bytes]) -> int:
+                x, y = a[0], b[0]
+                if x is None or y is None:
+                    return 0 if x is y else (-1 if x is None else 1)
+                return (x > y) - (x < y)
+        else:
+            def cmp(a: tuple[Any, bytes], b: tuple[Any, bytes]) -> int:
+                if a[0] != b[0]:
+                    return 1 if a[0] > b[0] else -1
+                return (a[1] > b[1]) - (a[1] < b[1])
+        keyed.sort(key=functools.cmp_to_key(cmp), reverse=desc)
+        elements = [el for _k, el in keyed]
+    n = len(elements)
+    start = max(offset, 0)
+    end = n - 1 if count < 0 else start + count - 1
+    if start >= n:
+        start, end = n - 1, n - 2
+    end = min(end, n - 1)
+    chosen = elements[start:end + 1] if end >= start else []
+    if gets:
+        out: list[bytes | None] = [lookup_by_pattern(db, g, el) for el in chosen for g in gets]
+    else:
+        out = list(chosen)
+    if store is None:
+        return out
+    server = ctx.server
+    if out:
+        from collections import deque
+
+        db.set(store, deque(b"" if v is None else v for v in out))
+        server.notify("l", "sortstore", store, db.id)
+        server.dirty += len(out)
+    else:
+        if db.delete(store):
+            server.notify("g", "del", store, db.id)
+        server.dirty += 1
+    return len(out)
+
+
+def _sort_keys(argv: list[bytes]) -> list[int]:
+    """The sorted key plus a STORE destination (sortGetKeys)."""
+    keys = [1]
+    i = 2
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"store" and i + 1 < len(argv):
+            keys.append(i + 1)
+            i += 2
+        elif opt in (b"by", b"get") and i + 1 < len(argv):
+            i += 2
+        elif opt == b"limit":
+            i += 3
+        else:
+            i += 1
+    return keys
+
+
+@command("sort", arity=-2, flags="write denyoom", keys=(1, 1, 1), acl="@set @sortedset @list @dangerous",
+         group="generic", summary="Sort the elements in a list, set or sorted set", key_extractor=_sort_keys)
+def sort(ctx: Client, key: bytes, *opts: bytes) -> Reply:
+    return _sort(ctx, key, opts, False)
+
+
+@command("sort_ro", arity=-2, flags="readonly", keys=(1, 1, 1), acl="@set @sortedset @list @dangerous",
+         group="generic", since="7.0.0", summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
+def sort_ro(ctx: Client, key: bytes, *opts: bytes) -> Reply:
+    return _sort(ctx, key, opts, True)
