@@ -1,0 +1,300 @@
+"""maxmemory eviction, as Redis 7.0's evict.c does it (approximated LRU/LFU, not exact).
+
+Before a ``denyoom`` command runs while ``maxmemory`` is set, dispatch calls
+``server.before_write``; :func:`perform_evictions` then frees keys until the modelled
+``used_memory`` (engine/memory.py) is at or below ``maxmemory``:
+
+* ``allkeys-random`` / ``volatile-random`` delete a uniformly random key (of all keys / of the
+  keys with a TTL), database by database as Redis walks ``next_db``;
+* the LRU, LFU and TTL policies sample ``maxmemory-samples`` keys per database into the
+  eviction pool of :data:`EVPOOL_SIZE` candidates sorted by idle score (``evictionPoolPopulate``)
+  which persists across calls, and evict the best candidate that still exists;
+* LRU idle time is the distance on the 24-bit LRU clock of 1 s resolution
+  (``server.lru_clock``, stamped into ``db.lru[key]`` on every access);
+* LFU keeps ``ldt << 8 | counter`` in ``db.lru[key]`` like ``robj.lru``: an 8-bit logarithmic
+  counter (starts at 5, incremented with probability 1 / ((counter - 5) * lfu-log-factor + 1))
+  decayed by one per ``lfu-decay-time`` minutes; ``server.touch`` is replaced by
+  :func:`lfu_touch` while an LFU policy is active;
+* ``volatile-ttl`` prefers the key that expires soonest;
+* ``maxmemory-eviction-tenacity`` bounds the time spent per call (evictionTimeLimitUs); when
+  the limit is hit with memory still above the limit the command runs anyway (EVICT_RUNNING)
+  and the cron continues evicting;
+* when nothing can be freed (``noeviction``, or no volatile key) the command is refused with
+  ``-OOM command not allowed when used memory > 'maxmemory'.``
+
+Each eviction deletes the key (WATCH is signalled by ``db.delete``), counts ``evicted_keys``,
+fires the ``evicted`` keyspace event and propagates ``DEL`` to the AOF through the same
+``server.expire_hooks`` expiry uses.  simlab/model/cache.py models the same algorithms.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Any
+
+from engine import memory
+from engine.config import PARAMS
+from engine.errors import OOMError, RedisError
+from engine.server import on_init
+
+if TYPE_CHECKING:
+    from engine.client import Client
+    from engine.db import Database
+    from engine.server import Server
+
+__all__ = [
+    "EVPOOL_SIZE",
+    "LFU_INIT_VAL",
+    "LRU_CLOCK_MAX",
+    "EvictionPool",
+    "perform_evictions",
+    "lfu_touch",
+    "lfu_decr_and_return",
+    "lfu_log_incr",
+    "lfu_time_in_minutes",
+    "EVICT_OK",
+    "EVICT_RUNNING",
+    "EVICT_FAIL",
+]
+
+EVPOOL_SIZE = 16
+LFU_INIT_VAL = 5
+LRU_CLOCK_MAX = (1 << 24) - 1
+EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
+
+_rng = random.Random()
+
+
+def lfu_time_in_minutes() -> int:
+    """LFUGetTimeInMinutes: the low 16 bits of unix time in minutes."""
+    return (int(time.time()) // 60) & 65535
+
+
+def lfu_decr_and_return(field: int, now_min: int, decay_time: int) -> int:
+    """LFUDecrAndReturn: the counter after one decrement per elapsed decay period (not stored)."""
+    ldt = field >> 8
+    counter = field & 255
+    if decay_time:
+        elapsed = now_min - ldt if now_min >= ldt else 65535 - ldt + now_min
+        periods = elapsed // decay_time
+        if periods:
+            counter = 0 if periods > counter else counter - periods
+    return counter
+
+
+def lfu_log_incr(counter: int, log_factor: int, r: float) -> int:
+    """LFULogIncr: +1 with probability 1 / ((counter - LFU_INIT_VAL) * log_factor + 1)."""
+    if counter == 255:
+        return 255
+    baseval = counter - LFU_INIT_VAL
+    if baseval < 0:
+        baseval = 0
+    if r < 1.0 / (baseval * log_factor + 1):
+        return counter + 1
+    return counter
+
+
+def lfu_touch(server: Server, db: Database, key: bytes) -> None:
+    """updateLFU: decay, increment logarithmically, stamp the minute."""
+    now_min = (int(time.time()) // 60) & 65535
+    lru = db.lru
+    field = lru.get(key)
+    if field is None:
+        field = (now_min << 8) | LFU_INIT_VAL
+    cfg = server.config
+    counter = lfu_decr_and_return(field, now_min, cfg["lfu-decay-time"])
+    lru[key] = (now_min << 8) | lfu_log_incr(counter, cfg["lfu-log-factor"], _rng.random())
+
+
+class EvictionPool:
+    """EvictionPoolLRU: up to 16 (idle, db id, key) sorted by ascending idle; the best
+    candidate is at the right.  Stale and duplicate entries are allowed, as in Redis."""
+
+    __slots__ = ("idles", "entries")
+
+    def __init__(self) -> None:
+        self.idles: list[float] = []
+        self.entries: list[tuple[int, bytes]] = []
+
+    def __len__(self) -> int:
+        return len(self.idles)
+
+    def insert(self, idle: float, db_id: int, key: bytes) -> None:
+        idles = self.idles
+        k = bisect_left(idles, idle)
+        if len(idles) < EVPOOL_SIZE:
+            idles.insert(k, idle)
+            self.entries.insert(k, (db_id, key))
+        elif k > 0:
+            del idles[0]
+            del self.entries[0]
+            idles.insert(k - 1, idle)
+            self.entries.insert(k - 1, (db_id, key))
+
+    def pop_best(self, server: Server, volatile: bool) -> tuple[Database, bytes] | None:
+        """From the right: the first entry whose key still exists (others are dropped)."""
+        while self.entries:
+            self.idles.pop()
+            db_id, key = self.entries.pop()
+            db = server.dbs[db_id]
+            if key in (db.expires if volatile else db.data):
+                return db, key
+        return None
+
+
+class EvictState:
+    __slots__ = ("pool", "next_db", "running")
+
+    def __init__(self) -> None:
+        self.pool = EvictionPool()
+        self.next_db = 0
+        self.running = False
+
+
+def _populate(server: Server, db: Database, policy: str, volatile: bool, pool: EvictionPool) -> int:
+    """evictionPoolPopulate for one database; returns how many keys the space holds."""
+    space = db.volatile if volatile else db.keys
+    n = len(space)
+    if not n:
+        return 0
+    samples = space.sample(server.config["maxmemory-samples"])
+    lru = db.lru
+    if policy.endswith("lru"):
+        clock = server.lru_clock
+        for key in samples:
+            o = lru.get(key, clock)
+            pool.insert(clock - o if clock >= o else LRU_CLOCK_MAX - o + clock, db.id, key)
+    elif policy.endswith("lfu"):
+        now_min = lfu_time_in_minutes()
+        decay = server.config["lfu-decay-time"]
+        for key in samples:
+            field = lru.get(key, (now_min << 8) | LFU_INIT_VAL)
+            pool.insert(255 - lfu_decr_and_return(field, now_min, decay), db.id, key)
+    else:  # volatile-ttl
+        expires = db.expires
+        for key in samples:
+            pool.insert(-expires.get(key, 0), db.id, key)
+    return n
+
+
+def _time_limit_us(tenacity: int) -> float:
+    """evictionTimeLimitUs: 50 us per point up to 10, then +15 % per point; 100 = no limit."""
+    if tenacity <= 10:
+        return 50.0 * tenacity
+    if tenacity < 100:
+        return 500.0 * 1.15 ** (tenacity - 10)
+    return float("inf")
+
+
+def _select_victim(server: Server, st: EvictState, policy: str) -> tuple[Database, bytes] | None:
+    volatile = policy.startswith("volatile")
+    dbs = server.dbs
+    if policy.endswith("random"):
+        for _ in range(len(dbs)):
+            db = dbs[st.next_db % len(dbs)]
+            st.next_db += 1
+            key = (db.volatile if volatile else db.keys).random()
+            if key is not None:
+                return db, key
+        return None
+    pool = st.pool
+    while True:
+        total = 0
+        for db in dbs:
+            total += _populate(server, db, policy, volatile, pool)
+        if not total:
+            return None
+        best = pool.pop_best(server, volatile)
+        if best is not None:
+            return best
+
+
+def perform_evictions(server: Server) -> int:
+    """performEvictions: free keys until used_memory <= maxmemory; EVICT_OK/RUNNING/FAIL."""
+    maxmemory = server.maxmemory
+    if not maxmemory:
+        return EVICT_OK
+    used = memory.used_memory(server)
+    if used <= maxmemory:
+        return EVICT_OK
+    policy = server.maxmemory_policy
+    if policy == "noeviction":
+        return EVICT_FAIL
+    st: EvictState = server.evict  # type: ignore[attr-defined]
+    limit_us = _time_limit_us(server.config["maxmemory-eviction-tenacity"])
+    t0 = time.perf_counter()
+    evicted = 0
+    stats = server.stats
+    hooks = server.expire_hooks
+    while used > maxmemory:
+        victim = _select_victim(server, st, policy)
+        if victim is None:
+            return EVICT_FAIL
+        db, key = victim
+        db.delete(key)
+        stats.evicted_keys += 1
+        server.notify("e", "evicted", key, db.id)
+        for hook in hooks:
+            hook(db, key)
+        evicted += 1
+        used = memory.used_memory(server)
+        if evicted % 16 == 0 and (time.perf_counter() - t0) * 1e6 > limit_us:
+            st.running = True  # the cron continues (startEvictionTimeProc)
+            return EVICT_RUNNING
+    st.running = False
+    return EVICT_OK
+
+
+def _before_write(server: Server, client: Client, cmd: Any) -> RedisError | None:
+    if perform_evictions(server) == EVICT_FAIL:
+        return OOMError()
+    return None
+
+
+def _cron(server: Server) -> None:
+    st: EvictState = server.evict  # type: ignore[attr-defined]
+    if st.running:
+        perform_evictions(server)
+
+
+def install_policy(server: Server) -> None:
+    """Point the access hooks at the policy's bookkeeping (LRU clock or LFU counter)."""
+    if server.maxmemory_policy.endswith("lfu"):
+        server.touch = lambda db, key: lfu_touch(server, db, key)  # type: ignore[method-assign]
+
+        def written(db: Database, key: bytes, value: Any) -> None:
+            if key not in db.lru:
+                db.lru[key] = (lfu_time_in_minutes() << 8) | LFU_INIT_VAL
+
+        server.on_key_written = written  # type: ignore[method-assign]
+    else:
+        server.__dict__.pop("touch", None)
+
+        def written_lru(db: Database, key: bytes, value: Any) -> None:
+            db.lru[key] = server.lru_clock
+
+        server.on_key_written = written_lru  # type: ignore[method-assign]
+
+
+def _apply_policy(server: Any, value: Any) -> None:
+    old = getattr(server, "maxmemory_policy", None)
+    server.maxmemory_policy = value
+    if hasattr(server, "evict") and old != value:
+        if old is not None and old.endswith("lfu") != value.endswith("lfu"):
+            for db in server.dbs:  # the lru word changes meaning: start every key afresh
+                db.lru.clear()
+        server.evict.pool = EvictionPool()
+        install_policy(server)
+
+
+PARAMS["maxmemory-policy"].apply = _apply_policy
+
+
+@on_init
+def _init(server: Server) -> None:
+    server.evict = EvictState()  # type: ignore[attr-defined]
+    server.before_write = lambda client, cmd: _before_write(server, client, cmd)  # type: ignore[method-assign]
+    server.cron_hooks.append(_cron)
+    install_policy(server)

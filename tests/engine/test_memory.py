@@ -1,0 +1,149 @@
+"""Memory accounting (engine/memory.py) against redis-server 7.0 on the same data.
+
+The tolerance of 25 % for each type is the issue's requirement; the model is exact for
+strings (MEMORY USAGE is checked byte for byte) and the printed ratios document how close
+the others are.  Data is loaded through redis-py into both servers; a family whose commands
+the engine lacks is skipped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from engine import memory
+from engine.server import EmbeddedServer
+from engine.table import COMMANDS
+from tests.support.redis_real import RealRedis
+
+
+def _used(r: redis.Redis, srv: EmbeddedServer | None) -> int:
+    if srv is None:
+        return int(r.info("memory")["used_memory"])
+    assert srv.server is not None
+    return memory.used_memory(srv.server)
+
+
+def _strings(p: redis.client.Pipeline, rng: random.Random) -> None:
+    for i in range(4000):
+        if i % 5 == 0:
+            p.set(f"s:{i}", rng.randrange(10**6, 10**9))
+        else:
+            p.set(f"s:{i}", rng.randbytes(rng.randrange(8, 300)))
+
+
+def _hashes(p: redis.client.Pipeline, rng: random.Random) -> None:
+    for i in range(300):
+        p.hset(f"h:{i}", mapping={f"field{j}": rng.randbytes(rng.randrange(4, 40)) for j in range(20)})
+    for i in range(20):
+        p.hset(f"hb:{i}", mapping={f"field{j}": rng.randbytes(rng.randrange(4, 80)) for j in range(300)})
+
+
+def _lists(p: redis.client.Pipeline, rng: random.Random) -> None:
+    for i in range(300):
+        p.rpush(f"l:{i}", *[rng.randbytes(rng.randrange(4, 40)) for _ in range(50)])
+    for i in range(10):
+        p.rpush(f"lb:{i}", *[rng.randbytes(rng.randrange(4, 100)) for _ in range(2000)])
+
+
+def _sets(p: redis.client.Pipeline, rng: random.Random) -> None:
+    for i in range(300):
+        p.sadd(f"i:{i}", *[rng.randrange(10**6) for _ in range(30)])
+    for i in range(100):
+        p.sadd(f"t:{i}", *[f"member:{rng.randrange(10**9)}" for _ in range(100)])
+
+
+def _zsets(p: redis.client.Pipeline, rng: random.Random) -> None:
+    for i in range(300):
+        p.zadd(f"z:{i}", {f"m{j}": rng.randrange(1000) for j in range(20)})
+    for i in range(20):
+        p.zadd(f"zb:{i}", {f"member:{j}": rng.random() * 1000 for j in range(300)})
+
+
+CASES: dict[str, tuple[str, Callable[[redis.client.Pipeline, random.Random], None]]] = {
+    "strings": ("set", _strings),
+    "hashes": ("hset", _hashes),
+    "lists": ("rpush", _lists),
+    "sets": ("sadd", _sets),
+    "zsets": ("zadd", _zsets),
+}
+
+
+@pytest.fixture(scope="module")
+def engine_srv():
+    with EmbeddedServer() as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_dataset_memory_close_to_redis(case: str, engine_srv: EmbeddedServer, redis_real_shared: RealRedis) -> None:
+    cmd, fill = CASES[case]
+    if cmd.encode() not in COMMANDS:
+        pytest.skip(f"engine has no {cmd.upper()} yet")
+    deltas = []
+    for r, srv in ((redis_real_shared.client(), None), (redis.Redis(port=engine_srv.port), engine_srv)):
+        r.flushall()
+        before = _used(r, srv)
+        p = r.pipeline(transaction=False)
+        fill(p, random.Random(7))
+        p.execute()
+        deltas.append(_used(r, srv) - before)
+        r.flushall()
+    real, est = deltas
+    ratio = est / real
+    print(f"{case}: redis {real} B, engine {est} B, ratio {ratio:.3f}")
+    assert 0.75 <= ratio <= 1.25, (case, real, est)
+
+
+def test_memory_usage_strings_match_redis_exactly(engine_srv: EmbeddedServer, redis_real_shared: RealRedis) -> None:
+    """String encodings (int, embstr <= 44 bytes, raw) and sds headers give identical sizes."""
+    values = [b"1", b"12345", b"-9223372036854775808", b"007", b"x" * 20, b"x" * 44, b"x" * 45, b"y" * 300, b"z" * 70000]
+    keys = [b"k", b"k" * 31, b"k" * 32, b"k" * 300]
+    e = redis.Redis(port=engine_srv.port)
+    real = redis_real_shared.client()
+    for r in (e, real):
+        r.flushall()
+    for key in keys:
+        for v in values:
+            for r in (e, real):
+                r.set(key, v)
+            assert e.memory_usage(key) == real.memory_usage(key), (key, v)
+    assert e.memory_usage("missing") is None
+
+
+def test_incremental_estimate_tracks_in_place_writes(engine_srv: EmbeddedServer) -> None:
+    """LPUSH into an existing list and DEL change used_memory without a full recount."""
+    assert engine_srv.server is not None
+    r = redis.Redis(port=engine_srv.port)
+    r.flushall()
+    base = memory.used_memory(engine_srv.server)
+    r.set("a", "x" * 100)
+    one = memory.used_memory(engine_srv.server)
+    assert one - base == 32 + 8 + 16 + 112 + 32  # dictEntry, key sds, robj, sds(100), 4 buckets
+    if b"rpush" in COMMANDS:
+        r.rpush("l", "x" * 1000)
+        small = memory.used_memory(engine_srv.server)
+        r.rpush("l", *["y" * 1000] * 20)
+        assert memory.used_memory(engine_srv.server) > small + 20_000
+    r.flushall()
+    assert memory.used_memory(engine_srv.server) == base
+
+
+def test_memory_subcommands(engine_srv: EmbeddedServer) -> None:
+    r = redis.Redis(port=engine_srv.port)
+    r.flushall()
+    r.set("k", "v")
+    stats = r.execute_command("MEMORY", "STATS")
+    assert stats[b"keys.count"] if isinstance(stats, dict) else b"keys.count" in stats
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        r.execute_command("MEMORY", "USAGE", "k", "SAMPLES", "-1")
+    with pytest.raises(redis.ResponseError, match="^value is not an integer or out of range$"):
+        r.execute_command("MEMORY", "USAGE", "k", "SAMPLES", "x")
+    assert r.execute_command("MEMORY", "USAGE", "k", "SAMPLES", "0") == 32 + 8 + 24  # embstr, sds "k", sizeof(dictEntry)
+    assert r.execute_command("MEMORY", "PURGE") == b"OK"
+    assert b"Sam" in r.execute_command("MEMORY", "DOCTOR")
+    help_lines = r.execute_command("MEMORY", "HELP")
+    assert help_lines[0].startswith(b"MEMORY <subcommand>")
