@@ -99,17 +99,17 @@ def _window(data: bytes | bytearray, first_bit: int, last_bit: int) -> int:
 @command("bitcount", arity=-2, flags="readonly", keys=(1, 1, 1), acl="@bitmap", group="bitmap", since="2.6.0",
          summary="Count set bits in a string")
 def bitcount(ctx: Client, key: bytes, *args: bytes) -> Reply:
-    if len(args) not in (0, 2, 3):
-        raise CommandError(SYNTAX)
-    if args:
-        start = parse_int_arg(args[0])
-        end = parse_int_arg(args[1])
-        isbit = _unit(args[2]) if len(args) == 3 else False
+    """bitcountCommand (7.0.15): the key is looked up before the range is parsed."""
     value = ctx.db.lookup_read(key, STRING)
     if value is None:
         return 0
     if not args:
         return int.from_bytes(value, "big").bit_count()
+    if len(args) not in (2, 3):
+        raise CommandError(SYNTAX)
+    start = parse_int_arg(args[0])
+    end = parse_int_arg(args[1])
+    isbit = _unit(args[2]) if len(args) == 3 else False
     if start < 0 and end < 0 and start > end:
         return 0
     total = len(value) * 8 if isbit else len(value)
