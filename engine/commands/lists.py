@@ -544,7 +544,9 @@ def _bmove(ctx: Client, name: str, src: bytes, dst: bytes, wherefrom: bool, wher
         blocking.propagate_as(client, twin)
         return _move(client, src, dst, wherefrom, whereto)
 
-    blocking.block(ctx, (src,), timeout, None, serve, name)
+    # A timed-out blocked client gets a null array (replyToBlockedClientTimedOut), while one
+    # that may not block (MULTI, scripts) got a null bulk above, as Redis 7.0 answers.
+    blocking.block(ctx, (src,), timeout, NULL_ARRAY, serve, name)
     return None
 
 

@@ -1,0 +1,411 @@
+"""Lists, sets, sorted sets and SORT: the engine against a real redis-server 7.0, reply by reply
+(raw RESP2 and RESP3, wire types included), through tests/differential/harness.py.
+
+Two kinds of sequences: fixed ones that walk the documented edge cases and error texts of
+every command, and hypothesis-generated ones (bounded: 25 examples of at most 30 commands over
+a 4-key, 6-member universe, so keys collide and types clash often).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.differential.harness import UNORDERED, RawClient, compare
+
+UNORDERED.update({"sinter", "sunion", "sdiff", "smembers"})
+
+
+def _split(lines: str) -> list[list[str]]:
+    return [line.split() for line in lines.strip().splitlines() if line.strip() and not line.startswith("#")]
+
+
+LISTS = _split("""
+rpush l a b c d e a b
+lpush l x
+lpushx nolist a
+rpushx l y
+llen l
+lpop l 0
+lpop nokey 0
+lpop nokey
+lpop l -1
+lpop l 2
+rpop l 1
+lpop l 1 2
+lrange l 0 -1
+lrange l -100 100
+lrange l 2 1
+lrange l a 1
+lindex l -1
+lindex l 10
+lset l 10 x
+lset nokey 0 x
+lset l 0 z
+lrem l 0 a
+lrem l -1 b
+linsert l middle a b
+linsert l before zz q
+linsert l after z q
+linsert nokey after z q
+lrange l 0 -1
+lpos l q
+lpos l q rank 0
+lpos l q count -1
+lpos l q maxlen -1
+lpos l q count 0
+lpos l q rank -1 count 2
+lpos l q rank 2 maxlen 1
+lpos l q foo
+lpos l q rank
+lpos nokey q count 2
+lmove l l2 left up
+lmove l l2 left right
+lmove nokey l2 left right
+rpoplpush l l
+lrange l 0 -1
+lmpop 0 l left
+lmpop x l left
+lmpop 2 l l2 up
+lmpop 1 l left count 0
+lmpop 1 l left count 2 count 3
+lmpop 2 nokey l right count 10
+lmpop 1 l left
+blpop l -1
+blpop l abc
+blpop l 0.01
+brpop nokey 0.01
+blmpop 0.01 1 l left
+blmove l2 l3 right left 0.01
+brpoplpush nokey l3 0.01
+ltrim l2 1 0
+exists l2
+rpush t 1 2 3 4 5
+ltrim t 1 -2
+lrange t 0 -1
+set s x
+lpush s a
+lrange s 0 1
+blpop s 0.01
+lmove t s left left
+object encoding t
+""")
+
+SETS = _split("""
+sadd s a b c d
+sadd s a
+sadd s2 c d e
+srem s zz
+srem nokey a
+sismember s a
+smismember s a zz
+scard s
+scard nokey
+smembers s
+spop nokey
+spop nokey 3
+spop s 0
+spop s -1
+spop s 1 2
+srandmember nokey
+srandmember nokey 5
+srandmember s 0
+srandmember s -9223372036854775808
+srandmember s abc
+smove s s3 zz
+smove nokey s3 a
+smove s s3 a
+smove s s b
+smembers s3
+sinter s nokey
+sinter s s2
+sunion s s2 nokey
+sdiff s s2
+sinterstore d s nokey
+exists d
+sinterstore d s s2
+smembers d
+sunionstore d s s2
+scard d
+sdiffstore d s s2
+smembers d
+sintercard 0 s
+sintercard 3 s s2
+sintercard 2 s s2 limit -1
+sintercard 2 s s2 limit 1
+sintercard 2 s s2 limit 0
+sintercard x s
+sintercard 2 s s2 foo
+sscan s 0 count 0
+sscan s abc
+sscan s 0 match c*
+sadd ints 1 2 3
+object encoding ints
+object encoding s
+set str x
+sadd str a
+sinter s str
+sinterstore str s2 s2
+type str
+smove s str a
+""")
+
+ZSETS = _split("""
+zadd z 1 a 2 b 3 c 3 d 0.1 e -inf f +inf g
+zadd z nx xx 1 a
+zadd z gt nx 1 a
+zadd z gt lt 1 a
+zadd z incr 1 a 2 b
+zadd z 1
+zadd z abc a
+zadd z nan a
+zadd z xx ch 5 a 6 new
+zadd z gt ch 4 a 10 b
+zadd z lt ch 4 a 10 b
+zadd z incr 2.5 a
+zadd z nx incr 2.5 a
+zadd nz xx 1 a
+exists nz
+zadd z incr +inf g
+zincrby z -inf g
+zincrby z abc g
+zincrby z 1 newmem
+zscore z a
+zscore z none
+zmscore z a none b
+zcard z
+zrank z c
+zrevrank z c
+zrank z none
+zcount z -inf +inf
+zcount z (1 3
+zcount z (3 (3
+zcount z abc 3
+zcount z ( 3
+zrange z 0 -1 withscores
+zrange z 0 -1 rev withscores
+zrange z (1 3 byscore withscores
+zrange z 3 (1 byscore rev withscores limit 0 2
+zrange z 3 (1 byscore rev withscores limit 1 -1
+zrange z -inf +inf byscore limit -1 2
+zrange z 0 -1 limit 0 1
+zrange z - + bylex withscores
+zrange z 0 1 byscore bylex
+zrangebyscore z -inf inf withscores limit 1 3
+zrevrangebyscore z +inf -inf withscores limit 0 3
+zrevrange z 0 2 withscores
+zrevrange z 0 2 limit 0 1
+zadd lex 0 a 0 b 0 c 0 d 0 e 0 f
+zrangebylex lex - +
+zrangebylex lex [b (e
+zrangebylex lex (b [e limit 1 2
+zrevrangebylex lex [e (b
+zrevrangebylex lex + -
+zrangebylex lex b e
+zrangebylex lex [b (e withscores
+zrange lex [b [d bylex rev
+zrange lex [d [b bylex rev
+zlexcount lex [b +
+zlexcount lex + -
+zrangestore dst z 0 1
+zrange dst 0 -1 withscores
+zrangestore dst z 5 1
+exists dst
+zrangestore dst lex [a [c bylex limit 1 1
+zrangestore dst z 0 1 withscores
+zadd r 1 a 2 b 3 c 4 d 5 e
+zremrangebyrank r 0 1
+zremrangebylex lex [a [b
+zremrangebyscore r (3 4
+zrange r 0 -1 withscores
+zpopmin r
+zpopmax r 5
+zpopmin r -1
+zpopmin r 0
+zpopmin nokey 2
+zadd p 1 a 2 b 3 c
+zpopmin p 2
+zmpop 1 p min
+zmpop 1 p max count 5
+zmpop 1 p max
+zmpop 0 p max
+zmpop 1 p foo
+bzpopmin nokey 0.01
+bzpopmax nokey abc
+bzmpop 0.01 1 nokey min
+zadd u1 1 a 2 b
+zadd u2 3 b 4 c
+sadd su b c x
+zunion 2 u1 u2 withscores
+zunion 3 u1 u2 su withscores weights 1 2 3
+zunion 2 u1 u2 aggregate max withscores
+zinter 2 u1 u2 withscores aggregate min
+zinter 3 u1 u2 su withscores
+zdiff 2 u1 u2 withscores
+zdiff 2 u1 u2 weights 1 1
+zunion 0 u1
+zunion 3 u1 u2
+zunion 2 u1 u2 weights 1 x
+zunion 2 u1 u2 aggregate foo
+zunionstore out 2 u1 u2 weights 2 0.5
+zrange out 0 -1 withscores
+zinterstore out 2 u1 nokey
+exists out
+zdiffstore out 1 u1
+zrange out 0 -1 withscores
+zintercard 2 u1 u2
+zintercard 2 u1 u2 limit -1
+zintercard 3 u1 u2
+zintercard 0 u1
+zadd infz +inf a
+zunion 2 infz infz weights 1 -1 withscores
+zunion 2 infz infz weights 0 0 withscores
+zrandmember nokey
+zrandmember nokey 3
+zrandmember infz -3 withscores
+zrandmember infz 1 withscores foo
+zscan u1 0
+zscan u1 0 match a*
+zadd fl 0.1 a 1e100 b -0 c 3.0000000000000004 d
+zrange fl 0 -1 withscores
+zscore fl a
+set str x
+zadd str 1 a
+zunion 2 u1 str
+zrangebyscore z (1 (1
+zrangebyscore z (-inf (+inf withscores
+zadd z 1 a 1 a1 1 a2
+zrangebyscore z 1 1 withscores
+object encoding lex
+""")
+
+SORTS = _split("""
+rpush l 3 1 2 10 1.5 -1
+sort l
+sort l desc
+sort l alpha
+sort l limit 1 2
+sort l limit -1 2
+sort l limit 10 2
+sort_ro l desc
+sort_ro l store x
+rpush bad a 1
+sort bad
+sort bad alpha
+sort nokey
+sort nokey store dst
+set w_3 30
+set w_1 10
+set w_2 5
+hset h_3 f 1
+hset h_1 f 3
+sort l by w_*
+sort l by w_* get # get w_*
+sort l by w_* desc get w_* get h_*->f
+sort l by nosort
+sort l by nosort desc limit 0 2
+sort l by h_*->f
+sort l by w_* alpha get #
+sort l store dst
+lrange dst 0 -1
+sort l get w_* store dst2
+lrange dst2 0 -1
+sadd s 5 3 9
+sort s
+sort s by nosort store dst3
+lrange dst3 0 -1
+zadd z 3 a 1 b 2 c
+sort z alpha
+sort z by nosort desc limit 0 2
+set str x
+sort str
+sort l foo
+sort l limit 1
+""")
+
+
+def test_lists(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, LISTS)
+
+
+def test_sets(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, SETS)
+
+
+def test_zsets(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, ZSETS)
+
+
+def test_sort(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, SORTS)
+
+
+# -- generated sequences -------------------------------------------------------------------------
+
+_keys = st.sampled_from(["k1", "k2", "k3", "k4"])
+_members = st.sampled_from(["a", "b", "c", "1", "2", "10"])
+_ints = st.integers(min_value=-4, max_value=4).map(str)
+_scores = st.sampled_from(["0", "1", "-1", "1.5", "inf", "-inf", "(1", "(0", "2"])
+_lex = st.sampled_from(["-", "+", "[a", "(a", "[b", "(c", "[1"])
+
+
+def _cmd(name: str, *parts: Any) -> Any:
+    return st.tuples(st.just(name), *parts)
+
+
+def _var(name: str, fixed: list[Any], extra: Any, max_size: int = 3) -> Any:
+    return st.tuples(st.just(name), *fixed, st.lists(extra, min_size=1, max_size=max_size)).map(
+        lambda t: (*t[:-1], *t[-1])
+    )
+
+
+_list_cmds = st.one_of(
+    _var("lpush", [_keys], _members), _var("rpush", [_keys], _members), _var("lpushx", [_keys], _members),
+    _cmd("lpop", _keys), _cmd("rpop", _keys, st.sampled_from(["0", "1", "2", "5"])),
+    _cmd("lrange", _keys, _ints, _ints), _cmd("llen", _keys), _cmd("lindex", _keys, _ints),
+    _cmd("lset", _keys, _ints, _members), _cmd("lrem", _keys, _ints, _members), _cmd("ltrim", _keys, _ints, _ints),
+    _cmd("linsert", _keys, st.sampled_from(["before", "after"]), _members, _members),
+    _cmd("lpos", _keys, _members, st.just("rank"), st.sampled_from(["1", "-1", "2"]), st.just("count"),
+         st.sampled_from(["0", "1", "2"])),
+    _cmd("lmove", _keys, _keys, st.sampled_from(["left", "right"]), st.sampled_from(["left", "right"])),
+    _cmd("lmpop", st.just("2"), _keys, _keys, st.sampled_from(["left", "right"]), st.just("count"),
+         st.sampled_from(["1", "3"])),
+)
+_set_cmds = st.one_of(
+    _var("sadd", [_keys], _members), _var("srem", [_keys], _members), _cmd("scard", _keys),
+    _cmd("sismember", _keys, _members), _cmd("smembers", _keys), _cmd("smove", _keys, _keys, _members),
+    _var("sinter", [], _keys), _var("sunion", [], _keys), _var("sdiff", [], _keys),
+    _var("sinterstore", [_keys], _keys), _var("sunionstore", [_keys], _keys), _var("sdiffstore", [_keys], _keys),
+    _cmd("sintercard", st.just("2"), _keys, _keys), _cmd("spop", _keys, st.sampled_from(["0", "1", "9"])),
+)
+_zset_cmds = st.one_of(
+    st.tuples(st.just("zadd"), _keys, st.sampled_from(["nx", "xx", "gt", "lt", "ch", "incr"]),
+              st.sampled_from(["1", "2", "-1", "0.5", "inf"]), _members),
+    st.tuples(st.just("zadd"), _keys, st.sampled_from(["1", "2", "0", "3"]), _members,
+              st.sampled_from(["0", "2.5"]), _members),
+    _cmd("zincrby", _keys, st.sampled_from(["1", "-2", "0.25"]), _members), _var("zrem", [_keys], _members),
+    _cmd("zscore", _keys, _members), _cmd("zrank", _keys, _members), _cmd("zrevrank", _keys, _members),
+    _cmd("zcount", _keys, _scores, _scores), _cmd("zlexcount", _keys, _lex, _lex),
+    _cmd("zrange", _keys, _ints, _ints, st.just("withscores")),
+    _cmd("zrange", _keys, _scores, _scores, st.just("byscore"), st.sampled_from(["rev", "withscores"])),
+    _cmd("zrangebyscore", _keys, _scores, _scores, st.just("limit"), st.sampled_from(["0", "1"]),
+         st.sampled_from(["-1", "1", "2"])),
+    _cmd("zrangebylex", _keys, _lex, _lex), _cmd("zrevrangebylex", _keys, _lex, _lex),
+    _cmd("zremrangebyscore", _keys, _scores, _scores), _cmd("zremrangebyrank", _keys, _ints, _ints),
+    _cmd("zpopmin", _keys, st.sampled_from(["1", "2"])), _cmd("zpopmax", _keys),
+    _cmd("zunionstore", _keys, st.just("2"), _keys, _keys, st.just("aggregate"), st.sampled_from(["sum", "min", "max"])),
+    _cmd("zinter", st.just("2"), _keys, _keys, st.just("withscores")), _cmd("zdiff", st.just("2"), _keys, _keys),
+    _cmd("zmpop", st.just("2"), _keys, _keys, st.sampled_from(["min", "max"])),
+)
+_generic = st.one_of(_cmd("del", _keys), _cmd("type", _keys), _cmd("set", _keys, _members))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(_list_cmds, _set_cmds, _zset_cmds, _generic), min_size=1, max_size=30))
+def test_generated_sequences(raw_pair: tuple[RawClient, RawClient], commands: list[tuple[str, ...]]) -> None:
+    engine, redis = raw_pair
+    for c in (engine, redis):
+        c.call("FLUSHALL")
+    compare(engine, redis, commands, context="generated: ")
