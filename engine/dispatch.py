@@ -55,6 +55,15 @@ def resolve(argv: list[bytes]) -> Command:
 def process_command(client: Client, argv: list[bytes]) -> Any:
     """Run one client request; return the reply value (errors returned, not raised)."""
     server = client.server
+    if server.renamed_commands and argv[0].lower() in server.renamed_commands:
+        real = server.renamed_commands[argv[0].lower()]
+        if not real:  # rename-command NAME "" (or the old name of a renamed command)
+            e = errors.unknown_command(argv[0], argv[1:])
+            if client.multi is not None:
+                client.multi_error = True
+            server.stats.errors(e)
+            return e
+        argv[0] = real
     try:
         cmd = COMMANDS.get(argv[0].lower())
         if cmd is None or cmd.subcommands or (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:

@@ -117,6 +117,7 @@ class Server:
         self.pause_until = 0.0
         self.pause_writes_only = False
         self.acl_active = False
+        self.renamed_commands: dict[bytes, bytes] = {}  # rename-command: client name -> table name (b"" = gone)
         self.slowlog: deque[list[Any]] = deque()
         self.slowlog_next_id = 0
         self.latency_hooks: list[Callable[[Any, int], None]] = []

@@ -64,7 +64,7 @@ def authenticate(ctx: Client, username: bytes, password: bytes) -> None:
 def auth(ctx: Client, *args: bytes) -> Reply:
     if len(args) > 2:
         raise CommandError("ERR syntax error")
-    if len(args) == 1 and not ctx.server.requires_auth() and getattr(ctx.server, "acl_authenticate", None) is None:
+    if len(args) == 1 and not ctx.server.requires_auth():
         raise CommandError(
             "ERR AUTH <password> called without any password configured for the default user. "
             "Are you sure your configuration is correct?"
