@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 
 from engine.client import Client
-from engine.errors import NOT_INTEGER, SYNTAX, CommandError
+from engine.errors import NOT_INTEGER, SYNTAX, CommandError, WrongTypeError
 from engine.objects import SET
 from engine.protocol import Reply
 from engine.table import command
@@ -172,10 +172,12 @@ def srandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
          summary="Move a member from one set to another")
 def smove(ctx: Client, src: bytes, dst: bytes, member: bytes) -> Reply:
     db = ctx.db
-    s = db.lookup_write(src, SET)
-    d = db.lookup_write(dst, SET)
+    s = db.lookup_write(src)
+    d = db.lookup_write(dst)
     if s is None:
-        return 0
+        return 0  # before any type check, as smoveCommand
+    if type(s) not in SET or (d is not None and type(d) not in SET):
+        raise WrongTypeError()
     if src == dst:
         return 1 if member in s else 0
     if member not in s:
