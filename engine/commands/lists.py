@@ -393,7 +393,6 @@ def _move(ctx: Client, src: bytes, dst: bytes, wherefrom: bool, whereto: bool) -
     dst_list = db.lookup_write(dst, LIST)  # WRONGTYPE before popping
     value = lst.popleft() if wherefrom else lst.pop()
     server = ctx.server
-    server.notify("l", "lpop" if wherefrom else "rpop", src, db.id)
     if src == dst:
         dst_list = lst
     if dst_list is None:
@@ -403,10 +402,11 @@ def _move(ctx: Client, src: bytes, dst: bytes, wherefrom: bool, whereto: bool) -
         dst_list.appendleft(value)
     else:
         dst_list.append(value)
+    # lmoveGenericCommand's order: the push event, then the pop event, then "del"
     server.notify("l", "lpush" if whereto else "rpush", dst, db.id)
-    if dst_list is not lst or src == dst:
-        db.signal_modified(dst)
-        server.on_key_written(db, dst, dst_list)
+    server.notify("l", "lpop" if wherefrom else "rpop", src, db.id)
+    db.signal_modified(dst)
+    server.on_key_written(db, dst, dst_list)
     if not lst:
         db.delete(src)
         server.notify("g", "del", src, db.id)

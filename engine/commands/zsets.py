@@ -484,7 +484,7 @@ def _zremrange(ctx: Client, key: bytes, a: bytes, b: bytes, by: str) -> Reply:
         del z.dict[m]
     server = ctx.server
     server.dirty += len(victims)
-    server.notify("z", {"score": "zrembyscore", "lex": "zrembylex", "rank": "zrembyrank"}[by], key, db.id)
+    server.notify("z", "zremrangeby" + by, key, db.id)
     _delete_if_empty(ctx, db, key, z)
     return len(victims)
 
