@@ -1,0 +1,667 @@
+"""Users, permissions and the ACL check: Redis 7.0's acl.c.
+
+A :class:`User` holds what ``ACL SETUSER`` rules describe: on/off, SHA-256 password hashes (or
+``nopass``), the set of allowed command ids (top-level rows and ``parent|sub`` rows), first-arg
+exceptions (``+select|0``), key patterns with read/write flags (``~``, ``%R~``, ``%W~``) and
+channel patterns (``&``).  :class:`ACL` owns the users of one server, the ACL LOG and the aclfile.
+
+The dispatch hot path pays nothing while every user may do everything: ``server.acl_active``
+is set only when some user is restricted, and only then does dispatch call
+:meth:`ACL.check` (Redis's ACLCheckAllPerm).  ``requirepass`` is the default user's password,
+as in Redis 7 (config.c ``updateRequirePass`` -> ``ACLUpdateDefaultUserPassword``).
+
+Rule texts, error texts and the ``ACL LIST`` description (the greedy category choice of
+``ACLDescribeSelectorCommandRules``) follow src/acl.c of Redis 7.0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.config import PARAMS, ConfigError
+from engine.errors import CommandError, NoPermError, RedisError
+from engine.server import on_init
+from engine.table import COMMANDS, Command, key_positions
+from engine.util import glob_match
+
+if TYPE_CHECKING:
+    from engine.client import Client
+    from engine.server import Server
+
+__all__ = ["ACL", "User", "AclRuleError", "CATEGORIES", "hash_password", "client_info"]
+
+# ACLCommandCategories, in Redis's order (ACL CAT prints them so).
+CATEGORIES = (
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
+    "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
+    "transaction", "scripting",
+)
+
+READ = 1
+WRITE = 2
+ALL_PERMS = READ | WRITE
+
+# Write commands whose keys are also read (key-spec ACCESS flag), so %W~ alone is not enough.
+_WRITE_ACCESS = frozenset((
+    "getset", "getdel", "getex", "incr", "incrby", "decr", "decrby", "incrbyfloat", "append", "setrange",
+    "lpop", "rpop", "lmove", "rpoplpush", "blpop", "brpop", "blmove", "brpoplpush", "lmpop", "blmpop",
+    "spop", "smove", "sinterstore", "sunionstore", "sdiffstore", "rename", "renamenx", "copy", "move",
+))
+
+_PUBSUB_CHANNEL_CMDS = frozenset(("publish", "spublish"))
+_PUBSUB_SUB_CMDS = frozenset(("subscribe", "ssubscribe"))
+
+NO_ACLFILE = (
+    "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL "
+    "SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in "
+    "order to store users in the Redis configuration."
+)
+_LOG_GROUP_MS = 60000  # ACL_LOG_GROUPING_MAX_TIME_DELTA
+
+
+class AclRuleError(ValueError):
+    """A rule ACL SETUSER rejects; the text is ACLSetUserStringError's."""
+
+
+def hash_password(password: bytes) -> str:
+    """ACLHashPassword: lowercase hex SHA-256."""
+    return hashlib.sha256(password).hexdigest()
+
+
+def _all_rows() -> list[Command]:
+    """Every row: top-level commands, each followed by its subcommands."""
+    rows: list[Command] = []
+    for cmd in COMMANDS.values():
+        rows.append(cmd)
+        rows.extend(cmd.subcommands.values())
+    return rows
+
+
+def _cmd_lookup(name: str) -> Command | None:
+    """ACLLookupCommand: ``get`` or ``config|get``."""
+    if "|" in name:
+        top, _, sub = name.partition("|")
+        parent = COMMANDS.get(top.lower().encode())
+        if parent is None:
+            return None
+        return parent.subcommands.get(sub.lower().encode())
+    return COMMANDS.get(name.lower().encode())
+
+
+@dataclass
+class User:
+    """One ACL user (the root selector only; 7.0 selectors in parentheses are not supported)."""
+
+    name: str
+    enabled: bool = False
+    nopass: bool = False
+    sanitize_payload: bool = False
+    skip_sanitize_payload: bool = False
+    passwords: list[str] = field(default_factory=list)
+    allowed: set[int] = field(default_factory=set)
+    allcommands: bool = False
+    firstargs: dict[int, list[str]] = field(default_factory=dict)
+    allkeys: bool = False
+    patterns: list[list[Any]] = field(default_factory=list)  # [pattern bytes, READ|WRITE flags]
+    allchannels: bool = False
+    channels: list[bytes] = field(default_factory=list)
+
+    def copy(self) -> User:
+        return User(self.name, self.enabled, self.nopass, self.sanitize_payload, self.skip_sanitize_payload,
+                    list(self.passwords), set(self.allowed), self.allcommands,
+                    {k: list(v) for k, v in self.firstargs.items()}, self.allkeys,
+                    [list(p) for p in self.patterns], self.allchannels, list(self.channels))
+
+    @property
+    def unrestricted(self) -> bool:
+        """May run every command on every key and channel (no check needed)."""
+        return (self.allcommands and self.allkeys and self.allchannels
+                and all(c.id in self.allowed for c in _all_rows()))
+
+    # -- rules -----------------------------------------------------------------------------------
+    def set_rule(self, op: str) -> None:
+        """ACLSetUser: apply one rule, or raise :class:`AclRuleError`."""
+        low = op.lower()
+        if not op:
+            return
+        if low == "on":
+            self.enabled = True
+        elif low == "off":
+            self.enabled = False
+        elif low == "skip-sanitize-payload":
+            self.skip_sanitize_payload, self.sanitize_payload = True, False
+        elif low == "sanitize-payload":
+            self.skip_sanitize_payload, self.sanitize_payload = False, True
+        elif low == "nopass":
+            self.nopass = True
+            self.passwords.clear()
+        elif low == "resetpass":
+            self.nopass = False
+            self.passwords.clear()
+        elif op[0] in ">#":
+            digest = hash_password(op[1:].encode()) if op[0] == ">" else _check_hash(op[1:])
+            if digest not in self.passwords:
+                self.passwords.append(digest)
+            self.nopass = False
+        elif op[0] in "<!":
+            digest = hash_password(op[1:].encode()) if op[0] == "<" else _check_hash(op[1:])
+            if digest not in self.passwords:
+                raise AclRuleError("The password you are trying to remove from the user does not exist")
+            self.passwords.remove(digest)
+        elif op[0] == "(" and op[-1] == ")":
+            raise AclRuleError("Syntax error")
+        elif low == "clearselectors":
+            return
+        elif low == "reset":
+            for rule in ("resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"):
+                self.set_rule(rule)
+        else:
+            self._set_selector(op, low)
+
+    def _set_selector(self, op: str, low: str) -> None:
+        """ACLSetSelector: commands, keys and channels."""
+        if low in ("allkeys", "~*"):
+            self.allkeys = True
+            self.patterns.clear()
+        elif low == "resetkeys":
+            self.allkeys = False
+            self.patterns.clear()
+        elif low in ("allchannels", "&*"):
+            self.allchannels = True
+            self.channels.clear()
+        elif low == "resetchannels":
+            self.allchannels = False
+            self.channels.clear()
+        elif low in ("allcommands", "+@all"):
+            self.allowed = {c.id for c in _all_rows()}
+            self.allcommands = True
+            self.firstargs.clear()
+        elif low in ("nocommands", "-@all"):
+            self.allowed = set()
+            self.allcommands = False
+            self.firstargs.clear()
+        elif op[0] in "~%":
+            if self.allkeys:
+                raise AclRuleError(
+                    "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have "
+                    "any effect. Try 'resetkeys' to start with an empty list of patterns")
+            flags, offset = 0, 1
+            if op[0] == "%":
+                while offset < len(op):
+                    ch = op[offset].upper()
+                    if ch == "R" and not flags & READ:
+                        flags |= READ
+                    elif ch == "W" and not flags & WRITE:
+                        flags |= WRITE
+                    elif op[offset] == "~":
+                        offset += 1
+                        break
+                    else:
+                        raise AclRuleError("Syntax error")
+                    offset += 1
+                else:
+                    raise AclRuleError("Syntax error")
+            else:
+                flags = ALL_PERMS
+            pattern = op[offset:].encode()
+            if b" " in pattern:
+                raise AclRuleError("Syntax error")
+            for p in self.patterns:
+                if p[0] == pattern:
+                    p[1] |= flags
+                    break
+            else:
+                self.patterns.append([pattern, flags])
+            self.allkeys = False
+        elif op[0] == "&":
+            if self.allchannels:
+                raise AclRuleError(
+                    "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not "
+                    "have any effect. Try 'resetchannels' to start with an empty list of channels")
+            chan = op[1:].encode()
+            if b" " in chan:
+                raise AclRuleError("Syntax error")
+            if chan not in self.channels:
+                self.channels.append(chan)
+            self.allchannels = False
+        elif op[0] == "+" and op[1:2] != "@":
+            name = op[1:]
+            if "|" not in name:
+                cmd = _cmd_lookup(name)
+                if cmd is None:
+                    raise AclRuleError("Unknown command or category name in ACL")
+                self.change_perm(cmd, True)
+            else:
+                top, _, sub = name.rpartition("|")
+                parent = _cmd_lookup(top)
+                if parent is None:
+                    raise AclRuleError("Unknown command or category name in ACL")
+                if parent.parent is not None:
+                    raise AclRuleError("Allowing first-arg of a subcommand is not supported")
+                if not sub:
+                    raise AclRuleError("Syntax error")
+                if parent.subcommands:
+                    cmd = _cmd_lookup(name)
+                    if cmd is None:
+                        raise AclRuleError("Unknown command or category name in ACL")
+                    self.change_perm(cmd, True)
+                else:
+                    args = self.firstargs.setdefault(parent.id, [])
+                    if sub.lower() not in (a.lower() for a in args):
+                        args.append(sub)
+        elif op[0] == "-" and op[1:2] != "@":
+            cmd = _cmd_lookup(op[1:])
+            if cmd is None:
+                raise AclRuleError("Unknown command or category name in ACL")
+            self.change_perm(cmd, False)
+        elif op[0] in "+-" and op[1:2] == "@":
+            cat = low[2:]
+            if cat not in CATEGORIES:
+                raise AclRuleError("Unknown command or category name in ACL")
+            flag = "@" + cat
+            for cmd in _all_rows():
+                if flag in cmd.acl_categories and cmd.handler is not None:
+                    self.change_perm(cmd, op[0] == "+")
+        else:
+            raise AclRuleError("Syntax error")
+
+    def change_perm(self, cmd: Command, allow: bool) -> None:
+        """ACLChangeSelectorPerm: a command and all its subcommands."""
+        ids = [cmd.id] + [s.id for s in cmd.subcommands.values()]
+        for i in ids:
+            self.firstargs.pop(i, None)
+            if allow:
+                self.allowed.add(i)
+            else:
+                self.allowed.discard(i)
+
+    # -- description -----------------------------------------------------------------------------
+    def describe_commands(self) -> str:
+        """ACLDescribeSelectorCommandRules: +@all/-@all, the best categories, then single commands."""
+        additive = not self.allcommands
+        rules = ["-@all" if additive else "+@all"]
+        fake = User("fake")
+        fake.set_rule("-@all" if additive else "+@all")
+        temp = User("temp", allowed=set(self.allowed))
+        rows = [c for c in _all_rows() if c.handler is not None]
+        applied: set[str] = set()
+        while True:
+            best, mindiff, maxsame = None, 1 << 62, 0
+            for cat in CATEGORIES:
+                if cat in applied:
+                    continue
+                flag = "@" + cat
+                on = off = 0
+                for c in rows:
+                    if flag in c.acl_categories:
+                        if c.id in temp.allowed:
+                            on += 1
+                        else:
+                            off += 1
+                diff, same = (off, on) if additive else (on, off)
+                if same > diff and (diff < mindiff or (diff == mindiff and same > maxsame)):
+                    best, mindiff, maxsame = cat, diff, same
+            if best is None:
+                break
+            op = ("+@" if additive else "-@") + best
+            fake.set_rule(op)
+            temp.set_rule(("-@" if additive else "+@") + best)
+            rules.append(op)
+            applied.add(best)
+        for cmd in COMMANDS.values():
+            self._describe_single(cmd, fake, rules)
+            for sub in cmd.subcommands.values():
+                self._describe_single(sub, fake, rules)
+        return " ".join(rules)
+
+    def _describe_single(self, cmd: Command, fake: User, rules: list[str]) -> None:
+        user_bit = cmd.id in self.allowed
+        if user_bit != (cmd.id in fake.allowed):
+            rules.append(("+" if user_bit else "-") + cmd.fullname)
+            fake.change_perm(cmd, user_bit)
+        if not user_bit:
+            for arg in self.firstargs.get(cmd.id, ()):
+                rules.append(f"+{cmd.fullname}|{arg}")
+
+    def describe_keys(self) -> list[str]:
+        if self.allkeys:
+            return ["~*"]
+        out = []
+        for pattern, flags in self.patterns:
+            prefix = "~" if flags == ALL_PERMS else ("%R~" if flags == READ else "%W~")
+            out.append(prefix + pattern.decode("utf-8", "replace"))
+        return out
+
+    def describe_channels(self) -> list[str]:
+        return ["&*"] if self.allchannels else ["&" + c.decode("utf-8", "replace") for c in self.channels]
+
+    def flags(self) -> list[str]:
+        out = ["on" if self.enabled else "off"]
+        if self.nopass:
+            out.append("nopass")
+        if self.skip_sanitize_payload:
+            out.append("skip-sanitize-payload")
+        if self.sanitize_payload:
+            out.append("sanitize-payload")
+        return out
+
+    def describe(self) -> str:
+        """ACLDescribeUser: the rules that recreate this user (ACL LIST, aclfile)."""
+        parts = self.flags() + ["#" + p for p in self.passwords] + self.describe_keys()
+        if not self.allchannels:
+            parts.append("resetchannels")
+        parts += self.describe_channels()
+        parts.append(self.describe_commands())
+        return " ".join(parts)
+
+    # -- checks ----------------------------------------------------------------------------------
+    def check_command(self, cmd: Command, argv: list[bytes]) -> tuple[str, int] | None:
+        """ACLSelectorCheckCmd: None, or (reason, index of the denied argument)."""
+        if cmd.id not in self.allowed and not cmd.noauth:
+            allowed_args = self.firstargs.get(cmd.id)
+            if not allowed_args or len(argv) < 2 or argv[1].decode("utf-8", "replace").lower() not in (
+                    a.lower() for a in allowed_args):
+                return ("command", 0)
+        if not self.allkeys:
+            need = READ if cmd.is_readonly else WRITE
+            if cmd.is_write and cmd.name in _WRITE_ACCESS:
+                need = ALL_PERMS
+            for i in key_positions(cmd, argv):
+                key = argv[i]
+                if not any(flags & need == need and glob_match(pat, key) for pat, flags in self.patterns):
+                    return ("key", i)
+        if not self.allchannels and cmd.parent is None:
+            name = cmd.name
+            if name in _PUBSUB_CHANNEL_CMDS and len(argv) > 1:
+                if not any(glob_match(p, argv[1]) for p in self.channels):
+                    return ("channel", 1)
+            elif name in _PUBSUB_SUB_CMDS or name == "psubscribe":
+                literal = name == "psubscribe"
+                for i in range(1, len(argv)):
+                    ch = argv[i]
+                    if not any((p == ch) if literal else glob_match(p, ch) for p in self.channels):
+                        return ("channel", i)
+        return None
+
+
+def _check_hash(text: str) -> str:
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise AclRuleError("The password hash must be exactly 64 characters and contain only lowercase hexadecimal "
+                           "characters")
+    return text
+
+
+def new_user(name: str) -> User:
+    """ACLCreateUser: off, no passwords, no commands, no keys, no channels (acl-pubsub-default)."""
+    return User(name)
+
+
+def default_user() -> User:
+    """ACLCreateDefaultUser: +@all ~* &* on nopass."""
+    u = User("default")
+    for rule in ("+@all", "~*", "&*", "on", "nopass"):
+        u.set_rule(rule)
+    return u
+
+
+def client_info(client: Client) -> str:
+    """The CLIENT LIST line of one client (the fields Redis 7.0 prints)."""
+    now = time.time()
+    flags = "".join(sorted(client.flags)) or "N"
+    name = (client.name or b"").decode("utf-8", "replace")
+    multi = len(client.multi) if client.multi is not None else -1
+    return (f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} name={name} "
+            f"age={int(now - client.created_s)} idle={int(now - client.last_interaction_s)} flags={flags} "
+            f"db={client.db.id} sub={len(client.channels)} psub={len(client.patterns)} "
+            f"ssub={len(client.shard_channels)} multi={multi} qbuf={client.qbuf_bytes} qbuf-free=0 argv-mem=0 "
+            f"multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={client.obuf_bytes} tot-mem=0 events=r "
+            f"cmd={client.last_command.lower()} user={client.user} redir=-1 resp={client.resp}")
+
+
+@dataclass
+class LogEntry:
+    count: int
+    reason: str
+    context: str
+    object: str
+    username: str
+    ctime_ms: int
+    cinfo: str
+
+
+class ACL:
+    """The users of one server, its ACL LOG and its aclfile."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.users: dict[str, User] = {"default": default_user()}
+        self.log: list[LogEntry] = []
+
+    # -- users -----------------------------------------------------------------------------------
+    @property
+    def default(self) -> User:
+        return self.users["default"]
+
+    def setuser(self, name: str, rules: list[str]) -> None:
+        """ACL SETUSER: all rules or none (raises CommandError naming the bad modifier)."""
+        user = self.users.get(name)
+        work = user.copy() if user is not None else new_user(name)
+        for rule in rules:
+            try:
+                work.set_rule(rule)
+            except AclRuleError as e:
+                raise CommandError(f"ERR Error in ACL SETUSER modifier '{rule}': {e}") from None
+        self.users[name] = work
+        self.refresh()
+
+    def deluser(self, names: list[str]) -> int:
+        if "default" in names:
+            raise CommandError("ERR The 'default' user cannot be removed")
+        n = 0
+        for name in names:
+            if self.users.pop(name, None) is not None:
+                n += 1
+                self.disconnect_user(name)
+        self.refresh()
+        return n
+
+    def disconnect_user(self, name: str) -> None:
+        """Clients authenticated as a deleted or reloaded user are closed, as Redis does."""
+        for conn in list(self.server.connections.values()):
+            if conn.client.user == name:
+                conn.client.close()
+                conn.close()
+
+    def refresh(self) -> None:
+        """Turn the dispatch ACL check on only when some user is restricted."""
+        self.server.acl_active = not all(u.unrestricted for u in self.users.values())
+
+    def requires_auth(self) -> bool:
+        """authRequired: the default user has a password or is disabled."""
+        d = self.default
+        return not d.nopass or not d.enabled
+
+    def set_requirepass(self, password: str) -> None:
+        """ACLUpdateDefaultUserPassword."""
+        d = self.default
+        d.set_rule("resetpass")
+        d.set_rule(">" + password if password else "nopass")
+        self.refresh()
+
+    # -- authentication --------------------------------------------------------------------------
+    def authenticate(self, client: Client, username: bytes, password: bytes) -> None:
+        """ACLAuthenticateUser: set the client's user or log and raise WRONGPASS."""
+        name = username.decode("utf-8", "replace")
+        user = self.users.get(name)
+        if user is not None and user.enabled and (user.nopass or hash_password(password) in user.passwords):
+            client.authenticated = True
+            client.user = name
+            return
+        self.add_log(client, "auth", "AUTH", name)
+        raise RedisError("WRONGPASS invalid username-password pair or user is disabled.")
+
+    # -- the dispatch check ----------------------------------------------------------------------
+    def check(self, client: Client, cmd: Command, argv: list[bytes]) -> RedisError | None:
+        """ACLCheckAllPerm + the NOPERM reply and the ACL LOG entry of processCommand."""
+        user = self.users.get(client.user)
+        if user is None:
+            return NoPermError(f"NOPERM this user has no permissions to run the '{cmd.fullname}' command")
+        denied = user.check_command(cmd, argv)
+        if denied is None:
+            return None
+        reason, idx = denied
+        if reason == "command":
+            obj = cmd.fullname
+            err = f"NOPERM this user has no permissions to run the '{cmd.fullname}' command"
+        elif reason == "key":
+            obj = argv[idx].decode("utf-8", "replace")
+            err = "NOPERM this user has no permissions to access one of the keys used as arguments"
+        else:
+            obj = argv[idx].decode("utf-8", "replace")
+            err = "NOPERM this user has no permissions to access one of the channels used as arguments"
+        self.add_log(client, reason, obj, client.user)
+        return NoPermError(err)
+
+    def dryrun(self, name: str, cmd: Command, argv: list[bytes]) -> str | None:
+        user = self.users[name]
+        denied = user.check_command(cmd, argv)
+        if denied is None:
+            return None
+        reason, idx = denied
+        if reason == "command":
+            return f"This user has no permissions to run the '{cmd.fullname}' command"
+        what = argv[idx].decode("utf-8", "replace")
+        return f"This user has no permissions to access the '{what}' {reason}"
+
+    # -- ACL LOG ---------------------------------------------------------------------------------
+    def add_log(self, client: Client, reason: str, obj: str, username: str) -> None:
+        """addACLLogEntry: group with a similar recent entry, else add one on top."""
+        maxlen = self.server.config["acllog-max-len"]
+        context = "lua" if client.is_script else ("multi" if client.multi is not None else "toplevel")
+        now = int(time.time() * 1000)
+        cinfo = client_info(client)
+        for e in self.log:
+            if (e.reason, e.context, e.object, e.username) == (reason, context, obj, username) and \
+                    now - e.ctime_ms <= _LOG_GROUP_MS:
+                e.count += 1
+                e.ctime_ms = now
+                e.cinfo = cinfo  # updated in place, as addACLLogEntry replaces the node's value
+                return
+        self.log.insert(0, LogEntry(1, reason, context, obj, username, now, cinfo))
+        del self.log[maxlen:]
+
+    # -- aclfile ---------------------------------------------------------------------------------
+    def load_lines(self, lines: list[tuple[int, list[str]]], source: str) -> dict[str, User]:
+        """ACLLoadFromFile's parsing: ``user <name> <rules...>`` lines into new users (or raise)."""
+        users: dict[str, User] = {}
+        errs: list[str] = []
+        for n, parts in lines:
+            if not parts:
+                continue
+            if parts[0] != "user" or len(parts) < 2:
+                errs.append(f"{source}:{n}: line should start with user keyword")
+                continue
+            name = parts[1]
+            if name in users:
+                errs.append(f"{source}:{n}: Duplicate user '{name}' found")
+                continue
+            u = new_user(name)
+            for rule in parts[2:]:
+                try:
+                    u.set_rule(rule)
+                except AclRuleError as e:
+                    errs.append(f"{source}:{n}: {e}. ")
+                    break
+            users[name] = u
+        if errs:
+            raise CommandError("ERR " + " ".join(errs).strip())
+        users.setdefault("default", default_user())
+        return users
+
+    def load_file(self) -> None:
+        path = self.server.config["aclfile"]
+        if not path:
+            raise CommandError("ERR " + NO_ACLFILE)
+        try:
+            text = Path(path).read_text()
+        except OSError as e:
+            raise CommandError(f"ERR Error loading ACLs, opening file '{path}': {e.strerror}") from None
+        lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        self.users = self.load_lines(lines, path)
+        for conn in list(self.server.connections.values()):
+            if conn.client.user not in self.users:
+                conn.client.close()
+                conn.close()
+        self.refresh()
+
+    def save_file(self) -> None:
+        path = self.server.config["aclfile"]
+        if not path:
+            raise CommandError("ERR " + NO_ACLFILE)
+        body = "".join(f"user {name} {self.users[name].describe()}\n" for name in sorted(self.users))
+        tmp = Path(path + ".tmp")
+        try:
+            tmp.write_text(body)
+            os.replace(tmp, path)
+        except OSError:
+            raise CommandError("ERR There was an error trying to save the ACLs. Please check the server logs "
+                               "for more information") from None
+
+
+def _apply_requirepass(server: Any, value: str) -> None:
+    acl = getattr(server, "acl", None)
+    if acl is not None:
+        acl.set_requirepass(value)
+
+
+PARAMS["requirepass"].apply = _apply_requirepass
+
+
+def apply_renames(server: Server) -> None:
+    """rename-command: a per-server map dispatch consults before the (process-wide) table, so
+    renames never leak into another server in the same process (config.c renameCommand)."""
+    renames = server.config.renames
+    table: dict[bytes, bytes] = {}
+    for old in renames:
+        if old.encode() not in COMMANDS:
+            raise ConfigError(f"No such command in rename-command: '{old}'")
+        table[old.encode()] = b""
+    for old, new in renames.items():
+        if not new:
+            continue
+        target = new.lower().encode()
+        if target in COMMANDS and target not in table:
+            raise ConfigError(f"Target command name already exists: '{new}'")
+        table[target] = old.encode()
+    server.renamed_commands = table
+
+
+@on_init
+def install(server: Server) -> None:
+    """Create the default user, apply requirepass, ``user`` config lines and the aclfile."""
+    apply_renames(server)
+    acl = ACL(server)
+    server.acl = acl  # type: ignore[attr-defined]
+    server.acl_authenticate = acl.authenticate  # type: ignore[attr-defined]
+    server.acl_check = acl.check  # type: ignore[method-assign]
+    server.requires_auth = acl.requires_auth  # type: ignore[method-assign]
+    if server.config["requirepass"]:
+        acl.set_requirepass(server.config["requirepass"])
+    users = server.config.users
+    if users and server.config["aclfile"]:
+        raise RedisError("Configuring Redis with users defined in redis.conf and at the same setting an ACL file "
+                         "path is invalid. This setup is very likely to lead to configuration errors and security "
+                         "holes, please define either an ACL file or declare users directly in your redis.conf, "
+                         "but not both.")
+    if users:
+        loaded = acl.load_lines([(i, ["user", *args]) for i, args in enumerate(users, 1)], "redis.conf")
+        acl.users.update(loaded if any(args and args[0] == "default" for args in users)
+                         else {k: v for k, v in loaded.items() if k != "default"})
+    elif server.config["aclfile"] and Path(server.config["aclfile"]).exists():
+        acl.load_file()
+    acl.refresh()

@@ -1,0 +1,212 @@
+"""ACL SETUSER/GETUSER/LIST/DELUSER/LOG/DRYRUN/CAT/GENPASS/SAVE/LOAD, and the NOPERM checks, with
+redis-py against the engine; ACL LIST / GETUSER output compared with a real redis-server 7.0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from engine.server import EmbeddedServer
+
+NOPERM_CMD = "this user has no permissions to run the '{}' command"
+NOPERM_KEY = "this user has no permissions to access one of the keys used as arguments"
+NOPERM_CHAN = "this user has no permissions to access one of the channels used as arguments"
+
+# Rule sets whose commands all exist in the engine's table, so the description Redis computes
+# from its full table and the engine computes from its own agree (token order of single
+# commands follows the command dict, which is hash order in Redis, so tokens are compared as sets).
+RULE_SETS = [
+    ["alice"],
+    ["bob", "on", ">pw", "~k*", "%R~r*", "%W~w*", "&ch*", "-@all", "+@string", "-set", "+config|get"],
+    ["carol", "on", "nopass", "allkeys", "allchannels", "allcommands", "-flushall"],
+    ["dave", "-@all", "+get", "+set", "+@list"],
+    ["erin", "-@all", "+@read", "-get"],
+    ["frank", "on", "#" + "a" * 64, ">x", "<x", "~a", "~b", "%RW~c", "-@all", "+select|0"],
+    ["gina", "+@all", "-@keyspace", "reset", "on", "~*", "+@set"],
+]
+
+
+@pytest.fixture(scope="module")
+def srv():
+    with EmbeddedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def r(srv):
+    c = redis.Redis.from_url(srv.url, decode_responses=True)
+    yield c
+    for name in c.acl_users():
+        if name != "default":
+            c.acl_deluser(name)
+    c.acl_log_reset()
+    c.close()
+
+
+def _tokens(line: str) -> tuple[list[str], set[str]]:
+    """Head (everything up to and including the +@all/-@all base) and the remaining rule set."""
+    parts = line.split()
+    base = next(i for i, p in enumerate(parts) if p in ("+@all", "-@all"))
+    return parts[: base + 1], set(parts[base + 1:])
+
+
+def test_acl_list_and_getuser_match_real_redis(r, redis_real_shared) -> None:
+    real = redis_real_shared.client(decode_responses=True)
+    for rules in RULE_SETS:
+        r.execute_command("ACL", "SETUSER", *rules)
+        real.execute_command("ACL", "SETUSER", *rules)
+        mine = {line.split()[1]: line for line in r.acl_list()}
+        theirs = {line.split()[1]: line for line in real.acl_list()}
+        assert _tokens(mine[rules[0]]) == _tokens(theirs[rules[0]]), rules
+        g_mine, g_real = r.acl_getuser(rules[0]), real.acl_getuser(rules[0])
+        assert g_mine.keys() == g_real.keys()
+        for k in ("flags", "passwords", "keys", "channels", "selectors", "enabled"):
+            assert g_mine[k] == g_real[k], (rules, k)
+        real.acl_deluser(rules[0])
+    assert "user default on nopass ~* &* +@all" in r.acl_list()
+
+
+@pytest.mark.parametrize("rule,detail", [
+    ("bogus", "Syntax error"),
+    ("+nosuch", "Unknown command or category name in ACL"),
+    ("+@nosuch", "Unknown command or category name in ACL"),
+    ("-get|x", "Unknown command or category name in ACL"),
+    ("#abc", "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"),
+    ("<nope", "The password you are trying to remove from the user does not exist"),
+])
+def test_setuser_errors_as_redis(r, redis_real_shared, rule, detail) -> None:
+    real = redis_real_shared.client()
+    expected = f"Error in ACL SETUSER modifier '{rule}': {detail}"
+    for client in (r, real):
+        with pytest.raises(redis.ResponseError) as e:
+            client.execute_command("ACL", "SETUSER", "u1", "on", rule)
+        assert str(e.value) == expected
+    assert r.acl_getuser("u1") is None  # all rules or none
+
+
+def test_permissions_and_acl_log(srv, r) -> None:
+    r.acl_setuser("z", enabled=True, passwords=["+p"], keys=["a*"], commands=["-@all", "+get", "+set", "+publish"],
+                  channels=["c1"])
+    z = redis.Redis.from_url(srv.url, username="z", password="p", decode_responses=True)
+    assert z.set("a1", "v") and z.get("a1") == "v"
+    assert z.publish("c1", "m") == 0
+    with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_KEY):
+        z.get("b1")
+    with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_CMD.format("del")):
+        z.delete("a1")
+    with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_CHAN):
+        z.publish("c2", "m")
+    with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_CMD.format(r"acl\|whoami")):
+        z.acl_whoami()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        z.get("b1")
+    log = r.acl_log()
+    # (redis-py's CLIENT SETINFO on connect is denied too and logged last)
+    assert [e["reason"] for e in log][:4] == ["command", "channel", "command", "key"]
+    top = log[3]
+    assert top["count"] == 2 and top["object"] == "b1" and top["username"] == "z" and top["context"] == "toplevel"
+    assert r.acl_log(1)[0]["client-info"]["user"] == "z"  # redis-py parses the CLIENT LIST line
+    assert len(r.acl_log(count=2)) == 2
+    # A failed AUTH is logged with reason auth and object AUTH.
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(srv.url, username="z", password="wrong").ping()
+    e = r.acl_log(1)[0]
+    assert (e["reason"], e["object"], e["username"]) == ("auth", "AUTH", "z")
+    assert r.acl_log_reset() and r.acl_log() == []
+    z.close()
+
+
+def test_read_write_key_patterns(srv, r) -> None:
+    r.acl_setuser("rw", enabled=True, nopass=True, commands=["+@all"], keys=["%R~r*", "%W~w*"])
+    c = redis.Redis.from_url(srv.url, username="rw", password="x")
+    c.get("r1")
+    c.set("w1", "v")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.set("r1", "v")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.get("w1")
+    c.close()
+
+
+def test_acl_check_only_active_when_restricted(srv, r) -> None:
+    assert srv.server.acl_active is False
+    r.acl_setuser("x", commands=["-@all"])
+    assert srv.server.acl_active is True
+    r.acl_deluser("x")
+    assert srv.server.acl_active is False
+
+
+def test_dryrun_whoami_users_cat_genpass(r, redis_real_shared) -> None:
+    real = redis_real_shared.client(decode_responses=True)
+    for c in (r, real):
+        c.execute_command("ACL", "SETUSER", "dr", "on", "~a*", "-@all", "+get", "+set", "+publish", "&c1")
+    for args in (("get", "a1"), ("get", "b1"), ("del", "a1"), ("publish", "c2", "x")):
+        assert r.execute_command("ACL", "DRYRUN", "dr", *args) == real.execute_command("ACL", "DRYRUN", "dr", *args)
+    for args in (("nouser", "get", "a"), ("dr", "nosuchcmd", "x")):
+        with pytest.raises(redis.ResponseError) as mine:
+            r.execute_command("ACL", "DRYRUN", *args)
+        with pytest.raises(redis.ResponseError) as theirs:
+            real.execute_command("ACL", "DRYRUN", *args)
+        assert str(mine.value) == str(theirs.value)
+    real.acl_deluser("dr")
+    assert r.acl_whoami() == "default"
+    assert r.acl_users() == ["default", "dr"]
+    assert r.acl_cat()[:5] == real.acl_cat()[:5] and len(r.acl_cat()) == len(real.acl_cat())
+    assert set(r.acl_cat("string")) <= set(real.acl_cat("string")) and "get" in r.acl_cat("string")
+    assert len(r.acl_genpass()) == 64 and len(r.acl_genpass(5)) == 2
+    with pytest.raises(redis.ResponseError, match="positive number up to 4096"):
+        r.acl_genpass(0)
+    with pytest.raises(redis.ResponseError, match="The 'default' user cannot be removed"):
+        r.acl_deluser("default")
+
+
+def test_deluser_disconnects_its_clients(srv, r) -> None:
+    r.acl_setuser("gone", enabled=True, nopass=True, commands=["+@all"], keys=["*"])
+    c = redis.Redis.from_url(srv.url, username="gone", password="x", retry_on_timeout=False, retry=None)
+    assert c.ping()
+    assert r.acl_deluser("gone") == 1
+    with pytest.raises(redis.ConnectionError):
+        c.ping()
+
+
+def test_aclfile_save_and_load(tmp_path: Path) -> None:
+    aclfile = tmp_path / "users.acl"
+    aclfile.write_text("user default on nopass ~* &* +@all\nuser ann on >secret ~ann:* -@all +get\n")
+    with EmbeddedServer(aclfile=str(aclfile)) as s:
+        r = redis.Redis.from_url(s.url, decode_responses=True)
+        assert r.acl_users() == ["ann", "default"]
+        ann = redis.Redis.from_url(s.url, username="ann", password="secret")
+        assert ann.get("ann:1") is None
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            ann.set("ann:1", "v")
+        r.acl_setuser("bea", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all"])
+        assert r.acl_save()
+        text = aclfile.read_text()
+        assert "user bea on #" in text and "user ann on #" in text
+        aclfile.write_text("user default on nopass ~* &* +@all\n")
+        assert r.acl_load()
+        assert r.acl_users() == ["default"]
+        aclfile.write_text("user default on nopass ~* &* +@all\nuser broken on +nosuch\n")
+        with pytest.raises(redis.ResponseError, match="Unknown command or category name in ACL"):
+            r.acl_load()
+        assert r.acl_users() == ["default"]  # a bad file changes nothing
+    with EmbeddedServer() as s:
+        r = redis.Redis.from_url(s.url)
+        with pytest.raises(redis.ResponseError, match="not configured to use an ACL file"):
+            r.acl_save()
+
+
+def test_user_lines_in_config_file() -> None:
+    from engine.config import Config
+    from engine.server import Server
+
+    cfg = Config()
+    cfg.load("user default off\nuser ops on >pw ~* &* +@all\n", "test.conf")
+    import engine.commands  # noqa: F401
+
+    server = Server(cfg)
+    assert server.requires_auth()
+    assert sorted(server.acl.users) == ["default", "ops"]  # type: ignore[attr-defined]
+    assert server.acl.users["ops"].describe().startswith("on #")  # type: ignore[attr-defined]
