@@ -22,6 +22,7 @@ from engine.errors import (
     SYNTAX,
     CommandError,
 )
+from engine.evict import LFU_INIT_VAL, lfu_decr_and_return, lfu_time_in_minutes
 from engine.objects import ZSet, encoding, type_name
 from engine.protocol import OK, Reply, Status
 from engine.table import command, subcommand
@@ -513,7 +514,7 @@ def object_idletime(ctx: Client, key: bytes) -> Reply:
 @subcommand("object", "freq", arity=3, flags="readonly", keys=(2, 2, 1), acl="@keyspace", group="generic",
             since="4.0.0", summary="Get the logarithmic access frequency counter of a Redis object")
 def object_freq(ctx: Client, key: bytes) -> Reply:
-    """LFUDecrAndReturn: the 8-bit counter, decayed by elapsed minutes / lfu-decay-time."""
+    """LFUDecrAndReturn (engine/evict.py): the 8-bit counter, decayed by elapsed periods."""
     value = _object_lookup(ctx, key)
     if value is None:
         return None
@@ -523,14 +524,11 @@ def object_freq(ctx: Client, key: bytes) -> Reply:
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
             "switching between policies at runtime LRU and LFU data will take some time to adjust."
         )
-    word = ctx.db.lru.get(key, 5)  # LFU_INIT_VAL for a key never touched since the policy change
-    counter = word & 0xFF
-    last_min = word >> 8
-    now_min = (server.now_ms() // 60000) & 0xFFFF
-    elapsed = now_min - last_min if now_min >= last_min else 65535 - last_min + now_min
-    period = server.config["lfu-decay-time"]
-    decay = elapsed // period if period else 0
-    return counter - decay if decay < counter else 0
+    field = ctx.db.lru.get(key)
+    now_min = lfu_time_in_minutes()
+    if field is None:  # never touched since the policy changed: a new key's counter
+        field = (now_min << 8) | LFU_INIT_VAL
+    return lfu_decr_and_return(field, now_min, server.config["lfu-decay-time"])
 
 
 _OBJECT_HELP = [
