@@ -39,7 +39,8 @@ def resolve(argv: list[bytes]) -> Command:
     cmd = COMMANDS.get(name)
     if cmd is None:
         raise errors.unknown_command(argv[0], argv[1:])
-    if cmd.subcommands:
+    if cmd.subcommands and (len(argv) >= 2 or cmd.handler is None):
+        # A container with a handler of its own (COMMAND) runs it when given no subcommand.
         if len(argv) < 2:
             raise errors.wrong_arity(cmd.name)
         sub = cmd.subcommands.get(argv[1].lower())
@@ -88,10 +89,10 @@ def process_command(client: Client, argv: list[bytes]) -> Any:
             server.stats.errors(denied)
             return denied
     if client.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
-        if "no-multi" in cmd.flags:
+        if "no_multi" in cmd.flags:
             client.multi_error = True
             cmd.rejected_calls += 1
-            e = errors.CommandError(f"ERR Command not allowed inside a transaction")
+            e = errors.CommandError("ERR Command not allowed inside a transaction")
             server.stats.errors(e)
             return e
         client.multi.append((cmd, argv))
