@@ -102,7 +102,7 @@ def hello(ctx: Client, *args: bytes) -> Reply:
             raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode('utf-8', 'replace')}'")
     if not ctx.authenticated:
         raise NoAuthError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-                          "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+                          "AUTH <user> <pass> option can be used to authenticate the client and select the "
                           "RESP protocol version at the same time")
     if setname is not None:
         ctx.name = setname or None
