@@ -47,7 +47,7 @@ PROTECTED_MODE_MESSAGE = (
     "Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by "
     "editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the "
     "server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
-    "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above "
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above "
     "things in order for the server to start accepting connections from the outside."
 )
 
@@ -127,6 +127,7 @@ class Server:
         self.shutdown_hooks: list[Callable[[Server, bool | None], None]] = []
         self.notify_flags = 0
         self.frozen_ms: int | None = None
+        self.script_busy = ""  # the BUSY reply text while a script is past busy-reply-threshold
         self.pubsub: Any = None
         self.listeners: list[asyncio.AbstractServer] = []
         self.port = 0
