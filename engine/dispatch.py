@@ -80,6 +80,12 @@ def process_command(client: Client, argv: list[bytes]) -> Any:
         e = errors.NoAuthError()
         server.stats.errors(e)
         return e
+    if server.script_busy and "allow_busy" not in cmd.flags:
+        # A script passed busy-reply-threshold (engine/scripting.py serves us from its hook).
+        cmd.rejected_calls += 1
+        e = errors.BusyError(server.script_busy)
+        server.stats.errors(e)
+        return e
     if server.acl_active:
         denied = server.acl_check(client, cmd, argv)
         if denied is not None:
