@@ -1,0 +1,145 @@
+"""EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD|EXISTS|FLUSH|KILL (eval.c).
+
+The Lua VM, the sandbox and the conversions live in engine/scripting.py.  Scripts are cached
+by the SHA1 of their body (EVAL caches too, so EVALSHA works after it); SCRIPT FLUSH drops
+the cache and the VM.  Replies and error texts follow Redis 7.0.15, checked against
+redis-server by tests/differential/test_differential_scripts.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from engine import errors
+from engine.client import Client
+from engine.errors import CommandError, NoScriptError, RedisError
+from engine.protocol import OK, Reply
+from engine.scripting import script_engine
+from engine.table import command, container, subcommand
+from engine.util import parse_int
+
+__all__ = ["eval_", "evalsha", "eval_ro", "evalsha_ro", "split_keys"]
+
+
+def eval_keys(argv: list[bytes]) -> list[int]:
+    """Key positions of EVAL-like commands: ``numkeys`` at argv[2], keys after it."""
+    try:
+        n = int(argv[2])
+    except (ValueError, IndexError):
+        return []
+    if n < 0 or n > len(argv) - 3:
+        return []
+    return list(range(3, 3 + n))
+
+
+def split_keys(numkeys: bytes, args: tuple[bytes, ...], bad_number: str = errors.NOT_INTEGER) -> tuple[list[bytes], list[bytes]]:
+    """(KEYS, ARGV) from ``numkeys arg...`` with Redis's checks."""
+    n = parse_int(numkeys)
+    if n is None:
+        raise CommandError(bad_number)
+    if n < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    if n > len(args):
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    return list(args[:n]), list(args[n:])
+
+
+def _run_body(ctx: Client, body: bytes, numkeys: bytes, args: tuple[bytes, ...], read_only: bool) -> Reply:
+    keys, argv = split_keys(numkeys, args)
+    eng = script_engine(ctx.server)
+    sha = hashlib.sha1(body).hexdigest()
+    fn = eng.function_for(sha, body)
+    eng.scripts[sha] = body
+    return eng.execute(ctx, fn, keys, argv, sha, read_only)
+
+
+def _run_sha(ctx: Client, sha: bytes, numkeys: bytes, args: tuple[bytes, ...], read_only: bool) -> Reply:
+    keys, argv = split_keys(numkeys, args)
+    eng = script_engine(ctx.server)
+    name = sha.decode("latin-1").lower()
+    body = eng.scripts.get(name) if len(name) == 40 else None
+    if body is None:
+        raise NoScriptError()
+    fn = eng.function_for(name, body)
+    return eng.execute(ctx, fn, keys, argv, name, read_only)
+
+
+_FLAGS = "noscript skip_monitor may_replicate no_mandatory_keys stale"
+_RO_FLAGS = "readonly noscript skip_monitor no_mandatory_keys stale"
+
+
+@command("eval", arity=-3, flags=_FLAGS, acl="@scripting", group="scripting", since="2.6.0",
+         key_extractor=eval_keys, summary="Execute a Lua script server side")
+def eval_(ctx: Client, body: bytes, numkeys: bytes, *args: bytes) -> Reply:
+    return _run_body(ctx, body, numkeys, args, read_only=False)
+
+
+@command("evalsha", arity=-3, flags=_FLAGS, acl="@scripting", group="scripting", since="2.6.0",
+         key_extractor=eval_keys, summary="Execute a Lua script server side")
+def evalsha(ctx: Client, sha: bytes, numkeys: bytes, *args: bytes) -> Reply:
+    return _run_sha(ctx, sha, numkeys, args, read_only=False)
+
+
+@command("eval_ro", arity=-3, flags=_RO_FLAGS, acl="@scripting", group="scripting", since="7.0.0",
+         key_extractor=eval_keys, summary="Execute a read-only Lua script server side")
+def eval_ro(ctx: Client, body: bytes, numkeys: bytes, *args: bytes) -> Reply:
+    return _run_body(ctx, body, numkeys, args, read_only=True)
+
+
+@command("evalsha_ro", arity=-3, flags=_RO_FLAGS, acl="@scripting", group="scripting", since="7.0.0",
+         key_extractor=eval_keys, summary="Execute a read-only Lua script server side")
+def evalsha_ro(ctx: Client, sha: bytes, numkeys: bytes, *args: bytes) -> Reply:
+    return _run_sha(ctx, sha, numkeys, args, read_only=True)
+
+
+container("script", group="scripting", since="2.6.0", summary="A container for Lua scripts management commands")
+
+
+@subcommand("script", "load", arity=3, flags="noscript stale", acl="@scripting", group="scripting", since="2.6.0",
+            summary="Load the specified Lua script into the script cache")
+def script_load(ctx: Client, body: bytes) -> Reply:
+    eng = script_engine(ctx.server)
+    sha = hashlib.sha1(body).hexdigest()
+    eng.function_for(sha, body)
+    eng.scripts[sha] = body
+    return sha.encode()
+
+
+@subcommand("script", "exists", arity=-3, flags="noscript", acl="@scripting", group="scripting", since="2.6.0",
+            summary="Check existence of scripts in the script cache")
+def script_exists(ctx: Client, *shas: bytes) -> Reply:
+    scripts = script_engine(ctx.server).scripts
+    return [1 if s.decode("latin-1").lower() in scripts else 0 for s in shas]
+
+
+@subcommand("script", "flush", arity=-2, flags="noscript", acl="@scripting", group="scripting", since="2.6.0",
+            summary="Remove all the scripts from the script cache")
+def script_flush(ctx: Client, *mode: bytes) -> Reply:
+    if len(mode) > 1 or (mode and mode[0].lower() not in (b"sync", b"async")):
+        raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+    script_engine(ctx.server).flush()
+    return OK
+
+
+@subcommand("script", "kill", arity=2, flags="noscript allow_busy", acl="@scripting", group="scripting",
+            since="2.6.0", summary="Kill the script currently in execution")
+def script_kill(ctx: Client) -> Reply:
+    return request_kill(ctx, functions=False)
+
+
+def request_kill(ctx: Client, functions: bool) -> Reply:
+    """SCRIPT KILL / FUNCTION KILL (scriptKill): only a script that has not written."""
+    eng = script_engine(ctx.server)
+    if eng.running is None:
+        raise RedisError("NOTBUSY No scripts in execution right now.")
+    if getattr(eng, "running_function", False) != functions:
+        if functions:
+            raise RedisError("NOTBUSY No scripts in execution right now.")
+        raise RedisError("BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+    if eng.wrote:
+        raise RedisError(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
+            "script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+        )
+    eng.kill_requested = True
+    return OK

@@ -1,0 +1,775 @@
+"""The Lua runtime behind EVAL and FCALL (script_lua.c, eval.c): a Lua 5.1 VM (lupa), the
+sandbox, the ``redis`` library, ``cjson`` and ``bit``, and Redis's Lua <-> RESP conversions.
+
+Sandbox.  The VM is created without lupa's ``python`` bridge; ``os``, ``io``, ``debug``,
+``print``, ``require``, ``dofile``, ``loadfile``, ``module``, ``package`` and ``newproxy``
+are removed (as Redis 7.0 does).  The globals table and every library table are replaced by
+empty read-only proxies, so writing a global or a library field fails with Redis 7.0's
+"Attempt to modify a readonly table" and reading a missing global with "Script attempted to
+access nonexistent global variable"; ``rawset`` refuses the proxies and their metatables are
+locked.  ``loadstring``/``load`` refuse precompiled (binary) chunks, so ``string.dump``
+bytecode cannot be loaded.  No Python object is reachable from a script: the callbacks the
+``redis`` library uses are captured as upvalues of Lua wrappers, and ``attribute_filter``
+refuses attribute access on anything Python that leaks anyway.
+
+Long scripts.  Redis runs a script on its only thread and, from inside a Lua count hook,
+keeps serving clients with BUSY after ``busy-reply-threshold`` (processEventsWhileBlocked).
+We do the same: a count hook (every 10 000 VM instructions) checks the clock, and once the
+threshold has passed it reads the other connections' sockets directly (their fds are
+non-blocking) and runs their requests through dispatch, which answers BUSY to everything
+but the ``allow_busy`` commands (SCRIPT KILL, FUNCTION KILL, SHUTDOWN).  This keeps the
+script on the loop thread, so atomicity needs no locks and commands from a script touch
+the keyspace exactly as client commands do; a worker thread would need both.  Connections
+accepted during the busy period wait until the script ends (Redis accepts them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lupa import lua51
+
+from engine import errors
+from engine.client import Client
+from engine.errors import RedisError
+from engine.protocol import NULL_ARRAY, Push, Status, Verbatim, format_double
+
+if TYPE_CHECKING:
+    from engine.server import Server
+
+__all__ = ["ScriptEngine", "ScriptKilled", "script_engine", "BUSY_MESSAGE"]
+
+log = logging.getLogger("engine")
+
+BUSY_MESSAGE = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+FUNCTION_BUSY_MESSAGE = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_HOOK_EVERY = 10_000
+
+_LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+
+
+class ScriptCallError(Exception):
+    """A failed redis.call, raised into Lua; its text is the error reply."""
+
+
+class ScriptKilled(Exception):
+    """Raised (as a Lua error) by the count hook after SCRIPT KILL / FUNCTION KILL."""
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("access to Python objects is not allowed from scripts")
+
+
+# The setup chunk runs once per VM; it receives the Python callbacks and returns the
+# functions the engine needs.  Everything a script can see is built here.
+_SETUP = r"""
+local pycall, pycall_raise, pysetresp, pylog, pysha1, pycheck, pyjson_encode, pyjson_decode, jnull, pybit = ...
+local G = _G
+local real = {}
+local readonly = setmetatable({}, {__mode = "k"})
+local type, error, rawget, rawset0, setmetatable0, tostring = type, error, rawget, rawset, setmetatable, tostring
+local loadstring0, setfenv, getinfo, sethook = loadstring, setfenv, debug.getinfo, debug.sethook
+local select, pairs, unpack, concat = select, pairs, unpack, table.concat
+
+for _, name in ipairs({"os", "io", "debug", "print", "require", "dofile", "loadfile", "module", "package",
+                       "newproxy", "python", "collectgarbage", "gcinfo"}) do
+  G[name] = nil
+end
+
+local last_call_err = nil
+
+local function readonly_error() error("Attempt to modify a readonly table", 2) end
+
+local function protect(t)
+  local proxy = {}
+  readonly[proxy] = true
+  setmetatable0(proxy, {__index = t, __newindex = readonly_error, __metatable = false})
+  return proxy
+end
+
+local function safe_loadstring(s, name)
+  if type(s) == "string" and s:byte(1) == 27 then
+    return nil, "Attempt to load a precompiled chunk"
+  end
+  local f, e = loadstring0(s, name)
+  if f then setfenv(f, G) end
+  return f, e
+end
+
+local redis = {}
+local function call_args_error(e)
+  last_call_err = e
+  error(e, 0)
+end
+-- redis.call is the Python callable itself (a C function to Lua), so a failing call keeps the
+-- caller's line even in a tail call ("return redis.call(...)"), as Redis's C function does.
+redis.call = pycall_raise
+redis.pcall = function(...)
+  local ok, v = pycall(false, ...)
+  if not ok then return {err = v} end
+  return v
+end
+redis.error_reply = function(e)
+  if type(e) ~= "string" then error("wrong number or type of arguments", 2) end
+  return {err = e}
+end
+redis.status_reply = function(s)
+  if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
+  return {ok = s}
+end
+redis.sha1hex = function(s)
+  if type(s) ~= "string" and type(s) ~= "number" then error("wrong number of arguments", 2) end
+  return pysha1(tostring(s))
+end
+redis.log = function(level, ...)
+  if select("#", ...) == 0 then error("redis.log() requires two arguments or more.", 2) end
+  if type(level) ~= "number" then error("First argument must be a number (log level).", 2) end
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  pylog(level, concat(parts, " "))
+end
+redis.setresp = pysetresp
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION = "7.0.15"
+redis.REDIS_VERSION_NUM = 458767
+
+local cjson = {
+  encode = function(v) return pyjson_encode(v) end,
+  decode = function(s) return pyjson_decode(s) end,
+  null = jnull,
+}
+local bit = {}
+for _, name in ipairs({"tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift", "rol", "ror", "bswap"}) do
+  local op = name
+  bit[name] = function(...) return pybit(op, ...) end
+end
+
+G.redis = redis
+G.cjson = cjson
+G.bit = bit
+G.loadstring = safe_loadstring
+G.load = function(f, name)
+  local parts = {}
+  while true do
+    local piece = f()
+    if piece == nil or piece == "" then break end
+    parts[#parts + 1] = piece
+  end
+  return safe_loadstring(concat(parts), name)
+end
+G.rawset = function(t, k, v)
+  if readonly[t] then error("Attempt to modify a readonly table", 0) end
+  return rawset0(t, k, v)
+end
+G.setmetatable = function(t, m)
+  if readonly[t] then error("Attempt to modify a readonly table", 0) end
+  return setmetatable0(t, m)
+end
+
+-- Library tables become read-only proxies; then the globals themselves.
+for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit"}) do
+  if G[name] then G[name] = protect(G[name]) end
+end
+getmetatable("").__index = G.string
+for k, v in pairs(G) do real[k] = v end
+for k in pairs(real) do G[k] = nil end
+G._G = nil
+real._G = G
+setmetatable0(G, {
+  __index = function(_, k)
+    local v = real[k]
+    if v == nil then
+      local caller = getinfo(2, "S")
+      -- Lookups from C (lupa's own error handling) get nil; Lua code gets Redis's error.
+      if caller == nil or caller.what == "C" then return nil end
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+})
+readonly[G] = true
+
+local function error_handler(err)
+  local source, line
+  for level = 2, 20 do
+    local i = getinfo(level, "Sl")
+    if not i then break end
+    if type(i.source) == "string" and i.source:sub(1, 6) == "@user_" then
+      source, line = i.source, i.currentline
+      break
+    end
+  end
+  if type(err) == "table" and type(rawget(err, "err")) == "string" then
+    err = {err = rawget(err, "err")}
+  elseif type(err) == "string" and err == last_call_err then
+    err = {err = err}
+  elseif type(err) == "userdata" then
+    err = {err = tostring(err)}
+  else
+    err = {err = "ERR " .. tostring(err)}
+  end
+  last_call_err = nil
+  err.source, err.line = source, line
+  return err
+end
+
+local function hook()
+  local stop = pycheck()
+  if stop then error({err = stop}) end
+end
+
+local function compile(body, chunkname)
+  local f, e = loadstring0(body, chunkname)
+  if f then setfenv(f, G) end
+  return f, e
+end
+
+local function run(f, keys, argv, ...)
+  real.KEYS, real.ARGV = keys, argv
+  sethook(hook, "", HOOK_EVERY)
+  local ok, r = xpcall(f, error_handler)
+  sethook()
+  if not ok then return false, r end
+  return true, r
+end
+
+local function run_with(f, ...)
+  local args = {...}
+  local n = select("#", ...)
+  sethook(hook, "", HOOK_EVERY)
+  local ok, r = xpcall(function() return f(unpack(args, 1, n)) end, error_handler)
+  sethook()
+  return ok, r
+end
+
+local function set_global(k, v) real[k] = v end
+local function is_table(v) return type(v) == "table" end
+
+return compile, run, run_with, set_global, real
+""".replace("HOOK_EVERY", str(_HOOK_EVERY))
+
+
+class ScriptEngine:
+    """One Lua VM per server, the EVAL script cache, and the state of the running script."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.scripts: dict[str, bytes] = {}  # sha -> body (SCRIPT LOAD / EVAL)
+        self.compiled: dict[str, Any] = {}
+        self.running: Client | None = None  # the caller of the script now running
+        self.fake: Client | None = None
+        self.read_only = False
+        self.wrote = False
+        self.start_s = 0.0
+        self.kill_requested = False
+        self.busy = False
+        self.busy_message = BUSY_MESSAGE
+        self.running_function = False
+        self._reset_vm()
+
+    # -- the VM ------------------------------------------------------------------------------
+    def _reset_vm(self) -> None:
+        self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
+                                    unpack_returned_tuples=True, attribute_filter=_deny_attributes)
+        self.null = object()
+        setup = self.lua.execute(_SETUP, self._lua_call, self._lua_call_raise, self._lua_setresp, self._lua_log, self._sha1, self._hook_check,
+                                 self._json_encode, self._json_decode, self.null, self._bit)
+        # lupa returns the setup chunk's results as a tuple
+        self._compile, self._run, self._run_with, self._set_global, self.real_globals = setup
+        self.compiled.clear()
+
+    def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a fresh VM (scriptingReset)."""
+        self.scripts.clear()
+        self._reset_vm()
+
+    # -- compile and run ----------------------------------------------------------------------
+    def compile(self, body: bytes, chunkname: bytes = b"@user_script") -> Any:
+        """A Lua function for ``body``; raises the compile error as Redis words it."""
+        f, err = self._compile(body, chunkname)
+        if f is None:
+            text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+            raise errors.CommandError(f"ERR Error compiling script (new function): {text}")
+        return f
+
+    def function_for(self, sha: str, body: bytes) -> Any:
+        f = self.compiled.get(sha)
+        if f is None:
+            f = self.compile(body)
+            self.compiled[sha] = f
+        return f
+
+    def execute(self, ctx: Client, fn: Any, keys: list[bytes], args: list[bytes], name: str, read_only: bool,
+                direct_args: bool = False, function: bool = False) -> Any:
+        """Run ``fn`` for ``ctx`` and return the reply value (scriptCall + luaCallFunction)."""
+        server = self.server
+        fake = Client(server)
+        fake.is_script = True
+        fake.db = ctx.db
+        fake.user = ctx.user
+        fake.authenticated = True
+        fake.resp = 2
+        fake.caller = ctx  # type: ignore[attr-defined]
+        self.fake = fake
+        self.running = ctx
+        self.read_only = read_only
+        self.wrote = False
+        self.kill_requested = False
+        self.busy = False
+        self.running_function = function
+        self.busy_message = FUNCTION_BUSY_MESSAGE if function else BUSY_MESSAGE
+        self.start_s = time.monotonic()
+        outer_frozen = server.frozen_ms
+        if outer_frozen is None:
+            server.frozen_ms = server.now_ms()
+        lua = self.lua
+        try:
+            if direct_args:
+                ok, result = self._run_with(fn, lua.table_from(keys), lua.table_from(args))
+            else:
+                ok, result = self._run(fn, lua.table_from(keys), lua.table_from(args))
+            if not ok:
+                return self._error_reply(result, name)
+            return self.to_reply(result, ctx.resp)
+        finally:
+            server.frozen_ms = outer_frozen
+            self.running = None
+            self.fake = None
+            if self.busy:
+                self.busy = False
+                server.script_busy = ""
+                # Requests that waited in the sockets of paused connections are served now.
+
+    def _error_reply(self, err: Any, name: str) -> RedisError:
+        if lua51.lua_type(err) != "table":
+            return errors.CommandError(f"ERR Error running script {name}, {_text(err)[:100]}")
+        msg = _text(err[b"err"])
+        source, line = err[b"source"], err[b"line"]
+        if source is not None and line is not None:
+            msg = f"{msg} script: {name}, on {_text(source)}:{int(line)}."
+        return RedisError(msg if msg.startswith("-") is False else msg[1:])
+
+    # -- Lua -> reply (luaReplyToRedisReply) ------------------------------------------------
+    def to_reply(self, v: Any, resp: int, depth: int = 0) -> Any:
+        t = type(v)
+        if t is bytes:
+            return v
+        if t is bool:
+            if resp == 3:
+                return v
+            return 1 if v else None
+        if t is int or t is float:
+            return _lua_to_int(v)
+        if v is None:
+            return None
+        if lua51.lua_type(v) != "table":
+            return None
+        if depth > 1000:
+            return errors.CommandError("ERR reached lua stack limit")
+        err = v[b"err"]
+        if type(err) is bytes:
+            text = err.decode("utf-8", "replace")
+            return RedisError(text[1:] if text.startswith("-") else text)
+        ok = v[b"ok"]
+        if type(ok) is bytes:
+            return Status(ok.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
+        dbl = v[b"double"]
+        if type(dbl) in (int, float):
+            return float(dbl)
+        big = v[b"big_number"]
+        if type(big) is bytes:
+            return big
+        m = v[b"map"]
+        if m is not None and lua51.lua_type(m) == "table":
+            return {self.to_reply(k, resp, depth + 1): self.to_reply(x, resp, depth + 1) for k, x in m.items()}
+        s = v[b"set"]
+        if s is not None and lua51.lua_type(s) == "table":
+            return {self.to_reply(k, resp, depth + 1) for k in s.keys()}
+        vs = v[b"verbatim_string"]
+        if vs is not None and lua51.lua_type(vs) == "table":
+            return Verbatim(vs[b"string"] or b"")
+        out = []
+        i = 1
+        while True:
+            item = v[i]
+            if item is None:
+                break
+            out.append(self.to_reply(item, resp, depth + 1))
+            i += 1
+        return out
+
+    # -- reply -> Lua (redisProtocolToLuaType) ----------------------------------------------
+    def to_lua(self, v: Any, resp: int) -> Any:
+        t = type(v)
+        if t is bytes:
+            return v
+        if t is int:
+            return v
+        if t is Status:
+            return self.lua.table_from({b"ok": v.encode()})
+        if v is None or v is NULL_ARRAY:
+            return None if resp == 3 else False
+        if t is bytearray or t is Verbatim:
+            return bytes(v)
+        if t is bool:
+            return v if resp == 3 else int(v)
+        if t is float:
+            if resp == 3:
+                return self.lua.table_from({b"double": v})
+            return format_double(v)
+        if t is list or t is tuple or t is Push:
+            return self.lua.table_from([self.to_lua(x, resp) for x in v])
+        if t is dict:
+            if resp == 3:
+                m = self.lua.table()
+                for k, x in v.items():
+                    m[self.to_lua(k, resp)] = self.to_lua(x, resp)
+                return self.lua.table_from({b"map": m})
+            flat: list[Any] = []
+            for k, x in v.items():
+                flat.append(self.to_lua(k, resp))
+                flat.append(self.to_lua(x, resp))
+            return self.lua.table_from(flat)
+        if t is set or t is frozenset:
+            if resp == 3:
+                m = self.lua.table()
+                for k in v:
+                    m[self.to_lua(k, resp)] = True
+                return self.lua.table_from({b"set": m})
+            return self.lua.table_from([self.to_lua(x, resp) for x in v])
+        if isinstance(v, RedisError):
+            return self.lua.table_from({b"err": v.reply_text().encode()})
+        if t is str:
+            return v.encode()
+        if isinstance(v, int):
+            return int(v)
+        return None
+
+    # -- callbacks from Lua -------------------------------------------------------------------
+    def _lua_call(self, raise_error: Any, *args: Any) -> tuple[bool, Any]:
+        """redis.call / redis.pcall: returns (ok, value); on failure value is the error text."""
+        fake = self.fake
+        if fake is None:
+            return False, b"ERR redis.call can only be used inside a script"
+        if raise_error is None:  # redis.setresp
+            v = args[1] if len(args) > 1 else None
+            if type(v) is not int and not (type(v) is float and v.is_integer()):
+                return False, b"ERR redis.setresp() requires one argument."
+            if int(v) not in (2, 3):
+                return False, b"ERR RESP version must be 2 or 3."
+            fake.resp = int(v)
+            return True, None
+        if not args:
+            return False, b"ERR Please specify at least one argument for this redis lib call"
+        argv: list[bytes] = []
+        for a in args:
+            ta = type(a)
+            if ta is bytes:
+                argv.append(a)
+            elif ta is int:
+                argv.append(b"%d" % a)
+            elif ta is float:
+                argv.append(b"%.17g" % a)
+            else:
+                return False, b"ERR Lua redis lib command arguments must be strings or integers"
+        err = self._check_call(argv)
+        if isinstance(err, RedisError):
+            return False, err.reply_text().encode()
+        from engine.dispatch import call
+
+        reply = call(fake, err, argv)
+        if isinstance(reply, RedisError):
+            return False, reply.reply_text().encode()
+        return True, self.to_lua(reply, fake.resp)
+
+    def _lua_setresp(self, *args: Any) -> None:
+        ok, v = self._lua_call(None, b"setresp", *args)
+        if not ok:
+            raise ScriptCallError(v.decode())
+
+    def _lua_call_raise(self, *args: Any) -> Any:
+        """redis.call: the reply, or a Lua error carrying Redis's error text."""
+        ok, v = self._lua_call(True, *args)
+        if not ok:
+            raise ScriptCallError(v.decode("utf-8", "replace"))
+        return v
+
+    def _check_call(self, argv: list[bytes]) -> Any:
+        """scriptCall's checks; returns the command row or the error."""
+        from engine.dispatch import resolve
+        from engine.table import COMMANDS
+
+        name = argv[0].lower()
+        top = COMMANDS.get(name)
+        if top is None:
+            return errors.CommandError("ERR Unknown Redis command called from script")
+        try:
+            cmd = resolve(argv)
+        except RedisError as e:
+            if top.subcommands and len(argv) >= 2 and argv[1].lower() not in top.subcommands:
+                return e
+            return errors.CommandError("ERR Wrong number of args calling Redis command from script")
+        if "noscript" in cmd.flags:
+            return errors.CommandError("ERR This Redis command is not allowed from script")
+        server = self.server
+        fake = self.fake
+        assert fake is not None
+        if server.acl_active:
+            denied = server.acl_check(fake, cmd, argv)
+            if denied is not None:
+                return denied
+        if cmd.is_write:
+            if self.read_only:
+                return errors.CommandError("ERR Write commands are not allowed from read-only scripts.")
+            if server.disk_error is not None:
+                return RedisError(server.disk_error)
+            if server.maxmemory and cmd.denyoom and not self.wrote:
+                rejected = server.before_write(fake, cmd)
+                if rejected is not None:
+                    return rejected
+            self.wrote = True
+        return cmd
+
+    def _hook_check(self) -> Any:
+        """The count hook: after busy-reply-threshold, serve other clients with BUSY; stop the
+        script when SCRIPT KILL asked for it."""
+        if self.kill_requested:
+            return b"ERR Script killed by user with SCRIPT KILL..."
+        threshold = self.server.config["busy-reply-threshold"]
+        if not threshold or (time.monotonic() - self.start_s) * 1000 < threshold:
+            return None
+        if not self.busy:
+            self.busy = True
+            self.server.script_busy = self.busy_message
+            log.warning("Slow script detected: still in execution after %d milliseconds.", threshold)
+        self._serve_while_blocked()
+        if self.kill_requested:
+            return b"ERR Script killed by user with SCRIPT KILL..."
+        return None
+
+    def _serve_while_blocked(self) -> None:
+        """processEventsWhileBlocked: read other clients' sockets and answer them."""
+        running = self.running
+        for conn in list(self.server.connections.values()):
+            client = conn.client
+            if client is running or client.fd < 0 or conn.transport is None or conn.transport.is_closing():
+                continue
+            if conn.transport.get_extra_info("sslcontext") is not None:
+                continue
+            try:
+                data = os.read(client.fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                continue
+            if data:
+                conn.data_received(data)
+
+    def _lua_log(self, level: Any, message: bytes) -> None:
+        lvl = _LOG_LEVELS.get(int(level) if type(level) in (int, float) else 3, logging.WARNING)
+        log.log(lvl, "%s", message.decode("utf-8", "replace"))
+
+    @staticmethod
+    def _sha1(s: bytes) -> bytes:
+        return hashlib.sha1(s).hexdigest().encode()
+
+    # -- cjson ---------------------------------------------------------------------------------
+    def _json_encode(self, v: Any) -> bytes:
+        out: list[str] = []
+        self._json_value(v, out, 0)
+        return "".join(out).encode("utf-8", "surrogateescape")
+
+    def _json_value(self, v: Any, out: list[str], depth: int) -> None:
+        if depth > 1000:
+            raise ValueError("Cannot serialise, excessive nesting (1001)")
+        t = type(v)
+        if v is None or v is self.null:
+            out.append("null")
+        elif t is bool:
+            out.append("true" if v else "false")
+        elif t is int or t is float:
+            if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
+                raise ValueError("Cannot serialise number: must not be NaN or Inf")
+            out.append(f"{v:.14g}")
+        elif t is bytes:
+            out.append(_json_string(v))
+        elif lua51.lua_type(v) == "table":
+            keys = list(v.keys())
+            if keys and all(type(k) in (int, float) and k >= 1 and float(k).is_integer() for k in keys):
+                n = int(max(keys))
+                if n > 10 and n > 2 * len(keys):
+                    raise ValueError("Cannot serialise table: excessively sparse array")
+                out.append("[")
+                for i in range(1, n + 1):
+                    if i > 1:
+                        out.append(",")
+                    self._json_value(v[i], out, depth + 1)
+                out.append("]")
+            else:
+                out.append("{")
+                first = True
+                for k in keys:
+                    if type(k) is bytes:
+                        ks = _json_string(k)
+                    elif type(k) in (int, float):
+                        ks = f'"{k:.14g}"'
+                    else:
+                        raise ValueError("Cannot serialise table: table key must be a number or string")
+                    if not first:
+                        out.append(",")
+                    first = False
+                    out.append(ks + ":")
+                    self._json_value(v[k], out, depth + 1)
+                out.append("}")
+        else:
+            raise ValueError(f"Cannot serialise {lua51.lua_type(v) or 'userdata'}: type not supported")
+
+    def _json_decode(self, s: Any) -> Any:
+        if type(s) is not bytes:
+            raise ValueError("bad argument #1 to 'decode' (string expected)")
+        try:
+            data = json.loads(s.decode("utf-8", "surrogateescape"))
+        except ValueError as e:
+            raise ValueError(f"Expected value but found invalid token at character {getattr(e, 'pos', 0) + 1}") from None
+        return self._from_json(data)
+
+    def _from_json(self, d: Any) -> Any:
+        if d is None:
+            return self.null
+        if isinstance(d, bool):
+            return d
+        if isinstance(d, (int, float)):
+            return float(d) if isinstance(d, int) and abs(d) > 2**53 else d
+        if isinstance(d, str):
+            return d.encode("utf-8", "surrogateescape")
+        if isinstance(d, list):
+            return self.lua.table_from([self._from_json(x) for x in d])
+        t = self.lua.table()
+        for k, x in d.items():
+            t[k.encode("utf-8", "surrogateescape")] = self._from_json(x)
+        return t
+
+    # -- bit -----------------------------------------------------------------------------------
+    @staticmethod
+    def _bit(op: bytes, *args: Any) -> Any:
+        vals = [_tobit(a) for a in args]
+        name = op.decode()
+        if name == "tobit":
+            return vals[0]
+        if name == "tohex":
+            n = int(args[1]) if len(args) > 1 else 8
+            upper = n < 0
+            n = min(abs(n), 8)
+            text = "%08x" % (vals[0] & 0xFFFFFFFF)
+            text = text[8 - n:] if n else ""
+            return (text.upper() if upper else text).encode()
+        if name == "bnot":
+            return _tobit(~vals[0])
+        if name == "band":
+            r = -1
+            for x in vals:
+                r &= x
+            return _tobit(r)
+        if name == "bor":
+            r = 0
+            for x in vals:
+                r |= x
+            return _tobit(r)
+        if name == "bxor":
+            r = 0
+            for x in vals:
+                r ^= x
+            return _tobit(r)
+        x, n = vals[0] & 0xFFFFFFFF, vals[1] & 31
+        if name == "lshift":
+            return _tobit(x << n)
+        if name == "rshift":
+            return _tobit(x >> n)
+        if name == "arshift":
+            return _tobit(vals[0] >> n)
+        if name == "rol":
+            return _tobit((x << n) | (x >> (32 - n)))
+        if name == "ror":
+            return _tobit((x >> n) | (x << (32 - n)))
+        if name == "bswap":
+            return _tobit(int.from_bytes(x.to_bytes(4, "little"), "big"))
+        raise ValueError("unknown bit operation")
+
+
+def _tobit(v: Any) -> int:
+    if type(v) is bytes:
+        v = float(v)
+    x = int(round(float(v))) if type(v) is float else int(v)
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x >= (1 << 31) else x
+
+
+def _json_string(b: bytes) -> str:
+    out = ['"']
+    for ch in b.decode("utf-8", "surrogateescape"):
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "/":
+            out.append("\\/")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _lua_to_int(v: float | int) -> int:
+    """(long long) of a Lua number, as luaReplyToRedisReply does; out of range -> INT64_MIN."""
+    if type(v) is int:
+        return v if _INT64_MIN <= v <= _INT64_MAX else _INT64_MIN
+    if v != v or v >= 9.223372036854775807e18 or v < -9.223372036854775808e18:
+        return _INT64_MIN
+    return int(v)
+
+
+def _text(v: Any) -> str:
+    if type(v) is bytes:
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def script_engine(server: Server) -> ScriptEngine:
+    """The server's script engine, created on first use."""
+    eng: ScriptEngine | None = getattr(server, "scripting", None)
+    if eng is None:
+        eng = ScriptEngine(server)
+        server.scripting = eng  # type: ignore[attr-defined]
+    return eng
+
+
+KillHook = Callable[[], None]
