@@ -105,12 +105,15 @@ def _ishex(c: int) -> bool:
 class Connection(asyncio.Protocol):
     """The asyncio protocol object for one client socket."""
 
-    __slots__ = ("server", "client", "transport", "reader", "inline", "paused", "pending", "_soft_since")
+    __slots__ = ("server", "client", "transport", "reader", "inline", "paused", "pending", "_soft_since", "at_boundary")
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.transport: Any = None
         self.reader = hiredis.Reader()
+        # True between requests: only then may a chunk not starting with '*' be inline
+        # (hiredis's has_data() is also False in the middle of a multibulk request).
+        self.at_boundary = True
         self.inline = b""
         self.paused = False
         self.pending: list[list[bytes]] = []
@@ -158,12 +161,13 @@ class Connection(asyncio.Protocol):
         client.tot_net_in += len(data)
         self.server.stats.total_net_input_bytes += len(data)
         try:
-            if self.inline or (data[:1] != b"*" and not self.reader.has_data()):
+            if self.inline or (data[:1] != b"*" and self.at_boundary):
                 self._feed_inline(data)
             else:
-                if data[:1] == b"*" and not self.reader.has_data():
+                if data[:1] == b"*" and self.at_boundary:
                     self._check_multibulk_header(data)
                 self.reader.feed(data)
+                self.at_boundary = False
             if self.reader.len() > self.server.client_query_buffer_limit:
                 log.warning("closing client that reached max query buffer length: %s", client.addr)
                 self.close()
@@ -194,6 +198,7 @@ class Connection(asyncio.Protocol):
             if buf[:1] == b"*":
                 self._check_multibulk_header(buf)
                 self.reader.feed(buf)
+                self.at_boundary = False
                 return
             nl = buf.find(b"\n")
             if nl < 0:
@@ -222,6 +227,7 @@ class Connection(asyncio.Protocol):
                 raise ProtocolError("invalid bulk length" if "bulk string" in text else "invalid multibulk length") from None
             if req is False:
                 return None
+            self.at_boundary = not self.reader.has_data()
             if req is None or req == []:
                 continue  # *-1 and *0 are ignored, as Redis does
             if type(req) is not list:
