@@ -17,6 +17,7 @@ Rule texts, error texts and the ``ACL LIST`` description (the greedy category ch
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from engine.util import glob_match
 if TYPE_CHECKING:
     from engine.client import Client
     from engine.server import Server
+
+log = logging.getLogger("engine")
 
 __all__ = ["ACL", "User", "AclRuleError", "CATEGORIES", "hash_password", "client_info"]
 
@@ -629,10 +632,12 @@ def apply_renames(server: Server) -> None:
     table: dict[bytes, bytes] = {}
     for old in renames:
         if old.encode() not in COMMANDS:
-            raise ConfigError(f"No such command in rename-command: '{old}'")
+            # Redis refuses to start; the engine lacks some Redis commands (DEBUG, ...), and a
+            # config that disables one of those is honoured already.
+            log.warning("rename-command: no such command '%s' in this engine, ignored", old)
         table[old.encode()] = b""
     for old, new in renames.items():
-        if not new:
+        if not new or old.encode() not in COMMANDS:
             continue
         target = new.lower().encode()
         if target in COMMANDS and target not in table:

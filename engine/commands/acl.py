@@ -1,7 +1,8 @@
 """ACL commands: ACL SETUSER|GETUSER|DELUSER|LIST|USERS|WHOAMI|CAT|LOG|DRYRUN|GENPASS|SAVE|LOAD|HELP.
 
 The users and the checks live in engine/acl.py; these handlers only parse arguments and shape
-replies as Redis 7.0's aclCommand (src/acl.c) does.
+replies as Redis 7.0's aclCommand (src/acl.c) does.  Loading this family installs the security
+mechanisms with it: engine/acl.py (users, requirepass, rename-command) and engine/tls.py (tls-port).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 
+import engine.tls  # noqa: F401 - registers the tls-port listener
 from engine.acl import ACL, CATEGORIES
 from engine.client import Client
 from engine.dispatch import resolve
