@@ -24,7 +24,9 @@ so ``used_memory`` is a *model* of Redis's allocations on 64-bit Linux with jema
   array (8 B times the power of two at or above its size).
 
 ``used_memory`` = :data:`USED_MEMORY_STARTUP_BYTES` (an idle redis-server 7.0.15, measured) +
-:data:`CLIENT_BYTES` per connection + the dicts' bucket arrays + the per-key sum.  The model
+:data:`CLIENT_BYTES` per connection + 24 688 B per command that has a latency histogram
+(engine/latency.py; Redis allocates one per command on first call) + the dicts' bucket
+arrays + the per-key sum.  The model
 is within a few percent of redis-server on the same data (tests/engine/test_memory.py checks
 25 % for strings, hashes, lists, sets and sorted sets and records the measured gaps).
 
@@ -41,6 +43,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from engine.latency import HISTOGRAM_BYTES
 from engine.objects import ZSet
 from engine.server import on_init
 
@@ -62,11 +65,12 @@ __all__ = [
     "refresh",
 ]
 
-#: redis-server 7.0.15 (Debian), empty, no clients: used_memory 939432 with one client
-#: connected minus CLIENT_BYTES (measured on 2026-11-29 with INFO memory).
-USED_MEMORY_STARTUP_BYTES = 918_952
-#: One connected client's structures and 16 KB reusable query buffer as INFO counts them.
-CLIENT_BYTES = 20_480
+#: redis-server 7.0.15 (Debian), fresh: the first INFO over a raw socket reports
+#: used_memory 914 656 with one client, minus CLIENT_BYTES (measured 2026-11-29).
+USED_MEMORY_STARTUP_BYTES = 891_872
+#: One client that has sent commands (struct, 16 KB reply buffer, query buffer):
+#: ``mem_clients_normal`` of redis-server 7.0.15 with one idle client.
+CLIENT_BYTES = 22_784
 
 DICT_ENTRY = 32  # sizeof(dictEntry) = 24, jemalloc class 32
 DICT_ENTRY_SIZEOF = 24  # what MEMORY USAGE adds for the key's entry (sizeof, object.c)
@@ -300,7 +304,9 @@ def refresh(server: Server) -> None:
 def overhead_bytes(server: Server) -> int:
     """Startup memory, client structures and the dicts' bucket arrays."""
     tables = sum(_buckets(len(db.data)) + _buckets(len(db.expires)) for db in server.dbs)
-    return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + tables
+    lat = getattr(server, "latency", None)
+    histograms = HISTOGRAM_BYTES * len(lat.hists) if lat is not None else 0
+    return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + tables + histograms
 
 
 def used_memory(server: Server) -> int:

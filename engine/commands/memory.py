@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import evict, memory  # noqa: F401 - evict registers its server hooks at import
+from engine import evict, latency, memory  # noqa: F401 - evict and latency register server hooks at import
 from engine.client import Client
 from engine.errors import NOT_INTEGER, SYNTAX, CommandError
 from engine.protocol import OK, Reply, Verbatim
@@ -162,9 +162,7 @@ def info_memory(server: Any) -> dict[str, Any]:
     used = memory.used_memory(server)
     st = memory.state(server)
     startup = memory.USED_MEMORY_STARTUP_BYTES
-    overhead = startup + memory.CLIENT_BYTES * len(server.connections) + sum(
-        memory._buckets(len(db.data)) + memory._buckets(len(db.expires)) for db in server.dbs
-    )
+    overhead = memory.overhead_bytes(server)
     dataset = used - overhead
     maxmemory = server.maxmemory
     return {
@@ -174,11 +172,11 @@ def info_memory(server: Any) -> dict[str, Any]:
         "used_memory_rss_human": bytes_human(used),
         "used_memory_peak": st.peak_bytes,
         "used_memory_peak_human": bytes_human(st.peak_bytes),
-        "used_memory_peak_perc": "%.2f%%" % (used * 100.0 / max(1, st.peak_bytes)),
+        "used_memory_peak_perc": f"{used * 100.0 / max(1, st.peak_bytes):.2f}%",
         "used_memory_overhead": overhead,
         "used_memory_startup": startup,
         "used_memory_dataset": dataset,
-        "used_memory_dataset_perc": "%.2f%%" % (dataset * 100.0 / max(1, used - startup)),
+        "used_memory_dataset_perc": f"{dataset * 100.0 / max(1, used - startup):.2f}%",
         "maxmemory": maxmemory,
         "maxmemory_human": bytes_human(maxmemory),
         "maxmemory_policy": server.maxmemory_policy,
