@@ -111,6 +111,10 @@ def _status_set_plain(items: list[str]) -> list[Status]:
 def _info_row(ctx: Client, cmd: Command) -> list[Any]:
     """One COMMAND INFO entry in Redis 7's layout (server.c addReplyCommandInfo)."""
     flags = set(cmd.flags)
+    tips: list[bytes] = []
+    if "random" in flags:  # a Redis 6 flag; Redis 7 reports it as a command tip
+        flags.discard("random")
+        tips.append(b"nondeterministic_output")
     if cmd.key_extractor is not None:
         flags.add("movablekeys")
     return [
@@ -121,7 +125,7 @@ def _info_row(ctx: Client, cmd: Command) -> list[Any]:
         cmd.last_key,
         cmd.key_step,
         _status_set(ctx, _ordered(cmd.acl_categories, _ACL_ORDER)),
-        [],
+        tips,
         _key_specs(cmd),
         [_info_row(ctx, sub) for sub in cmd.subcommands.values()],
     ]
