@@ -31,7 +31,6 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lupa import lua51
@@ -44,7 +43,7 @@ from engine.protocol import NULL_ARRAY, Push, Status, Verbatim, format_double
 if TYPE_CHECKING:
     from engine.server import Server
 
-__all__ = ["ScriptEngine", "ScriptKilled", "script_engine", "BUSY_MESSAGE"]
+__all__ = ["ScriptEngine", "ScriptKilled", "script_engine", "function_engine", "BUSY_MESSAGE"]
 
 log = logging.getLogger("engine")
 
@@ -258,10 +257,39 @@ local function run_with(f, ...)
   return ok, r
 end
 
-local function set_global(k, v) real[k] = v end
-local function is_table(v) return type(v) == "table" end
+-- FUNCTION LOAD: run a library's code with a load-time ``redis`` table that only offers
+-- register_function and log (as Redis 7.0's function load run context does); the library's
+-- functions see the full ``redis`` table once loading is over.
+local function load_library(f, register)
+  local lib_redis = {register_function = register, log = redis.log, LOG_DEBUG = 0, LOG_VERBOSE = 1,
+                     LOG_NOTICE = 2, LOG_WARNING = 3, REDIS_VERSION = redis.REDIS_VERSION,
+                     REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM, setresp = redis.setresp}
+  local lib_proxy = setmetatable0({}, {
+    __index = function(_, k)
+      local v = lib_redis[k]
+      if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
+      return v
+    end,
+    __newindex = readonly_error, __metatable = false})
+  local loading = true
+  local env = setmetatable0({}, {
+    __index = function(_, k)
+      if k == "redis" then return loading and lib_proxy or real.redis end
+      local v = real[k]
+      if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
+      return v
+    end,
+    __newindex = readonly_error, __metatable = false})
+  readonly[env], readonly[lib_proxy] = true, true
+  setfenv(f, env)
+  sethook(hook, "", HOOK_EVERY)
+  local ok, err = xpcall(f, error_handler)
+  sethook()
+  loading = false
+  return ok, err
+end
 
-return compile, run, run_with, set_global, real
+return compile, run, run_with, load_library, real
 """.replace("HOOK_EVERY", str(_HOOK_EVERY))
 
 
@@ -291,7 +319,7 @@ class ScriptEngine:
         setup = self.lua.execute(_SETUP, self._lua_call, self._lua_call_raise, self._lua_setresp, self._lua_log, self._sha1, self._hook_check,
                                  self._json_encode, self._json_decode, self.null, self._bit)
         # lupa returns the setup chunk's results as a tuple
-        self._compile, self._run, self._run_with, self._set_global, self.real_globals = setup
+        self._compile, self._run, self._run_with, self._load_library, self.real_globals = setup
         self.compiled.clear()
 
     def flush(self) -> None:
@@ -772,4 +800,10 @@ def script_engine(server: Server) -> ScriptEngine:
     return eng
 
 
-KillHook = Callable[[], None]
+def function_engine(server: Server) -> ScriptEngine:
+    """The VM of FUNCTION libraries: separate from EVAL's, so SCRIPT FLUSH keeps them."""
+    eng: ScriptEngine | None = getattr(server, "function_vm", None)
+    if eng is None:
+        eng = ScriptEngine(server)
+        server.function_vm = eng  # type: ignore[attr-defined]
+    return eng

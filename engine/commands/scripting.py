@@ -129,13 +129,18 @@ def script_kill(ctx: Client) -> Reply:
 
 def request_kill(ctx: Client, functions: bool) -> Reply:
     """SCRIPT KILL / FUNCTION KILL (scriptKill): only a script that has not written."""
+    from engine.scripting import function_engine
+
     eng = script_engine(ctx.server)
+    other = function_engine(ctx.server)
+    if functions:
+        eng, other = other, eng
     if eng.running is None:
+        if other.running is not None:
+            if functions:
+                raise RedisError("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            raise RedisError("BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
         raise RedisError("NOTBUSY No scripts in execution right now.")
-    if getattr(eng, "running_function", False) != functions:
-        if functions:
-            raise RedisError("NOTBUSY No scripts in execution right now.")
-        raise RedisError("BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
     if eng.wrote:
         raise RedisError(
             "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the "
