@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.client import Client
 from engine.config import PARAMS, Config, ConfigError, config_set_error
-from engine.errors import CommandError, wrong_arity
+from engine.errors import SYNTAX, CommandError
 from engine.protocol import OK, Reply
 from engine.table import COMMANDS, subcommand
 
@@ -46,7 +46,7 @@ def config_get(ctx: Client, *patterns: bytes) -> Reply:
             "configuration parameters provided")
 def config_set(ctx: Client, *args: bytes) -> Reply:
     if len(args) % 2:
-        raise wrong_arity("config|set")
+        raise CommandError(SYNTAX)
     server = ctx.server
     config: Config = server.config
     pairs: list[tuple[str, str, str]] = []
