@@ -242,6 +242,7 @@ class Connection(asyncio.Protocol):
         client = self.client
         server = self.server
         out: list[bytes] = []
+        out_bytes = 0
         resp = client.resp
         try:
             while not client.closing:
@@ -260,6 +261,7 @@ class Connection(asyncio.Protocol):
                 t = type(reply)
                 if t is bytes:
                     out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+                    out_bytes += len(reply)
                 elif t is Status:
                     out.append(b"+" + reply.encode() + b"\r\n")
                 elif t is int:
@@ -267,7 +269,17 @@ class Connection(asyncio.Protocol):
                 else:
                     if client.resp != resp:
                         resp = client.resp
-                    out.append(encode(reply, client.resp))
+                    chunk = encode(reply, client.resp)
+                    out.append(chunk)
+                    out_bytes += len(chunk)
+                if out_bytes > 65536:
+                    # Big replies leave (through the output-limit check) as they are made, so a
+                    # pipeline whose client reads nothing cannot pile them up here.
+                    self.write(b"".join(out))
+                    out.clear()
+                    out_bytes = 0
+                    if self.transport.is_closing():
+                        return
         except ProtocolError as e:
             if out:
                 self.write(b"".join(out))
