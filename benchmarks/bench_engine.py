@@ -1,0 +1,163 @@
+"""Throughput and memory of the engine against redis-server, side by side in one run.
+
+Why: the engine stands in for Redis in validation runs, so its service times must stay within
+a known factor of the real thing.  Both servers are started here (the engine as the
+``cachelab-server`` subprocess on uvloop, redis-server 7.0 from Debian), each on a free
+loopback port, and redis-benchmark drives them in turn with the same arguments
+(``-t set,get,incr,hset -n N -c 50 -r 100000 --csv``, with ``-P 1`` and ``-P 16``).  It
+prints ops/s per test and the ratio engine/redis against the targets (>= 0.8 unpipelined,
+>= 0.4 with -P 16), then the resident memory per key after loading one million 100-byte
+values (VmRSS from /proc/PID/status before and after).
+
+    .venv/bin/python benchmarks/bench_engine.py            # full: 200k requests, 1M keys, best of 2
+    .venv/bin/python benchmarks/bench_engine.py --quick    # 20k requests, 100k keys, 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TESTS = ("SET", "GET", "INCR", "HSET")
+TARGETS = {1: 0.8, 16: 0.4}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not answer PING within {timeout_s} s")
+
+
+@contextmanager
+def server(kind: str) -> Iterator[tuple[int, int]]:
+    """Start one server; yield (port, pid); stop it by PID."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
+    if kind == "redis":
+        argv = [shutil.which("redis-server") or "redis-server", *common, "--daemonize", "no"]
+    else:
+        exe = Path(sys.executable).with_name("cachelab-server")
+        argv = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "engine.cli"]), *common]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+    try:
+        wait_ready(port)
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def benchmark(port: int, n: int, pipeline: int, tests: str = "set,get,incr,hset", extra: tuple[str, ...] = ()) -> dict[str, float]:
+    """Run redis-benchmark; return {TEST: requests per second}."""
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", tests, "-n", str(n), "-c", "50",
+            "-P", str(pipeline), "-r", "100000", "--csv", *extra]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    result: dict[str, float] = {}
+    for row in rows[1:]:
+        if len(row) >= 2:
+            result[row[0].split()[0].upper()] = float(row[1])
+    return result
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def dbsize(port: int) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"DBSIZE\r\n")
+        return int(s.recv(64)[1:].split(b"\r\n")[0])
+
+
+def memory_per_key(kind: str, keys: int) -> tuple[float, int]:
+    """RSS bytes per key after loading ``keys`` 100-byte values through pipelines."""
+    with server(kind) as (port, pid):
+        before = rss_kb(pid)
+        # -r larger than n gives mostly distinct keys; the key count is read back with DBSIZE.
+        benchmark(port, keys, 64, tests="set", extra=("-d", "100", "-r", str(keys * 1000)))
+        time.sleep(0.5)
+        after = rss_kb(pid)
+        n = dbsize(port)
+    return (after - before) * 1024 / max(n, 1), n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small run (20k requests, 100k keys, one round)")
+    ap.add_argument("--requests", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=None, help="repeat and keep the best ops/s (noisy machine)")
+    ap.add_argument("--keys", type=int, default=None, help="keys for the memory measurement")
+    args = ap.parse_args()
+    if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
+        print("redis-server and redis-benchmark are needed (apt-get install redis-server redis-tools)")
+        return 2
+    n = args.requests or (20_000 if args.quick else 200_000)
+    rounds = args.rounds or (1 if args.quick else 2)
+    keys = args.keys or (100_000 if args.quick else 1_000_000)
+    best: dict[tuple[str, int], dict[str, float]] = {}
+    for _ in range(rounds):
+        for kind in ("redis", "engine"):
+            with server(kind) as (port, _pid):
+                for p in (1, 16):
+                    got = benchmark(port, n, p)
+                    cur = best.setdefault((kind, p), {})
+                    for t, v in got.items():
+                        cur[t] = max(cur.get(t, 0.0), v)
+    print(f"redis-benchmark -n {n} -c 50 -r 100000, best of {rounds} (requests/s)")
+    print(f"{'test':<6} {'-P':>3} {'redis':>12} {'engine':>12} {'ratio':>7} {'target':>7}")
+    ok = True
+    for p in (1, 16):
+        for t in TESTS:
+            r = best[("redis", p)].get(t, 0.0)
+            e = best[("engine", p)].get(t, 0.0)
+            ratio = e / r if r else 0.0
+            ok &= ratio >= TARGETS[p]
+            mark = "" if ratio >= TARGETS[p] else "  MISSED"
+            print(f"{t:<6} {p:>3} {r:>12,.0f} {e:>12,.0f} {ratio:>7.2f} {TARGETS[p]:>7.2f}{mark}")
+    print()
+    print(f"memory: {keys:,} SETs of 100-byte values, random keys (-r {keys * 1000:,}); RSS growth per key")
+    for kind in ("redis", "engine"):
+        per_key, stored = memory_per_key(kind, keys)
+        print(f"{kind:<7} {per_key:>8.1f} B/key   ({stored:,} keys)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    sys.exit(main())
