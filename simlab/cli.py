@@ -162,8 +162,6 @@ def report(
     sc = _load(file)
     result = simulate(sc, seed=seed, duration_s=duration)
     console = _console()
-    if live:
-        console.print(live_table(sc, url))
     console.print(results_table(result))
     console.print(resources_table(result))
     t = Table(title="SLO verdict")
@@ -176,6 +174,8 @@ def report(
     console.print(t)
     if sc.reference is not None:
         console.print(reference_table(result, sc.reference))
+    if live:
+        console.print(live_table(sc, url))
     console.print("[green]all SLOs met[/green]" if all_met else "[red]SLOs missed[/red]")
 
 
