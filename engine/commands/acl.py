@@ -102,14 +102,14 @@ def acl_log(ctx: Client, *args: bytes) -> Reply:
     count = len(acl.log)
     if args:
         if len(args) > 1:
-            raise CommandError("ERR syntax error")
+            raise CommandError("ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.")
         if args[0].lower() == b"reset":
             acl.log.clear()
             return OK
         n = parse_int(args[0])
-        if n is None or n < 0:
+        if n is None:
             raise CommandError(NOT_INTEGER)
-        count = n
+        count = max(n, 0)  # a negative count lists nothing, as in Redis
     now = int(time.time() * 1000)
     return [
         {
@@ -196,7 +196,7 @@ _HELP = [
     "WHOAMI",
     "    Return the current connection username.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ]
 
 

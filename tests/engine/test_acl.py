@@ -210,3 +210,37 @@ def test_user_lines_in_config_file() -> None:
     assert server.requires_auth()
     assert sorted(server.acl.users) == ["default", "ops"]  # type: ignore[attr-defined]
     assert server.acl.users["ops"].describe().startswith("on #")  # type: ignore[attr-defined]
+
+
+def test_help_log_arguments_and_multi_context_match_real_redis(r, redis_real_shared) -> None:
+    real = redis_real_shared.client(decode_responses=True)
+    outputs = []
+    for c in (r, real):
+        out = [c.execute_command("ACL", "HELP")]
+        for args in (("CAT", "nosuch"), ("LOG", "1", "2"), ("LOG", "x"), ("NOPE",), ("GETUSER",)):
+            try:
+                out.append(c.execute_command("ACL", *args))
+            except redis.ResponseError as e:
+                out.append(str(e))
+        out.append(c.execute_command("ACL", "LOG", "-1"))
+        c.acl_log_reset()
+        c.execute_command("ACL", "SETUSER", "m", "on", "nopass", "~*", "+@all", "-get")
+        port = c.connection_pool.connection_kwargs["port"]
+        m = redis.Redis(host="127.0.0.1", port=port, username="m", password="p", single_connection_client=True)
+        for _ in range(2):
+            with pytest.raises(redis.exceptions.NoPermissionError) as e:
+                m.get("a")
+            out.append(str(e.value))
+        m.execute_command("MULTI")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            m.execute_command("GET", "a")
+        with pytest.raises(redis.exceptions.ExecAbortError):
+            m.execute_command("EXEC")
+        log = c.acl_log()
+        out.append([(e["reason"], e["context"], e["object"], e["username"], e["count"]) for e in log])
+        out.append(sorted(log[0]))
+        m.close()
+        c.acl_deluser("m")
+        c.acl_log_reset()
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
