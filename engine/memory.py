@@ -336,8 +336,13 @@ def _flush_sizes(server: Server) -> None:
             sizes.clear()
 
 
+def _cron(server: Server) -> None:
+    refresh(server)
+    _flush_sizes(server)
+
+
 @on_init
 def _init(server: Server) -> None:
     server.memory = MemoryState(len(server.dbs))  # type: ignore[attr-defined]
     server.on_key_removed = lambda db, key, value: _on_key_removed(server, db, key, value)  # type: ignore[method-assign]
-    server.cron_hooks.append(lambda srv: (refresh(srv), _flush_sizes(srv)))
+    server.cron_hooks.append(_cron)

@@ -54,9 +54,9 @@ def latency_histogram(ctx: Client, *names: bytes) -> Reply:
             continue
         rows = [cmd] + list(cmd.subcommands.values()) if cmd.subcommands else [cmd]
         for row in rows:
-            h = hists.get(row.fullname)
-            if h:
-                out[row.fullname.encode()] = _cdf(h)
+            found = hists.get(row.fullname)
+            if found:
+                out[row.fullname.encode()] = _cdf(found)
     return out
 
 
