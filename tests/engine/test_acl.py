@@ -244,3 +244,34 @@ def test_help_log_arguments_and_multi_context_match_real_redis(r, redis_real_sha
         c.acl_log_reset()
         outputs.append(out)
     assert outputs[0] == outputs[1]
+
+
+# Commands with their arguments, for the %R~ / %W~ comparison (only those the engine has are run).
+KEY_PERMISSION_PROBES = {
+    "get": ["k"], "set": ["k", "v"], "setnx": ["k", "v"], "getset": ["k", "v"], "getdel": ["k"], "getex": ["k"],
+    "append": ["k", "v"], "strlen": ["k"], "incr": ["k"], "incrbyfloat": ["k", "1"], "setrange": ["k", "0", "v"],
+    "getrange": ["k", "0", "1"], "mget": ["k", "k2"], "mset": ["k", "v"], "del": ["k"], "exists": ["k"],
+    "expire": ["k", "10"], "ttl": ["k"], "persist": ["k"], "type": ["k"], "rename": ["k", "k2"], "copy": ["k", "k2"],
+    "touch": ["k"], "object": ["encoding", "k"], "lpush": ["k", "v"], "lpop": ["k"], "llen": ["k"],
+    "lrange": ["k", "0", "1"], "lset": ["k", "0", "v"], "lmove": ["k", "k2", "left", "left"], "sadd": ["k", "m"],
+    "smembers": ["k"], "sismember": ["k", "m"], "scard": ["k"], "spop": ["k"], "sinterstore": ["d", "k"],
+    "smismember": ["k", "m"],
+}
+
+
+def test_read_write_key_permissions_match_real_redis(r, redis_real_shared) -> None:
+    from engine.table import COMMANDS
+
+    real = redis_real_shared.client(decode_responses=True)
+    results = []
+    for c in (r, real):
+        c.execute_command("ACL", "SETUSER", "ro", "on", "nopass", "%R~*", "+@all")
+        c.execute_command("ACL", "SETUSER", "wo", "on", "nopass", "%W~*", "+@all")
+        results.append({
+            (name, user): c.execute_command("ACL", "DRYRUN", user, name, *args)
+            for name, args in KEY_PERMISSION_PROBES.items() if name.encode() in COMMANDS
+            for user in ("ro", "wo")
+        })
+        c.acl_deluser("ro", "wo")
+    assert len(results[0]) >= 40
+    assert results[0] == results[1]
