@@ -231,7 +231,7 @@ for _p in (
     Param("busy-reply-threshold", "int", 5000, aliases=("lua-time-limit",), minimum=0),
     Param("enable-debug-command", "enum", "no", mutable=False, choices=("no", "yes", "local")),
     Param("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
-    Param("hash-max-listpack-entries", "int", 128, aliases=("hash-max-ziplist-entries",), minimum=0),
+    Param("hash-max-listpack-entries", "int", 512, aliases=("hash-max-ziplist-entries",), minimum=0),
     Param("hash-max-listpack-value", "int", 64, aliases=("hash-max-ziplist-value",), minimum=0),
     Param("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),
     Param("list-compress-depth", "int", 0, minimum=0),
