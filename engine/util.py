@@ -70,7 +70,7 @@ def compile_glob(pattern: bytes, nocase: bool = False) -> re.Pattern[bytes]:
                 if ch == b"\\" and i + 1 < n:
                     i += 1
                     items += re.escape(pattern[i : i + 1])
-                elif i + 2 < n and pattern[i + 1 : i + 2] == b"-" and pattern[i + 2 : i + 3] != b"]":
+                elif i + 2 < n and pattern[i + 1 : i + 2] == b"-":  # "[--]" is the range '-'..']'
                     lo, hi = pattern[i], pattern[i + 2]
                     if lo > hi:
                         lo, hi = hi, lo
@@ -95,4 +95,6 @@ def compile_glob(pattern: bytes, nocase: bool = False) -> re.Pattern[bytes]:
 def glob_match(pattern: bytes, subject: bytes, nocase: bool = False) -> bool:
     if pattern == b"*":
         return True
+    if not subject:  # stringmatchlen's loop never runs: only an empty pattern matches
+        return not pattern
     return compile_glob(pattern, nocase).fullmatch(subject) is not None
