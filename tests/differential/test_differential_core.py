@@ -279,3 +279,56 @@ def test_keyspace_events_match_redis() -> None:
             engine.close()
             redis_client.close()
 
+
+
+# -- long double arithmetic and glob patterns ----------------------------------------------------
+DECIMAL_TEXT = st.one_of(
+    st.floats(min_value=-1e30, max_value=1e30, allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(min_value=-10**20, max_value=10**20).map(str),
+    st.tuples(st.integers(-99999, 99999), st.integers(0, 99999), st.integers(-30, 30)).map(
+        lambda t: f"{t[0]}.{t[1]:05d}e{t[2]}"
+    ),
+    st.sampled_from(["0.1", "0.2", "-0.3", "1e-5", "3.0e3", "1.", ".5", "1e-20", "123456789.123456789"]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(DECIMAL_TEXT, min_size=1, max_size=5))
+def test_incrbyfloat_digits_match_redis(raw_pair: tuple[RawClient, RawClient], steps: list[str]) -> None:
+    """INCRBYFLOAT and HINCRBYFLOAT print exactly what Redis's long double arithmetic prints."""
+    commands: list[tuple] = [("del", "f", "h")]
+    for s in steps:
+        commands += [("incrbyfloat", "f", s), ("hincrbyfloat", "h", "x", s)]
+    commands += [("get", "f"), ("hget", "h", "x")]
+    compare(*raw_pair, commands)
+
+
+GLOB = st.text(alphabet="ab*?[]^-\\", max_size=7)
+SUBJECTS = st.lists(st.text(alphabet="ab-^[]*?\\", min_size=1, max_size=5), min_size=1, max_size=8, unique=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keys=SUBJECTS, patterns=st.lists(GLOB, min_size=1, max_size=4))
+def test_glob_patterns_match_redis(raw_pair: tuple[RawClient, RawClient], keys: list[str], patterns: list[str]) -> None:
+    """KEYS, SCAN MATCH and HSCAN MATCH select what stringmatchlen selects."""
+    commands: list[tuple] = [("flushall",)]
+    for k in keys:
+        commands.append(("set", k, "1"))
+        commands.append(("hset", "hash", k, "1"))
+    for p in patterns:
+        commands += [("keys", p), ("scan", "0", "match", p), ("hscan", "hash", "0", "match", p)]
+    compare(*raw_pair, commands)
+
+
+def test_large_values_encodings_and_scans_match_redis(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Past the listpack limits: 300 keys, a 200-field hash, long fields; full SCAN/HSCAN walks."""
+    commands: list[tuple] = []
+    commands.append(("mset", *[x for i in range(300) for x in (f"key:{i}", str(i))]))
+    commands.append(("hset", "big", *[x for i in range(200) for x in (f"f{i}", str(i))]))
+    commands.append(("hset", "wide", "f", "v" * 65))
+    commands.append(("hset", "small", "f", "v" * 64))
+    commands += [("object", "encoding", k) for k in ("big", "wide", "small", "key:1")]
+    commands += [("scan", "0", "count", "7"), ("scan", "0", "match", "key:1*", "count", "50"),
+                 ("hscan", "big", "0", "count", "5"), ("hscan", "big", "0", "match", "f1?"), ("dbsize",),
+                 ("hlen", "big"), ("hgetall", "big"), ("hkeys", "big"), ("hvals", "big"), ("keys", "key:2?")]
+    compare(*raw_pair, commands)

@@ -228,7 +228,7 @@ def test_object_subcommands(r: redis.Redis) -> None:
     r.append("app", "x")
     r.append("app", "y")  # the first APPEND stores an embstr, a second one makes it raw
     r.hset("h", "f", "v")
-    r.hset("big", mapping={f"f{i}": "v" for i in range(129)})
+    r.hset("big", mapping={f"f{i}": "v" for i in range(513)})  # hash-max-listpack-entries is 512 in 7.0
     assert r.object("encoding", "int") == b"int"
     assert r.object("encoding", "emb") == b"embstr"
     assert r.object("encoding", "raw") == b"raw"
