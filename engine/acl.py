@@ -60,6 +60,15 @@ _WRITE_ACCESS = frozenset((
     "spop", "smove", "sinterstore", "sunionstore", "sdiffstore", "rename", "renamenx", "copy", "move",
 ))
 
+# Commands whose keys play different roles: (need of the first key, need of the others).
+_KEY_ROLES = {
+    **dict.fromkeys(("sinterstore", "sunionstore", "sdiffstore", "zinterstore", "zunionstore", "zdiffstore",
+                     "zrangestore"), (WRITE, READ)),
+    "copy": (READ, WRITE),
+    **dict.fromkeys(("rename", "renamenx", "lmove", "blmove", "rpoplpush", "brpoplpush", "smove"),
+                    (ALL_PERMS, WRITE)),
+}
+
 _PUBSUB_CHANNEL_CMDS = frozenset(("publish", "spublish"))
 _PUBSUB_SUB_CMDS = frozenset(("subscribe", "ssubscribe"))
 
@@ -378,7 +387,10 @@ class User:
             need = READ if cmd.is_readonly else WRITE
             if cmd.is_write and cmd.name in _WRITE_ACCESS:
                 need = ALL_PERMS
-            for i in key_positions(cmd, argv):
+            roles = _KEY_ROLES.get(cmd.name)
+            for n, i in enumerate(key_positions(cmd, argv)):
+                if roles is not None:
+                    need = roles[0] if n == 0 else roles[1]
                 key = argv[i]
                 if not any(flags & need == need and glob_match(pat, key) for pat, flags in self.patterns):
                     return ("key", i)

@@ -272,6 +272,13 @@ def test_read_write_key_permissions_match_real_redis(r, redis_real_shared) -> No
             for name, args in KEY_PERMISSION_PROBES.items() if name.encode() in COMMANDS
             for user in ("ro", "wo")
         })
-        c.acl_deluser("ro", "wo")
-    assert len(results[0]) >= 40
+        # source keys s* with full access, destinations d* write-only
+        c.execute_command("ACL", "SETUSER", "sd", "on", "nopass", "~s*", "%W~d*", "+@all")
+        for args in (("copy", "s", "d"), ("lmove", "s", "d", "left", "left"), ("rpoplpush", "s", "d"),
+                     ("sinterstore", "d", "s"), ("sunionstore", "s", "d"), ("rename", "s", "d"), ("smove", "s", "d", "m"),
+                     ("lmove", "d", "s", "left", "left"), ("copy", "d", "s")):
+            if args[0].encode() in COMMANDS:
+                results[-1][args] = c.execute_command("ACL", "DRYRUN", "sd", *args)
+        c.acl_deluser("ro", "wo", "sd")
+    assert len(results[0]) >= 45
     assert results[0] == results[1]
