@@ -82,6 +82,9 @@ QUICKLIST_NODE_MAX_BYTES = 8192
 ZSET_HEADER = 16 + DICT + 32 + 640  # zset struct + dict + zskiplist + 32-level header node
 ZSL_NODE_AVG = 53  # E[jemalloc(24 + 16 * level)] with P(level = l) = 0.75 * 0.25 ** (l - 1)
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+#: Collections past their compact encoding are estimated from this many elements after each
+#: write, so a write into a large collection costs O(1) accounting, not O(n).
+REFRESH_SAMPLES = 64
 
 
 def jemalloc_size(n: int) -> int:
@@ -244,7 +247,7 @@ def _scale(total: int, seen: int, n: int) -> int:
 
 def key_bytes(db: Database, key: bytes, value: Any, limits: _Limits) -> int:
     """One key's share of used_memory: dictEntry + key sds + value (+ expires entry)."""
-    size = DICT_ENTRY + sds_alloc(len(key)) + value_bytes(value, limits)
+    size = DICT_ENTRY + sds_alloc(len(key)) + value_bytes(value, limits, REFRESH_SAMPLES)
     if key in db.expires:
         size += DICT_ENTRY
     return size

@@ -4,6 +4,7 @@ in engine/commands/keys.py; it reads the LFU word engine/evict.py keeps."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from engine import evict, latency, memory  # noqa: F401 - evict and latency register server hooks at import
@@ -157,19 +158,31 @@ def memory_help(ctx: Client) -> Reply:
     return [line.encode() for line in _HELP]
 
 
+def _rss_bytes() -> int:
+    """The process's resident set (the engine's real footprint, not the model's)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 def info_memory(server: Any) -> dict[str, Any]:
-    """INFO memory fields (the subset a model can answer; RSS fields report the model)."""
+    """INFO memory in Redis 7.0's field order.  ``used_memory*`` are the model (what Redis
+    would allocate); ``used_memory_rss`` is this process's real RSS, so
+    ``mem_fragmentation_ratio`` shows the Python engine's cost over Redis's."""
     used = memory.used_memory(server)
     st = memory.state(server)
     startup = memory.USED_MEMORY_STARTUP_BYTES
     overhead = memory.overhead_bytes(server)
     dataset = used - overhead
+    rss = _rss_bytes()
     maxmemory = server.maxmemory
     return {
         "used_memory": used,
         "used_memory_human": bytes_human(used),
-        "used_memory_rss": used,
-        "used_memory_rss_human": bytes_human(used),
+        "used_memory_rss": rss,
+        "used_memory_rss_human": bytes_human(rss),
         "used_memory_peak": st.peak_bytes,
         "used_memory_peak_human": bytes_human(st.peak_bytes),
         "used_memory_peak_perc": f"{used * 100.0 / max(1, st.peak_bytes):.2f}%",
@@ -180,10 +193,16 @@ def info_memory(server: Any) -> dict[str, Any]:
         "maxmemory": maxmemory,
         "maxmemory_human": bytes_human(maxmemory),
         "maxmemory_policy": server.maxmemory_policy,
-        "mem_fragmentation_ratio": "1.00",
-        "mem_fragmentation_bytes": 0,
+        "mem_fragmentation_ratio": f"{rss / used:.2f}" if used else "0.00",
+        "mem_fragmentation_bytes": rss - used,
         "mem_not_counted_for_evict": 0,
-        "mem_allocator": "cachelab-model",
+        "mem_replication_backlog": 0,
+        "mem_clients_slaves": 0,
+        "mem_clients_normal": memory.CLIENT_BYTES * len(server.connections),
+        "mem_aof_buffer": 0,
+        "mem_allocator": "jemalloc-model",
+        "lazyfree_pending_objects": 0,
+        "lazyfreed_objects": 0,
     }
 
 

@@ -80,3 +80,12 @@ def test_latency_monitor_records_slow_commands() -> None:
         assert b"Dave" in r.execute_command("LATENCY", "DOCTOR")
         assert r.execute_command("LATENCY", "RESET") == 1
         assert r.execute_command("LATENCY", "LATEST") == []
+
+
+def test_info_latencystats_section_over_the_wire() -> None:
+    with EmbeddedServer() as srv:
+        r = redis.Redis(port=srv.port)
+        r.set("a", "1")
+        stats = r.info("latencystats")
+        assert set(stats["latency_percentiles_usec_set"]) == {"p50", "p99", "p99.9"}
+        assert not any(k.startswith("latency_percentiles") for k in r.info())  # not a default section

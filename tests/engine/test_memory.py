@@ -149,3 +149,18 @@ def test_memory_subcommands(engine_srv: EmbeddedServer) -> None:
     assert b"Sam" in r.execute_command("MEMORY", "DOCTOR")
     help_lines = r.execute_command("MEMORY", "HELP")
     assert help_lines[0].startswith(b"MEMORY <subcommand>")
+
+
+def test_info_memory_fields(engine_srv: EmbeddedServer) -> None:
+    assert engine_srv.server is not None
+    r = redis.Redis(port=engine_srv.port)
+    r.config_set("maxmemory", "10mb")
+    try:
+        info = r.info("memory")
+        assert info["maxmemory"] == 10 * 1024 * 1024 and info["maxmemory_human"] == "10.00M"
+        assert info["maxmemory_policy"] == "noeviction"
+        assert info["used_memory_startup"] == memory.USED_MEMORY_STARTUP_BYTES
+        assert info["used_memory"] == info["used_memory_overhead"] + info["used_memory_dataset"]
+        assert info["used_memory_human"].endswith(("K", "M"))
+    finally:
+        r.config_set("maxmemory", "0")
