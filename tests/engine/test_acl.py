@@ -282,3 +282,25 @@ def test_read_write_key_permissions_match_real_redis(r, redis_real_shared) -> No
         c.acl_deluser("ro", "wo", "sd")
     assert len(results[0]) >= 45
     assert results[0] == results[1]
+
+
+def test_channel_permissions_match_real_redis(srv, r, redis_real_shared) -> None:
+    real = redis_real_shared.client(decode_responses=True)
+    probes = [("publish", "news.a", "m"), ("publish", "other", "m"), ("subscribe", "news.a", "news.b"),
+              ("subscribe", "news.a", "other"), ("psubscribe", "news.*"), ("psubscribe", "news.a*"),
+              ("spublish", "news.a", "m"), ("ssubscribe", "other")]
+    results = []
+    for c in (r, real):
+        c.execute_command("ACL", "SETUSER", "ch", "on", "nopass", "~*", "+@all", "resetchannels", "&news.*")
+        results.append([c.execute_command("ACL", "DRYRUN", "ch", *p) for p in probes])
+        c.acl_deluser("ch")
+    assert results[0] == results[1]
+    # and over a real connection to the engine
+    r.execute_command("ACL", "SETUSER", "ch", "on", "nopass", "~*", "+@all", "resetchannels", "&news.*")
+    ps = redis.Redis.from_url(srv.url, username="ch", password="x").pubsub()
+    ps.subscribe("news.a")
+    assert ps.get_message(timeout=2)["type"] == "subscribe"
+    with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_CHAN):
+        ps.psubscribe("news.a*")
+        ps.get_message(timeout=2)
+    ps.close()
