@@ -477,6 +477,21 @@ class ACL:
                 raise CommandError(f"ERR Error in ACL SETUSER modifier '{rule}': {e}") from None
         self.users[name] = work
         self.refresh()
+        if not work.allchannels:
+            self.kill_pubsub_clients(work)
+
+    def kill_pubsub_clients(self, user: User) -> None:
+        """ACLKillPubsubClientsIfNeeded: close this user's clients subscribed to channels (or
+        patterns, matched literally) it may no longer access."""
+        for conn in list(self.server.connections.values()):
+            c = conn.client
+            if c.user != user.name or not c.subscriptions:
+                continue
+            ok = all(any(glob_match(p, ch) for p in user.channels) for ch in c.channels | c.shard_channels) and \
+                all(pat in user.channels for pat in c.patterns)
+            if not ok:
+                c.close()
+                conn.close()
 
     def deluser(self, names: list[str]) -> int:
         if "default" in names:

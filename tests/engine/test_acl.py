@@ -3,6 +3,7 @@ redis-py against the engine; ACL LIST / GETUSER output compared with a real redi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -303,4 +304,11 @@ def test_channel_permissions_match_real_redis(srv, r, redis_real_shared) -> None
     with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_CHAN):
         ps.psubscribe("news.a*")
         ps.get_message(timeout=2)
+    # Revoking the channel closes the subscriber (ACLKillPubsubClientsIfNeeded)
+    before = len(srv.server.connections)
+    r.execute_command("ACL", "SETUSER", "ch", "resetchannels", "&sport.*")
+    deadline = time.monotonic() + 2  # connection_lost runs on the server loop's next turn
+    while len(srv.server.connections) != before - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(srv.server.connections) == before - 1
     ps.close()
