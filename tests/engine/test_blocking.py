@@ -214,3 +214,38 @@ def test_wrong_type_key_keeps_client_blocked(srv: EmbeddedServer, r: redis.Redis
     t.join(5)
     assert out == [(b"bl:t", b"ok")]
     waiter.close()
+
+
+def test_wakeup_after_exec_sees_whole_transaction(srv: EmbeddedServer, r: redis.Redis) -> None:
+    """A push inside MULTI wakes the waiter only after EXEC, as handleClientsBlockedOnKeys runs
+    after the whole command: the waiter gets the first element, the rest stays."""
+    r.delete("bl:x")
+    out: list[object] = []
+    waiter = redis.Redis(port=srv.port, socket_timeout=10)
+    t = threading.Thread(target=lambda: out.append(waiter.blpop(["bl:x"], timeout=5)))
+    t.start()
+    _wait_blocked(r, srv, 1, b"bl:x")
+    p = r.pipeline(transaction=True)
+    p.rpush("bl:x", "a")
+    p.rpush("bl:x", "b")
+    p.lrange("bl:x", 0, -1)
+    assert p.execute() == [1, 2, [b"a", b"b"]]  # nothing was served during EXEC
+    t.join(5)
+    assert out == [(b"bl:x", b"a")]
+    assert r.lrange("bl:x", 0, -1) == [b"b"]
+    waiter.close()
+
+
+def test_pipelined_commands_after_a_blocked_one_run_once_served(srv: EmbeddedServer, r: redis.Redis) -> None:
+    r.delete("bl:p")
+    with socket.create_connection(("127.0.0.1", srv.port)) as raw:
+        raw.settimeout(5)
+        raw.sendall(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nbl:p\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n")
+        _wait_blocked(r, srv, 1, b"bl:p")
+        r.rpush("bl:p", "v")
+        data = b""
+        while not data.endswith(b"+PONG\r\n"):
+            chunk = raw.recv(4096)
+            assert chunk, data
+            data += chunk
+    assert data == b"*2\r\n$4\r\nbl:p\r\n$1\r\nv\r\n+PONG\r\n"
