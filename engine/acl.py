@@ -520,6 +520,15 @@ class ACL:
         d = self.default
         return not d.nopass or not d.enabled
 
+    def protected_mode_refusal(self, peer: Any) -> str | None:
+        """networking.c: protected mode holds while the default user is ``nopass``, enabled or not
+        (a disabled default user does not open the server to other users from outside)."""
+        if not self.default.nopass:
+            return None
+        from engine.server import Server
+
+        return Server.protected_mode_refusal(_NoPasswordView(self.server.config), peer)  # type: ignore[arg-type]
+
     def set_requirepass(self, password: str) -> None:
         """ACLUpdateDefaultUserPassword."""
         d = self.default
@@ -647,6 +656,16 @@ class ACL:
                                "for more information") from None
 
 
+class _NoPasswordView:
+    """What Server.protected_mode_refusal reads (config, requires_auth), with no password."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def requires_auth(self) -> bool:
+        return False
+
+
 def _apply_requirepass(server: Any, value: str) -> None:
     acl = getattr(server, "acl", None)
     if acl is not None:
@@ -686,6 +705,7 @@ def install(server: Server) -> None:
     server.acl_authenticate = acl.authenticate  # type: ignore[attr-defined]
     server.acl_check = acl.check  # type: ignore[method-assign]
     server.requires_auth = acl.requires_auth  # type: ignore[method-assign]
+    server.protected_mode_refusal = acl.protected_mode_refusal  # type: ignore[method-assign]
     if server.config["requirepass"]:
         acl.set_requirepass(server.config["requirepass"])
     users = server.config.users

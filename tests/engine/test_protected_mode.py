@@ -42,6 +42,14 @@ def test_external_peers_refused_without_password() -> None:
         assert server.protected_mode_refusal(peer) is None, peer
 
 
+def test_disabled_nopass_default_user_still_protects() -> None:
+    """Redis checks the default user's nopass flag, not whether it is enabled."""
+    server = _server("user default off nopass ~* &* +@all\nuser ops on >pw ~* &* +@all")
+    assert server.requires_auth()
+    assert server.protected_mode_refusal(EXTERNAL[0]) == PROTECTED_MODE_MESSAGE
+    assert server.protected_mode_refusal(LOOPBACK[0]) is None
+
+
 @pytest.mark.parametrize("conf", ["protected-mode no", "requirepass pw", "user default on >pw ~* &* +@all"])
 def test_not_refused_when_disabled_or_password_set(conf: str) -> None:
     server = _server(conf)
