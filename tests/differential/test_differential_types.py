@@ -409,3 +409,40 @@ def test_generated_sequences(raw_pair: tuple[RawClient, RawClient], commands: li
     for c in (engine, redis):
         c.call("FLUSHALL")
     compare(engine, redis, commands, context="generated: ")
+
+
+# -- blocking: the same waiters and pushes on both servers ---------------------------------------
+
+_BLOCKERS = [
+    ("BLPOP", "q1", "q2", "0"),
+    ("BRPOP", "q1", "0"),
+    ("BLMOVE", "q2", "q3", "LEFT", "RIGHT", "0"),
+    ("BLPOP", "q3", "0"),  # served by the BLMOVE above pushing into q3 (a chained wake-up)
+    ("BZPOPMIN", "z1", "0"),
+    ("BLMPOP", "0", "2", "q9", "q1", "RIGHT", "COUNT", "2"),
+]
+_PUSHES = [("RPUSH", "q1", "a", "b", "c", "d"), ("LPUSH", "q2", "x"), ("ZADD", "z1", "2", "m", "1", "n"),
+           ("LRANGE", "q1", "0", "-1"), ("ZRANGE", "z1", "0", "-1", "WITHSCORES")]
+
+
+def _blocking_run(port: int, resp: int) -> list[Any]:
+    """Each waiter blocks in turn (0.1 s apart: enough for a loopback round trip on a busy
+    box, and both servers get the same spacing), then the pushes run on another client."""
+    import time
+
+    waiters = [RawClient(port, resp=resp) for _ in _BLOCKERS]
+    pusher = RawClient(port, resp=resp)
+    pusher.call("FLUSHALL")
+    for w, cmd in zip(waiters, _BLOCKERS, strict=True):
+        w.send(*cmd)
+        time.sleep(0.1)
+    out: list[Any] = [pusher.call(*cmd) for cmd in _PUSHES]
+    out += [w.read() for w in waiters]
+    for c in (*waiters, pusher):
+        c.close()
+    return out
+
+
+def test_blocking_order_matches_redis(engine_shared: Any, redis_real_shared: Any) -> None:
+    for resp in (2, 3):
+        assert _blocking_run(engine_shared.port, resp) == _blocking_run(redis_real_shared.port, resp)
