@@ -50,6 +50,8 @@ __all__ = [
     "TIMED",
     "NORMALIZERS",
     "Mismatch",
+    "compare_decoded",
+    "acompare_decoded",
 ]
 
 Arg = bytes | str | int | float
@@ -263,13 +265,36 @@ def run(client: RawClient, cmd: Command) -> Any:
     return normalize(cmd, client.call(*cmd))
 
 
+def _normalize_exec(queued: list[Command], reply: Reply) -> Any:
+    """EXEC's array holds one reply per queued command: normalise each by its command."""
+    if reply.kind != "*" or len(reply.value) != len(queued):
+        return reply
+    return ("exec", tuple(normalize(c, r) for c, r in zip(queued, reply.value, strict=True)))
+
+
 def compare(engine: RawClient, redis: RawClient, commands: Sequence[Command], *, context: str = "") -> None:
     """Run ``commands`` on both servers in order; raise :class:`Mismatch` at the first
-    command whose replies differ (after normalisation), showing the sequence up to it."""
+    command whose replies differ (after normalisation), showing the sequence up to it.
+
+    Inside MULTI ... EXEC the queued commands are remembered, so the EXEC reply is compared
+    element by element with each command's own rule (a SCAN inside MULTI is compared as one
+    call, cursor included)."""
     start = time.monotonic()
+    queued: list[Command] | None = None
     for i, cmd in enumerate(commands):
         name = _name(cmd)
-        if name in SCANS:
+        a: Any
+        b: Any
+        if queued is not None and name not in ("exec", "discard", "multi"):
+            queued.append(cmd)
+            a, b = engine.call(*cmd), redis.call(*cmd)
+            same = a == b
+        elif name == "exec" and queued is not None:
+            a = _normalize_exec(queued, engine.call(*cmd))
+            b = _normalize_exec(queued, redis.call(*cmd))
+            same = a == b
+            queued = None
+        elif name in SCANS:
             a, b = _scan_all(engine, cmd), _scan_all(redis, cmd)
             same = a == b
         else:
@@ -280,6 +305,10 @@ def compare(engine: RawClient, redis: RawClient, commands: Sequence[Command], *,
             else:
                 a, b = normalize(cmd, ra), normalize(cmd, rb)
                 same = a == b
+            if name == "multi" and queued is None and ra.kind == "+":
+                queued = []
+            elif name == "discard":
+                queued = None
         if not same:
             shown = "\n".join(f"  {j}: {' '.join(_text(x) for x in c)}" for j, c in enumerate(commands[: i + 1]))
             raise Mismatch(
@@ -300,3 +329,58 @@ def pair(engine_port: int, redis_port: int, resp: int = 2) -> Iterator[tuple[Raw
     finally:
         e.close()
         r.close()
+
+
+# -- through redis-py ------------------------------------------------------------------------
+# The same comparison one level up: replies as redis-py decodes them (response callbacks
+# applied), for the sync and the asyncio client, so a reply that is byte-different but
+# decodes the same passes, and a reply redis-py cannot decode from the engine shows.
+
+def _decoded(name: str, outcome: Any) -> Any:
+    if isinstance(outcome, Exception):
+        return ("error", type(outcome).__name__, str(outcome))
+    if name in RANDOM or name in SCANS:
+        size = len(outcome) if isinstance(outcome, (list, tuple, dict, set)) else None
+        return ("shape", type(outcome).__name__, size)
+    if name in UNORDERED and isinstance(outcome, list):
+        return ("multiset", Counter(repr(x) for x in outcome))
+    return outcome
+
+
+def _decoded_equal(name: str, a: Any, b: Any, elapsed_ms: float) -> bool:
+    if name in TIMED and type(a) is int and type(b) is int and a >= 0 and b >= 0:
+        return abs(a - b) <= elapsed_ms / TIMED[name] + 1
+    return _decoded(name, a) == _decoded(name, b)
+
+
+def _mismatch_decoded(commands: Sequence[Command], i: int, a: Any, b: Any, how: str) -> Mismatch:
+    shown = "\n".join(f"  {j}: {' '.join(_text(x) for x in c)}" for j, c in enumerate(commands[: i + 1]))
+    return Mismatch(f"{how}: decoded reply to command {i} differs\n{shown}\n  engine: {a!r}\n  redis:  {b!r}")
+
+
+def compare_decoded(engine: Any, redis: Any, commands: Sequence[Command]) -> None:
+    """Like :func:`compare`, for two redis-py ``Redis`` clients (``execute_command``)."""
+    start = time.monotonic()
+    for i, cmd in enumerate(commands):
+        outcomes = []
+        for client in (engine, redis):
+            try:
+                outcomes.append(client.execute_command(*cmd))
+            except Exception as e:  # noqa: BLE001 - an error reply is an outcome to compare
+                outcomes.append(e)
+        if not _decoded_equal(_name(cmd), outcomes[0], outcomes[1], (time.monotonic() - start) * 1000):
+            raise _mismatch_decoded(commands, i, outcomes[0], outcomes[1], "redis-py")
+
+
+async def acompare_decoded(engine: Any, redis: Any, commands: Sequence[Command]) -> None:
+    """Like :func:`compare_decoded`, for two ``redis.asyncio.Redis`` clients."""
+    start = time.monotonic()
+    for i, cmd in enumerate(commands):
+        outcomes = []
+        for client in (engine, redis):
+            try:
+                outcomes.append(await client.execute_command(*cmd))
+            except Exception as e:  # noqa: BLE001 - an error reply is an outcome to compare
+                outcomes.append(e)
+        if not _decoded_equal(_name(cmd), outcomes[0], outcomes[1], (time.monotonic() - start) * 1000):
+            raise _mismatch_decoded(commands, i, outcomes[0], outcomes[1], "redis.asyncio")

@@ -8,16 +8,18 @@ Replies are compared as raw RESP (tests/differential/harness.py), in RESP2 and R
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.server import EmbeddedServer
-from tests.differential.harness import RawClient, compare
-from tests.support.redis_real import real_redis
+from tests.differential.harness import RawClient, acompare_decoded, compare, compare_decoded
+from tests.support.redis_real import RealRedis, real_redis
 
 FAR = "4102444800"  # 2100-01-01, an absolute time that never passes during a test
 
@@ -331,4 +333,44 @@ def test_large_values_encodings_and_scans_match_redis(raw_pair: tuple[RawClient,
     commands += [("scan", "0", "count", "7"), ("scan", "0", "match", "key:1*", "count", "50"),
                  ("hscan", "big", "0", "count", "5"), ("hscan", "big", "0", "match", "f1?"), ("dbsize",),
                  ("hlen", "big"), ("hgetall", "big"), ("hkeys", "big"), ("hvals", "big"), ("keys", "key:2?")]
+    compare(*raw_pair, commands)
+
+
+# -- the same sequences through redis-py, sync and asyncio -----------------------------------
+FAMILIES = {"strings": STRINGS, "bitmaps": BITMAPS, "hashes": HASHES, "keyspace": KEYSPACE, "expiry": EXPIRY}
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_redis_py_decodes_engine_replies_as_redis_replies(engine_shared: EmbeddedServer,
+                                                          redis_real_shared: RealRedis, family: str,
+                                                          protocol: int) -> None:
+    """redis-py's sync and asyncio clients (response callbacks applied) see the same values."""
+    commands = [("flushall",), *FAMILIES[family], ("select", "0")]
+    engine = redis.Redis(host="127.0.0.1", port=engine_shared.port, protocol=protocol)
+    real = redis.Redis(host="127.0.0.1", port=redis_real_shared.port, protocol=protocol)
+    try:
+        compare_decoded(engine, real, commands)
+    finally:
+        engine.close()
+        real.close()
+
+    async def run_async() -> None:
+        a_engine = aioredis.Redis(host="127.0.0.1", port=engine_shared.port, protocol=protocol)
+        a_real = aioredis.Redis(host="127.0.0.1", port=redis_real_shared.port, protocol=protocol)
+        try:
+            await acompare_decoded(a_engine, a_real, commands)
+        finally:
+            await a_engine.aclose()
+            await a_real.aclose()
+
+    asyncio.run(run_async())
+
+
+def test_transactions_compare_exec_replies_element_by_element(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """The harness's MULTI/EXEC handling: each EXEC element is normalised by its command."""
+    commands = [
+        ("mset", "a", "1", "b", "2"), ("multi",), ("keys", "*"), ("incr", "a"), ("hset", "a", "f", "v"), ("ttl", "a"),
+        ("exec",), ("multi",), ("set", "c", "3"), ("discard",), ("exists", "c"), ("multi",), ("get",), ("exec",),
+    ]
     compare(*raw_pair, commands)
