@@ -529,8 +529,9 @@ def _bmove(ctx: Client, name: str, src: bytes, dst: bytes, wherefrom: bool, wher
     twin = [b"LMOVE", src, dst, b"LEFT" if wherefrom else b"RIGHT", b"LEFT" if whereto else b"RIGHT"]
     db = ctx.db
     if db.lookup_write(src, LIST) is not None:
+        value = _move(ctx, src, dst, wherefrom, whereto)  # may raise WRONGTYPE: record nothing
         blocking.propagate_as(ctx, twin)
-        return _move(ctx, src, dst, wherefrom, whereto)
+        return value
     if not blocking.can_block(ctx):
         return None
 
@@ -541,8 +542,9 @@ def _bmove(ctx: Client, name: str, src: bytes, dst: bytes, wherefrom: bool, wher
             client.db.lookup_write(dst, LIST)
         except WrongTypeError:
             return blocking.NOT_READY
+        value = _move(client, src, dst, wherefrom, whereto)
         blocking.propagate_as(client, twin)
-        return _move(client, src, dst, wherefrom, whereto)
+        return value
 
     # A timed-out blocked client gets a null array (replyToBlockedClientTimedOut), while one
     # that may not block (MULTI, scripts) got a null bulk above, as Redis 7.0 answers.
