@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +127,9 @@ class User:
     patterns: list[list[Any]] = field(default_factory=list)  # [pattern bytes, READ|WRITE flags]
     allchannels: bool = False
     channels: list[bytes] = field(default_factory=list)
+    # Derived from the above on first use after a change (the check runs per command).
+    _free: bool | None = field(default=None, repr=False, compare=False)
+    _key_checks: list[tuple[Callable[[bytes], bool], int]] | None = field(default=None, repr=False, compare=False)
 
     def copy(self) -> User:
         return User(self.name, self.enabled, self.nopass, self.sanitize_payload, self.skip_sanitize_payload,
@@ -136,8 +140,11 @@ class User:
     @property
     def unrestricted(self) -> bool:
         """May run every command on every key and channel (no check needed)."""
-        return (self.allcommands and self.allkeys and self.allchannels
-                and all(c.id in self.allowed for c in _all_rows()))
+        free = self._free
+        if free is None:
+            free = self._free = (self.allcommands and self.allkeys and self.allchannels
+                                 and all(c.id in self.allowed for c in _all_rows()))
+        return free
 
     # -- rules -----------------------------------------------------------------------------------
     def set_rule(self, op: str) -> None:
@@ -145,6 +152,8 @@ class User:
         low = op.lower()
         if not op:
             return
+        self._free = None
+        self._key_checks = None
         if low == "on":
             self.enabled = True
         elif low == "off":
@@ -288,6 +297,7 @@ class User:
 
     def change_perm(self, cmd: Command, allow: bool) -> None:
         """ACLChangeSelectorPerm: a command and all its subcommands."""
+        self._free = None
         ids = [cmd.id] + [s.id for s in cmd.subcommands.values()]
         for i in ids:
             self.firstargs.pop(i, None)
@@ -388,11 +398,17 @@ class User:
             if cmd.is_write and cmd.name in _WRITE_ACCESS:
                 need = ALL_PERMS
             roles = _KEY_ROLES.get(cmd.name)
+            checks = self._key_checks
+            if checks is None:
+                checks = self._key_checks = [(_key_matcher(pat), flags) for pat, flags in self.patterns]
             for n, i in enumerate(key_positions(cmd, argv)):
                 if roles is not None:
                     need = roles[0] if n == 0 else roles[1]
                 key = argv[i]
-                if not any(flags & need == need and glob_match(pat, key) for pat, flags in self.patterns):
+                for match, flags in checks:
+                    if flags & need == need and match(key):
+                        break
+                else:
                     return ("key", i)
         if not self.allchannels and cmd.parent is None:
             name = cmd.name
@@ -406,6 +422,16 @@ class User:
                     if not any((p == ch) if literal else glob_match(p, ch) for p in self.channels):
                         return ("channel", i)
         return None
+
+
+def _key_matcher(pattern: bytes) -> Callable[[bytes], bool]:
+    """A matcher for one key pattern: ``*`` and plain ``prefix*`` skip the glob machinery."""
+    if pattern == b"*":
+        return lambda key: True
+    body = pattern[:-1]
+    if pattern.endswith(b"*") and body and not any(ch in b"*?[\\" for ch in body):
+        return lambda key: key.startswith(body)
+    return lambda key: glob_match(pattern, key)
 
 
 def _check_hash(text: str) -> str:
@@ -554,6 +580,8 @@ class ACL:
         user = self.users.get(client.user)
         if user is None:
             return NoPermError(f"NOPERM this user has no permissions to run the '{cmd.fullname}' command")
+        if user.unrestricted:
+            return None
         denied = user.check_command(cmd, argv)
         if denied is None:
             return None
