@@ -118,9 +118,10 @@ def _set_with_expire(ctx: Client, key: bytes, value: bytes, when: int | None) ->
         db.set_expire(key, when)
     server = ctx.server
     server.dirty += 1
-    server.notify("$", "set", key, db.id)
-    if when is not None:
-        server.notify("g", "expire", key, db.id)
+    if server.notify_flags:
+        server.notify("$", "set", key, db.id)
+        if when is not None:
+            server.notify("g", "expire", key, db.id)
 
 
 @command("setnx", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
@@ -168,8 +169,14 @@ def _mset_pairs(name: str, args: tuple[bytes, ...]) -> None:
          summary="Set multiple keys to multiple values")
 def mset(ctx: Client, *args: bytes) -> Reply:
     _mset_pairs("mset", args)
+    db = ctx.db
+    server = ctx.server
+    notify = server.notify if server.notify_flags else None
     for i in range(0, len(args), 2):
-        _set_with_expire(ctx, args[i], args[i + 1], None)
+        db.set(args[i], args[i + 1])
+        if notify is not None:
+            notify("$", "set", args[i], db.id)
+    server.dirty += len(args) // 2
     return OK
 
 
