@@ -125,7 +125,6 @@ def block(ctx: Client, keys: tuple[bytes, ...], timeout_s: float, timeout_reply:
         queue.append(ctx)
     ctx.blocked = state
     server = ctx.server
-    server.stats.blocked_clients = getattr(server.stats, "blocked_clients", 0) + 1  # type: ignore[attr-defined]
     if timeout_s > 0 and server.loop is not None:
         state.timer = server.loop.call_later(timeout_s, _timed_out, ctx, state)
 
@@ -146,8 +145,6 @@ def _detach(client: Client, state: BlockState) -> None:
         state.timer.cancel()
         state.timer = None
     client.blocked = None
-    stats = client.server.stats
-    stats.blocked_clients = max(0, getattr(stats, "blocked_clients", 1) - 1)  # type: ignore[attr-defined]
 
 
 def _reply_and_resume(client: Client, reply: Reply) -> None:
