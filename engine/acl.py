@@ -519,23 +519,25 @@ class ACL:
                 c.close()
                 conn.close()
 
-    def deluser(self, names: list[str]) -> int:
+    def deluser(self, names: list[str], current: Client | None = None) -> int:
         if "default" in names:
             raise CommandError("ERR The 'default' user cannot be removed")
         n = 0
         for name in names:
             if self.users.pop(name, None) is not None:
                 n += 1
-                self.disconnect_user(name)
+                self.disconnect_user(name, current)
         self.refresh()
         return n
 
-    def disconnect_user(self, name: str) -> None:
-        """Clients authenticated as a deleted or reloaded user are closed, as Redis does."""
+    def disconnect_user(self, name: str, current: Client | None = None) -> None:
+        """Clients authenticated as a deleted user are closed, as Redis does; the calling
+        client gets its reply first (CLIENT_CLOSE_AFTER_COMMAND)."""
         for conn in list(self.server.connections.values()):
             if conn.client.user == name:
                 conn.client.close()
-                conn.close()
+                if conn.client is not current:
+                    conn.close()
 
     def refresh(self) -> None:
         """Turn the dispatch ACL check on only when some user is restricted."""

@@ -57,7 +57,7 @@ def acl_getuser(ctx: Client, username: bytes) -> Reply:
 
 @subcommand("acl", "deluser", arity=-3, flags=_ADMIN, since="6.0.0", summary="Remove the specified ACL users")
 def acl_deluser(ctx: Client, *usernames: bytes) -> Reply:
-    return _acl(ctx).deluser([_text(u) for u in usernames])
+    return _acl(ctx).deluser([_text(u) for u in usernames], current=ctx)
 
 
 @subcommand("acl", "list", arity=2, flags=_ADMIN, since="6.0.0", summary="List the current ACL rules in ACL config file format")
