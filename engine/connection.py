@@ -30,9 +30,10 @@ __all__ = ["Connection", "split_inline"]
 
 log = logging.getLogger("engine")
 
-_MAX_MULTIBULK = 1024 * 1024
+_MAX_MULTIBULK = 2**31 - 1  # INT_MAX (networking.c processMultibulkBuffer, Redis 7.0)
 _MAX_INLINE = 64 * 1024
 _GOT = re.compile(r'got "(.)"')
+_BULK_HEADER_AT_END = re.compile(rb"\$(\d{7,})\r\n\Z")
 
 
 def split_inline(line: bytes) -> list[bytes] | None:
@@ -177,11 +178,17 @@ class Connection(asyncio.Protocol):
             return
         if not self.paused:
             self.process_input()
+        if not self.at_boundary and data[-2:] == b"\r\n":
+            # A request waiting for a bulk longer than proto-max-bulk-len is refused as soon
+            # as its header arrives (hiredis itself has no such limit).
+            m = _BULK_HEADER_AT_END.search(data, max(0, len(data) - 24))
+            if m is not None and int(m.group(1)) > self.server.proto_max_bulk_len:
+                self._protocol_error(ProtocolError("invalid bulk length"))
 
     def _check_multibulk_header(self, data: bytes) -> None:
-        nl = data.find(b"\r\n", 0, 32)
+        nl = data.find(b"\r\n", 0, _MAX_INLINE)
         if nl < 0:
-            if len(data) >= 32:
+            if len(data) > _MAX_INLINE:
                 raise ProtocolError("too big mbulk count string")
             return
         try:
@@ -190,6 +197,8 @@ class Connection(asyncio.Protocol):
             raise ProtocolError("invalid multibulk length") from None
         if count > _MAX_MULTIBULK:
             raise ProtocolError("invalid multibulk length")
+        if count > 10 and not self.client.authenticated:  # Redis 7.0's authRequired check
+            raise ProtocolError("unauthenticated multibulk length")
 
     def _feed_inline(self, data: bytes) -> None:
         buf = self.inline + data
@@ -208,14 +217,18 @@ class Connection(asyncio.Protocol):
                 return
             line, buf = buf[:nl], buf[nl + 1 :]
             argv = split_inline(line)
-            if argv is None:
-                raise ProtocolError("unbalanced quotes in request")
+            if argv is None:  # the requests before it still run, as Redis does
+                self.pending.append(ProtocolError("unbalanced quotes in request"))  # type: ignore[arg-type]
+                return
             if argv:
                 self.pending.append(argv)
 
     def _next_request(self) -> list[bytes] | None:
         if self.pending:
-            return self.pending.pop(0)
+            req = self.pending.pop(0)
+            if type(req) is ProtocolError:
+                raise req
+            return req
         while True:
             try:
                 req = self.reader.gets()
