@@ -117,3 +117,18 @@ def test_client_rejects_untrusted_server(certs: Path) -> None:
         with pytest.raises(redis.ConnectionError, match="(?i)certificate"):
             bad.ping()
     assert ssl.OPENSSL_VERSION
+
+
+def test_tls_in_cachelab_server_from_config_file(certs: Path, tmp_path: Path) -> None:
+    from tests.engine.test_rename_command import _cachelab_server
+
+    tls_port = free_port()
+    conf = tmp_path / "tls.conf"
+    conf.write_text(f"tls-port {tls_port}\ntls-cert-file {certs / 'server.crt'}\ntls-key-file {certs / 'server.key'}\n"
+                    f"tls-ca-cert-file {certs / 'ca.crt'}\ntls-auth-clients yes\n")
+    with _cachelab_server(conf):
+        c = redis.Redis.from_url(f"rediss://localhost:{tls_port}", ssl_ca_certs=str(certs / "ca.crt"),
+                                 ssl_certfile=str(certs / "client.crt"), ssl_keyfile=str(certs / "client.key"),
+                                 socket_timeout=5)
+        assert c.set("k", "v") and c.get("k") == b"v"
+        c.close()
