@@ -245,9 +245,18 @@ def _scale(total: int, seen: int, n: int) -> int:
     return total if seen >= n or seen == 0 else total * n // seen
 
 
+_KEY_SDS = [sds_alloc(n) for n in range(256)]
+_EMBSTR = [jemalloc_size(ROBJ + 3 + n + 1) for n in range(45)]
+
+
 def key_bytes(db: Database, key: bytes, value: Any, limits: _Limits) -> int:
     """One key's share of used_memory: dictEntry + key sds + value (+ expires entry)."""
-    size = DICT_ENTRY + sds_alloc(len(key)) + value_bytes(value, limits, REFRESH_SAMPLES)
+    k = len(key)
+    size = DICT_ENTRY + (_KEY_SDS[k] if k < 256 else sds_alloc(k))
+    if type(value) is bytes and 20 < len(value) <= 44:
+        size += _EMBSTR[len(value)]  # the common case without the integer test
+    else:
+        size += value_bytes(value, limits, REFRESH_SAMPLES)
     if key in db.expires:
         size += DICT_ENTRY
     return size
@@ -262,14 +271,18 @@ def memory_usage(server: Server, db: Database, key: bytes, samples: int = 5) -> 
 
 
 class MemoryState:
-    """Per-server totals: the cached per-key estimates and their sum."""
+    """Per-server totals: the cached per-key estimates, their sum, and each database's
+    bucket arrays (updated when its keys change), so a check under maxmemory is O(writes)."""
 
-    __slots__ = ("sizes", "dataset_bytes", "peak_bytes")
+    __slots__ = ("sizes", "dataset_bytes", "peak_bytes", "tables", "tables_bytes", "limits")
 
     def __init__(self, n_dbs: int) -> None:
         self.sizes: list[dict[bytes, int]] = [{} for _ in range(n_dbs)]
         self.dataset_bytes = 0
         self.peak_bytes = 0
+        self.tables = [0] * n_dbs
+        self.tables_bytes = 0
+        self.limits: _Limits | None = None  # encoding thresholds, re-read by the cron
 
 
 def state(server: Server) -> MemoryState:
@@ -279,13 +292,13 @@ def state(server: Server) -> MemoryState:
 def refresh(server: Server) -> None:
     """Re-estimate every key written since the last call (db.resized_keys)."""
     st: MemoryState = server.memory  # type: ignore[attr-defined]
-    limits: _Limits | None = None
     for db in server.dbs:
         dirty = db.resized_keys
         if not dirty:
             continue
+        limits = st.limits
         if limits is None:
-            limits = _Limits(server.config)
+            limits = st.limits = _Limits(server.config)
         sizes = st.sizes[db.id]
         data = db.data
         delta = 0
@@ -302,14 +315,17 @@ def refresh(server: Server) -> None:
             sizes[key] = new
             delta += new - old
         st.dataset_bytes += delta
+        tables = _buckets(len(data)) + _buckets(len(db.expires))
+        st.tables_bytes += tables - st.tables[db.id]
+        st.tables[db.id] = tables
 
 
 def overhead_bytes(server: Server) -> int:
-    """Startup memory, client structures and the dicts' bucket arrays."""
-    tables = sum(_buckets(len(db.data)) + _buckets(len(db.expires)) for db in server.dbs)
+    """Startup memory, client structures, latency histograms and the dicts' bucket arrays."""
+    st: MemoryState = server.memory  # type: ignore[attr-defined]
     lat = getattr(server, "latency", None)
     histograms = HISTOGRAM_BYTES * len(lat.hists) if lat is not None else 0
-    return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + tables + histograms
+    return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + st.tables_bytes + histograms
 
 
 def used_memory(server: Server) -> int:
@@ -327,6 +343,7 @@ def _on_key_removed(server: Server, db: Database, key: bytes, value: Any) -> Non
     old = st.sizes[db.id].pop(key, None)
     if old is not None:
         st.dataset_bytes -= old
+    db.resized_keys.add(key)  # FLUSHDB removes without signal_modified: refresh the tables
 
 
 def _flush_sizes(server: Server) -> None:
@@ -340,6 +357,7 @@ def _flush_sizes(server: Server) -> None:
 
 
 def _cron(server: Server) -> None:
+    state(server).limits = None  # pick up CONFIG SET of the encoding thresholds
     refresh(server)
     _flush_sizes(server)
 

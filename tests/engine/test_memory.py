@@ -8,8 +8,10 @@ the engine lacks is skipped.
 
 from __future__ import annotations
 
+import concurrent.futures
 import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis
@@ -20,11 +22,27 @@ from engine.table import COMMANDS
 from tests.support.redis_real import RealRedis
 
 
+def on_loop(srv: EmbeddedServer, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on the server's event loop thread (the state it reads is not thread-safe)."""
+    assert srv.server is not None and srv.server.loop is not None
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            fut.set_result(fn())
+        except Exception as e:  # noqa: BLE001 - re-raised in the test thread
+            fut.set_exception(e)
+
+    srv.server.loop.call_soon_threadsafe(run)
+    return fut.result(timeout=30)
+
+
 def _used(r: redis.Redis, srv: EmbeddedServer | None) -> int:
     if srv is None:
         return int(r.info("memory")["used_memory"])
     assert srv.server is not None
-    return memory.used_memory(srv.server)
+    server = srv.server
+    return int(on_loop(srv, lambda: memory.used_memory(server)))
 
 
 def _strings(p: redis.client.Pipeline, rng: random.Random) -> None:
@@ -121,17 +139,17 @@ def test_incremental_estimate_tracks_in_place_writes(engine_srv: EmbeddedServer)
     r.set("a", "x")  # SET, RPUSH, FLUSHALL get their latency histograms (24 688 B each) now
     r.rpush("warm", "x")
     r.flushall()
-    base = memory.used_memory(engine_srv.server)
+    base = _used(r, engine_srv)
     r.set("a", "x" * 100)
-    one = memory.used_memory(engine_srv.server)
+    one = _used(r, engine_srv)
     assert one - base == 32 + 8 + 16 + 112 + 32  # dictEntry, key sds, robj, sds(100), 4 buckets
     if b"rpush" in COMMANDS:
         r.rpush("l", "x" * 1000)
-        small = memory.used_memory(engine_srv.server)
+        small = _used(r, engine_srv)
         r.rpush("l", *["y" * 1000] * 20)
-        assert memory.used_memory(engine_srv.server) > small + 20_000
+        assert _used(r, engine_srv) > small + 20_000
     r.flushall()
-    assert memory.used_memory(engine_srv.server) == base
+    assert _used(r, engine_srv) == base
 
 
 def test_memory_subcommands(engine_srv: EmbeddedServer) -> None:
