@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.config import PARAMS, ConfigError
+from engine.config import PARAMS, ConfigError, Param, register_param
 from engine.errors import CommandError, NoPermError, RedisError
 from engine.server import on_init
 from engine.table import COMMANDS, Command, key_positions
@@ -128,6 +128,7 @@ class User:
     allchannels: bool = False
     channels: list[bytes] = field(default_factory=list)
     # Derived from the above on first use after a change (the check runs per command).
+    pubsub_default_all: bool = field(default=False, repr=False, compare=False)  # acl-pubsub-default
     _free: bool | None = field(default=None, repr=False, compare=False)
     _key_checks: list[tuple[Callable[[bytes], bool], int]] | None = field(default=None, repr=False, compare=False)
 
@@ -185,6 +186,7 @@ class User:
         elif low == "reset":
             for rule in ("resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"):
                 self.set_rule(rule)
+            self.allchannels = self.pubsub_default_all
         else:
             self._set_selector(op, low)
 
@@ -441,9 +443,9 @@ def _check_hash(text: str) -> str:
     return text
 
 
-def new_user(name: str) -> User:
-    """ACLCreateUser: off, no passwords, no commands, no keys, no channels (acl-pubsub-default)."""
-    return User(name)
+def new_user(name: str, allchannels: bool = False) -> User:
+    """ACLCreateUser: off, no passwords, no commands, no keys; channels per acl-pubsub-default."""
+    return User(name, allchannels=allchannels)
 
 
 def default_user() -> User:
@@ -495,7 +497,9 @@ class ACL:
     def setuser(self, name: str, rules: list[str]) -> None:
         """ACL SETUSER: all rules or none (raises CommandError naming the bad modifier)."""
         user = self.users.get(name)
-        work = user.copy() if user is not None else new_user(name)
+        all_default = self.server.config["acl-pubsub-default"] == "allchannels"
+        work = user.copy() if user is not None else new_user(name, all_default)
+        work.pubsub_default_all = all_default
         for rule in rules:
             try:
                 work.set_rule(rule)
@@ -643,7 +647,9 @@ class ACL:
             if name in users:
                 errs.append(f"{source}:{n}: Duplicate user '{name}' found")
                 continue
-            u = new_user(name)
+            all_default = self.server.config["acl-pubsub-default"] == "allchannels"
+            u = new_user(name, all_default)
+            u.pubsub_default_all = all_default
             for rule in parts[2:]:
                 try:
                     u.set_rule(rule)
@@ -703,6 +709,8 @@ def _apply_requirepass(server: Any, value: str) -> None:
 
 
 PARAMS["requirepass"].apply = _apply_requirepass
+register_param(Param("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels"),
+                     doc="channel permissions of new users (and of the 'reset' rule)"))
 
 
 def apply_renames(server: Server) -> None:

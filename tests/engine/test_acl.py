@@ -318,3 +318,21 @@ def test_channel_permissions_match_real_redis(srv, r, redis_real_shared) -> None
         time.sleep(0.01)
     assert len(srv.server.connections) == before - 1
     ps.close()
+
+
+def test_acl_pubsub_default_matches_real_redis(r, redis_real_shared) -> None:
+    real = redis_real_shared.client(decode_responses=True)
+    lines = []
+    for c in (r, real):
+        assert c.config_get("acl-pubsub-default") == {"acl-pubsub-default": "resetchannels"}
+        c.config_set("acl-pubsub-default", "allchannels")
+        try:
+            c.execute_command("ACL", "SETUSER", "pa")
+            c.execute_command("ACL", "SETUSER", "pb", "resetchannels", "&x", "reset")
+        finally:
+            c.config_set("acl-pubsub-default", "resetchannels")
+        c.execute_command("ACL", "SETUSER", "pc")
+        lines.append([line for line in c.acl_list() if line.split()[1] in ("pa", "pb", "pc")])
+        c.acl_deluser("pa", "pb", "pc")
+    assert lines[0] == lines[1]
+    assert lines[0][0] == "user pa off &* -@all"
