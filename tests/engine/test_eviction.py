@@ -186,3 +186,41 @@ def test_eviction_propagates_del_to_aof(tmp_path) -> None:  # type: ignore[no-un
         assert srv.server.stats.evicted_keys > 0
     text = b"".join(p.read_bytes() for p in tmp_path.rglob("*.incr.aof"))
     assert b"$3\r\nDEL\r\n" in text
+
+
+def test_lfu_and_pool_agree_with_simlab_model() -> None:
+    """engine/evict.py and simlab/model/cache.py implement the same evict.c functions."""
+    from simlab.model import cache as sim
+
+    for field in ((100 << 8) | 20, (65530 << 8) | 7, (3 << 8) | 255, 0):
+        for now_min in (0, 3, 100, 101, 130, 65535):
+            for decay in (0, 1, 2, 10):
+                assert evict.lfu_decr_and_return(field, now_min, decay) == sim.lfu_decr_and_return(field, now_min, decay)
+    for counter in (0, 5, 6, 10, 100, 254, 255):
+        for r in (0.0, 0.01, 0.09, 0.5, 0.999):
+            for factor in (0, 1, 10, 100):
+                assert evict.lfu_log_incr(counter, factor, r) == sim.lfu_log_incr(counter, factor, r)
+    assert evict.EVPOOL_SIZE == sim.EVPOOL_SIZE and evict.LFU_INIT_VAL == sim.LFU_INIT_VAL
+    assert evict.LRU_CLOCK_MAX == sim.LRU_CLOCK_MAX
+    ours, theirs = evict.EvictionPool(), sim.EvictionPool()
+    for i, idle in enumerate([5, 1, 9, 9, 3, 7, 2, 8, 6, 4, 10, 0, 11, 12, 13, 14, 15, 16, 2, 20, 1]):
+        ours.insert(idle, 0, b"%d" % i)
+        theirs.insert(i, idle)
+    assert [int(k) for _, k in ours.entries] == theirs.keys
+
+
+def test_oom_reply_matches_redis_server() -> None:
+    """The same refusal, byte for byte, from the engine and redis-server under noeviction."""
+    from tests.support.redis_real import real_redis
+
+    with real_redis("--maxmemory", "1mb") as real, EmbeddedServer(maxmemory="1mb") as srv:
+        texts = []
+        for r in (real.client(), redis.Redis(port=srv.port)):
+            try:
+                for i in range(20_000):
+                    r.set(f"k{i}", b"v" * 100)
+                texts.append(None)
+            except redis.ResponseError as e:
+                texts.append(str(e))
+            assert r.get("k0") == b"v" * 100
+        assert texts[0] == texts[1] == OOM
