@@ -512,13 +512,13 @@ def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Reply:
     return None
 
 
-@command("blpop", arity=-3, flags="write blocking", keys=(1, -2, 1), acl="@list", group="list",
+@command("blpop", arity=-3, flags="write noscript blocking", keys=(1, -2, 1), acl="@list", group="list",
          summary="Remove and get the first element in a list, or block until one is available")
 def blpop(ctx: Client, *args: bytes) -> Reply:
     return _bpop(ctx, args, True)
 
 
-@command("brpop", arity=-3, flags="write blocking", keys=(1, -2, 1), acl="@list", group="list",
+@command("brpop", arity=-3, flags="write noscript blocking", keys=(1, -2, 1), acl="@list", group="list",
          summary="Remove and get the last element in a list, or block until one is available")
 def brpop(ctx: Client, *args: bytes) -> Reply:
     return _bpop(ctx, args, False)
@@ -552,13 +552,13 @@ def _bmove(ctx: Client, name: str, src: bytes, dst: bytes, wherefrom: bool, wher
     return None
 
 
-@command("blmove", arity=6, flags="write denyoom blocking", keys=(1, 2, 1), acl="@list", group="list",
+@command("blmove", arity=6, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="@list", group="list",
          since="6.2.0", summary="Pop an element from a list, push it to another list and return it; or block until one is available")
 def blmove(ctx: Client, src: bytes, dst: bytes, wherefrom: bytes, whereto: bytes, timeout: bytes) -> Reply:
     return _bmove(ctx, "blmove", src, dst, _where(wherefrom), _where(whereto), timeout)
 
 
-@command("brpoplpush", arity=4, flags="write denyoom blocking", keys=(1, 2, 1), acl="@list", group="list",
+@command("brpoplpush", arity=4, flags="write denyoom noscript blocking", keys=(1, 2, 1), acl="@list", group="list",
          since="2.2.0", summary="Pop an element from a list, push it to another list and return it; or block until one is available")
 def brpoplpush(ctx: Client, src: bytes, dst: bytes, timeout: bytes) -> Reply:
     return _bmove(ctx, "brpoplpush", src, dst, False, True, timeout)

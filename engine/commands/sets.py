@@ -107,7 +107,7 @@ def scard(ctx: Client, key: bytes) -> Reply:
     return 0 if s is None else len(s)
 
 
-@command("spop", arity=-2, flags="write random fast", keys=(1, 1, 1), acl="@set", group="set",
+@command("spop", arity=-2, flags="write fast", keys=(1, 1, 1), acl="@set", group="set",
          summary="Remove and return one or multiple random members from a set")
 def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     if len(rest) > 1:
@@ -144,7 +144,7 @@ def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     return set(popped) if has_count else popped[0]
 
 
-@command("srandmember", arity=-2, flags="readonly random", keys=(1, 1, 1), acl="@set", group="set",
+@command("srandmember", arity=-2, flags="readonly", keys=(1, 1, 1), acl="@set", group="set",
          summary="Get one or multiple random members from a set")
 def srandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     if len(rest) > 1:
@@ -341,7 +341,7 @@ def scan_args(cursor: bytes, opts: tuple[bytes, ...]) -> tuple[int, bytes | None
     return c, pattern, count
 
 
-@command("sscan", arity=-3, flags="readonly random", keys=(1, 1, 1), acl="@set", group="set", since="2.8.0",
+@command("sscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="@set", group="set", since="2.8.0",
          summary="Incrementally iterate Set elements")
 def sscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
     """One call returns every member and cursor 0, as Redis does for intset-encoded sets;

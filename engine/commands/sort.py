@@ -204,6 +204,7 @@ def sort(ctx: Client, key: bytes, *opts: bytes) -> Reply:
 
 
 @command("sort_ro", arity=-2, flags="readonly", keys=(1, 1, 1), acl="@set @sortedset @list @dangerous",
-         group="generic", since="7.0.0", summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
+         group="generic", since="7.0.0", summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+         key_extractor=lambda argv: [1])
 def sort_ro(ctx: Client, key: bytes, *opts: bytes) -> Reply:
     return _sort(ctx, key, opts, True)

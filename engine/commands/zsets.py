@@ -594,13 +594,13 @@ def _bzpop(ctx: Client, args: tuple[bytes, ...], maximum: bool, name: str) -> Re
     return None
 
 
-@command("bzpopmin", arity=-3, flags="write fast blocking", keys=(1, -2, 1), acl="@sortedset", group="sorted_set",
+@command("bzpopmin", arity=-3, flags="write fast noscript blocking", keys=(1, -2, 1), acl="@sortedset", group="sorted_set",
          since="5.0.0", summary="Remove and return the member with the lowest score from one or more sorted sets, or block until one is available")
 def bzpopmin(ctx: Client, *args: bytes) -> Reply:
     return _bzpop(ctx, args, False, "bzpopmin")
 
 
-@command("bzpopmax", arity=-3, flags="write fast blocking", keys=(1, -2, 1), acl="@sortedset", group="sorted_set",
+@command("bzpopmax", arity=-3, flags="write fast noscript blocking", keys=(1, -2, 1), acl="@sortedset", group="sorted_set",
          since="5.0.0", summary="Remove and return the member with the highest score from one or more sorted sets, or block until one is available")
 def bzpopmax(ctx: Client, *args: bytes) -> Reply:
     return _bzpop(ctx, args, True, "bzpopmax")
@@ -772,7 +772,7 @@ for _kind in ("union", "inter", "diff"):
         store.__name__ = f"z{kind}store"
         command(f"z{kind}", arity=-3, flags="readonly", acl="@sortedset", group="sorted_set", since="6.2.0",
                 summary=f"Compute the {kind} of multiple sorted sets", key_extractor=_numkeys_at(1))(plain)
-        command(f"z{kind}store", arity=-4, flags="write denyoom", acl="@sortedset", group="sorted_set",
+        command(f"z{kind}store", arity=-4, flags="write denyoom", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
                 since="2.0.0" if kind != "diff" else "6.2.0",
                 summary=f"Compute the {kind} of multiple sorted sets and store the result in a key",
                 key_extractor=_numkeys_at(2))(store)
@@ -820,7 +820,7 @@ def zintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
 # -- random and scan ---------------------------------------------------------------------------
 
 
-@command("zrandmember", arity=-2, flags="readonly random", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
+@command("zrandmember", arity=-2, flags="readonly", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
          since="6.2.0", summary="Get one or multiple random elements from a sorted set")
 def zrandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     if not rest:
@@ -851,7 +851,7 @@ def zrandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     return _with_scores(ctx, picks, withscores)
 
 
-@command("zscan", arity=-3, flags="readonly random", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
+@command("zscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
          since="2.8.0", summary="Incrementally iterate sorted sets elements and associated scores")
 def zscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
     """One call returns every member with its score and cursor 0, as Redis does for a

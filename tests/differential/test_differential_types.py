@@ -446,3 +446,24 @@ def _blocking_run(port: int, resp: int) -> list[Any]:
 def test_blocking_order_matches_redis(engine_shared: Any, redis_real_shared: Any) -> None:
     for resp in (2, 3):
         assert _blocking_run(engine_shared.port, resp) == _blocking_run(redis_real_shared.port, resp)
+
+
+_TYPE_COMMANDS = """lpush rpush lpushx rpushx lpop rpop lrange llen lindex lset lrem ltrim linsert lpos lmove rpoplpush
+lmpop blpop brpop blmove brpoplpush blmpop sadd srem smembers sismember smismember scard spop srandmember smove sinter
+sintercard sunion sdiff sinterstore sunionstore sdiffstore sscan zadd zrem zscore zmscore zincrby zcard zcount zlexcount
+zrange zrangestore zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrank zrevrank zremrangebyscore
+zremrangebyrank zremrangebylex zpopmin zpopmax bzpopmin bzpopmax zmpop bzmpop zunion zinter zdiff zunionstore
+zinterstore zdiffstore zintercard zrandmember zscan sort sort_ro""".split()
+
+
+def test_command_table_rows_match_redis(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Arity, flags, key positions and ACL categories of every list/set/zset/sort command, as
+    COMMAND INFO shows them (the first seven fields; tips and key specs are not compared)."""
+    engine, redis = raw_pair
+
+    def row(client: RawClient, name: str) -> Any:
+        info = client.call("COMMAND", "INFO", name).value[0].value
+        return (info[0], info[1], sorted(f.value for f in info[2].value), info[3], info[4], info[5],
+                sorted(c.value for c in info[6].value))
+
+    assert [row(engine, n) for n in _TYPE_COMMANDS] == [row(redis, n) for n in _TYPE_COMMANDS]
