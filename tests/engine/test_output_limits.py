@@ -91,3 +91,27 @@ def test_server_memory_stays_bounded(tmp_path: Path) -> None:
                           if line.startswith("VmHWM:")))
         print("VmHWM_kB", hwm_kb)
         assert hwm_kb < 150 * 1024, hwm_kb
+
+
+def test_soft_limit_needs_its_seconds() -> None:
+    """Over the soft limit (1 MiB) for less than its 1 s: kept; still over after 1 s: closed."""
+    with EmbeddedServer(**{"client-output-buffer-limit": "normal 0 1mb 1"}) as srv:
+        assert srv.server is not None
+        r = redis.Redis.from_url(srv.url)
+        r.set("big", b"x" * 256 * 1024)
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        get = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n"
+        s.sendall(get * 20)  # 5 MiB of replies, unread
+        time.sleep(0.4)
+        s.sendall(get * 4)
+        time.sleep(0.2)
+        assert srv.server.stats.client_output_buffer_limit_disconnections == 0
+        time.sleep(0.8)  # now over the soft limit for more than 1 s
+        s.sendall(get * 4)
+        deadline = time.monotonic() + 5
+        while srv.server.stats.client_output_buffer_limit_disconnections == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert srv.server.stats.client_output_buffer_limit_disconnections == 1
+        s.close()
+        assert r.ping()
