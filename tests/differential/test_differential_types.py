@@ -467,3 +467,25 @@ def test_command_table_rows_match_redis(raw_pair: tuple[RawClient, RawClient]) -
                 sorted(c.value for c in info[6].value))
 
     assert [row(engine, n) for n in _TYPE_COMMANDS] == [row(redis, n) for n in _TYPE_COMMANDS]
+
+
+GETKEYS = _split("""
+command getkeys lmpop 2 a b left
+command getkeys blmpop 0 2 a b left count 2
+command getkeys zmpop 1 a min
+command getkeys bzmpop 1 2 a b max
+command getkeys zunionstore dst 2 a b weights 1 2
+command getkeys zinter 2 a b
+command getkeys zdiff 1 a
+command getkeys zintercard 2 a b
+command getkeys sintercard 2 a b limit 1
+command getkeys sort k store d by w_* get x_*
+command getkeys sort_ro k by w_*
+command getkeys blpop a b 0
+command getkeys lmove a b left left
+command getkeys zrangestore d s 0 1
+""")
+
+
+def test_command_getkeys(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, GETKEYS)
