@@ -489,3 +489,22 @@ command getkeys zrangestore d s 0 1
 
 def test_command_getkeys(raw_pair: tuple[RawClient, RawClient]) -> None:
     compare(*raw_pair, GETKEYS)
+
+
+IN_MULTI = _split("""
+multi
+blpop k 0
+brpoplpush k d 0
+blmove k d left left 0
+bzpopmin z 0
+blmpop 0 1 k left
+bzmpop 0 1 z min
+rpush k a
+blpop k 0
+exec
+""")
+
+
+def test_blocking_commands_inside_multi(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Inside EXEC nothing blocks: each form gives its own empty reply (nil or null array)."""
+    compare(*raw_pair, IN_MULTI)
