@@ -78,7 +78,7 @@ def set_(ctx: Client, key: bytes, value: bytes, *options: bytes) -> Reply:
             get_old = True
         elif opt == b"keepttl" and expire_unit is None:
             keepttl = True
-        elif opt in (b"ex", b"px", b"exat", b"pxat") and expire_unit is None and not keepttl and i + 1 < len(options):
+        elif opt in (b"ex", b"px", b"exat", b"pxat") and expire_unit in (None, opt) and not keepttl and i + 1 < len(options):
             expire_unit, expire_raw = opt, options[i + 1]
             i += 1
         else:
@@ -223,7 +223,7 @@ def getex(ctx: Client, key: bytes, *options: bytes) -> Reply:
     i = 0
     while i < len(options):
         opt = options[i].lower()
-        if opt in (b"ex", b"px", b"exat", b"pxat") and unit is None and not persist and i + 1 < len(options):
+        if opt in (b"ex", b"px", b"exat", b"pxat") and unit in (None, opt) and not persist and i + 1 < len(options):
             unit, raw = opt, options[i + 1]
             i += 1
         elif opt == b"persist" and unit is None:
@@ -391,6 +391,21 @@ _LD_MAX = Fraction((1 << 64) - 1) * Fraction(2) ** (16383 - 63)
 _LD_MIN_EXP = -16382 - 63  # smallest subnormal exponent
 _LD_DIGITS = 5 * 1024  # MAX_LONG_DOUBLE_CHARS
 _LD_RE = re.compile(rb"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity)", re.I)
+_LD_HEX_RE = re.compile(rb"([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?[0-9]+))?", re.I)
+
+
+def _hex_fraction(raw: bytes) -> Fraction | None:
+    """A C99 hexadecimal float ("0x1.8p3"), which strtold accepts, as an exact fraction."""
+    m = _LD_HEX_RE.fullmatch(raw)
+    if m is None or not (m.group(2) or m.group(3)):
+        return None
+    sign, whole, frac, exp = m.group(1), m.group(2), m.group(3) or b"", m.group(4)
+    mantissa = int((whole + frac) or b"0", 16)
+    power = int(exp or 0)
+    if mantissa and not -40000 < power < 40000:
+        power = 40000 if power > 0 else -40000  # far outside long double either way (ERANGE)
+    value = Fraction(mantissa, 16 ** len(frac)) * Fraction(2) ** power
+    return -value if sign == b"-" else value
 
 
 def round_long_double(x: Fraction) -> Fraction | float:
@@ -413,22 +428,38 @@ def round_long_double(x: Fraction) -> Fraction | float:
 
 def parse_long_double(raw: bytes | bytearray, error: str) -> Fraction | float:
     """string2ld: strtold without leading spaces or NaN; ``inf`` parses (as strtold does)."""
-    if not raw or len(raw) >= _LD_DIGITS or _LD_RE.fullmatch(raw) is None:
+    if not raw or len(raw) >= _LD_DIGITS:
         raise CommandError(error)
     text = bytes(raw).lower()
-    if text.lstrip(b"+-") in (b"inf", b"infinity"):
-        return -math.inf if text.startswith(b"-") else math.inf
-    value = round_long_double(Fraction(Decimal(text.decode())))
-    if isinstance(value, float) or (value == 0 and any(c in b"123456789" for c in text.split(b"e")[0])):
+    exact = _hex_fraction(text)
+    if exact is None:
+        if _LD_RE.fullmatch(text) is None:
+            raise CommandError(error)
+        if text.lstrip(b"+-") in (b"inf", b"infinity"):
+            return -math.inf if text.startswith(b"-") else math.inf
+        dec = Decimal(text.decode())
+        if dec and not -4960 < dec.adjusted() < 4940:  # far outside long double: ERANGE, no bignum work
+            raise CommandError(error)
+        exact = Fraction(dec)
+    value = round_long_double(exact)
+    if isinstance(value, float) or (value == 0 and exact != 0):
         raise CommandError(error)  # ERANGE: overflow, or underflow to zero
     return value
+
+
+def _decimal_digits(n: int) -> str:
+    """str(n) for integers past Python's 4300-digit conversion limit (long doubles reach 4933)."""
+    if n < 10**4000:
+        return str(n)
+    high, low = divmod(n, 10**4000)
+    return _decimal_digits(high) + str(low).rjust(4000, "0")
 
 
 def format_long_double(x: Fraction) -> bytes:
     """ld2string(LD_STR_HUMAN): "%.17Lf" with trailing zeros (and a bare '.') removed."""
     q = round(x * 10**17)
     sign = "-" if q < 0 or (q == 0 and x < 0) else ""
-    digits = str(abs(q)).rjust(18, "0")
+    digits = _decimal_digits(abs(q)).rjust(18, "0")
     text = (sign + digits[:-17] + "." + digits[-17:]).rstrip("0").rstrip(".")
     return b"0" if text == "-0" else text.encode()
 
