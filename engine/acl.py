@@ -73,6 +73,12 @@ _KEY_ROLES = {
 _PUBSUB_CHANNEL_CMDS = frozenset(("publish", "spublish"))
 _PUBSUB_SUB_CMDS = frozenset(("subscribe", "ssubscribe"))
 
+_SCRIPT_DENIED = {
+    "command": "ERR The user executing the script can't run this command or subcommand",
+    "key": "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
+    "channel": "ERR The user executing the script can't publish to the channel mentioned in the command",
+}
+
 NO_ACLFILE = (
     "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL "
     "SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in "
@@ -592,6 +598,11 @@ class ACL:
         if denied is None:
             return None
         reason, idx = denied
+        if client.is_script:
+            # scriptCall words these differently, as plain errors (Redis 7.0 script.c).
+            obj = cmd.fullname if reason == "command" else argv[idx].decode("utf-8", "replace")
+            self.add_log(client, reason, obj, client.user)
+            return CommandError(_SCRIPT_DENIED[reason])
         if reason == "command":
             obj = cmd.fullname
             err = f"NOPERM this user has no permissions to run the '{cmd.fullname}' command"

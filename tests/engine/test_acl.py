@@ -336,3 +336,27 @@ def test_acl_pubsub_default_matches_real_redis(r, redis_real_shared) -> None:
         c.acl_deluser("pa", "pb", "pc")
     assert lines[0] == lines[1]
     assert lines[0][0] == "user pa off &* -@all"
+
+
+def test_denials_inside_scripts_match_real_redis(r, redis_real_shared) -> None:
+    real = redis_real_shared.client(decode_responses=True)
+    scripts = [("return redis.call('set','a1','v')", ["a1"]), ("return redis.call('get','b1')", ["b1"]),
+               ("return redis.call('get','b2')", ["a1"]), ("return redis.pcall('publish','c2','m')", []),
+               ("return redis.call('publish','c1','m')", [])]
+    outputs = []
+    for c in (r, real):
+        c.acl_log_reset()
+        c.execute_command("ACL", "SETUSER", "lu", "on", "nopass", "~a*", "&c1", "-@all", "+eval", "+get", "+publish")
+        port = c.connection_pool.connection_kwargs["port"]
+        u = redis.Redis(host="127.0.0.1", port=port, username="lu", password="x", decode_responses=True, protocol=2)
+        out: list[object] = []
+        for script, keys in scripts:
+            try:
+                out.append(u.eval(script, len(keys), *keys))
+            except redis.ResponseError as e:
+                out.append(f"{type(e).__name__}:{e}")
+        out.append([(e["reason"], e["context"], e["object"]) for e in c.acl_log() if e["object"] != "client|setinfo"])
+        outputs.append(out)
+        u.close()
+        c.acl_deluser("lu")
+    assert outputs[0] == outputs[1]
