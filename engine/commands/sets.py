@@ -4,6 +4,10 @@ A set is a Python ``set[bytes]``.  Replies that are whole sets are returned as `
 RESP3 clients get the ``~`` type as from Redis; empty sets are deleted, every change bumps
 ``server.dirty`` and fires Redis's keyspace event.  SPOP is propagated as SREM (or DEL when
 it empties the set), since replaying a random pop would pick other members.
+
+Random picks (SPOP, SRANDMEMBER) copy the members to a tuple first, O(n) per call, because a
+Python ``set`` offers no random access; Redis picks in O(1).  SSCAN returns every member in one
+call (cursor 0), as Redis does for small intset-encoded sets.
 """
 
 from __future__ import annotations
@@ -129,7 +133,9 @@ def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         popped = list(s)
         s.clear()
     else:
-        popped = _rng.sample(list(s), count) if count > 1 else [s.pop()]
+        # set.pop() takes the first hash slot, not a random member: sample instead.  O(n) per
+        # call where Redis's dictGetFairRandomKey is O(1); see the module docstring.
+        popped = _rng.sample(tuple(s), count)
         s.difference_update(popped)
     server.dirty += len(popped)
     server.notify("s", "spop", key, db.id)

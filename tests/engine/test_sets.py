@@ -130,3 +130,14 @@ sinterstore d s nokey
 sadd p 1
 spop p 5""".splitlines()]
     assert_same_events(srv.port, redis_real_shared.port, commands)
+
+
+def test_spop_is_random(r: redis.Redis) -> None:
+    """Each of 3 members comes out of 150 single pops; a fixed pick fails this with certainty,
+    a uniform one with probability 3 * (2/3)^150 < 1e-25."""
+    counts: dict[bytes, int] = {}
+    for _ in range(150):
+        r.sadd("s", "a", "b", "c")
+        m = r.spop("s")
+        counts[m] = counts.get(m, 0) + 1
+    assert set(counts) == {b"a", b"b", b"c"}
