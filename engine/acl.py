@@ -463,7 +463,14 @@ def default_user() -> User:
 
 
 def client_info(client: Client) -> str:
-    """The CLIENT LIST line of one client (the fields Redis 7.0 prints)."""
+    """The CLIENT LIST line of one client (the fields Redis 7.0 prints); CLIENT LIST's own
+    formatter when the client command family is loaded, so both agree."""
+    try:
+        from engine.commands.client import client_line
+    except ImportError:
+        pass
+    else:
+        return client_line(client)
     now = time.time()
     flags = "".join(sorted(client.flags)) or "N"
     name = (client.name or b"").decode("utf-8", "replace")
