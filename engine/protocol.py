@@ -39,6 +39,7 @@ __all__ = [
     "Push",
     "Verbatim",
     "Replies",
+    "BigNumber",
     "Reply",
     "encode",
     "format_double",
@@ -59,6 +60,12 @@ class Push(list):  # type: ignore[type-arg]
 
 class Verbatim(bytes):
     """A verbatim text reply (INFO, CLIENT LIST in RESP3): ``=len\\r\\ntxt:...``."""
+
+    __slots__ = ()
+
+
+class BigNumber(bytes):
+    """A big number (Lua's ``{big_number=...}``): ``(`` in RESP3, a bulk string in RESP2."""
 
     __slots__ = ()
 
@@ -173,6 +180,8 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
     elif t is Replies:
         for item in value:
             _encode_into(item, resp, out)
+    elif t is BigNumber:
+        out.append(b"(%s\r\n" % value if resp == 3 else b"$%d\r\n%s\r\n" % (len(value), value))
     elif t is str:
         b = value.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(b), b))
