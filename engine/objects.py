@@ -44,11 +44,13 @@ class ZSet:
     """A sorted set: ``dict`` for O(1) ZSCORE and a ``SortedList`` of ``(score, member)``
     for O(log n) ranks and ranges, ordered as Redis orders them (score, then member bytes)."""
 
-    __slots__ = ("dict", "index")
+    __slots__ = ("dict", "index", "skiplist")
 
     def __init__(self) -> None:
         self.dict: dict[bytes, float] = {}
         self.index: SortedList = SortedList()
+        # Set once the set outgrew the listpack limits: Redis never converts a skiplist back.
+        self.skiplist = False
 
     def __len__(self) -> int:
         return len(self.dict)
@@ -96,6 +98,7 @@ class ZSet:
     def copy(self) -> ZSet:
         z = ZSet()
         z.dict = dict(self.dict)
+        z.skiplist = self.skiplist
         z.index = SortedList(self.index)
         return z
 
@@ -148,9 +151,10 @@ def encoding(value: object, config: Any) -> str:
     came in 7.2).  Sets are ``intset`` while every member is an integer and there are at most
     set-max-intset-entries of them (7.0 has no listpack sets), else ``hashtable``.  Hashes and
     sorted sets are ``listpack`` while within their *-max-listpack-entries/value limits, else
-    ``hashtable`` / ``skiplist``.  Redis never converts back when a value shrinks; this answer
-    is computed from the current contents, so it differs only for a value that grew past a
-    limit and then shrank below it again.
+    ``hashtable`` / ``skiplist``.  Redis never converts back when a value shrinks: sorted sets
+    remember it (``ZSet.skiplist``, set by the zset commands); for hashes and sets the answer
+    is computed from the current contents, so it differs for one that grew past a limit and
+    then shrank below it again.
     """
     t = type(value)
     if t is bytes:
@@ -175,6 +179,8 @@ def encoding(value: object, config: Any) -> str:
             return "listpack"
         return "hashtable"
     if t is ZSet:
+        if value.skiplist:  # type: ignore[attr-defined]
+            return "skiplist"
         limit = config["zset-max-listpack-value"]
         if len(value) <= config["zset-max-listpack-entries"] and all(  # type: ignore[arg-type]
             len(m) <= limit for m in value.dict  # type: ignore[attr-defined]

@@ -160,6 +160,15 @@ def _delete_if_empty(ctx: Client, db: Database, key: bytes, z: ZSet) -> None:
 # -- ZADD / ZINCRBY ---------------------------------------------------------------------------
 
 
+def _check_skiplist(config: Any, z: ZSet, pairs: tuple[bytes, ...]) -> None:
+    """zsetTypeMaybeConvert / zsetAdd: past zset-max-listpack-entries members or a member
+    longer than zset-max-listpack-value, the set becomes a skiplist for good."""
+    limit = config["zset-max-listpack-value"]
+    if len(z) > config["zset-max-listpack-entries"] or any(len(pairs[j]) > limit for j in range(1, len(pairs), 2)):
+        z.skiplist = True
+
+
+
 @command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
          since="1.2.0", summary="Add one or more members to a sorted set, or update its score if it already exists")
 def zadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
@@ -232,6 +241,8 @@ def _zadd(ctx: Client, key: bytes, args: tuple[bytes, ...], incr_only: bool) -> 
             added += 1
             processed += 1
     server = ctx.server
+    if added and not z.skiplist:
+        _check_skiplist(server.config, z, pairs)
     if added or updated:
         server.dirty += added + updated
         db.signal_modified(key)

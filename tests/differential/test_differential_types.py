@@ -508,3 +508,43 @@ exec
 def test_blocking_commands_inside_multi(raw_pair: tuple[RawClient, RawClient]) -> None:
     """Inside EXEC nothing blocks: each form gives its own empty reply (nil or null array)."""
     compare(*raw_pair, IN_MULTI)
+
+
+ENCODINGS = _split("""
+zadd z 0 m0 1 m1 2 m2 3 m3 4 m4 5 m5 6 m6 7 m7 8 m8 9 m9
+object encoding z
+config set zset-max-listpack-entries 5
+zadd z 10 m10
+object encoding z
+zremrangebyrank z 0 -2
+object encoding z
+zunionstore u 1 z
+object encoding u
+zrangestore r z 0 0
+object encoding r
+zadd long2 1 a 2 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+zrem long2 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+object encoding long2
+config set zset-max-listpack-entries 128
+config set set-max-intset-entries 3
+sadd s 1 2 3
+object encoding s
+sadd s 4
+object encoding s
+sadd t 1 x
+object encoding t
+config set set-max-intset-entries 512
+rpush l a
+object encoding l
+""")
+
+
+def test_object_encoding(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """OBJECT ENCODING across the listpack/skiplist and intset/hashtable limits; a sorted set
+    stays a skiplist after shrinking, results of *STORE are encoded afresh."""
+    try:
+        compare(*raw_pair, ENCODINGS)
+    finally:
+        for c in raw_pair:
+            c.call("CONFIG", "SET", "zset-max-listpack-entries", "128")
+            c.call("CONFIG", "SET", "set-max-intset-entries", "512")
