@@ -38,7 +38,7 @@ from lupa import lua51
 from engine import errors
 from engine.client import Client
 from engine.errors import RedisError
-from engine.protocol import NULL_ARRAY, Push, Status, Verbatim, format_double
+from engine.protocol import NULL_ARRAY, BigNumber, Push, Status, Verbatim, format_double
 
 if TYPE_CHECKING:
     from engine.server import Server
@@ -54,6 +54,14 @@ _INT64_MAX = (1 << 63) - 1
 _HOOK_EVERY = 10_000
 
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+
+
+class ScriptError(RedisError):
+    """An error reply a script produced, sent exactly as worded (no ``ERR`` added): Redis
+    replies ``-My Err`` to ``return redis.error_reply('My Err')``."""
+
+    def reply_text(self) -> str:
+        return self.message
 
 
 class ScriptCallError(Exception):
@@ -374,7 +382,7 @@ class ScriptEngine:
                 ok, result = self._run(fn, lua.table_from(keys), lua.table_from(args))
             if not ok:
                 return self._error_reply(result, name)
-            return self.to_reply(result, ctx.resp)
+            return self.to_reply(result, fake.resp)
         finally:
             server.frozen_ms = outer_frozen
             self.running = None
@@ -391,10 +399,12 @@ class ScriptEngine:
         source, line = err[b"source"], err[b"line"]
         if source is not None and line is not None:
             msg = f"{msg} script: {name}, on {_text(source)}:{int(line)}."
-        return RedisError(msg if msg.startswith("-") is False else msg[1:])
+        return ScriptError(msg[1:] if msg.startswith("-") else msg)
 
     # -- Lua -> reply (luaReplyToRedisReply) ------------------------------------------------
     def to_reply(self, v: Any, resp: int, depth: int = 0) -> Any:
+        """``resp`` is the script's own protocol (redis.setresp): it decides only how booleans
+        are sent (luaReplyToRedisReply); maps, sets and doubles follow the caller's."""
         t = type(v)
         if t is bytes:
             return v
@@ -413,7 +423,10 @@ class ScriptEngine:
         err = v[b"err"]
         if type(err) is bytes:
             text = err.decode("utf-8", "replace")
-            return RedisError(text[1:] if text.startswith("-") else text)
+            if text.startswith("-"):
+                return ScriptError(text[1:])
+            # Nested errors go through addReplyErrorFormat, which adds "ERR " (luaReplyToRedisReply).
+            return ScriptError(text if depth == 0 else "ERR " + text)
         ok = v[b"ok"]
         if type(ok) is bytes:
             return Status(ok.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
@@ -422,7 +435,7 @@ class ScriptEngine:
             return float(dbl)
         big = v[b"big_number"]
         if type(big) is bytes:
-            return big
+            return BigNumber(big)
         m = v[b"map"]
         if m is not None and lua51.lua_type(m) == "table":
             return {self.to_reply(k, resp, depth + 1): self.to_reply(x, resp, depth + 1) for k, x in m.items()}

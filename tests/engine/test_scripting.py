@@ -92,8 +92,10 @@ def test_conversions(r: redis.Redis, script: str, expected: Any) -> None:
 
 def test_resp3_caller_gets_resp3_types(srv: EmbeddedServer) -> None:
     c = redis.Redis.from_url(srv.url, protocol=3)
-    assert c.eval("return true", 0) is True
-    assert c.eval("return false", 0) is False
+    # Booleans follow the script's protocol (redis.setresp), the rest the caller's.
+    assert c.eval("return true", 0) == 1 and c.eval("return false", 0) is None
+    assert c.eval("redis.setresp(3); return true", 0) is True
+    assert c.eval("redis.setresp(3); return false", 0) is False
     assert c.eval("return {double=2.5}", 0) == 2.5
     assert c.eval("return {map={a=1}}", 0) == {b"a": 1}
     assert set(c.eval("return {set={a=true}}", 0)) == {b"a"}
