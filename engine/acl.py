@@ -109,11 +109,11 @@ def _cmd_lookup(name: str) -> Command | None:
     """ACLLookupCommand: ``get`` or ``config|get``."""
     if "|" in name:
         top, _, sub = name.partition("|")
-        parent = COMMANDS.get(top.lower().encode())
+        parent = COMMANDS.get(top.lower().encode("utf-8", "surrogateescape"))
         if parent is None:
             return None
-        return parent.subcommands.get(sub.lower().encode())
-    return COMMANDS.get(name.lower().encode())
+        return parent.subcommands.get(sub.lower().encode("utf-8", "surrogateescape"))
+    return COMMANDS.get(name.lower().encode("utf-8", "surrogateescape"))
 
 
 @dataclass
@@ -176,12 +176,12 @@ class User:
             self.nopass = False
             self.passwords.clear()
         elif op[0] in ">#":
-            digest = hash_password(op[1:].encode()) if op[0] == ">" else _check_hash(op[1:])
+            digest = hash_password(op[1:].encode("utf-8", "surrogateescape")) if op[0] == ">" else _check_hash(op[1:])
             if digest not in self.passwords:
                 self.passwords.append(digest)
             self.nopass = False
         elif op[0] in "<!":
-            digest = hash_password(op[1:].encode()) if op[0] == "<" else _check_hash(op[1:])
+            digest = hash_password(op[1:].encode("utf-8", "surrogateescape")) if op[0] == "<" else _check_hash(op[1:])
             if digest not in self.passwords:
                 raise AclRuleError("The password you are trying to remove from the user does not exist")
             self.passwords.remove(digest)
@@ -241,7 +241,7 @@ class User:
                     raise AclRuleError("Syntax error")
             else:
                 flags = ALL_PERMS
-            pattern = op[offset:].encode()
+            pattern = op[offset:].encode("utf-8", "surrogateescape")
             if b" " in pattern:
                 raise AclRuleError("Syntax error")
             for p in self.patterns:
@@ -256,7 +256,7 @@ class User:
                 raise AclRuleError(
                     "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not "
                     "have any effect. Try 'resetchannels' to start with an empty list of channels")
-            chan = op[1:].encode()
+            chan = op[1:].encode("utf-8", "surrogateescape")
             if b" " in chan:
                 raise AclRuleError("Syntax error")
             if chan not in self.channels:
@@ -368,11 +368,11 @@ class User:
         out = []
         for pattern, flags in self.patterns:
             prefix = "~" if flags == ALL_PERMS else ("%R~" if flags == READ else "%W~")
-            out.append(prefix + pattern.decode("utf-8", "replace"))
+            out.append(prefix + pattern.decode("utf-8", "surrogateescape"))
         return out
 
     def describe_channels(self) -> list[str]:
-        return ["&*"] if self.allchannels else ["&" + c.decode("utf-8", "replace") for c in self.channels]
+        return ["&*"] if self.allchannels else ["&" + c.decode("utf-8", "surrogateescape") for c in self.channels]
 
     def flags(self) -> list[str]:
         out = ["on" if self.enabled else "off"]
@@ -398,7 +398,7 @@ class User:
         """ACLSelectorCheckCmd: None, or (reason, index of the denied argument)."""
         if cmd.id not in self.allowed and not cmd.noauth:
             allowed_args = self.firstargs.get(cmd.id)
-            if not allowed_args or len(argv) < 2 or argv[1].decode("utf-8", "replace").lower() not in (
+            if not allowed_args or len(argv) < 2 or argv[1].decode("utf-8", "surrogateescape").lower() not in (
                     a.lower() for a in allowed_args):
                 return ("command", 0)
         if not self.allkeys and (cmd.parent or cmd).name not in _NO_ACCESS:
@@ -473,7 +473,7 @@ def client_info(client: Client) -> str:
         return client_line(client)
     now = time.time()
     flags = "".join(sorted(client.flags)) or "N"
-    name = (client.name or b"").decode("utf-8", "replace")
+    name = (client.name or b"").decode("utf-8", "surrogateescape")
     multi = len(client.multi) if client.multi is not None else -1
     return (f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} name={name} "
             f"age={int(now - client.created_s)} idle={int(now - client.last_interaction_s)} flags={flags} "
@@ -584,7 +584,7 @@ class ACL:
     # -- authentication --------------------------------------------------------------------------
     def authenticate(self, client: Client, username: bytes, password: bytes) -> None:
         """ACLAuthenticateUser: set the client's user or log and raise WRONGPASS."""
-        name = username.decode("utf-8", "replace")
+        name = username.decode("utf-8", "surrogateescape")
         user = self.users.get(name)
         if user is not None and user.enabled and (user.nopass or hash_password(password) in user.passwords):
             client.authenticated = True
@@ -607,17 +607,17 @@ class ACL:
         reason, idx = denied
         if client.is_script:
             # scriptCall words these differently, as plain errors (Redis 7.0 script.c).
-            obj = cmd.fullname if reason == "command" else argv[idx].decode("utf-8", "replace")
+            obj = cmd.fullname if reason == "command" else argv[idx].decode("utf-8", "surrogateescape")
             self.add_log(client, reason, obj, client.user)
             return CommandError(_SCRIPT_DENIED[reason])
         if reason == "command":
             obj = cmd.fullname
             err = f"NOPERM this user has no permissions to run the '{cmd.fullname}' command"
         elif reason == "key":
-            obj = argv[idx].decode("utf-8", "replace")
+            obj = argv[idx].decode("utf-8", "surrogateescape")
             err = "NOPERM this user has no permissions to access one of the keys used as arguments"
         else:
-            obj = argv[idx].decode("utf-8", "replace")
+            obj = argv[idx].decode("utf-8", "surrogateescape")
             err = "NOPERM this user has no permissions to access one of the channels used as arguments"
         self.add_log(client, reason, obj, client.user)
         return NoPermError(err)
@@ -630,7 +630,7 @@ class ACL:
         reason, idx = denied
         if reason == "command":
             return f"This user has no permissions to run the '{cmd.fullname}' command"
-        what = argv[idx].decode("utf-8", "replace")
+        what = argv[idx].decode("utf-8", "surrogateescape")
         return f"This user has no permissions to access the '{what}' {reason}"
 
     # -- ACL LOG ---------------------------------------------------------------------------------
@@ -685,7 +685,7 @@ class ACL:
         if not path:
             raise CommandError("ERR " + NO_ACLFILE)
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_bytes().decode("utf-8", "surrogateescape")
         except OSError as e:
             raise CommandError(f"ERR Error loading ACLs, opening file '{path}': {e.strerror}") from None
         lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
@@ -703,7 +703,7 @@ class ACL:
         body = "".join(f"user {name} {self.users[name].describe()}\n" for name in sorted(self.users))
         tmp = Path(path + ".tmp")
         try:
-            tmp.write_text(body)
+            tmp.write_bytes(body.encode("utf-8", "surrogateescape"))
             os.replace(tmp, path)
         except OSError:
             raise CommandError("ERR There was an error trying to save the ACLs. Please check the server logs "
@@ -737,18 +737,18 @@ def apply_renames(server: Server) -> None:
     renames = server.config.renames
     table: dict[bytes, bytes] = {}
     for old in renames:
-        if old.encode() not in COMMANDS:
+        if old.encode("utf-8", "surrogateescape") not in COMMANDS:
             # Redis refuses to start; the engine lacks some Redis commands (DEBUG, ...), and a
             # config that disables one of those is honoured already.
             log.warning("rename-command: no such command '%s' in this engine, ignored", old)
-        table[old.encode()] = b""
+        table[old.encode("utf-8", "surrogateescape")] = b""
     for old, new in renames.items():
-        if not new or old.encode() not in COMMANDS:
+        if not new or old.encode("utf-8", "surrogateescape") not in COMMANDS:
             continue
-        target = new.lower().encode()
+        target = new.lower().encode("utf-8", "surrogateescape")
         if target in COMMANDS and target not in table:
             raise ConfigError(f"Target command name already exists: '{new}'")
-        table[target] = old.encode()
+        table[target] = old.encode("utf-8", "surrogateescape")
     server.renamed_commands = table
 
 

@@ -46,11 +46,11 @@ def acl_getuser(ctx: Client, username: bytes) -> Reply:
     if user is None:
         return None
     return {
-        b"flags": [f.encode() for f in user.flags()],
-        b"passwords": [p.encode() for p in user.passwords],
-        b"commands": user.describe_commands().encode(),
-        b"keys": " ".join(user.describe_keys()).encode(),
-        b"channels": " ".join(user.describe_channels()).encode(),
+        b"flags": [f.encode("utf-8", "surrogateescape") for f in user.flags()],
+        b"passwords": [p.encode("utf-8", "surrogateescape") for p in user.passwords],
+        b"commands": user.describe_commands().encode("utf-8", "surrogateescape"),
+        b"keys": " ".join(user.describe_keys()).encode("utf-8", "surrogateescape"),
+        b"channels": " ".join(user.describe_channels()).encode("utf-8", "surrogateescape"),
         b"selectors": [],
     }
 
@@ -63,23 +63,23 @@ def acl_deluser(ctx: Client, *usernames: bytes) -> Reply:
 @subcommand("acl", "list", arity=2, flags=_ADMIN, since="6.0.0", summary="List the current ACL rules in ACL config file format")
 def acl_list(ctx: Client) -> Reply:
     users = _acl(ctx).users
-    return [f"user {name} {users[name].describe()}".encode() for name in sorted(users)]
+    return [f"user {name} {users[name].describe()}".encode("utf-8", "surrogateescape") for name in sorted(users)]
 
 
 @subcommand("acl", "users", arity=2, flags=_ADMIN, since="6.0.0", summary="List the username of all the configured ACL users")
 def acl_users(ctx: Client) -> Reply:
-    return [name.encode() for name in sorted(_acl(ctx).users)]
+    return [name.encode("utf-8", "surrogateescape") for name in sorted(_acl(ctx).users)]
 
 
 @subcommand("acl", "whoami", arity=2, flags=_PLAIN, since="6.0.0", summary="Return the name of the user associated to the current connection")
 def acl_whoami(ctx: Client) -> Reply:
-    return ctx.user.encode()
+    return ctx.user.encode("utf-8", "surrogateescape")
 
 
 @subcommand("acl", "cat", arity=-2, flags=_PLAIN, since="6.0.0", summary="List the ACL categories or the commands inside a category")
 def acl_cat(ctx: Client, *args: bytes) -> Reply:
     if not args:
-        return [c.encode() for c in CATEGORIES]
+        return [c.encode("utf-8", "surrogateescape") for c in CATEGORIES]
     if len(args) > 1:
         raise CommandError("ERR wrong number of arguments for 'acl|cat' command")
     cat = _text(args[0]).lower()
@@ -89,10 +89,10 @@ def acl_cat(ctx: Client, *args: bytes) -> Reply:
     out: list[bytes] = []
     for cmd in COMMANDS.values():
         if cmd.handler is not None and flag in cmd.acl_categories:
-            out.append(cmd.name.encode())
+            out.append(cmd.name.encode("utf-8", "surrogateescape"))
         for sub in cmd.subcommands.values():
             if flag in sub.acl_categories:
-                out.append(sub.fullname.encode())
+                out.append(sub.fullname.encode("utf-8", "surrogateescape"))
     return out
 
 
@@ -114,12 +114,12 @@ def acl_log(ctx: Client, *args: bytes) -> Reply:
     return [
         {
             b"count": e.count,
-            b"reason": e.reason.encode(),
-            b"context": e.context.encode(),
-            b"object": e.object.encode(),
-            b"username": e.username.encode(),
+            b"reason": e.reason.encode("utf-8", "surrogateescape"),
+            b"context": e.context.encode("utf-8", "surrogateescape"),
+            b"object": e.object.encode("utf-8", "surrogateescape"),
+            b"username": e.username.encode("utf-8", "surrogateescape"),
             b"age-seconds": (now - e.ctime_ms) / 1000.0,
-            b"client-info": e.cinfo.encode(),
+            b"client-info": e.cinfo.encode("utf-8", "surrogateescape"),
         }
         for e in acl.log[:count]
     ]
@@ -139,7 +139,7 @@ def acl_dryrun(ctx: Client, username: bytes, *argv: bytes) -> Reply:
     except RedisError as e:
         raise CommandError(e.reply_text()) from None
     denied = acl.dryrun(name, cmd, list(argv))
-    return OK if denied is None else denied.encode()
+    return OK if denied is None else denied.encode("utf-8", "surrogateescape")
 
 
 @subcommand("acl", "genpass", arity=-2, flags=_PLAIN, since="6.0.0", summary="Generate a pseudorandom secure password to use for ACL users")
@@ -152,7 +152,7 @@ def acl_genpass(ctx: Client, *args: bytes) -> Reply:
                                "a positive number up to 4096")
         bits = n
     chars = (bits + 3) // 4
-    return os.urandom((chars + 1) // 2).hex()[:chars].encode()
+    return os.urandom((chars + 1) // 2).hex()[:chars].encode("utf-8", "surrogateescape")
 
 
 @subcommand("acl", "save", arity=2, flags=_ADMIN, since="6.0.0", summary="Save the current ACL rules in the configured ACL file")

@@ -360,3 +360,19 @@ def test_denials_inside_scripts_match_real_redis(r, redis_real_shared) -> None:
         u.close()
         c.acl_deluser("lu")
     assert outputs[0] == outputs[1]
+
+
+def test_binary_user_names_passwords_and_patterns(srv, r) -> None:
+    raw = redis.Redis.from_url(srv.url)
+    assert raw.execute_command("ACL", "SETUSER", b"u\xff", "on", b">p\xfe", b"~k\xfd*", "+@all")
+    assert b"u\xff" in raw.execute_command("ACL", "USERS")
+    line = next(x for x in raw.execute_command("ACL", "LIST") if x.startswith(b"user u\xff "))
+    assert b"~k\xfd*" in line
+    c = redis.Redis.from_url(srv.url, single_connection_client=True)
+    assert c.execute_command("AUTH", b"u\xff", b"p\xfe")
+    assert c.execute_command("ACL", "WHOAMI") == b"u\xff"
+    assert c.set(b"k\xfd1", "v")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.set(b"k1", "v")
+    c.close()
+    raw.execute_command("ACL", "DELUSER", b"u\xff")
