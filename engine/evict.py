@@ -211,12 +211,12 @@ def _select_victim(server: Server, st: EvictState, policy: str) -> tuple[Databas
             return best
 
 
-def perform_evictions(server: Server) -> int:
+def perform_evictions(server: Server, full: bool = True) -> int:
     """performEvictions: free keys until used_memory <= maxmemory; EVICT_OK/RUNNING/FAIL."""
     maxmemory = server.maxmemory
     if not maxmemory:
         return EVICT_OK
-    used = memory.used_memory(server)
+    used = memory.used_memory(server, full)
     if used <= maxmemory:
         return EVICT_OK
     policy = server.maxmemory_policy
@@ -239,7 +239,7 @@ def perform_evictions(server: Server) -> int:
         for hook in hooks:
             hook(db, key)
         evicted += 1
-        used = memory.used_memory(server)
+        used = memory.used_memory(server, False)
         if evicted % 16 == 0 and (time.perf_counter() - t0) * 1e6 > limit_us:
             st.running = True  # the cron continues (startEvictionTimeProc)
             return EVICT_RUNNING
@@ -248,7 +248,10 @@ def perform_evictions(server: Server) -> int:
 
 
 def _before_write(server: Server, client: Client, cmd: Any) -> RedisError | None:
-    if perform_evictions(server) == EVICT_FAIL:
+    active = server.memory.active  # type: ignore[attr-defined]
+    if client.db not in active:
+        active.append(client.db)
+    if perform_evictions(server, False) == EVICT_FAIL:
         return OOMError()
     return None
 

@@ -247,14 +247,18 @@ def _scale(total: int, seen: int, n: int) -> int:
 
 _KEY_SDS = [sds_alloc(n) for n in range(256)]
 _EMBSTR = [jemalloc_size(ROBJ + 3 + n + 1) for n in range(45)]
+_RAW = [ROBJ + sds_alloc(n, type5=False) for n in range(4097)]
 
 
 def key_bytes(db: Database, key: bytes, value: Any, limits: _Limits) -> int:
     """One key's share of used_memory: dictEntry + key sds + value (+ expires entry)."""
     k = len(key)
     size = DICT_ENTRY + (_KEY_SDS[k] if k < 256 else sds_alloc(k))
-    if type(value) is bytes and 20 < len(value) <= 44:
-        size += _EMBSTR[len(value)]  # the common case without the integer test
+    n = len(value) if type(value) is bytes else -1
+    if 20 < n <= 44:
+        size += _EMBSTR[n]  # the common cases without the integer test
+    elif 44 < n <= 4096:
+        size += _RAW[n]
     else:
         size += value_bytes(value, limits, REFRESH_SAMPLES)
     if key in db.expires:
@@ -274,7 +278,7 @@ class MemoryState:
     """Per-server totals: the cached per-key estimates, their sum, and each database's
     bucket arrays (updated when its keys change), so a check under maxmemory is O(writes)."""
 
-    __slots__ = ("sizes", "dataset_bytes", "peak_bytes", "tables", "tables_bytes", "limits")
+    __slots__ = ("sizes", "dataset_bytes", "peak_bytes", "tables", "tables_bytes", "shapes", "limits", "active")
 
     def __init__(self, n_dbs: int) -> None:
         self.sizes: list[dict[bytes, int]] = [{} for _ in range(n_dbs)]
@@ -282,7 +286,11 @@ class MemoryState:
         self.peak_bytes = 0
         self.tables = [0] * n_dbs
         self.tables_bytes = 0
+        self.shapes = [(0, 0)] * n_dbs  # (keys, expires) the tables were computed for
         self.limits: _Limits | None = None  # encoding thresholds, re-read by the cron
+        # Databases refresh() visits: those holding keys, recomputed by the cron; a write
+        # under maxmemory adds its client's database first (engine/evict.py).
+        self.active: list[Database] = []
 
 
 def state(server: Server) -> MemoryState:
@@ -292,7 +300,7 @@ def state(server: Server) -> MemoryState:
 def refresh(server: Server) -> None:
     """Re-estimate every key written since the last call (db.resized_keys)."""
     st: MemoryState = server.memory  # type: ignore[attr-defined]
-    for db in server.dbs:
+    for db in st.active:
         dirty = db.resized_keys
         if not dirty:
             continue
@@ -315,9 +323,12 @@ def refresh(server: Server) -> None:
             sizes[key] = new
             delta += new - old
         st.dataset_bytes += delta
-        tables = _buckets(len(data)) + _buckets(len(db.expires))
-        st.tables_bytes += tables - st.tables[db.id]
-        st.tables[db.id] = tables
+        shape = (len(data), len(db.expires))
+        if shape != st.shapes[db.id]:
+            st.shapes[db.id] = shape
+            tables = _buckets(shape[0]) + _buckets(shape[1])
+            st.tables_bytes += tables - st.tables[db.id]
+            st.tables[db.id] = tables
 
 
 def overhead_bytes(server: Server) -> int:
@@ -328,10 +339,13 @@ def overhead_bytes(server: Server) -> int:
     return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + st.tables_bytes + histograms
 
 
-def used_memory(server: Server) -> int:
-    """The modelled ``used_memory`` (refreshes pending estimates first)."""
+def used_memory(server: Server, full: bool = True) -> int:
+    """The modelled ``used_memory`` (refreshes pending estimates first; ``full`` also looks
+    at databases that received their first key since the last cron tick)."""
+    st = state(server)
+    if full:
+        st.active = [db for db in server.dbs if db.data or db.resized_keys or st.tables[db.id]]
     refresh(server)
-    st: MemoryState = server.memory  # type: ignore[attr-defined]
     used = overhead_bytes(server) + st.dataset_bytes
     if used > st.peak_bytes:
         st.peak_bytes = used
@@ -357,7 +371,9 @@ def _flush_sizes(server: Server) -> None:
 
 
 def _cron(server: Server) -> None:
-    state(server).limits = None  # pick up CONFIG SET of the encoding thresholds
+    st = state(server)
+    st.limits = None  # pick up CONFIG SET of the encoding thresholds
+    st.active = [db for db in server.dbs if db.data or db.resized_keys or st.tables[db.id]]
     refresh(server)
     _flush_sizes(server)
 
