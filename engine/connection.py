@@ -106,7 +106,8 @@ def _ishex(c: int) -> bool:
 class Connection(asyncio.Protocol):
     """The asyncio protocol object for one client socket."""
 
-    __slots__ = ("server", "client", "transport", "reader", "inline", "paused", "pending", "_soft_since", "at_boundary")
+    __slots__ = ("server", "client", "transport", "reader", "inline", "paused", "pending", "_soft_since", "at_boundary",
+                 "_batch")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -115,6 +116,7 @@ class Connection(asyncio.Protocol):
         # True between requests: only then may a chunk not starting with '*' be inline
         # (hiredis's has_data() is also False in the middle of a multibulk request).
         self.at_boundary = True
+        self._batch: list[bytes] | None = None  # replies of the read being processed, not yet written
         self.inline = b""
         self.paused = False
         self.pending: list[list[bytes]] = []
@@ -255,6 +257,7 @@ class Connection(asyncio.Protocol):
         client = self.client
         server = self.server
         out: list[bytes] = []
+        self._batch = out
         out_bytes = 0
         resp = client.resp
         try:
@@ -296,10 +299,13 @@ class Connection(asyncio.Protocol):
         except ProtocolError as e:
             if out:
                 self.write(b"".join(out))
+                out.clear()
             self._protocol_error(e)
             return
         if out:
             self.write(b"".join(out))
+            out.clear()
+        self._batch = None
         if client.closing:
             self.close()
 
@@ -321,6 +327,12 @@ class Connection(asyncio.Protocol):
             self.check_output_limit()
 
     def write_out_of_band(self, data: bytes) -> None:
+        """A push (pub/sub message) goes after the replies this client already has pending, as
+        in Redis's single output buffer (a client that publishes to itself reads +OK first)."""
+        batch = self._batch
+        if batch:
+            self.write(b"".join(batch))
+            batch.clear()
         self.write(data)
 
     def check_output_limit(self) -> None:
