@@ -602,6 +602,10 @@ class ScriptEngine:
         self._serve_while_blocked()
         if self.kill_requested:
             return b"ERR Script killed by user with SCRIPT KILL..."
+        stopped = self.server._stopped
+        if stopped is not None and stopped.is_set():
+            # SHUTDOWN NOSAVE arrived while we were busy: the script must end for the loop to stop.
+            return b"ERR Script killed by user with SCRIPT KILL..."
         return None
 
     def _serve_while_blocked(self) -> None:

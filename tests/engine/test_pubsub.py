@@ -108,6 +108,23 @@ def test_resp3_client_subscribes_and_runs_commands_on_one_connection(srv: Embedd
     assert got == want
 
 
+def test_message_to_self_follows_pending_replies(srv: EmbeddedServer) -> None:
+    """One pipelined read: the message this RESP3 client publishes to itself comes after the
+    replies before PUBLISH and before PUBLISH's own reply, as Redis's single output buffer."""
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.settimeout(2)
+    s.sendall(b"HELLO 3\r\n")
+    time.sleep(0.1)
+    s.recv(65536)
+    s.sendall(b"SUBSCRIBE c\r\nSET k v\r\nPUBLISH c hi\r\n")
+    want = b">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n+OK\r\n>3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n:1\r\n"
+    got = b""
+    while len(got) < len(want):
+        got += s.recv(65536)
+    s.close()
+    assert got == want
+
+
 def test_shard_channels(srv: EmbeddedServer) -> None:
     sub = redis.Redis.from_url(srv.url)
     ps = sub.pubsub()
