@@ -73,6 +73,8 @@ _KEY_ROLES = {
 _PUBSUB_CHANNEL_CMDS = frozenset(("publish", "spublish"))
 _PUBSUB_SUB_CMDS = frozenset(("subscribe", "ssubscribe"))
 
+_RELEVANCE = {"command": 1, "key": 2, "channel": 4}  # ACL_DENIED_CMD, _KEY, _CHANNEL
+
 _SCRIPT_DENIED = {
     "command": "ERR The user executing the script can't run this command or subcommand",
     "key": "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
@@ -133,6 +135,7 @@ class User:
     patterns: list[list[Any]] = field(default_factory=list)  # [pattern bytes, READ|WRITE flags]
     allchannels: bool = False
     channels: list[bytes] = field(default_factory=list)
+    selectors: list[User] = field(default_factory=list)  # 7.0 "(...)" selectors after the root one
     # Derived from the above on first use after a change (the check runs per command).
     pubsub_default_all: bool = field(default=False, repr=False, compare=False)  # acl-pubsub-default
     _free: bool | None = field(default=None, repr=False, compare=False)
@@ -142,7 +145,8 @@ class User:
         return User(self.name, self.enabled, self.nopass, self.sanitize_payload, self.skip_sanitize_payload,
                     list(self.passwords), set(self.allowed), self.allcommands,
                     {k: list(v) for k, v in self.firstargs.items()}, self.allkeys,
-                    [list(p) for p in self.patterns], self.allchannels, list(self.channels))
+                    [list(p) for p in self.patterns], self.allchannels, list(self.channels),
+                    [sel.copy() for sel in self.selectors])
 
     @property
     def unrestricted(self) -> bool:
@@ -186,11 +190,15 @@ class User:
                 raise AclRuleError("The password you are trying to remove from the user does not exist")
             self.passwords.remove(digest)
         elif op[0] == "(" and op[-1] == ")":
-            raise AclRuleError("Syntax error")
+            sel = User("", allchannels=self.pubsub_default_all)
+            for token in op[1:-1].split():
+                sel._set_selector(token, token.lower())
+            self.selectors.append(sel)
         elif low == "clearselectors":
-            return
+            self.selectors.clear()
         elif low == "reset":
-            for rule in ("resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"):
+            for rule in ("resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "clearselectors",
+                         "-@all"):
                 self.set_rule(rule)
             self.allchannels = self.pubsub_default_all
         else:
@@ -384,17 +392,37 @@ class User:
             out.append("sanitize-payload")
         return out
 
-    def describe(self) -> str:
-        """ACLDescribeUser: the rules that recreate this user (ACL LIST, aclfile)."""
-        parts = self.flags() + ["#" + p for p in self.passwords] + self.describe_keys()
+    def describe_selector(self) -> str:
+        """ACLDescribeSelector: keys, channels, commands."""
+        parts = self.describe_keys()
         if not self.allchannels:
             parts.append("resetchannels")
         parts += self.describe_channels()
         parts.append(self.describe_commands())
         return " ".join(parts)
 
+    def describe(self) -> str:
+        """ACLDescribeUser: the rules that recreate this user (ACL LIST, aclfile)."""
+        parts = self.flags() + ["#" + p for p in self.passwords] + [self.describe_selector()]
+        return " ".join(parts) + "".join(f" ({sel.describe_selector()})" for sel in self.selectors)
+
     # -- checks ----------------------------------------------------------------------------------
     def check_command(self, cmd: Command, argv: list[bytes]) -> tuple[str, int] | None:
+        """ACLCheckAllUserCommandPerm: allowed if the root selector or any other allows; else the
+        most relevant denial (command < key < channel, then the later argument)."""
+        denied = self.check_selector(cmd, argv)
+        if denied is None or not self.selectors:
+            return denied
+        best = denied
+        for sel in self.selectors:
+            d = sel.check_selector(cmd, argv)
+            if d is None:
+                return None
+            if (_RELEVANCE[d[0]], d[1]) > (_RELEVANCE[best[0]], best[1]):
+                best = d
+        return best
+
+    def check_selector(self, cmd: Command, argv: list[bytes]) -> tuple[str, int] | None:
         """ACLSelectorCheckCmd: None, or (reason, index of the denied argument)."""
         if cmd.id not in self.allowed and not cmd.noauth:
             allowed_args = self.firstargs.get(cmd.id)
@@ -430,6 +458,25 @@ class User:
                     if not any((p == ch) if literal else glob_match(p, ch) for p in self.channels):
                         return ("channel", i)
         return None
+
+
+def merge_selector_args(args: list[str]) -> list[str]:
+    """ACLMergeSelectorArguments: ``(~k* +get)`` may arrive split over several arguments."""
+    out: list[str] = []
+    acc: list[str] | None = None
+    for arg in args:
+        if acc is not None:
+            acc.append(arg)
+            if arg.endswith(")"):
+                out.append(" ".join(acc))
+                acc = None
+        elif arg.startswith("(") and not arg.endswith(")"):
+            acc = [arg]
+        else:
+            out.append(arg)
+    if acc is not None:
+        raise CommandError(f"ERR Unmatched parenthesis in acl selector starting at '{acc[0]}'.")
+    return out
 
 
 def _key_matcher(pattern: bytes) -> Callable[[bytes], bool]:
@@ -513,7 +560,7 @@ class ACL:
         all_default = self.server.config["acl-pubsub-default"] == "allchannels"
         work = user.copy() if user is not None else new_user(name, all_default)
         work.pubsub_default_all = all_default
-        for rule in rules:
+        for rule in merge_selector_args(rules):
             try:
                 work.set_rule(rule)
             except AclRuleError as e:
@@ -668,7 +715,7 @@ class ACL:
             all_default = self.server.config["acl-pubsub-default"] == "allchannels"
             u = new_user(name, all_default)
             u.pubsub_default_all = all_default
-            for rule in parts[2:]:
+            for rule in merge_selector_args(parts[2:]):
                 try:
                     u.set_rule(rule)
                 except AclRuleError as e:

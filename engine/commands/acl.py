@@ -51,7 +51,14 @@ def acl_getuser(ctx: Client, username: bytes) -> Reply:
         b"commands": user.describe_commands().encode("utf-8", "surrogateescape"),
         b"keys": " ".join(user.describe_keys()).encode("utf-8", "surrogateescape"),
         b"channels": " ".join(user.describe_channels()).encode("utf-8", "surrogateescape"),
-        b"selectors": [],
+        b"selectors": [
+            {
+                b"commands": sel.describe_commands().encode("utf-8", "surrogateescape"),
+                b"keys": " ".join(sel.describe_keys()).encode("utf-8", "surrogateescape"),
+                b"channels": " ".join(sel.describe_channels()).encode("utf-8", "surrogateescape"),
+            }
+            for sel in user.selectors
+        ],
     }
 
 

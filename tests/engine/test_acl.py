@@ -26,7 +26,13 @@ RULE_SETS = [
     ["erin", "-@all", "+@read", "-get"],
     ["frank", "on", "#" + "a" * 64, ">x", "<x", "~a", "~b", "%RW~c", "-@all", "+select|0"],
     ["gina", "+@all", "-@keyspace", "reset", "on", "~*", "+@set"],
+    ["hank", "on", "nopass", "~a*", "+get", "(~b* +set)", "(%R~c*", "&x", "-@all", "+@string)"],
+    ["ivy", "on", "(~b* +set)", "clearselectors", "(&y* +@list)"],
 ]
+
+
+SELECTOR_PROBES = [("get", "a1"), ("get", "b1"), ("set", "b1", "v"), ("set", "a1", "v"), ("get", "c1"),
+                   ("set", "c1", "v"), ("publish", "x", "m"), ("lpush", "b", "v"), ("publish", "y1", "m")]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +71,8 @@ def test_acl_list_and_getuser_match_real_redis(r, redis_real_shared) -> None:
         assert g_mine.keys() == g_real.keys()
         for k in ("flags", "passwords", "keys", "channels", "selectors", "enabled"):
             assert g_mine[k] == g_real[k], (rules, k)
+        mine_dry = [r.execute_command("ACL", "DRYRUN", rules[0], *a) for a in SELECTOR_PROBES]
+        assert mine_dry == [real.execute_command("ACL", "DRYRUN", rules[0], *a) for a in SELECTOR_PROBES], rules
         real.acl_deluser(rules[0])
     assert "user default on nopass ~* &* +@all" in r.acl_list()
 
@@ -376,3 +384,14 @@ def test_binary_user_names_passwords_and_patterns(srv, r) -> None:
         c.set(b"k1", "v")
     c.close()
     raw.execute_command("ACL", "DELUSER", b"u\xff")
+
+
+def test_selector_errors_match_real_redis(r, redis_real_shared) -> None:
+    real = redis_real_shared.client()
+    for args in (("(~a*", "+get"), ("(bogus)",), ("(+nosuch)",)):
+        texts = []
+        for c in (r, real):
+            with pytest.raises(redis.ResponseError) as e:
+                c.execute_command("ACL", "SETUSER", "selerr", *args)
+            texts.append(str(e.value))
+        assert texts[0] == texts[1], args
