@@ -120,7 +120,8 @@ def _cmd_lookup(name: str) -> Command | None:
 
 @dataclass
 class User:
-    """One ACL user (the root selector only; 7.0 selectors in parentheses are not supported)."""
+    """One ACL user: flags and passwords, the root selector's permissions, and the 7.0 selectors
+    (``(~k* +get)``), each a User of its own whose selector fields alone are used."""
 
     name: str
     enabled: bool = False
@@ -567,7 +568,7 @@ class ACL:
                 raise CommandError(f"ERR Error in ACL SETUSER modifier '{rule}': {e}") from None
         self.users[name] = work
         self.refresh()
-        if not work.allchannels:
+        if not (work.allchannels or any(sel.allchannels for sel in work.selectors)):
             self.kill_pubsub_clients(work)
 
     def kill_pubsub_clients(self, user: User) -> None:
@@ -577,8 +578,9 @@ class ACL:
             c = conn.client
             if c.user != user.name or not c.subscriptions:
                 continue
-            ok = all(any(glob_match(p, ch) for p in user.channels) for ch in c.channels | c.shard_channels) and \
-                all(pat in user.channels for pat in c.patterns)
+            allowed = [p for sel in (user, *user.selectors) for p in sel.channels]
+            ok = all(any(glob_match(p, ch) for p in allowed) for ch in c.channels | c.shard_channels) and \
+                all(pat in allowed for pat in c.patterns)
             if not ok:
                 c.close()
                 conn.close()
