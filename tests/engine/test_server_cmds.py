@@ -3,6 +3,7 @@ texts and reply shapes compared byte for byte with a real redis-server 7.0 where
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -188,3 +189,38 @@ def test_pipelining_and_inline(engine: EmbeddedServer) -> None:
         pipe.get(f"p{i}")
     out = pipe.execute()
     assert out[1::2] == [str(i).encode() for i in range(500)]
+
+
+def _wire(port: int, payload: bytes, expect_replies: int) -> bytes:
+    """The raw bytes of ``expect_replies`` replies to ``payload`` (parsed with hiredis to count)."""
+    import hiredis
+
+    reader = hiredis.Reader()
+    out = b""
+    got = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(payload)
+        while got < expect_replies:
+            chunk = s.recv(65536)
+            assert chunk, out
+            out += chunk
+            reader.feed(chunk)
+            while reader.gets() is not False:
+                got += 1
+    return out
+
+
+def test_resp3_wire_types_match_redis(engine: EmbeddedServer, redis_real_shared: RealRedis) -> None:
+    """Null, map, set, double and push on the wire, byte for byte (RESP3 via HELLO 3)."""
+    cmds = [b"HELLO 3", b"FLUSHALL", b"GET nosuchkey", b"HSET h f v", b"HGETALL h", b"SADD s a", b"SMEMBERS s",
+            b"ZADD z 1.5 m", b"ZSCORE z m", b"ZSCORE z nosuch", b"CONFIG GET maxmemory", b"SUBSCRIBE ch",
+            b"PING", b"UNSUBSCRIBE ch", b"EXISTS h", b"LPOP nosuch", b"CLIENT ID"]
+    payload = b"".join(c + b"\r\n" for c in cmds)
+    ours = _wire(engine.port, payload, len(cmds))
+    theirs = _wire(redis_real_shared.port, payload, len(cmds))
+    # HELLO's reply carries the id and version; everything after it must be identical.
+    cut_ours, cut_theirs = ours.index(b"+OK\r\n"), theirs.index(b"+OK\r\n")
+    last_ours, last_theirs = ours.rindex(b":"), theirs.rindex(b":")  # CLIENT ID differs
+    assert ours[cut_ours:last_ours] == theirs[cut_theirs:last_theirs]
+    for marker in (b"_\r\n", b"%1\r\n", b"~1\r\n", b",1.5\r\n", b">3\r\n"):
+        assert marker in ours[cut_ours:]
