@@ -54,11 +54,14 @@ ALL_PERMS = READ | WRITE
 # INSERT/DELETE/UPDATE: write).  Read-only commands that only look at metadata have no ACCESS
 # flag and need neither; write commands that return the value (ACCESS) need both.  Checked with
 # ACL DRYRUN against redis-server 7.0.15 (tests/engine/test_acl.py).
-_NO_ACCESS = frozenset(("strlen", "exists", "type", "touch", "object", "llen", "scard", "sismember"))
+_NO_ACCESS = frozenset(("strlen", "exists", "type", "touch", "object", "llen", "scard", "sismember", "hlen",
+                        "hexists", "hstrlen", "zcard"))
 _WRITE_ACCESS = frozenset((
     "getset", "getdel", "getex", "incr", "incrby", "decr", "decrby", "incrbyfloat",
     "lpop", "rpop", "lmove", "rpoplpush", "blpop", "brpop", "blmove", "brpoplpush", "lmpop", "blmpop",
     "spop", "smove", "sinterstore", "sunionstore", "sdiffstore", "rename", "renamenx", "copy", "move",
+    "hincrby", "hincrbyfloat", "zincrby", "zpopmin", "zpopmax", "bzpopmin", "bzpopmax", "zmpop", "bzmpop",
+    "setbit",
 ))
 
 # Commands whose keys play different roles: (need of the first key, need of the others).
@@ -66,6 +69,7 @@ _KEY_ROLES = {
     **dict.fromkeys(("sinterstore", "sunionstore", "sdiffstore", "zinterstore", "zunionstore", "zdiffstore",
                      "zrangestore"), (WRITE, READ)),
     "copy": (READ, WRITE),
+    "sort": (READ, WRITE),  # the sorted key is read, a STORE destination written
     **dict.fromkeys(("rename", "renamenx", "lmove", "blmove", "rpoplpush", "brpoplpush", "smove"),
                     (ALL_PERMS, WRITE)),
 }

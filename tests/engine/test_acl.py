@@ -270,7 +270,12 @@ KEY_PERMISSION_PROBES = {
     "touch": ["k"], "object": ["encoding", "k"], "lpush": ["k", "v"], "lpop": ["k"], "llen": ["k"],
     "lrange": ["k", "0", "1"], "lset": ["k", "0", "v"], "lmove": ["k", "k2", "left", "left"], "sadd": ["k", "m"],
     "smembers": ["k"], "sismember": ["k", "m"], "scard": ["k"], "spop": ["k"], "sinterstore": ["d", "k"],
-    "smismember": ["k", "m"],
+    "smismember": ["k", "m"], "hset": ["k", "f", "v"], "hget": ["k", "f"], "hlen": ["k"], "hexists": ["k", "f"],
+    "hstrlen": ["k", "f"], "hincrby": ["k", "f", "1"], "hincrbyfloat": ["k", "f", "1"], "hgetall": ["k"],
+    "zadd": ["k", "1", "m"], "zcard": ["k"], "zscore": ["k", "m"], "zincrby": ["k", "1", "m"], "zpopmin": ["k"],
+    "bzpopmin": ["k", "0"], "zmpop": ["1", "k", "min"], "zrange": ["k", "0", "1"], "setbit": ["k", "0", "1"],
+    "getbit": ["k", "0"], "bitcount": ["k"], "bitop": ["and", "d", "k"], "sort": ["k"], "sort_ro": ["k"],
+    "pfadd": ["k", "a"], "pfcount": ["k"], "xadd": ["k", "*", "f", "v"], "xlen": ["k"], "lcs": ["k", "k2"],
 }
 
 
@@ -291,11 +296,12 @@ def test_read_write_key_permissions_match_real_redis(r, redis_real_shared) -> No
         c.execute_command("ACL", "SETUSER", "sd", "on", "nopass", "~s*", "%W~d*", "+@all")
         for args in (("copy", "s", "d"), ("lmove", "s", "d", "left", "left"), ("rpoplpush", "s", "d"),
                      ("sinterstore", "d", "s"), ("sunionstore", "s", "d"), ("rename", "s", "d"), ("smove", "s", "d", "m"),
-                     ("lmove", "d", "s", "left", "left"), ("copy", "d", "s")):
+                     ("lmove", "d", "s", "left", "left"), ("copy", "d", "s"), ("sort", "s", "store", "d"),
+                     ("zunionstore", "d", "1", "s"), ("zrangestore", "d", "s", "0", "1"), ("sort", "d")):
             if args[0].encode() in COMMANDS:
                 results[-1][args] = c.execute_command("ACL", "DRYRUN", "sd", *args)
         c.acl_deluser("ro", "wo", "sd")
-    assert len(results[0]) >= 45
+    assert len(results[0]) >= 100
     assert results[0] == results[1]
 
 
