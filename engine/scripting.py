@@ -37,8 +37,10 @@ from lupa import lua51
 
 from engine import errors
 from engine.client import Client
+from engine.dispatch import call, resolve
 from engine.errors import RedisError
 from engine.protocol import NULL_ARRAY, BigNumber, Push, Status, Verbatim, format_double
+from engine.table import COMMANDS
 
 if TYPE_CHECKING:
     from engine.server import Server
@@ -317,6 +319,7 @@ class ScriptEngine:
         self.busy = False
         self.busy_message = BUSY_MESSAGE
         self.running_function = False
+        self._fake_client: Client | None = None
         self._reset_vm()
 
     # -- the VM ------------------------------------------------------------------------------
@@ -355,8 +358,11 @@ class ScriptEngine:
                 direct_args: bool = False, function: bool = False) -> Any:
         """Run ``fn`` for ``ctx`` and return the reply value (scriptCall + luaCallFunction)."""
         server = self.server
-        fake = Client(server)
-        fake.is_script = True
+        fake = self._fake_client
+        if fake is None or fake.server is not server:
+            # One fake client per VM, as Redis keeps one lua_client (scripts never nest).
+            fake = self._fake_client = Client(server)
+            fake.is_script = True
         fake.db = ctx.db
         fake.user = ctx.user
         fake.authenticated = True
@@ -532,8 +538,6 @@ class ScriptEngine:
         err = self._check_call(argv)
         if isinstance(err, RedisError):
             return False, err.reply_text().encode()
-        from engine.dispatch import call
-
         reply = call(fake, err, argv)
         if isinstance(reply, RedisError):
             return False, reply.reply_text().encode()
@@ -553,9 +557,6 @@ class ScriptEngine:
 
     def _check_call(self, argv: list[bytes]) -> Any:
         """scriptCall's checks; returns the command row or the error."""
-        from engine.dispatch import resolve
-        from engine.table import COMMANDS
-
         name = argv[0].lower()
         top = COMMANDS.get(name)
         if top is None:
