@@ -98,8 +98,9 @@ def _make(
     global _next_id
     flag_set = frozenset(flags.split())
     cats = {c if c.startswith("@") else "@" + c for c in acl.split()}
-    cats.update(_IMPLICIT[f] for f in flag_set if f in _IMPLICIT)
-    if "fast" not in flag_set:
+    scripting = "@scripting" in cats  # setImplicitACLCategories keeps scripting commands out of @read
+    cats.update(_IMPLICIT[f] for f in flag_set if f in _IMPLICIT and not (scripting and f == "readonly"))
+    if "@fast" not in cats:
         cats.add("@slow")
     if "admin" in flag_set:
         cats.add("@dangerous")
