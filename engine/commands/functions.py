@@ -12,6 +12,7 @@ refuses a function without that flag.  Texts follow redis-server 7.0.15.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,9 +235,10 @@ def function_list(ctx: Client, *args: bytes) -> Reply:
             since="7.0.0", summary="Return information about the function currently running (name, description, duration)")
 def function_stats(ctx: Client) -> Reply:
     eng, libs, funcs = _registry(ctx)
-    running = None
+    running: dict[bytes, Any] | None = None
     if eng.running is not None:
-        running = {b"name": getattr(eng, "running_name", b""), b"command": [], b"duration_ms": 0}
+        running = {b"name": getattr(eng, "running_name", b""), b"command": [],
+                   b"duration_ms": int((time.monotonic() - eng.start_s) * 1000)}
     return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(libs), b"functions_count": len(funcs)}}}
 
