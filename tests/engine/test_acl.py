@@ -28,6 +28,13 @@ RULE_SETS = [
     ["gina", "+@all", "-@keyspace", "reset", "on", "~*", "+@set"],
     ["hank", "on", "nopass", "~a*", "+get", "(~b* +set)", "(%R~c*", "&x", "-@all", "+@string)"],
     ["ivy", "on", "(~b* +set)", "clearselectors", "(&y* +@list)"],
+    ["jack", "-@all", "+@hash"],
+    ["kate", "+@all", "-@write"],
+    ["liam", "+@all", "-@hash", "+hget"],
+    ["mia", "-@all", "+@sortedset", "-zadd"],
+    ["noah", "-@all", "+@fast"],
+    ["olga", "+@all", "-@admin"],
+    ["pete", "-@all", "+@scripting", "+@transaction", "+@connection"],
 ]
 
 
