@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.latency import HISTOGRAM_BYTES
 from engine.objects import ZSet
-from engine.server import on_init
+from engine.server import on_init, on_start
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -63,6 +63,7 @@ __all__ = [
     "state",
     "used_memory",
     "refresh",
+    "reconcile",
 ]
 
 #: redis-server 7.0.15 (Debian), fresh: the first INFO over a raw socket reports
@@ -360,22 +361,27 @@ def _on_key_removed(server: Server, db: Database, key: bytes, value: Any) -> Non
     db.resized_keys.add(key)  # FLUSHDB removes without signal_modified: refresh the tables
 
 
-def _flush_sizes(server: Server) -> None:
-    """Keep the cache consistent if a db was cleared without per-key callbacks."""
+def reconcile(server: Server) -> None:
+    """Repair the cache after writes that bypass signal_modified (RDB/AOF load installs
+    dicts directly, SWAPDB swaps them): O(keys) only for a database whose count differs."""
     st: MemoryState = server.memory  # type: ignore[attr-defined]
     for db in server.dbs:
         sizes = st.sizes[db.id]
-        if sizes and not db.data:
-            st.dataset_bytes -= sum(sizes.values())
-            sizes.clear()
+        data = db.data
+        if len(sizes) == len(data):
+            continue
+        for key in [k for k in sizes if k not in data]:
+            st.dataset_bytes -= sizes.pop(key)
+        db.resized_keys.update(k for k in data if k not in sizes)
+        st.shapes[db.id] = (-1, -1)
 
 
 def _cron(server: Server) -> None:
     st = state(server)
     st.limits = None  # pick up CONFIG SET of the encoding thresholds
+    reconcile(server)
     st.active = [db for db in server.dbs if db.data or db.resized_keys or st.tables[db.id]]
     refresh(server)
-    _flush_sizes(server)
 
 
 @on_init
@@ -383,3 +389,11 @@ def _init(server: Server) -> None:
     server.memory = MemoryState(len(server.dbs))  # type: ignore[attr-defined]
     server.on_key_removed = lambda db, key, value: _on_key_removed(server, db, key, value)  # type: ignore[method-assign]
     server.cron_hooks.append(_cron)
+
+
+@on_start
+def _start(server: Server) -> None:
+    """Count the data set persistence loads in its own start hook (whichever hook runs
+    first, the loop runs this callback after all of them)."""
+    if server.loop is not None:
+        server.loop.call_soon(_cron, server)

@@ -182,3 +182,23 @@ def test_info_memory_fields(engine_srv: EmbeddedServer) -> None:
         assert info["used_memory_human"].endswith(("K", "M"))
     finally:
         r.config_set("maxmemory", "0")
+
+
+def test_dataset_loaded_from_rdb_is_counted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Keys installed by the RDB loader (no signal_modified) are counted at start."""
+    with EmbeddedServer(dir=str(tmp_path)) as srv:
+        r = redis.Redis(port=srv.port)
+        p = r.pipeline(transaction=False)
+        for i in range(2000):
+            p.set(f"k{i}", b"v" * 100)
+        p.execute()
+        r.save()
+        server = srv.server
+        before = on_loop(srv, lambda: memory.used_memory(server) and memory.state(server).dataset_bytes)  # type: ignore[arg-type]
+    with EmbeddedServer(dir=str(tmp_path)) as srv:
+        r = redis.Redis(port=srv.port)
+        assert r.dbsize() == 2000
+        server = srv.server
+        # No write since start: only the start-up count can have counted these keys.
+        after = on_loop(srv, lambda: memory.state(server).dataset_bytes)  # type: ignore[union-attr]
+    assert after == before
