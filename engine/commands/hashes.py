@@ -229,7 +229,7 @@ def hrandfield(ctx: Client, key: bytes, *args: bytes) -> Reply:
         raise CommandError(SYNTAX)
     if len(args) == 2:
         withvalues = True
-        if count < -_LONG_MAX // 2 or count > _LONG_MAX // 2:
+        if count < -(_LONG_MAX // 2) or count > _LONG_MAX // 2:  # C's -LONG_MAX/2 truncates toward zero
             raise CommandError("ERR value is out of range")
     h = ctx.db.lookup_read(key, HASH)
     if h is None or count == 0:

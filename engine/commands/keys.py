@@ -42,11 +42,14 @@ _CURSOR_RE = re.compile(rb"[+-]?[0-9]+")
 _LFU_POLICIES = ("allkeys-lfu", "volatile-lfu")
 
 
-def _parse_int32(raw: bytes, error: str = NOT_INTEGER) -> int:
-    """getIntFromObjectOrReply: a 64-bit parse that must also fit a C int."""
+def _parse_int32(raw: bytes, error: str | None = None) -> int:
+    """getIntFromObjectOrReply: a 64-bit parse that must also fit a C int; ``error``, when
+    given, replaces both the "not an integer" and the "out of range" texts."""
     n = parse_int(raw)
-    if n is None or not INT_MIN <= n <= INT_MAX:
-        raise CommandError(error)
+    if n is None:
+        raise CommandError(error or NOT_INTEGER)
+    if not INT_MIN <= n <= INT_MAX:
+        raise CommandError(error or f"ERR value is out of range, value must between {INT_MIN} and {INT_MAX}")
     return n
 
 
@@ -261,7 +264,7 @@ def copy(ctx: Client, src_key: bytes, dst_key: bytes, *options: bytes) -> Reply:
         if opt == b"replace":
             replace = True
         elif opt == b"db" and i + 1 < len(options):
-            dst = _db_at(ctx, parse_int_arg(options[i + 1]))
+            dst = _db_at(ctx, _parse_int32(options[i + 1]))
             i += 1
         else:
             raise CommandError(SYNTAX)
