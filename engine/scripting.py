@@ -25,6 +25,7 @@ accepted during the busy period wait until the script ends (Redis accepts them).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -54,6 +55,7 @@ FUNCTION_BUSY_MESSAGE = "BUSY Redis is busy running a script. You can only call 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _HOOK_EVERY = 10_000
+_BIT_OPS = ("tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift", "rol", "ror", "bswap")
 
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
 
@@ -156,16 +158,10 @@ redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REP
 redis.REDIS_VERSION = "7.0.15"
 redis.REDIS_VERSION_NUM = 458767
 
-local cjson = {
-  encode = function(v) return pyjson_encode(v) end,
-  decode = function(s) return pyjson_decode(s) end,
-  null = jnull,
-}
+-- Python callables (C functions to Lua), so their errors keep the caller's line.
+local cjson = {encode = pyjson_encode, decode = pyjson_decode, null = jnull}
 local bit = {}
-for _, name in ipairs({"tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift", "rol", "ror", "bswap"}) do
-  local op = name
-  bit[name] = function(...) return pybit(op, ...) end
-end
+for name, fn in pairs(pybit) do bit[name] = fn end
 
 G.redis = redis
 G.cjson = cjson
@@ -179,6 +175,22 @@ G.load = function(f, name)
     parts[#parts + 1] = piece
   end
   return safe_loadstring(concat(parts), name)
+end
+local pcall0, xpcall0, unpack0, maxn = pcall, xpcall, unpack, table.maxn
+local function stringify_error(ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == "userdata" then e = tostring(e) end
+    return false, e
+  end
+  return ok, ...
+end
+G.pcall = function(f, ...) return stringify_error(pcall0(f, ...)) end
+G.xpcall = function(f, h)
+  return xpcall0(f, function(e)
+    if type(e) == "userdata" then e = tostring(e) end
+    return h(e)
+  end)
 end
 G.rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
@@ -229,7 +241,14 @@ local function error_handler(err)
   elseif type(err) == "string" and err == last_call_err then
     err = {err = err}
   elseif type(err) == "userdata" then
-    err = {err = tostring(err)}
+    -- A Python callback raised: redis.call's errors carry their code ("ERR ...", "WRONGTYPE
+    -- ..."); others (cjson, bit) are worded like a Lua error at the caller's line.
+    local text = tostring(err)
+    if text:match("^[A-Z]+ ") then
+      err = {err = text}
+    else
+      err = {err = "ERR " .. (source and (source:sub(2) .. ":" .. tostring(line) .. ": ") or "") .. text}
+    end
   else
     err = {err = "ERR " .. tostring(err)}
   end
@@ -252,7 +271,7 @@ end
 local function run(f, keys, argv, ...)
   real.KEYS, real.ARGV = keys, argv
   sethook(hook, "", HOOK_EVERY)
-  local ok, r = xpcall(f, error_handler)
+  local ok, r = xpcall0(f, error_handler)
   sethook()
   if not ok then return false, r end
   return true, r
@@ -262,7 +281,7 @@ local function run_with(f, ...)
   local args = {...}
   local n = select("#", ...)
   sethook(hook, "", HOOK_EVERY)
-  local ok, r = xpcall(function() return f(unpack(args, 1, n)) end, error_handler)
+  local ok, r = xpcall0(function() return f(unpack(args, 1, n)) end, error_handler)
   sethook()
   return ok, r
 end
@@ -293,7 +312,7 @@ local function load_library(f, register)
   readonly[env], readonly[lib_proxy] = true, true
   setfenv(f, env)
   sethook(hook, "", HOOK_EVERY)
-  local ok, err = xpcall(f, error_handler)
+  local ok, err = xpcall0(f, error_handler)
   sethook()
   loading = false
   return ok, err
@@ -327,8 +346,9 @@ class ScriptEngine:
         self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                     unpack_returned_tuples=True, attribute_filter=_deny_attributes)
         self.null = object()
+        bit_ops = self.lua.table_from({op.encode(): functools.partial(self._bit, op.encode()) for op in _BIT_OPS})
         setup = self.lua.execute(_SETUP, self._lua_call, self._lua_call_raise, self._lua_setresp, self._lua_log, self._sha1, self._hook_check,
-                                 self._json_encode, self._json_decode, self.null, self._bit)
+                                 self._json_encode, self._json_decode, self.null, bit_ops)
         # lupa returns the setup chunk's results as a tuple
         self._compile, self._run, self._run_with, self._load_library, self.real_globals = setup
         self.compiled.clear()

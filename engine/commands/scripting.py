@@ -14,7 +14,7 @@ from engine import errors
 from engine.client import Client
 from engine.errors import CommandError, NoScriptError, RedisError
 from engine.protocol import OK, Reply
-from engine.scripting import script_engine
+from engine.scripting import ScriptEngine, script_engine
 from engine.table import command, container, subcommand
 from engine.util import parse_int
 
@@ -44,13 +44,53 @@ def split_keys(numkeys: bytes, args: tuple[bytes, ...], bad_number: str = errors
     return list(args[:n]), list(args[n:])
 
 
+_SHEBANG_FLAGS = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
+
+
+def shebang(body: bytes) -> tuple[bytes, frozenset[bytes] | None]:
+    """(code to compile, flags) of a script; flags is None for a script without ``#!lua``
+    (Redis 7's evalExtractShebangFlags).  The shebang line compiles as an empty line so line
+    numbers in errors stay those of the script."""
+    if not body.startswith(b"#!"):
+        return body, None
+    line, _, rest = body.partition(b"\n")
+    parts = line.split(b" ")
+    if parts[0] != b"#!lua":
+        raise CommandError(f"ERR Unexpected engine in script shebang: {parts[0].decode('utf-8', 'replace')}")
+    flags: set[bytes] = set()
+    for part in parts[1:]:
+        if not part:
+            continue
+        if not part.startswith(b"flags="):
+            raise CommandError(f"ERR Unknown lua shebang option: {part.decode('utf-8', 'replace')}")
+        for flag in part[6:].split(b","):
+            if not flag:
+                continue
+            if flag not in _SHEBANG_FLAGS:
+                raise CommandError(f"ERR Unexpected flag in script shebang: {flag.decode('utf-8', 'replace')}")
+            flags.add(flag)
+    return b"\n" + rest, frozenset(flags)
+
+
+def _run(ctx: Client, eng: ScriptEngine, sha: str, body: bytes, keys: list[bytes], argv: list[bytes],
+         read_only: bool) -> Reply:
+    code, flags = shebang(body)
+    if flags is not None:
+        if b"no-writes" in flags:
+            read_only = True
+        elif read_only:
+            raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+    fn = eng.function_for(sha, code)
+    return eng.execute(ctx, fn, keys, argv, sha, read_only)
+
+
 def _run_body(ctx: Client, body: bytes, numkeys: bytes, args: tuple[bytes, ...], read_only: bool) -> Reply:
     keys, argv = split_keys(numkeys, args)
     eng = script_engine(ctx.server)
     sha = hashlib.sha1(body).hexdigest()
-    fn = eng.function_for(sha, body)
+    reply = _run(ctx, eng, sha, body, keys, argv, read_only)
     eng.scripts[sha] = body
-    return eng.execute(ctx, fn, keys, argv, sha, read_only)
+    return reply
 
 
 def _run_sha(ctx: Client, sha: bytes, numkeys: bytes, args: tuple[bytes, ...], read_only: bool) -> Reply:
@@ -60,8 +100,7 @@ def _run_sha(ctx: Client, sha: bytes, numkeys: bytes, args: tuple[bytes, ...], r
     body = eng.scripts.get(name) if len(name) == 40 else None
     if body is None:
         raise NoScriptError()
-    fn = eng.function_for(name, body)
-    return eng.execute(ctx, fn, keys, argv, name, read_only)
+    return _run(ctx, eng, name, body, keys, argv, read_only)
 
 
 _FLAGS = "noscript skip_monitor may_replicate no_mandatory_keys stale"
@@ -100,7 +139,7 @@ container("script", group="scripting", since="2.6.0", summary="A container for L
 def script_load(ctx: Client, body: bytes) -> Reply:
     eng = script_engine(ctx.server)
     sha = hashlib.sha1(body).hexdigest()
-    eng.function_for(sha, body)
+    eng.function_for(sha, shebang(body)[0])
     eng.scripts[sha] = body
     return sha.encode()
 

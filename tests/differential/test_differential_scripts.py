@@ -64,6 +64,13 @@ OTHER_SCRIPT_COMMANDS = [
     ("script", "flush", "bad"), ("script", "kill"), ("script", "exists", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"),
     ("eval", "return redis.call('get', KEYS[1])", "1", "k"), ("eval", "return {KEYS[1], ARGV[1]}", "1", "k", "a"),
     ("eval", "return 1"), ("eval",),
+    ("eval", "#!lua flags=no-writes\nreturn redis.call('set','a','b')", "0"),
+    ("eval", "#!lua flags=no-writes\nreturn redis.call('get','a')", "0"), ("eval_ro", "#!lua\nreturn 1", "0"),
+    ("eval", "#!lua\nreturn 1", "0"), ("eval", "#!lua flags=bogus\nreturn 1", "0"), ("eval", "#!python\nreturn 1", "0"),
+    ("eval", "#!lua name=x\nreturn 1", "0"), ("eval", "#!lua flags=no-writes,allow-oom\nreturn 2", "0"),
+    ("eval", "#!lua\nerror('x')", "0"), ("eval", "#!lua flags=\nreturn 3", "0"), ("eval", "return {", "0"),
+    ("eval", "local ok, e = pcall(redis.call, 'nosuch'); return e", "0"),
+    ("eval", "local ok, e = pcall(redis.call, 'incr', 'k'); return {ok and 1 or 0, e}", "0"),
 ]
 
 FUNCTIONS = [
