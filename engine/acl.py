@@ -2,8 +2,11 @@
 
 A :class:`User` holds what ``ACL SETUSER`` rules describe: on/off, SHA-256 password hashes (or
 ``nopass``), the set of allowed command ids (top-level rows and ``parent|sub`` rows), first-arg
-exceptions (``+select|0``), key patterns with read/write flags (``~``, ``%R~``, ``%W~``) and
-channel patterns (``&``).  :class:`ACL` owns the users of one server, the ACL LOG and the aclfile.
+exceptions (``+select|0``), key patterns with read/write flags (``~``, ``%R~``, ``%W~``),
+channel patterns (``&``) and 7.0 selectors (``(~k* +get)``: a command is allowed when the root
+rules or any selector allow it).  :class:`ACL` owns the users of one server, the ACL LOG and the
+aclfile; it also applies ``rename-command`` (a per-server map dispatch consults) and decides
+protected mode from the default user's ``nopass`` flag.
 
 The dispatch hot path pays nothing while every user may do everything: ``server.acl_active``
 is set only when some user is restricted, and only then does dispatch call
