@@ -13,6 +13,8 @@ import redis.asyncio as aioredis
 from engine.server import EmbeddedServer
 from tests.engine.test_strings import Recorder
 
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated hmset:DeprecationWarning")
+
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[EmbeddedServer]:
