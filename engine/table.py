@@ -65,11 +65,9 @@ class Command:
     noauth: bool = False
     loading_ok: bool = True
     id: int = 0
-
-    @property
-    def fullname(self) -> str:
-        """``config|get`` for subcommands, as Redis names them in errors and stats."""
-        return f"{self.parent.name}|{self.name}" if self.parent else self.name
+    # ``config|get`` for subcommands, as Redis names them in errors and stats (a plain
+    # attribute: dispatch and statistics read it for every command).
+    fullname: str = ""
 
     def reset_stats(self) -> None:
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
@@ -126,6 +124,7 @@ def _make(
         noauth="no_auth" in flag_set,
         loading_ok="loading" in flag_set,
         id=_next_id,
+        fullname=f"{parent.name}|{name}" if parent is not None else name,
     )
 
 
