@@ -265,7 +265,7 @@ class Connection(asyncio.Protocol):
                 argv = self._next_request()
                 if argv is None:
                     break
-                if server.pause_blocks(client, argv):
+                if server.pause_until and server.pause_blocks(client, argv):
                     self.pending.insert(0, argv)
                     self.paused = True
                     server.paused_connections.add(self)
