@@ -242,9 +242,22 @@ def perform_evictions(server: Server, full: bool = True) -> int:
         used = memory.used_memory(server, False)
         if evicted % 16 == 0 and (time.perf_counter() - t0) * 1e6 > limit_us:
             st.running = True  # the cron continues (startEvictionTimeProc)
+            _latency_event(server, t0)
             return EVICT_RUNNING
     st.running = False
+    _latency_event(server, t0)
     return EVICT_OK
+
+
+def _latency_event(server: Server, t0: float) -> None:
+    """latencyAddSampleIfNeeded("eviction-cycle", ...) for the latency monitor."""
+    lat = getattr(server, "latency", None)
+    if lat is not None and lat.threshold_ms:
+        ms = int((time.perf_counter() - t0) * 1000)
+        if ms >= lat.threshold_ms:
+            from engine.latency import EventSeries
+
+            lat.events.setdefault("eviction-cycle", EventSeries()).add(ms)
 
 
 def _before_write(server: Server, client: Client, cmd: Any) -> RedisError | None:
@@ -257,9 +270,12 @@ def _before_write(server: Server, client: Client, cmd: Any) -> RedisError | None
 
 
 def _cron(server: Server) -> None:
+    """evictionTimeProc: keep evicting in slices until under the limit (at most 25 ms a tick)."""
     st: EvictState = server.evict  # type: ignore[attr-defined]
-    if st.running:
-        perform_evictions(server)
+    deadline = time.perf_counter() + 0.025
+    while st.running and time.perf_counter() < deadline:
+        if perform_evictions(server) != EVICT_RUNNING:
+            st.running = False
 
 
 def install_policy(server: Server) -> None:
@@ -293,6 +309,19 @@ def _apply_policy(server: Any, value: Any) -> None:
 
 
 PARAMS["maxmemory-policy"].apply = _apply_policy
+_apply_maxmemory_attr = PARAMS["maxmemory"].apply
+
+
+def _apply_maxmemory(server: Any, value: Any) -> None:
+    """updateMaxmemory: a lower limit starts evicting at once (from the cron), not at the
+    next write."""
+    if _apply_maxmemory_attr is not None:
+        _apply_maxmemory_attr(server, value)
+    if hasattr(server, "evict") and value:
+        server.evict.running = True
+
+
+PARAMS["maxmemory"].apply = _apply_maxmemory
 
 
 @on_init

@@ -224,3 +224,17 @@ def test_oom_reply_matches_redis_server() -> None:
                 texts.append(str(e))
             assert r.get("k0") == b"v" * 100
         assert texts[0] == texts[1] == OOM
+
+
+def test_lowering_maxmemory_evicts_without_a_write() -> None:
+    """CONFIG SET maxmemory below used memory evicts from the cron (updateMaxmemory)."""
+    with EmbeddedServer(**{"maxmemory-policy": "allkeys-random"}) as srv:
+        assert srv.server is not None
+        r = redis.Redis(port=srv.port)
+        _fill_until_evicting(r, srv, "k", n=10_000)
+        r.config_set("maxmemory", "1500kb")
+        deadline = time.monotonic() + 10
+        while r.info("memory")["used_memory"] > 1500 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.server.stats.evicted_keys > 0
+        assert r.info("memory")["used_memory"] <= 1500 * 1024
