@@ -185,9 +185,12 @@ class _Limits:
         self.zset_value = config["zset-max-listpack-value"]
 
 
-def value_bytes(value: Any, limits: _Limits, samples: int = 0) -> int:
+def value_bytes(value: Any, limits: _Limits, samples: int = 0, sizeof: bool = False) -> int:
     """Redis's allocation for a value (robj included); ``samples`` > 0 estimates a large
-    collection from its first ``samples`` elements, as MEMORY USAGE ... SAMPLES does."""
+    collection from its first ``samples`` elements, as MEMORY USAGE ... SAMPLES does.
+    ``sizeof`` counts dictEntry and dict by ``sizeof`` (24, 56 B) as objectComputeSize
+    does for MEMORY USAGE, instead of their jemalloc classes (32, 64 B)."""
+    entry, dict_ = (DICT_ENTRY_SIZEOF, DICT - 8) if sizeof else (DICT_ENTRY, DICT)
     t = type(value)
     if t is bytes or t is bytearray:
         return _string_bytes(value)
@@ -198,8 +201,8 @@ def value_bytes(value: Any, limits: _Limits, samples: int = 0) -> int:
         ):
             return ROBJ + jemalloc_size(7 + sum(_lp_entry(f) + _lp_entry(v) for f, v in value.items()))
         items = _sample(value.items(), n, samples)
-        per = sum(DICT_ENTRY + sds_alloc(len(f)) + sds_alloc(len(v)) for f, v in items)
-        return ROBJ + DICT + _buckets(n) + _scale(per, len(items), n)
+        per = sum(entry + sds_alloc(len(f)) + sds_alloc(len(v)) for f, v in items)
+        return ROBJ + dict_ + _buckets(n) + _scale(per, len(items), n)
     if t is deque:
         n = len(value)
         items = _sample(value, n, samples)
@@ -218,16 +221,16 @@ def value_bytes(value: Any, limits: _Limits, samples: int = 0) -> int:
                     width = 4 if -(1 << 31) <= v < 1 << 31 and width < 8 else 8
             return ROBJ + jemalloc_size(8 + n * width)
         items = _sample(value, n, samples)
-        per = sum(DICT_ENTRY + sds_alloc(len(m)) for m in items)
-        return ROBJ + DICT + _buckets(n) + _scale(per, len(items), n)
+        per = sum(entry + sds_alloc(len(m)) for m in items)
+        return ROBJ + dict_ + _buckets(n) + _scale(per, len(items), n)
     if t is ZSet:
         d = value.dict
         n = len(d)
         if n <= limits.zset_entries and all(len(m) <= limits.zset_value for m in d):
             return ROBJ + jemalloc_size(7 + sum(_lp_entry(m) + _lp_entry(_score_bytes(s)) for m, s in d.items()))
         items = _sample(d, n, samples)
-        per = sum(DICT_ENTRY + ZSL_NODE_AVG + sds_alloc(len(m)) for m in items)
-        return ROBJ + ZSET_HEADER + _buckets(n) + _scale(per, len(items), n)
+        per = sum(entry + ZSL_NODE_AVG + sds_alloc(len(m)) for m in items)
+        return ROBJ + ZSET_HEADER - DICT + dict_ + _buckets(n) + _scale(per, len(items), n)
     return ROBJ + 64  # other types (streams, modules): a nominal object
 
 
@@ -272,7 +275,7 @@ def memory_usage(server: Server, db: Database, key: bytes, samples: int = 5) -> 
     value = db.peek(key)
     if value is None:
         return None
-    return value_bytes(value, _Limits(server.config), samples) + sds_alloc(len(key)) + DICT_ENTRY_SIZEOF
+    return value_bytes(value, _Limits(server.config), samples, sizeof=True) + sds_alloc(len(key)) + DICT_ENTRY_SIZEOF
 
 
 class MemoryState:
