@@ -237,7 +237,7 @@ def function_stats(ctx: Client) -> Reply:
     eng, libs, funcs = _registry(ctx)
     running: dict[bytes, Any] | None = None
     if eng.running is not None:
-        running = {b"name": getattr(eng, "running_name", b""), b"command": [],
+        running = {b"name": getattr(eng, "running_name", b""), b"command": getattr(eng, "running_argv", []),
                    b"duration_ms": int((time.monotonic() - eng.start_s) * 1000)}
     return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(libs), b"functions_count": len(funcs)}}}
@@ -259,6 +259,7 @@ def _fcall(ctx: Client, name: bytes, numkeys: bytes, args: tuple[bytes, ...], ro
     if ro and not read_only:
         raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
     eng.running_name = fn.name  # type: ignore[attr-defined]
+    eng.running_argv = [b"FCALL_RO" if ro else b"FCALL", name, numkeys, *args]  # type: ignore[attr-defined]
     return eng.execute(ctx, fn.callback, keys, argv, fn.name.decode("utf-8", "replace"), read_only,
                        direct_args=True, function=True)
 

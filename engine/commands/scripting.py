@@ -176,9 +176,7 @@ def request_kill(ctx: Client, functions: bool) -> Reply:
         eng, other = other, eng
     if eng.running is None:
         if other.running is not None:
-            if functions:
-                raise RedisError("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
-            raise RedisError("BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+            raise RedisError(other.busy_message)
         raise RedisError("NOTBUSY No scripts in execution right now.")
     if eng.wrote:
         raise RedisError(

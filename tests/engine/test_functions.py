@@ -114,3 +114,42 @@ def test_asyncio_fcall(srv: EmbeddedServer) -> None:
         return out
 
     assert asyncio.run(main()) == 3
+
+
+def test_busy_function_and_function_kill(srv: EmbeddedServer) -> None:
+    import threading
+    import time
+
+    a = redis.Redis.from_url(srv.url, protocol=2)
+    b = redis.Redis.from_url(srv.url, protocol=2)
+    a.function_load("#!lua name=spin\nredis.register_function{function_name='spin', "
+                    "callback=function() while true do end end, flags={'no-writes'}}", replace=True)
+    b.config_set("busy-reply-threshold", 100)
+    result: dict[str, str] = {}
+
+    def run() -> None:
+        try:
+            a.fcall("spin", 0)
+        except redis.ResponseError as e:
+            result["a"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.4)
+    try:
+        with pytest.raises(redis.ResponseError) as info:
+            b.ping()
+        assert str(info.value) == "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+        with pytest.raises(redis.ResponseError) as info:
+            b.script_kill()
+        assert str(info.value) == "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+        stats = b.function_stats()
+        assert stats[1][:4] == [b"name", b"spin", b"command", [b"FCALL", b"spin", b"0"]]
+        assert 300 <= stats[1][5] < 5000
+        assert b.execute_command("FUNCTION", "KILL") == b"OK"
+    finally:
+        t.join(5)
+        b.config_set("busy-reply-threshold", 5000)
+    assert result["a"] == "Script killed by user with SCRIPT KILL... script: spin, on @user_function:2."
+    a.close()
+    b.close()
