@@ -70,9 +70,14 @@ class LatencyState:
     __slots__ = ("hists", "events", "threshold_ms")
 
     def __init__(self) -> None:
-        self.hists: dict[str, dict[int, int]] = {}
+        # Keyed by the command table row (hashed by identity: no name lookup per call).
+        self.hists: dict[Any, dict[int, int]] = {}
         self.events: dict[str, EventSeries] = {}
         self.threshold_ms = 0
+
+    def named(self) -> dict[str, dict[int, int]]:
+        """The histograms by Redis command name (``config|get`` for subcommands)."""
+        return {cmd.fullname: h for cmd, h in list(self.hists.items())}
 
     def reset_histograms(self) -> None:
         self.hists.clear()
@@ -115,10 +120,9 @@ def _make_hook(server: Server, st: LatencyState) -> Any:
     hists = st.hists
 
     def record(cmd: Any, elapsed_us: int) -> None:
-        name = cmd.fullname
-        h = hists.get(name)
+        h = hists.get(cmd)
         if h is None:
-            h = hists[name] = {}
+            h = hists[cmd] = {}
         if elapsed_us > 1024:
             shift = elapsed_us.bit_length() - 8
             elapsed_us = (elapsed_us >> shift) << shift

@@ -109,7 +109,7 @@ class ServerCollector:
         yield from self._latency()
 
     def _latency(self) -> Iterator[Metric]:
-        hists = latency.state(self.server).hists
+        hists = latency.state(self.server).named()
         pcts = self.server.config["latency-tracking-info-percentiles"]
         h_family = HistogramMetricFamily("redis_commands_latencies_usec",
                                          "A histogram of latencies per command", labels=["cmd"])

@@ -42,10 +42,11 @@ def _cdf(hist: dict[int, int]) -> dict[bytes, Any]:
 def latency_histogram(ctx: Client, *names: bytes) -> Reply:
     """latencyAllCommandsFillCDF / latencySpecificCommandsFillCDF: a map per command that has
     been called; a container name covers its subcommands; unknown names are skipped."""
-    hists = latency.state(ctx.server).hists
+    st = latency.state(ctx.server)
+    hists = st.hists
     out: dict[bytes, Any] = {}
     if not names:
-        for name, h in hists.items():
+        for name, h in st.named().items():
             out[name.encode()] = _cdf(h)
         return out
     for raw in names:
@@ -54,7 +55,7 @@ def latency_histogram(ctx: Client, *names: bytes) -> Reply:
             continue
         rows = [cmd] + list(cmd.subcommands.values()) if cmd.subcommands else [cmd]
         for row in rows:
-            found = hists.get(row.fullname)
+            found = hists.get(row)
             if found:
                 out[row.fullname.encode()] = _cdf(found)
     return out
@@ -135,7 +136,7 @@ def info_latencystats(server: Any) -> dict[str, str]:
     """latency_percentiles_usec_<cmd>:p50=..,p99=..,p99.9=.. for every command called."""
     pcts = server.config["latency-tracking-info-percentiles"]
     out: dict[str, str] = {}
-    for name, h in latency.state(server).hists.items():
+    for name, h in latency.state(server).named().items():
         if h:
             out[f"latency_percentiles_usec_{name}"] = ",".join(
                 f"p{_pct_label(p)}={latency.percentile_us(h, p):.3f}" for p in pcts

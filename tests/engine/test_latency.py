@@ -54,10 +54,10 @@ def test_info_latencystats_format() -> None:
         line = stats["latency_percentiles_usec_get"]
         assert [part.split("=")[0] for part in line.split(",")] == ["p50", "p99", "p99.9"]
         r.config_set("latency-tracking", "no")
-        before = srv.server.latency.hists["get"][0] if 0 in srv.server.latency.hists["get"] else 0  # type: ignore[union-attr]
-        total = sum(srv.server.latency.hists["get"].values())  # type: ignore[union-attr]
+        before = srv.server.latency.named()["get"][0] if 0 in srv.server.latency.named()["get"] else 0  # type: ignore[union-attr]
+        total = sum(srv.server.latency.named()["get"].values())  # type: ignore[union-attr]
         r.get("x")
-        assert sum(srv.server.latency.hists["get"].values()) == total  # type: ignore[union-attr]
+        assert sum(srv.server.latency.named()["get"].values()) == total  # type: ignore[union-attr]
         assert before >= 0
 
 
