@@ -97,11 +97,20 @@ def exec_(ctx: Client) -> Reply:
     if ctx.dirty_cas or _watched_key_expired(ctx):
         _discard_transaction(ctx)
         return NULL_ARRAY
+    server = ctx.server
+    if server.maxmemory:
+        # processCommand treats EXEC as denyoom when a queued command is (server.c).
+        for cmd, _argv in queued:
+            if cmd.denyoom:
+                rejected = server.before_write(ctx, cmd)
+                if rejected is not None:
+                    ctx.multi_error = True
+                    raise rejected
+                break
     # Unwatch before running: our own writes must not matter, and the keys are free now.
     unwatch_all(ctx)
     ctx.multi = None
     ctx.flags.add("multi")  # blocking commands answer at once inside EXEC (blocking.can_block)
-    server = ctx.server
     outer_frozen = server.frozen_ms
     if outer_frozen is None:
         server.frozen_ms = server.now_ms()

@@ -204,3 +204,28 @@ def test_asyncio_transaction(srv: EmbeddedServer) -> None:
         return out  # type: ignore[no-any-return]
 
     assert asyncio.run(main()) == [True, 42, b"42"]
+
+
+def test_exec_with_a_write_over_maxmemory_is_refused() -> None:
+    """With noeviction and used memory over maxmemory, EXEC of a queued write answers OOM
+    (Redis treats EXEC as denyoom then); a read-only transaction still runs."""
+    with EmbeddedServer(maxmemory="1mb", **{"maxmemory-policy": "noeviction"}) as small:
+        c = redis.Redis.from_url(small.url, single_connection_client=True)
+        for i in range(1000):
+            try:
+                c.set(f"fill:{i}", "x" * 4096)
+            except redis.exceptions.OutOfMemoryError:
+                break
+        else:
+            pytest.fail("4 MB of writes never reached maxmemory 1mb")
+        p = c.pipeline()
+        p.get("fill:0")
+        assert p.execute() == [b"x" * 4096]
+        c.execute_command("MULTI")
+        c.execute_command("INCR", "n")
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            c.execute_command("EXEC")
+        with pytest.raises(redis.exceptions.ExecAbortError):
+            c.execute_command("EXEC")
+        assert c.get("n") is None
+        c.close()
