@@ -237,3 +237,26 @@ def test_asyncio_pubsub(srv: EmbeddedServer) -> None:
     msgs = asyncio.run(main())
     assert [m["type"] for m in msgs] == ["subscribe", "message", "message"]
     assert [m["data"] for m in msgs[1:]] == [b"one", b"two"]
+
+
+def test_reset_and_disconnect_drop_subscriptions(srv: EmbeddedServer) -> None:
+    pub = redis.Redis.from_url(srv.url)
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.settimeout(2)
+    s.sendall(b"SUBSCRIBE gone\r\nPSUBSCRIBE g*\r\nRESET\r\nGET nokey\r\n")
+    want = (b"*3\r\n$9\r\nsubscribe\r\n$4\r\ngone\r\n:1\r\n*3\r\n$10\r\npsubscribe\r\n$2\r\ng*\r\n:2\r\n"
+            b"+RESET\r\n$-1\r\n")
+    got = b""
+    while len(got) < len(want):
+        got += s.recv(65536)
+    assert got == want
+    assert pub.pubsub_numsub("gone") == [(b"gone", 0)] and pub.pubsub_numpat() == 0
+    s.sendall(b"SUBSCRIBE gone\r\n")
+    s.recv(65536)
+    assert pub.pubsub_numsub("gone") == [(b"gone", 1)]
+    s.close()
+    deadline = time.monotonic() + 2
+    while pub.pubsub_numsub("gone")[0][1] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pub.publish("gone", "x") == 0
+    pub.close()
