@@ -173,3 +173,5 @@ _wrap_apply("latency-monitor-threshold")
 def _init(server: Server) -> None:
     server.latency = LatencyState()  # type: ignore[attr-defined]
     install(server)
+    # CONFIG RESETSTAT frees the histograms (resetCommandTableStats); events stay.
+    server.__dict__.setdefault("resetstat_hooks", []).append(lambda srv: state(srv).reset_histograms())

@@ -392,6 +392,8 @@ def _init(server: Server) -> None:
     server.memory = MemoryState(len(server.dbs))  # type: ignore[attr-defined]
     server.on_key_removed = lambda db, key, value: _on_key_removed(server, db, key, value)  # type: ignore[method-assign]
     server.cron_hooks.append(_cron)
+    # CONFIG RESETSTAT resets the peak (resetServerStats: stat_peak_memory = 0).
+    server.__dict__.setdefault("resetstat_hooks", []).append(lambda srv: setattr(state(srv), "peak_bytes", 0))
 
 
 @on_start

@@ -89,3 +89,12 @@ def test_info_latencystats_section_over_the_wire() -> None:
         stats = r.info("latencystats")
         assert set(stats["latency_percentiles_usec_set"]) == {"p50", "p99", "p99.9"}
         assert not any(k.startswith("latency_percentiles") for k in r.info())  # not a default section
+
+
+def test_config_resetstat_frees_histograms() -> None:
+    with EmbeddedServer() as srv:
+        r = redis.Redis(port=srv.port)
+        r.set("a", "1")
+        assert b"set" in r.execute_command("LATENCY", "HISTOGRAM", "set")
+        r.config_resetstat()
+        assert r.execute_command("LATENCY", "HISTOGRAM", "set") in ({}, [])  # empty map (RESP2: array)
