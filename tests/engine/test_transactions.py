@@ -229,3 +229,21 @@ def test_exec_with_a_write_over_maxmemory_is_refused() -> None:
             c.execute_command("EXEC")
         assert c.get("n") is None
         c.close()
+
+
+def test_watch_aborts_when_the_key_is_evicted() -> None:
+    with EmbeddedServer(maxmemory="2mb", **{"maxmemory-policy": "allkeys-lru"}) as small:
+        c = redis.Redis.from_url(small.url, single_connection_client=True)
+        other = redis.Redis.from_url(small.url)
+        c.set("victim", "v")
+        c.execute_command("WATCH", "victim")
+        for i in range(2000):  # 8 MB through a 2 MB cache: the oldest key goes
+            other.set(f"fill:{i}", "x" * 4096)
+            if i % 50 == 0 and not other.exists("victim"):
+                break
+        assert not other.exists("victim")
+        c.execute_command("MULTI")
+        c.execute_command("SET", "victim", "again")
+        assert c.execute_command("EXEC") is None
+        c.close()
+        other.close()
