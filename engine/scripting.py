@@ -31,10 +31,16 @@ import json
 import logging
 import math
 import os
+import struct
 import time
 from typing import TYPE_CHECKING, Any
 
 from lupa import lua51
+
+try:  # cmsgpack is offered when msgpack is installed (it is optional for the engine)
+    import msgpack as _msgpack
+except ImportError:  # pragma: no cover - depends on the environment
+    _msgpack = None
 
 from engine import errors
 from engine.client import Client
@@ -83,7 +89,7 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 # The setup chunk runs once per VM; it receives the Python callbacks and returns the
 # functions the engine needs.  Everything a script can see is built here.
 _SETUP = r"""
-local pycall, pycall_raise, pysetresp, pylog, pysha1, pycheck, pyjson_encode, pyjson_decode, jnull, pybit = ...
+local pycall, pycall_raise, pysetresp, pylog, pysha1, pycheck, pyjson_encode, pyjson_decode, jnull, pybit, pymsgpack = ...
 local G = _G
 local real = {}
 local readonly = setmetatable({}, {__mode = "k"})
@@ -166,6 +172,11 @@ for name, fn in pairs(pybit) do bit[name] = fn end
 G.redis = redis
 G.cjson = cjson
 G.bit = bit
+if pymsgpack then
+  local cmsgpack = {}
+  for name, fn in pairs(pymsgpack) do cmsgpack[name] = fn end
+  G.cmsgpack = cmsgpack
+end
 G.loadstring = safe_loadstring
 G.load = function(f, name)
   local parts = {}
@@ -202,7 +213,7 @@ G.setmetatable = function(t, m)
 end
 
 -- Library tables become read-only proxies; then the globals themselves.
-for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit"}) do
+for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack"}) do
   if G[name] then G[name] = protect(G[name]) end
 end
 getmetatable("").__index = G.string
@@ -346,9 +357,12 @@ class ScriptEngine:
         self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                     unpack_returned_tuples=True, attribute_filter=_deny_attributes)
         self.null = object()
+        mp = None
+        if _msgpack is not None:
+            mp = self.lua.table_from({b"pack": self._mp_pack, b"unpack": self._mp_unpack})
         bit_ops = self.lua.table_from({op.encode(): functools.partial(self._bit, op.encode()) for op in _BIT_OPS})
         setup = self.lua.execute(_SETUP, self._lua_call, self._lua_call_raise, self._lua_setresp, self._lua_log, self._sha1, self._hook_check,
-                                 self._json_encode, self._json_decode, self.null, bit_ops)
+                                 self._json_encode, self._json_decode, self.null, bit_ops, mp)
         # lupa returns the setup chunk's results as a tuple
         self._compile, self._run, self._run_with, self._load_library, self.real_globals = setup
         self.compiled.clear()
@@ -730,6 +744,59 @@ class ScriptEngine:
         for k, x in d.items():
             t[k.encode("utf-8", "surrogateescape")] = self._from_json(x)
         return t
+
+    # -- cmsgpack (lua-cmsgpack's encoding choices) ----------------------------------------
+    def _mp_pack(self, *args: Any) -> bytes:
+        assert _msgpack is not None
+        packer = _msgpack.Packer(use_bin_type=False, autoreset=True)
+        out: list[bytes] = []
+        for a in args:
+            self._mp_encode(a, packer, out, 0)
+        return b"".join(out)
+
+    def _mp_encode(self, v: Any, packer: Any, out: list[bytes], depth: int) -> None:
+        t = type(v)
+        if v is None or depth > 16:
+            out.append(b"\xc0")
+        elif t is bool or t is bytes or t is int:
+            out.append(packer.pack(v))
+        elif t is float:
+            single = struct.pack(">f", v)
+            if struct.unpack(">f", single)[0] == v or v != v:
+                out.append(b"\xca" + single)
+            else:
+                out.append(b"\xcb" + struct.pack(">d", v))
+        elif lua51.lua_type(v) == "table":
+            keys = list(v.keys())
+            if all(type(k) is int and k > 0 for k in keys) and (not keys or max(keys) == len(keys)):
+                out.append(packer.pack_array_header(len(keys)))
+                for i in range(1, len(keys) + 1):
+                    self._mp_encode(v[i], packer, out, depth + 1)
+            else:
+                out.append(packer.pack_map_header(len(keys)))
+                for k in keys:
+                    self._mp_encode(k, packer, out, depth + 1)
+                    self._mp_encode(v[k], packer, out, depth + 1)
+        else:
+            out.append(b"\xc0")
+
+    def _mp_unpack(self, data: Any) -> tuple[Any, ...]:
+        assert _msgpack is not None
+        if type(data) is not bytes:
+            raise ValueError("MessagePack decoding needs a string as input.")
+        unpacker = _msgpack.Unpacker(raw=True, strict_map_key=False)
+        unpacker.feed(data)
+        return tuple(self._mp_to_lua(o) for o in unpacker)
+
+    def _mp_to_lua(self, o: Any) -> Any:
+        if isinstance(o, list):
+            return self.lua.table_from([self._mp_to_lua(x) for x in o])
+        if isinstance(o, dict):
+            t = self.lua.table()
+            for k, x in o.items():
+                t[self._mp_to_lua(k)] = self._mp_to_lua(x)
+            return t
+        return o
 
     # -- bit -----------------------------------------------------------------------------------
     @staticmethod

@@ -198,3 +198,16 @@ def test_busy_and_script_kill(engine_shared: EmbeddedServer, redis_real_shared: 
         return replies
 
     assert session(engine_shared.port) == session(redis_real_shared.port)
+
+
+CMSGPACK = [
+    "return cmsgpack.pack({1,2,3})", "return cmsgpack.pack({a=1})", "return cmsgpack.pack(1.5, 'x', true)",
+    "return cmsgpack.pack(0.1)", "return cmsgpack.pack(-1, 300, 70000, 2^40)",
+    "return {cmsgpack.unpack(cmsgpack.pack({1,{2}}, 's'))}", "return cmsgpack.pack({})", "return cmsgpack.pack(nil)",
+    "return cmsgpack.unpack('\\192')", "return cmsgpack.pack({1,nil,3})",
+]
+
+
+def test_cmsgpack(raw_pair: tuple[RawClient, RawClient]) -> None:
+    pytest.importorskip("msgpack", reason="the engine offers cmsgpack only when msgpack is installed")
+    compare(*raw_pair, [("eval", s, "0") for s in CMSGPACK])
