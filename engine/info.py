@@ -10,6 +10,7 @@ Sections not named in the default set (commandstats, latencystats) print only fo
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import sys
@@ -284,7 +285,7 @@ def _keyspace(server: Server) -> Fields:
         expires = db.expires
         avg = 0
         if expires:
-            sample = list(expires.values())[:1000] if len(expires) > 1000 else expires.values()
+            sample = itertools.islice(expires.values(), 1000)  # Redis also estimates avg_ttl from samples
             ttls = [t - now for t in sample if t > now]
             avg = int(sum(ttls) / len(ttls)) if ttls else 0
         out.append((f"db{db.id}", f"keys={n},expires={len(expires)},avg_ttl={avg}"))
