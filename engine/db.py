@@ -128,6 +128,18 @@ class Database:
             self.volatile.discard(key)
         self.server.on_key_removed(self, key, value)
 
+    def load(self, data: dict[bytes, Any], expires: dict[bytes, int]) -> None:
+        """Install keys read from an RDB/AOF file at start: no events, no WATCH, but the
+        sampling indexes (eviction, RANDOMKEY, SCAN, active expiry) see every key."""
+        for key, value in data.items():
+            if key not in self.data:
+                self.keys.add(key)
+            self.data[key] = value
+        for key, when in expires.items():
+            if key not in self.expires:
+                self.volatile.add(key)
+            self.expires[key] = when
+
     def set_expire(self, key: bytes, when_ms: int) -> None:
         if key not in self.expires:
             self.volatile.add(key)

@@ -199,8 +199,7 @@ def _install(server: Any, loaded: rdb.RdbLoadResult) -> None:
             raise PersistenceError(f"FATAL: Data file was created with a Redis server configured to handle "
                                    f"more than {len(server.dbs)} databases. Exiting")
         db = server.dbs[dbid]
-        db.data.update(data)
-        db.expires.update(expires)
+        db.load(data, expires)
 
 
 # ---------------------------------------------------------------------------------------

@@ -196,6 +196,10 @@ class FakeDb:
         self.data: dict[bytes, object] = {}
         self.expires: dict[bytes, int] = {}
 
+    def load(self, data: dict[bytes, object], expires: dict[bytes, int]) -> None:
+        self.data.update(data)
+        self.expires.update(expires)
+
 
 class FakeServer:
     def __init__(self, dir: Path, **config: str) -> None:
