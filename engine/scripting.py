@@ -96,6 +96,7 @@ local readonly = setmetatable({}, {__mode = "k"})
 local type, error, rawget, rawset0, setmetatable0, tostring = type, error, rawget, rawset, setmetatable, tostring
 local loadstring0, setfenv, getinfo, sethook = loadstring, setfenv, debug.getinfo, debug.sethook
 local select, pairs, unpack, concat = select, pairs, unpack, table.concat
+local raw_coroutine = coroutine
 
 for _, name in ipairs({"os", "io", "debug", "print", "require", "dofile", "loadfile", "module", "package",
                        "newproxy", "python", "collectgarbage", "gcinfo"}) do
@@ -273,6 +274,24 @@ local function hook()
   if stop then error({err = stop}) end
 end
 
+-- A Lua hook belongs to one thread (ldblib keys it by lua_State): coroutines get their own,
+-- so a loop inside a coroutine is still seen by BUSY and SCRIPT KILL.
+local co_create, co_resume = raw_coroutine.create, raw_coroutine.resume
+local function hooked_create(f)
+  local co = co_create(f)
+  sethook(co, hook, "", HOOK_EVERY)
+  return co
+end
+raw_coroutine.create = hooked_create
+raw_coroutine.wrap = (function(f)
+  local co = hooked_create(f)
+  return function(...)
+    local r = {co_resume(co, ...)}
+    if not r[1] then error(r[2], 2) end
+    return unpack(r, 2, maxn(r))
+  end
+end)
+
 local function compile(body, chunkname)
   local f, e = loadstring0(body, chunkname)
   if f then setfenv(f, G) end
@@ -422,6 +441,9 @@ class ScriptEngine:
                 ok, result = self._run(fn, lua.table_from(keys), lua.table_from(args))
             if not ok:
                 return self._error_reply(result, name)
+            if self.kill_requested:
+                # Killed inside a coroutine whose error the script caught: still killed.
+                return ScriptError("ERR Script killed by user with SCRIPT KILL...")
             return self.to_reply(result, fake.resp)
         finally:
             server.frozen_ms = outer_frozen

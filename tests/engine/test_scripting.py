@@ -305,3 +305,32 @@ def test_asyncio_eval(srv: EmbeddedServer) -> None:
         return out
 
     assert asyncio.run(main()) == [b"k", b"v"]
+
+
+def test_coroutines_work_and_cannot_hide_from_script_kill(srv: EmbeddedServer) -> None:
+    a = redis.Redis.from_url(srv.url, protocol=2)
+    b = redis.Redis.from_url(srv.url, protocol=2)
+    assert a.eval("local f = coroutine.wrap(function(x) local y = coroutine.yield(x + 1) return y * 2 end) "
+                  "return {f(1), f(5)}", 0) == [2, 10]
+    b.config_set("busy-reply-threshold", 100)
+    result: dict[str, str] = {}
+
+    def run() -> None:
+        try:
+            a.eval("local co = coroutine.create(function() while true do end end) coroutine.resume(co) return 1", 0)
+        except redis.ResponseError as e:
+            result["a"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.4)
+    try:
+        with pytest.raises(redis.ResponseError, match="^BUSY "):
+            b.ping()
+        assert b.script_kill() is True
+    finally:
+        t.join(5)
+        b.config_set("busy-reply-threshold", 5000)
+    assert result["a"].startswith("Script killed by user with SCRIPT KILL...")
+    a.close()
+    b.close()
