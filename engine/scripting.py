@@ -217,7 +217,9 @@ end
 for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack"}) do
   if G[name] then G[name] = protect(G[name]) end
 end
-getmetatable("").__index = G.string
+local string_mt = getmetatable("")
+string_mt.__index = G.string
+string_mt.__metatable = protect({__index = G.string})  -- getmetatable("") is read-only too
 for k, v in pairs(G) do real[k] = v end
 for k in pairs(real) do G[k] = nil end
 G._G = nil

@@ -200,6 +200,8 @@ SANDBOX = [
     "_G.x = 1",
     "setmetatable(_G, nil); x = 1",
     "getmetatable('').__index.upper = nil",
+    "getmetatable('').__index = nil",
+    "setmetatable('', {})",
     "string.upper = nil",
     "redis.call = function() return 1 end",
     "rawset(string, 'upper', nil)",
@@ -218,6 +220,7 @@ def test_sandbox_escape_attempts_fail(r: redis.Redis, script: str) -> None:
     # The VM is unharmed: globals and libraries are intact for the next script.
     assert r.eval("return string.upper('ok') .. tostring(rawget(_G, 'x'))", 0) == b"OKnil"
     assert r.eval("return redis.call('ping')['ok'] .. cjson.encode({1})", 0) == b"PONG[1]"
+    assert r.eval("return ('abc'):upper()", 0) == b"ABC"
 
 
 def test_no_python_object_is_reachable(r: redis.Redis) -> None:
