@@ -204,6 +204,17 @@ G.xpcall = function(f, h)
     return h(e)
   end)
 end
+-- The engine's callables are Python objects (userdata): their shared metatable stays out of
+-- reach, and tostring does not show Python's repr.
+local getmetatable0, tostring0 = getmetatable, tostring
+G.getmetatable = function(v)
+  if type(v) == "userdata" then return nil end
+  return getmetatable0(v)
+end
+G.tostring = function(v)
+  if type(v) == "userdata" then return "userdata" end
+  return tostring0(v)
+end
 G.rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
   return rawset0(t, k, v)

@@ -210,6 +210,11 @@ SANDBOX = [
     ("local done = false; local f = load(function() if done then return nil end; done = true; "
      "return string.dump(function() return 1 end) end); return f()"),
     "cjson.encode = nil",
+    "getmetatable(redis.call).__index = nil",
+    "getmetatable(cjson.null).__call = nil",
+    "return redis.call.__self__",
+    "return redis.call['__self__']",
+    "return bit.band.func",
 ]
 
 
