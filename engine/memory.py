@@ -301,38 +301,50 @@ def state(server: Server) -> MemoryState:
     return server.memory  # type: ignore[attr-defined, no-any-return]
 
 
-def refresh(server: Server) -> None:
-    """Re-estimate every key written since the last call (db.resized_keys)."""
+CRON_REFRESH_BUDGET = 2000  # keys re-estimated per cron tick without maxmemory
+
+
+def refresh(server: Server, budget: int | None = None) -> None:
+    """Re-estimate the keys written since the last call (db.resized_keys): all of them, or
+    at most ``budget`` (the cron's share when no maxmemory makes the total urgent)."""
     st: MemoryState = server.memory  # type: ignore[attr-defined]
     for db in st.active:
-        dirty = db.resized_keys
-        if not dirty:
+        if db.resized_keys:
+            budget = _refresh_db(server, st, db, budget)
+            if budget == 0:
+                return
+
+
+def _refresh_db(server: Server, st: MemoryState, db: Database, budget: int | None) -> int | None:
+    """Re-estimate pending keys of one database; return the budget left (None: unlimited)."""
+    dirty = db.resized_keys
+    count = len(dirty) if budget is None else min(budget, len(dirty))
+    limits = st.limits
+    if limits is None:
+        limits = st.limits = _Limits(server.config)
+    sizes = st.sizes[db.id]
+    data = db.data
+    delta = 0
+    for _ in range(count):
+        key = dirty.pop()
+        value = data.get(key)
+        old = sizes.get(key, 0)
+        if value is None:
+            if old:
+                del sizes[key]
+                delta -= old
             continue
-        limits = st.limits
-        if limits is None:
-            limits = st.limits = _Limits(server.config)
-        sizes = st.sizes[db.id]
-        data = db.data
-        delta = 0
-        while dirty:
-            key = dirty.pop()
-            value = data.get(key)
-            old = sizes.get(key, 0)
-            if value is None:
-                if old:
-                    del sizes[key]
-                    delta -= old
-                continue
-            new = key_bytes(db, key, value, limits)
-            sizes[key] = new
-            delta += new - old
-        st.dataset_bytes += delta
-        shape = (len(data), len(db.expires))
-        if shape != st.shapes[db.id]:
-            st.shapes[db.id] = shape
-            tables = _buckets(shape[0]) + _buckets(shape[1])
-            st.tables_bytes += tables - st.tables[db.id]
-            st.tables[db.id] = tables
+        new = key_bytes(db, key, value, limits)
+        sizes[key] = new
+        delta += new - old
+    st.dataset_bytes += delta
+    shape = (len(data), len(db.expires))
+    if shape != st.shapes[db.id]:
+        st.shapes[db.id] = shape
+        tables = _buckets(shape[0]) + _buckets(shape[1])
+        st.tables_bytes += tables - st.tables[db.id]
+        st.tables[db.id] = tables
+    return None if budget is None else budget - count
 
 
 def overhead_bytes(server: Server) -> int:
@@ -384,7 +396,9 @@ def _cron(server: Server) -> None:
     st.limits = None  # pick up CONFIG SET of the encoding thresholds
     reconcile(server)
     st.active = [db for db in server.dbs if db.data or db.resized_keys or st.tables[db.id]]
-    refresh(server)
+    # Under maxmemory the totals must be exact before each write (evict.py refreshes them);
+    # otherwise only INFO/metrics read them, so the cron spreads the work out.
+    refresh(server, None if server.maxmemory else CRON_REFRESH_BUDGET)
 
 
 @on_init

@@ -104,9 +104,9 @@ def _propagate(client: Client, cmd: Any, argv: list[bytes]) -> None:
     Redis's ``alsoPropagate`` / ``rewriteClientCommandVector``; it is consumed here.
     EXEC and scripts are not appended themselves (see :data:`_EFFECTS_PROPAGATED`).
     """
-    if argv[0].lower() in _EFFECTS_PROPAGATED:
-        return
     override = client.__dict__.pop("also_propagate", None)
+    if persistence.state(client.server).aof_file is None or argv[0].lower() in _EFFECTS_PROPAGATED:
+        return
     if override is None:
         persistence.propagate(client.server, client.db.id, argv)
     else:
