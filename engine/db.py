@@ -135,6 +135,7 @@ class Database:
             if key not in self.data:
                 self.keys.add(key)
             self.data[key] = value
+        self.resized_keys.update(data)
         for key, when in expires.items():
             if key not in self.expires:
                 self.volatile.add(key)

@@ -383,8 +383,8 @@ def reconcile(server: Server) -> None:
     for db in server.dbs:
         sizes = st.sizes[db.id]
         data = db.data
-        if len(sizes) == len(data):
-            continue
+        if len(sizes) == len(data) or db.resized_keys:
+            continue  # equal, or still draining writes whose estimates are pending
         for key in [k for k in sizes if k not in data]:
             st.dataset_bytes -= sizes.pop(key)
         db.resized_keys.update(k for k in data if k not in sizes)

@@ -105,7 +105,7 @@ def _propagate(client: Client, cmd: Any, argv: list[bytes]) -> None:
     EXEC and scripts are not appended themselves (see :data:`_EFFECTS_PROPAGATED`).
     """
     override = client.__dict__.pop("also_propagate", None)
-    if persistence.state(client.server).aof_file is None or argv[0].lower() in _EFFECTS_PROPAGATED:
+    if client.server.persistence.aof_file is None or argv[0].lower() in _EFFECTS_PROPAGATED:  # type: ignore[attr-defined]
         return
     if override is None:
         persistence.propagate(client.server, client.db.id, argv)
