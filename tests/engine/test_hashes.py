@@ -4,7 +4,6 @@ engine, including the session-storage pattern (HSET + PEXPIRE + HGETALL) they ex
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,18 +15,6 @@ from tests.engine.test_strings import Recorder
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated hmset:DeprecationWarning")
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(srv.url, protocol=request.param)
-    client.flushall()
-    yield client
-    client.close()
 
 
 def test_hset_hget_hmget_hgetall(r: redis.Redis) -> None:

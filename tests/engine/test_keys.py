@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,20 +15,6 @@ import redis.asyncio as aioredis
 from engine.client import Client
 from engine.server import EmbeddedServer
 from tests.engine.test_strings import Recorder
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(srv.url, protocol=request.param)
-    client.flushall()
-    yield client
-    client.close()
 
 
 def test_del_unlink_exists_type(r: redis.Redis) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 import redis
@@ -20,18 +20,6 @@ from tests.support.redis_real import RealRedis
 __all__ = ["keyevents", "assert_same_events"]
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    c = redis.Redis(port=srv.port, protocol=request.param)
-    c.flushall()
-    yield c
-    c.close()
 
 
 def keyevents(port: int, commands: Sequence[Sequence[str]]) -> list[tuple[bytes, bytes]]:

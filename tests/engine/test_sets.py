@@ -4,7 +4,6 @@ a real redis-server, SPOP's AOF form, encodings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -13,20 +12,6 @@ import redis.asyncio as aredis
 from engine.server import EmbeddedServer
 from tests.engine.test_lists import assert_same_events
 from tests.support.redis_real import RealRedis
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    c = redis.Redis(port=srv.port, protocol=request.param)
-    c.flushall()
-    yield c
-    c.close()
 
 
 def test_membership(r: redis.Redis) -> None:

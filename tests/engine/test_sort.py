@@ -3,28 +3,12 @@ LIMIT, STORE, the conversion error, and the sortstore event as redis-server send
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 
 from engine.server import EmbeddedServer
 from tests.engine.test_lists import assert_same_events
 from tests.support.redis_real import RealRedis
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    c = redis.Redis(port=srv.port, protocol=request.param)
-    c.flushall()
-    yield c
-    c.close()
 
 
 def test_numeric_and_alpha(r: redis.Redis) -> None:

@@ -5,7 +5,6 @@ the embedded engine: replies as the client library decodes them, TTL handling, e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,18 +15,6 @@ from engine.server import EmbeddedServer
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(srv.url, protocol=request.param)
-    client.flushall()
-    yield client
-    client.close()
 
 
 class Recorder:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -24,18 +23,6 @@ def pairs(reply: list[object]) -> list[tuple[object, object]]:
     return [tuple(p) for p in reply]  # type: ignore[misc]
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as s:
-        yield s
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def r(request: pytest.FixtureRequest, srv: EmbeddedServer) -> Iterator[redis.Redis]:
-    c = redis.Redis(port=srv.port, protocol=request.param)
-    c.flushall()
-    yield c
-    c.close()
 
 
 def test_zadd_options(r: redis.Redis) -> None:
