@@ -1,6 +1,6 @@
 """Client-side patterns of the modelled service, for any Redis URL (redis-py only).
 
-The service (``/work/shared/seeds/redis-cache-service.txt``) uses Redis for caching, sessions,
+The service (``../shared/seeds/redis-cache-service.txt``) uses Redis for caching, sessions,
 rate limiting and distributed locks.  These recipes are its patterns written once, atomic on
 the server (Lua scripts, ``SET NX PX``), and tested against both real redis-server and the
 engine (``tests/engine/test_recipes_*.py``):
