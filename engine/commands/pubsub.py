@@ -8,6 +8,8 @@ S- forms), as ``clientSubscriptionsCount`` / ``clientShardSubscriptionsCount`` c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.client import Client
 from engine.protocol import Push, Replies, Reply
 from engine.pubsub import PubSub
@@ -29,76 +31,68 @@ def _count(ctx: Client) -> int:
     return len(ctx.channels) + len(ctx.patterns)
 
 
+def _shard_count(ctx: Client) -> int:
+    return len(ctx.shard_channels)
+
+
+def _subscribe(ctx: Client, kind: bytes, names: tuple[bytes, ...], add: Callable[[Client, bytes], object],
+               count: Callable[[Client], int]) -> Reply:
+    """One confirmation ``[kind, name, count]`` per name, counted after each subscription."""
+    out = Replies()
+    for name in names:
+        add(ctx, name)
+        out.append(Push([kind, name, count(ctx)]))
+    return out
+
+
+def _unsubscribe(ctx: Client, kind: bytes, names: tuple[bytes, ...], current: set[bytes],
+                 remove: Callable[[Client, bytes], object], count: Callable[[Client], int]) -> Reply:
+    """As :func:`_subscribe`; no names means all current ones, and with none at all Redis
+    still confirms once with a nil name."""
+    out = Replies()
+    for name in names or sorted(current):
+        remove(ctx, name)
+        out.append(Push([kind, name, count(ctx)]))
+    if not out:
+        out.append(Push([kind, None, count(ctx)]))
+    return out
+
+
 @command("subscribe", arity=-2, flags=_SUB_FLAGS, group="pubsub", since="2.0.0",
          summary="Listen for messages published to the given channels")
 def subscribe(ctx: Client, *channels: bytes) -> Reply:
-    ps = _registry(ctx)
-    out = Replies()
-    for ch in channels:
-        ps.subscribe(ctx, ch)
-        out.append(Push([b"subscribe", ch, _count(ctx)]))
-    return out
+    return _subscribe(ctx, b"subscribe", channels, _registry(ctx).subscribe, _count)
 
 
 @command("unsubscribe", arity=-1, flags=_SUB_FLAGS, group="pubsub", since="2.0.0",
          summary="Stop listening for messages posted to the given channels")
 def unsubscribe(ctx: Client, *channels: bytes) -> Reply:
-    ps = _registry(ctx)
-    out = Replies()
-    for ch in channels or sorted(ctx.channels):
-        ps.unsubscribe(ctx, ch)
-        out.append(Push([b"unsubscribe", ch, _count(ctx)]))
-    if not out:
-        out.append(Push([b"unsubscribe", None, _count(ctx)]))
-    return out
+    return _unsubscribe(ctx, b"unsubscribe", channels, ctx.channels, _registry(ctx).unsubscribe, _count)
 
 
 @command("psubscribe", arity=-2, flags=_SUB_FLAGS, group="pubsub", since="2.0.0",
          summary="Listen for messages published to channels matching the given patterns")
 def psubscribe(ctx: Client, *patterns: bytes) -> Reply:
-    ps = _registry(ctx)
-    out = Replies()
-    for p in patterns:
-        ps.psubscribe(ctx, p)
-        out.append(Push([b"psubscribe", p, _count(ctx)]))
-    return out
+    return _subscribe(ctx, b"psubscribe", patterns, _registry(ctx).psubscribe, _count)
 
 
 @command("punsubscribe", arity=-1, flags=_SUB_FLAGS, group="pubsub", since="2.0.0",
          summary="Stop listening for messages posted to channels matching the given patterns")
 def punsubscribe(ctx: Client, *patterns: bytes) -> Reply:
-    ps = _registry(ctx)
-    out = Replies()
-    for p in patterns or sorted(ctx.patterns):
-        ps.punsubscribe(ctx, p)
-        out.append(Push([b"punsubscribe", p, _count(ctx)]))
-    if not out:
-        out.append(Push([b"punsubscribe", None, _count(ctx)]))
-    return out
+    return _unsubscribe(ctx, b"punsubscribe", patterns, ctx.patterns, _registry(ctx).punsubscribe, _count)
 
 
 @command("ssubscribe", arity=-2, flags=_SUB_FLAGS, keys=(1, -1, 1), group="pubsub", since="7.0.0",
          summary="Listen for messages published to the given shard channels")
 def ssubscribe(ctx: Client, *channels: bytes) -> Reply:
-    ps = _registry(ctx)
-    out = Replies()
-    for ch in channels:
-        ps.ssubscribe(ctx, ch)
-        out.append(Push([b"ssubscribe", ch, len(ctx.shard_channels)]))
-    return out
+    return _subscribe(ctx, b"ssubscribe", channels, _registry(ctx).ssubscribe, _shard_count)
 
 
 @command("sunsubscribe", arity=-1, flags=_SUB_FLAGS, keys=(1, -1, 1), group="pubsub", since="7.0.0",
          summary="Stop listening for messages posted to the given shard channels")
 def sunsubscribe(ctx: Client, *channels: bytes) -> Reply:
-    ps = _registry(ctx)
-    out = Replies()
-    for ch in channels or sorted(ctx.shard_channels):
-        ps.sunsubscribe(ctx, ch)
-        out.append(Push([b"sunsubscribe", ch, len(ctx.shard_channels)]))
-    if not out:
-        out.append(Push([b"sunsubscribe", None, 0]))
-    return out
+    return _unsubscribe(ctx, b"sunsubscribe", channels, ctx.shard_channels, _registry(ctx).sunsubscribe,
+                        _shard_count)
 
 
 @command("publish", arity=3, flags="pubsub loading stale fast may_replicate", group="pubsub", since="2.0.0",
