@@ -223,7 +223,7 @@ for _p in (
     Param("latency-tracking", "bool", True),
     Param("latency-tracking-info-percentiles", "special", [50.0, 99.0, 99.9],
           parse_fn=lambda t: [float(x) for x in t.split()],
-          format_fn=lambda v: " ".join(("%g" % x) if x != int(x) else str(int(x)) for x in v)),
+          format_fn=lambda v: " ".join(f"{x:g}" if x != int(x) else str(int(x)) for x in v)),
     Param("proto-max-bulk-len", "memory", 512 * 1024 * 1024, minimum=1024 * 1024, apply=_apply_attr("proto_max_bulk_len")),
     Param("client-query-buffer-limit", "memory", 1024 * 1024 * 1024, minimum=1024 * 1024,
           apply=_apply_attr("client_query_buffer_limit")),

@@ -59,7 +59,7 @@ def process_command(client: Client, argv: list[bytes]) -> Any:
     if server.renamed_commands and argv[0].lower() in server.renamed_commands:
         real = server.renamed_commands[argv[0].lower()]
         if not real:  # rename-command NAME "" (or the old name of a renamed command)
-            e = errors.unknown_command(argv[0], argv[1:])
+            e: RedisError = errors.unknown_command(argv[0], argv[1:])
             if client.multi is not None:
                 client.multi_error = True
             server.stats.errors(e)
@@ -69,11 +69,11 @@ def process_command(client: Client, argv: list[bytes]) -> Any:
         cmd = COMMANDS.get(argv[0].lower())
         if cmd is None or cmd.subcommands or (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:
             cmd = resolve(argv)
-    except RedisError as e:
+    except RedisError as exc:
         if client.multi is not None:
             client.multi_error = True
-        server.stats.errors(e)
-        return e
+        server.stats.errors(exc)
+        return exc
     client.last_command = cmd.fullname
     if not client.authenticated and not cmd.noauth:
         cmd.rejected_calls += 1
@@ -166,6 +166,6 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
         for hook in server.latency_hooks:
             hook(cmd, elapsed_us)
     if server.dirty != dirty_before and server.propagate_hooks:
-        for hook in server.propagate_hooks:
-            hook(client, cmd, argv)
+        for propagate in server.propagate_hooks:
+            propagate(client, cmd, argv)
     return reply

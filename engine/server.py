@@ -373,8 +373,12 @@ def run_server(config: Config) -> int:
     except OSError as e:
         log.warning("%s", e)
         return 1
+    def on_signal(sig: int) -> None:
+        log.warning("Received %s, scheduling shutdown...", signal.Signals(sig).name)
+        server.request_shutdown()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda s=sig: (log.warning("Received %s, scheduling shutdown...", signal.Signals(s).name), server.request_shutdown()))
+        loop.add_signal_handler(sig, on_signal, sig)
     loop.run_until_complete(server.wait_stopped())
     loop.close()
     return 0
