@@ -17,12 +17,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simlab.paths import DEFAULT_SCENARIO
 from simlab.results import RunResult
 from simlab.scenario import ScenarioError, load_scenario, scenario_json_schema
 
 __all__ = ["DEFAULT_SCENARIO", "app", "main", "reference_table", "slo_verdict"]
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "data" / "scenarios" / "redis-cache-service.yaml"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Discrete-event simulation of a cache service.")
 
