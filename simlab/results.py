@@ -1,10 +1,22 @@
 """Results of a run as pandas DataFrames (units in column names) that render in Jupyter.
 
 `RunResult.summary` has one row for the whole service, one per source and one per flow;
-`errors` counts outcomes by cause (rate-limit rejections apart from errors); `resources` has
-utilisation, mean number in system (time average), waits; `timeseries` is per minute (for
-heatmaps and burn rates); `pubsub` has delivery percentiles per subscriber; `replications`
-and `ci` appear when the run had several independent replications.
+`errors` counts outcomes by cause (rate-limit rejections apart from errors); `resources` has,
+per contended resource, two different figures that are easy to confuse:
+
+* `offered_load` = lambda E[S] / c, the work arriving per unit of capacity (arrival rate times
+  mean service time over the number of servers); above 1 the resource cannot keep up;
+* `busy_fraction` (also `utilisation`) = measured busy time of the servers inside the window
+  over window x c; it never exceeds 1, so an overloaded resource shows 1.0 here and its
+  excess only in `offered_load`, the queue and the waits;
+
+plus time-average number in system and in queue (`mean_in_system`, `mean_queue_len`: areas
+under N(t), not lambda W, so `little` is a real check of Little's law), wait probability and
+waits. `overload` says which resource is over capacity and by how much, and what the model
+leaves unbounded. `timeseries` is per minute (for heatmaps and burn rates); `pubsub` has
+delivery percentiles per subscriber. With several independent replications, `replications`
+has the per-replication service figures, `ci` their 95 % Student-t intervals, and `intervals`
+an interval for every figure of every group and resource.
 """
 
 from __future__ import annotations
@@ -18,9 +30,19 @@ import pandas as pd
 
 from simlab.metrics import confidence_interval
 from simlab.model.plan import Outcome
+from simlab.model.minutes import MinuteEvents
 from simlab.model.record import GroupStats, Recorder
 
-__all__ = ["RunResult", "build_result"]
+__all__ = [
+    "GROUP_FIGURES",
+    "RESOURCE_FIGURES",
+    "RunResult",
+    "TARGET_CI_FIGURES",
+    "build_result",
+    "intervals_doc",
+    "intervals_table",
+    "widest_relative_ci",
+]
 
 _ERR = [Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.UPSTREAM]
 
@@ -32,6 +54,8 @@ def _row(name: str, kind: str, g: GroupStats, window_s: float) -> dict[str, Any]
     out["throughput_rps"] = g.requests / window_s if window_s > 0 else math.nan
     out.update(g.hist.summary())
     out["hit_ratio"] = g.hits / g.reads if g.reads else math.nan
+    read_bytes = getattr(g, "read_bytes", 0)
+    out["byte_hit_ratio"] = getattr(g, "hit_bytes", 0) / read_bytes if read_bytes else math.nan
     out["error_rate"] = errors / n
     out["timeout_rate"] = g.outcomes[Outcome.TIMEOUT] / n
     out["rejected_rate"] = g.outcomes[Outcome.REJECTED] / n
@@ -55,6 +79,9 @@ class RunResult:
     ci: pd.DataFrame | None = None
     wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    events: MinuteEvents | None = None  # per-minute counts by group/outcome/latency, for SLIs
+    intervals: pd.DataFrame | None = None  # kind, group, metric, mean, half_width_95, low, high
+    overload: dict[str, Any] = field(default_factory=dict)  # over_capacity, saturated, unbounded
 
     @property
     def overall(self) -> dict[str, Any]:
@@ -63,7 +90,7 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `simlab run --json`."""
         keys = ["requests", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-                "mean_ms", "hit_ratio", "error_rate", "timeout_rate", "rejected_rate"]
+                "mean_ms", "hit_ratio", "byte_hit_ratio", "error_rate", "timeout_rate", "rejected_rate"]
 
         def clean(d: dict[str, Any]) -> dict[str, Any]:
             out = {}
@@ -88,6 +115,13 @@ class RunResult:
         }
         if self.ci is not None:
             doc["ci95"] = self.ci.replace({np.nan: None}).to_dict("records")
+        if self.intervals is not None:
+            doc["intervals"] = intervals_doc(self.intervals)
+            doc["replications_run"] = int(self.extra.get("replications", 0))
+        if "target_ci" in self.extra:
+            doc["target_ci"] = self.extra["target_ci"]
+        doc["little"] = self.little.replace({np.nan: None}).to_dict("records")
+        doc["overload"] = self.overload
         return doc
 
     def _repr_html_(self) -> str:
@@ -98,6 +132,144 @@ class RunResult:
         if self.ci is not None:
             parts.append(self.ci.to_html(index=False, float_format=lambda x: f"{x:.4g}"))
         return "\n".join(parts)
+
+
+#: Figures of a summary row that get an interval (every number a row reports).
+GROUP_FIGURES = ("requests", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
+                 "hit_ratio", "byte_hit_ratio", "error_rate", "timeout_rate", "rejected_rate", "retries")
+#: Figures of a resource row that get an interval.
+RESOURCE_FIGURES = ("jobs", "throughput_rps", "offered_load", "busy_fraction", "utilisation", "mean_busy_servers",
+                    "mean_in_system", "mean_queue_len", "wait_probability", "mean_wait_ms", "p99_wait_ms",
+                    "mean_sojourn_ms", "mean_service_ms")
+#: An offered load at or above this is over capacity (queues grow without bound).
+OVER_CAPACITY = 1.0
+#: A busy fraction above this with waits over 10 x the service time: saturated.
+SATURATED_BUSY = 0.95
+
+
+def _resource_rows(rec: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Resource rows and Little's-law rows of one recorder (pooled or one replication)."""
+    res_rows = []
+    little_rows = []
+    w = rec.window_s
+    for r, st in zip(rec.resources, rec.res, strict=True):
+        if st.jobs == 0:
+            continue
+        servers = r.servers if r.servers > 0 else math.nan
+        lam = st.jobs / w
+        W = st.sojourn_s / st.jobs
+        Wq = max(0.0, st.wait_s / st.jobs)
+        busy = st.busy_in_s / w / servers if servers == servers else math.nan
+        res_rows.append({
+            "resource": r.name, "kind": r.kind, "servers": r.servers, "jobs": st.jobs, "throughput_rps": lam,
+            "offered_load": st.busy_s / w / servers if servers == servers else math.nan,
+            "busy_fraction": busy,
+            "utilisation": busy,
+            "mean_busy_servers": st.busy_in_s / w,
+            "mean_in_system": st.area_s / w, "mean_queue_len": st.queue_area_s / w,
+            "wait_probability": st.waited / st.jobs,
+            "mean_wait_ms": Wq * 1e3, "p99_wait_ms": st.wait_hist.percentile_ms(99.0),
+            "mean_sojourn_ms": W * 1e3,
+            "mean_service_ms": st.busy_s / st.jobs * 1e3,
+        })
+        little_rows.append({
+            "resource": r.name, "L_time_avg": st.area_s / w, "lambda_W": lam * W,
+            "Lq_time_avg": st.queue_area_s / w, "lambda_Wq": lam * Wq,
+            "rel_diff": abs(st.area_s / w - lam * W) / (lam * W) if lam * W > 0 else math.nan,
+        })
+    return res_rows, little_rows
+
+
+def _overload(res: pd.DataFrame, pooled: Recorder) -> dict[str, Any]:
+    """Which resource is over capacity (offered load >= 1) or saturated, by how much, and
+    what the model leaves unbounded (so a reader knows when waits are an artefact of it)."""
+    over, saturated, notes = [], [], []
+    for row in res.to_dict("records"):
+        off, busy = row["offered_load"], row["busy_fraction"]
+        if off == off and off >= OVER_CAPACITY:
+            over.append({
+                "resource": row["resource"], "offered_load": off, "over_by": off - 1.0,
+                "busy_fraction": busy, "mean_queue_len": row["mean_queue_len"], "mean_wait_ms": row["mean_wait_ms"],
+                "message": f"{row['resource']} is over capacity: offered load {off:.2f} on {row['servers']} "
+                f"server(s), {100 * (off - 1):.0f} % more work than it can do; it was busy "
+                f"{100 * busy:.1f} % of the time, {row['mean_queue_len']:.1f} waiting on average, "
+                f"mean wait {row['mean_wait_ms']:.1f} ms",
+            })
+        elif busy == busy and busy >= SATURATED_BUSY and row["mean_wait_ms"] > 10 * row["mean_service_ms"]:
+            saturated.append({
+                "resource": row["resource"], "offered_load": off, "busy_fraction": busy,
+                "message": f"{row['resource']} is saturated: busy {100 * busy:.1f} %, mean wait "
+                f"{row['mean_wait_ms']:.1f} ms (offered load {off:.2f})",
+            })
+    for r in pooled.resources:
+        bound = getattr(r, "queue_bound", None)
+        if bound is None:
+            notes.append(f"{r.name}: queue unbounded (no limit on waiting requests)")
+    return {"over_capacity": over, "saturated": saturated, "unbounded": notes}
+
+
+def _group_figures(rec: Recorder) -> dict[tuple[str, str], dict[str, Any]]:
+    """Figures of every group of one replication: (kind, group) -> row."""
+    out = {}
+    for row in _summary(rec).to_dict("records"):
+        out[(row["kind"], row["group"])] = row
+    for row in _resource_rows(rec)[0]:
+        out[("resource", row["resource"])] = row
+    return out
+
+
+def intervals_table(per_rep: list[dict[tuple[str, str], dict[str, Any]]]) -> pd.DataFrame:
+    """A 95 % Student-t interval over replications for every figure of every group."""
+    rows = []
+    keys = list(per_rep[0])
+    for key in keys:
+        figures = RESOURCE_FIGURES if key[0] == "resource" else GROUP_FIGURES
+        for metric in figures:
+            vals = np.array([float(r[key][metric]) if key in r and r[key].get(metric) is not None else math.nan
+                             for r in per_rep])
+            vals = vals[~np.isnan(vals)]
+            if len(vals) == 0:
+                continue
+            m, h = confidence_interval(vals)
+            rows.append({"kind": key[0], "group": key[1], "metric": metric, "mean": m, "half_width_95": h,
+                         "low": m - h, "high": m + h,
+                         "rel_half_width": abs(h / m) if m else (0.0 if h == 0 else math.inf)})
+    return pd.DataFrame(rows)
+
+
+def intervals_doc(iv: pd.DataFrame) -> dict[str, Any]:
+    """The intervals as JSON: {service|sources|flows|resources: {group: {metric: {...}}}}."""
+    section = {"service": "service", "source": "sources", "flow": "flows", "resource": "resources"}
+    doc: dict[str, Any] = {v: {} for v in section.values()}
+    for r in iv.replace({np.nan: None}).to_dict("records"):
+        entry = {"mean": r["mean"], "half_width_95": r["half_width_95"], "low": r["low"], "high": r["high"]}
+        sec = doc[section[r["kind"]]]
+        if r["kind"] == "service":
+            sec[r["metric"]] = entry
+        else:
+            sec.setdefault(r["group"], {})[r["metric"]] = entry
+    return doc
+
+
+#: Figures `--target-ci` watches by default: the service's latency, hit ratio and throughput.
+#: Rare-event rates (an error rate of 0.02 %) need orders of magnitude more requests for a
+#: small relative interval; name them in `metrics` to include them.
+TARGET_CI_FIGURES = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "hit_ratio", "throughput_rps")
+
+
+def widest_relative_ci(per_rep: list[dict[tuple[str, str], dict[str, Any]]], kinds: tuple[str, ...] = ("service",),
+                       metrics: tuple[str, ...] = TARGET_CI_FIGURES) -> tuple[float, str]:
+    """(widest relative half-width, which figure) over `metrics` of the groups of `kinds`
+    whose mean is not zero (a rate of exactly 0 in every replication has no relative width)."""
+    if len(per_rep) < 2:
+        return math.inf, "fewer than 2 replications"
+    iv = intervals_table([{k: v for k, v in r.items() if k[0] in kinds} for r in per_rep])
+    iv = iv[(iv["mean"] != 0) & iv["metric"].isin(metrics)]
+    if iv.empty:
+        return 0.0, ""
+    i = int(np.argmax(iv["rel_half_width"].to_numpy()))
+    row = iv.iloc[i]
+    return float(row["rel_half_width"]), f"{row['group']}.{row['metric']}"
 
 
 def _summary(rec: Recorder) -> pd.DataFrame:
@@ -111,14 +283,13 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
     """Pool the replications' recorders into one result (plus a CI table if several)."""
     reps = None
     ci = None
+    intervals = None
     if len(recs) > 1:
         # per-replication figures first: pooling below merges into recs[0]
         reps = pd.DataFrame([_row(f"rep{i}", "replication", r.overall, r.window_s) for i, r in enumerate(recs)])
-        ci_rows = []
-        for col in ["p50_ms", "p90_ms", "p99_ms", "mean_ms", "hit_ratio", "error_rate", "throughput_rps"]:
-            m, h = confidence_interval(reps[col].to_numpy(dtype=float))
-            ci_rows.append({"metric": col, "mean": m, "half_width_95": h})
-        ci = pd.DataFrame(ci_rows)
+        intervals = intervals_table([_group_figures(r) for r in recs])
+        svc = intervals[intervals["kind"] == "service"]
+        ci = svc[["metric", "mean", "half_width_95"]].reset_index(drop=True)
     pooled = recs[0]
     for other in recs[1:]:
         pooled.overall.merge(other.overall)
@@ -133,29 +304,13 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
             for ha, hb in zip(mine, hists, strict=True):
                 ha.merge(hb)
         pooled.minutes += other.minutes
+        pooled.events.merge(other.events)
         pooled.window_s += other.window_s
     summary = _summary(pooled)
     errors = pd.DataFrame(
         [{"cause": Outcome.NAMES[c], "requests": int(pooled.overall.outcomes[c])} for c in range(1, len(Outcome.NAMES))]
     )
-    res_rows = []
-    little_rows = []
-    w = pooled.window_s
-    for r, st in zip(pooled.resources, pooled.res, strict=True):
-        if st.jobs == 0:
-            continue
-        servers = r.servers if r.servers > 0 else math.nan
-        lam = st.jobs / w
-        W = st.sojourn_s / st.jobs
-        res_rows.append({
-            "resource": r.name, "servers": r.servers, "jobs": st.jobs, "throughput_rps": lam,
-            "utilisation": st.busy_s / w / servers if servers == servers else math.nan,
-            "mean_in_system": st.area_s / w, "mean_queue_len": max(0.0, st.wait_s / w),
-            "wait_probability": st.waited / st.jobs,
-            "mean_wait_ms": max(0.0, st.wait_s / st.jobs * 1e3), "p99_wait_ms": st.wait_hist.percentile_ms(99.0),
-            "mean_sojourn_ms": W * 1e3,
-        })
-        little_rows.append({"resource": r.name, "L_time_avg": st.area_s / w, "lambda_W": lam * W})
+    res_rows, little_rows = _resource_rows(pooled)
     ts = pd.DataFrame(pooled.minutes, columns=["minute", "requests", "errors", "reads", "hits", "p50_ms", "p99_ms"])
     if len(recs) > 1 and len(ts):
         ts = ts.groupby("minute", as_index=False).agg(
@@ -165,8 +320,14 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
     for flow, hs in pooled.pubsub.items():
         for j, hist in enumerate(hs):
             pub_rows.append({"flow": flow, "subscriber": j, "deliveries": hist.count, **hist.summary()})
-    return RunResult(
+    resources = pd.DataFrame(res_rows)
+    result = RunResult(
         scenario=scenario, seed=seed, duration_s=duration_s, model=model, summary=summary, errors=errors,
-        resources=pd.DataFrame(res_rows), timeseries=ts, pubsub=pd.DataFrame(pub_rows),
-        little=pd.DataFrame(little_rows), replications=reps, ci=ci,
+        events=pooled.events,
+        resources=resources, timeseries=ts, pubsub=pd.DataFrame(pub_rows),
+        little=pd.DataFrame(little_rows), replications=reps, ci=ci, intervals=intervals,
     )
+    result.overload = _overload(resources, pooled) if len(resources) else {"over_capacity": [], "saturated": [],
+                                                                           "unbounded": []}
+    result.extra["replications"] = len(recs)
+    return result

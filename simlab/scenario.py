@@ -17,22 +17,29 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "AlertWindowSpec",
     "ArrivalSpec",
     "BackendSpec",
     "CacheServiceSpec",
     "CostSpec",
     "Dist",
+    "FLOW_SHARE_TOLERANCE",
     "FaultSpec",
     "FlowSpec",
     "KeyspaceSpec",
+    "MaxmemoryPolicy",
     "NetworkSpec",
+    "ObjectiveSpec",
     "PersistenceSpec",
+    "PodResourcesSpec",
+    "PromQuerySpec",
     "RateLimitSpec",
     "ReferenceSpec",
     "RunSpec",
     "Scenario",
     "ScenarioError",
     "SloSpec",
+    "SloWindowSpec",
     "SourceSpec",
     "load_scenario",
     "scenario_from_dict",
@@ -159,6 +166,10 @@ class ArrivalSpec(_Model):
         return self
 
 
+#: How far a source's flow shares may be from summing to 1 (rounding in hand-written files).
+FLOW_SHARE_TOLERANCE = 1e-3
+
+
 class RateLimitSpec(_Model):
     """A fixed-window limiter (INCR + EXPIRE per window): requests over `limit` are rejected."""
 
@@ -185,6 +196,9 @@ class SourceSpec(_Model):
     def _shares(self) -> SourceSpec:
         if not self.flows or min(self.flows.values()) < 0 or sum(self.flows.values()) <= 0:
             raise ValueError("flows must map at least one flow name to a share > 0")
+        total = sum(self.flows.values())
+        if abs(total - 1.0) > FLOW_SHARE_TOLERANCE:
+            raise ValueError(f"flow shares of source {self.name!r} add up to {total:g}, not 1")
         return self
 
 
@@ -225,12 +239,36 @@ class TtlSpec(_Model):
         return self
 
 
+def _smallest_size(d: Constant | Exponential | Lognormal | Gamma | Uniform | Empirical) -> float | None:
+    """The smallest value a size distribution can give when that is a fixed number (constant,
+    uniform, empirical); None for continuous ones on (shift, inf), which are whole bytes
+    rounded down with 1 byte the least."""
+    if isinstance(d, Constant):
+        return d.value
+    if isinstance(d, Uniform):
+        return d.low
+    if isinstance(d, Empirical):
+        return min(d.values)
+    return None
+
+
 class KeyspaceSpec(_Model):
+    """Keys and their sizes in bytes. A size must be at least 1 byte: a constant, uniform or
+    empirical size below 1 is an error (it used to become 1 silently)."""
+
     num_keys: int = Field(gt=0)
     popularity: PopularitySpec = PopularitySpec()
     key_size_bytes: Dist = _const(32)
     value_size_bytes: Dist = _const(256)
     ttl: TtlSpec = TtlSpec()
+
+    @model_validator(mode="after")
+    def _sizes(self) -> KeyspaceSpec:
+        for name in ("key_size_bytes", "value_size_bytes"):
+            low = _smallest_size(getattr(self, name))
+            if low is not None and low < 1:
+                raise ValueError(f"{name} can be {low:g}; sizes must be at least 1 byte")
+        return self
 
 
 # --- flows -----------------------------------------------------------------------------------
@@ -296,6 +334,21 @@ class PersistenceSpec(_Model):
     dataset_bytes: int = Field(default=0, ge=0)
 
 
+#: Redis's maxmemory-policy values (redis.io eviction docs) plus the exact `lru` and `fifo`.
+MaxmemoryPolicy = Literal[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "lru",
+    "fifo",
+]
+
+
 class CacheServiceSpec(_Model):
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0, description="replicas per shard")
@@ -304,10 +357,36 @@ class CacheServiceSpec(_Model):
     service_time_us: dict[str, Dist] = Field(default_factory=dict, description="per command; `default` too")
     service_times_file: str | None = Field(default=None, description="YAML with the same mapping")
     maxmemory_bytes: int = Field(default=0, ge=0, description="0: no limit")
-    maxmemory_policy: str = "allkeys-lru"
+    maxmemory_objects: int | None = Field(
+        default=None,
+        gt=0,
+        description="capacity in objects instead of bytes: every key counts 1 and no overhead "
+        "is charged (libCacheSim's ignore_obj_size); give this or maxmemory_bytes, not both",
+    )
+    maxmemory_policy: MaxmemoryPolicy = Field(
+        default="allkeys-lru",
+        description="Redis's eight maxmemory-policy values, or the exact textbook `lru` and `fifo` "
+        "(identical to libCacheSim's LRU and FIFO when per_key_overhead_bytes is 0)",
+    )
     maxmemory_samples: int = Field(default=5, ge=1)
+    per_key_overhead_bytes: int = Field(
+        default=64,
+        ge=0,
+        description="bytes charged per key on top of key + value payload: Redis 7's dictEntry "
+        "(32 B jemalloc class) + bucket pointer (8) + value robj (16) + two sdshdr8 headers with "
+        "NUL (4 + 4) = 64 B on 64-bit Linux; 0 counts payload only, as libCacheSim does",
+    )
+    expire_overhead_bytes: int = Field(
+        default=40, ge=0, description="extra bytes of a key with a TTL: its `expires` dictEntry (32) + bucket (8)"
+    )
     persistence: PersistenceSpec = PersistenceSpec()
     maxclients: int = Field(default=10000, ge=1)
+
+    @model_validator(mode="after")
+    def _capacity(self) -> CacheServiceSpec:
+        if self.maxmemory_objects is not None and self.maxmemory_bytes:
+            raise ValueError("give maxmemory_bytes or maxmemory_objects, not both")
+        return self
 
 
 class FaultSpec(_Model):
@@ -330,24 +409,160 @@ class FaultSpec(_Model):
         return self
 
 
+SliKind = Literal["availability", "latency", "error_rate"]
+#: How a deliberate refusal (HTTP 429 from a rate limiter, load shedding) counts in an SLI.
+RejectedPolicy = Literal["bad", "good", "excluded"]
+BudgetingMethod = Literal["occurrences", "timeslices", "ratio_timeslices"]
+
+
+class SloWindowSpec(_Model):
+    """The error-budget window: `days` long (30 by default), rolling or calendar-aligned.
+
+    `elapsed_days` is how much of the window the simulated behaviour has lasted when the
+    budget is read (a calendar window's position, or the days since the current configuration
+    went live); None means the whole window (steady state for `days`). The budget spent in
+    that time is the simulated burn rate times elapsed_days / days."""
+
+    days: float = Field(default=30.0, gt=0)
+    kind: Literal["rolling", "calendar"] = "rolling"
+    elapsed_days: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _inside(self) -> SloWindowSpec:
+        if self.elapsed_days is not None and self.elapsed_days > self.days:
+            raise ValueError(f"elapsed_days {self.elapsed_days:g} is longer than the window ({self.days:g} days)")
+        return self
+
+
+class PromQuerySpec(_Model):
+    """PromQL of an SLI for the exported rules, sloth's form: `{{.window}}` is the range."""
+
+    error_query: str
+    total_query: str
+
+
+class ObjectiveSpec(_Model):
+    """One SLO on simulated events (see `simlab.slo` for what counts as bad per SLI kind).
+
+    availability: good = answered without error (429s per `rejected`); latency: good = answered
+    within `threshold_ms`; error_rate: good = not an error response (a 429 is not an error).
+    Scope: the whole service, or one `source` or one `flow`."""
+
+    name: str
+    sli: SliKind
+    target: float = Field(gt=0, le=1, description="fraction of good events (or good timeslices)")
+    threshold_ms: float | None = Field(default=None, gt=0, description="latency SLI: good if <= this")
+    source: str | None = None
+    flow: str | None = None
+    budgeting: BudgetingMethod = "occurrences"
+    timeslice_s: float = Field(default=60.0, gt=0, description="timeslice length (whole minutes)")
+    timeslice_target: float | None = Field(default=None, gt=0, le=1, description="a slice is good if its ratio >= this")
+    rejected: RejectedPolicy | None = Field(default=None, description="None: the `slo.rejected` default")
+    budget_spent_before: float = Field(
+        default=0.0, ge=0, le=1,
+        description="fraction of the window's budget already spent before the simulated behaviour "
+        "began (earlier incidents, an earlier deployment), e.g. read off production's dashboard")
+    prometheus: PromQuerySpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObjectiveSpec:
+        if self.sli == "latency" and self.threshold_ms is None:
+            raise ValueError("a latency SLO needs `threshold_ms`")
+        if self.source is not None and self.flow is not None:
+            raise ValueError("scope an SLO to one `source` or one `flow`, not both")
+        if self.budgeting != "occurrences" and abs(self.timeslice_s / 60.0 - round(self.timeslice_s / 60.0)) > 1e-9:
+            raise ValueError("timeslice_s must be a whole number of minutes (the series is per minute)")
+        if self.budgeting == "timeslices" and self.timeslice_target is None:
+            raise ValueError("timeslices budgeting needs `timeslice_target`")
+        return self
+
+
+class AlertWindowSpec(_Model):
+    """A multi-window burn-rate alert: fires while the burn rate over both windows is >=
+    `burn_rate` (Google SRE Workbook, ch. 5 "Alerting on SLOs"). Windows: 5m, 1h, 3d ..."""
+
+    severity: Literal["page", "ticket"]
+    long_window: str = Field(pattern=r"^\d+(\.\d+)?[mhd]$")
+    short_window: str = Field(pattern=r"^\d+(\.\d+)?[mhd]$")
+    burn_rate: float = Field(gt=0)
+
+
 class SloSpec(_Model):
+    """SLOs of the scenario. The short form (`availability`, `latency_p99_ms`, `error_rate`)
+    stands for three objectives: availability >= `availability`; latency: `latency_target` of
+    requests within `latency_p99_ms` (P99 < 200 ms is "99 % within 200 ms"); error rate <=
+    `error_rate`. `objectives` replaces the short form when given."""
+
     availability: float = Field(default=0.999, gt=0, le=1)
     latency_p99_ms: float = Field(default=200.0, gt=0)
+    latency_target: float = Field(default=0.99, gt=0, le=1)
     error_rate: float = Field(default=0.001, ge=0, le=1)
+    rejected: RejectedPolicy = Field(
+        default="bad", description="a 429 / shed request: bad (default), good, or excluded from the SLIs")
+    window: SloWindowSpec = SloWindowSpec()
+    budget_spent_before: dict[str, float] = Field(
+        default_factory=dict, description="short form: objective name -> budget fraction spent before")
+    objectives: list[ObjectiveSpec] = Field(default_factory=list)
+    alerts: list[AlertWindowSpec] | None = Field(default=None, description="None: the SRE Workbook's three")
+    service: str | None = Field(default=None, description="service label of exported rules (default: scenario name)")
+
+    def resolved_objectives(self) -> list[ObjectiveSpec]:
+        """The objectives, the short form expanded when `objectives` is empty."""
+        if self.objectives:
+            return list(self.objectives)
+        spent = self.budget_spent_before
+        return [
+            ObjectiveSpec(name="availability", sli="availability", target=self.availability,
+                          budget_spent_before=spent.get("availability", 0.0)),
+            ObjectiveSpec(name="latency", sli="latency", target=self.latency_target, threshold_ms=self.latency_p99_ms,
+                          budget_spent_before=spent.get("latency", 0.0)),
+            ObjectiveSpec(name="error-rate", sli="error_rate", target=1.0 - self.error_rate,
+                          budget_spent_before=spent.get("error-rate", 0.0)),
+        ]
+
+    def latency_thresholds_ms(self) -> list[float]:
+        """Latency thresholds the run must count requests over (per minute)."""
+        return sorted({o.threshold_ms for o in self.resolved_objectives() if o.threshold_ms is not None})
+
+
+class PodResourcesSpec(_Model):
+    """Kubernetes requests and limits of one cache pod (what a cluster bills by)."""
+
+    cpu_request: float = Field(gt=0, description="vCPU (100m = 0.1)")
+    cpu_limit: float | None = Field(default=None, gt=0)
+    memory_request_bytes: int = Field(gt=0)
+    memory_limit_bytes: int | None = Field(default=None, gt=0)
+    storage_bytes: int = Field(default=0, ge=0, description="persistent volume")
 
 
 class CostSpec(_Model):
-    monthly_usd: float = Field(ge=0)
+    """How the service is priced (`simlab.cost`): a price table (name in data/pricing/ or a
+    path) and either the pod's requests (`pod`) or a node type (`node_type`) per instance.
+    `monthly_usd` and the `*_usd` parts are optional reference figures (e.g. a dashboard's),
+    printed next to the computed cost."""
+
+    pricing: str | None = None
+    pod: PodResourcesSpec | None = None
+    node_type: str | None = None
+    memory_fragmentation_ratio: float = Field(
+        default=1.2, ge=1, description="RSS / used_memory (jemalloc), for memory actually used")
+    billed_network_share: float = Field(
+        default=0.0, ge=0, le=1, description="share of the bytes the cache sends that is billed "
+        "(crosses a zone; traffic inside a zone is free on the big clouds)")
+    monthly_usd: float | None = Field(default=None, ge=0)
     cpu_usd: float = Field(default=0.0, ge=0)
     memory_usd: float = Field(default=0.0, ge=0)
     storage_usd: float = Field(default=0.0, ge=0)
     network_usd: float = Field(default=0.0, ge=0)
+    efficiency: float | None = Field(default=None, ge=0, le=1, description="reference efficiency score")
 
     @model_validator(mode="after")
     def _adds_up(self) -> CostSpec:
         parts = self.cpu_usd + self.memory_usd + self.storage_usd + self.network_usd
-        if parts > 0 and abs(parts - self.monthly_usd) > 0.005:
+        if parts > 0 and self.monthly_usd is not None and abs(parts - self.monthly_usd) > 0.005:
             raise ValueError(f"cost parts add up to {parts:.2f}, not monthly_usd {self.monthly_usd:.2f}")
+        if self.pod is not None and self.node_type is not None:
+            raise ValueError("give `pod` (requests/limits) or `node_type`, not both")
         return self
 
 
@@ -387,6 +602,23 @@ class Scenario(_Model):
     run: RunSpec = RunSpec()
 
     @model_validator(mode="after")
+    def _slo_scopes(self) -> Scenario:
+        sources = {s.name for s in self.sources}
+        names = set()
+        for o in self.slo.resolved_objectives():
+            if o.name in names:
+                raise ValueError(f"slo objective names must be unique: {o.name!r} twice")
+            names.add(o.name)
+            if o.source is not None and o.source not in sources:
+                raise ValueError(f"slo {o.name!r} scoped to unknown source {o.source!r}; known: {sorted(sources)}")
+            if o.flow is not None and o.flow not in self.flows:
+                raise ValueError(f"slo {o.name!r} scoped to unknown flow {o.flow!r}; known: {sorted(self.flows)}")
+        unknown = set(self.slo.budget_spent_before) - {"availability", "latency", "error-rate"}
+        if unknown and not self.slo.objectives:
+            raise ValueError(f"slo.budget_spent_before names unknown objectives {sorted(unknown)}")
+        return self
+
+    @model_validator(mode="after")
     def _references(self) -> Scenario:
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
@@ -398,7 +630,40 @@ class Scenario(_Model):
         for fault in self.faults:
             if fault.shard is not None and fault.shard >= self.cache.shards:
                 raise ValueError(f"fault shard {fault.shard} >= cache.shards {self.cache.shards}")
+        table = {k.upper() for k in self.cache.service_time_us}
+        if "DEFAULT" not in table:
+            for where, cmd in self.commands_used():
+                if cmd not in table:
+                    raise ValueError(
+                        f"cache.service_time_us has no time for {cmd} (used by {where}) and no `default`"
+                    )
         return self
+
+    def commands_used(self) -> list[tuple[str, str]]:
+        """(who, COMMAND) for every command the model will need a service time for."""
+        out: list[tuple[str, str]] = []
+        for name, f in self.flows.items():
+            who = f"flow {name!r}"
+            if f.kind == "cache_aside":
+                out.append((who, "MGET" if f.keys_per_request > 1 else "GET"))
+                out.append((who, "SET"))
+                for op, share in (f.op_mix or {}).items():
+                    if share > 0 and op != "get":
+                        out.append((who, {"set": "SET", "del": "DEL", "incr": "INCR"}[op]))
+            elif f.kind == "session":
+                out += [(who, "HGETALL"), (who, "EXPIRE")]
+            elif f.kind == "pubsub":
+                out.append((who, "PUBLISH"))
+                if f.subscribers:
+                    out.append((who, "PUBLISH_PER_SUBSCRIBER"))
+            elif f.kind == "lock":
+                out += [(who, "SET"), (who, "DEL")]
+            else:
+                out += [(who, c.upper()) for c in (f.commands or {"GET": 1})]
+        for src in self.sources:
+            if src.rate_limit is not None:
+                out += [(f"source {src.name!r} rate_limit", "INCR"), (f"source {src.name!r} rate_limit", "EXPIRE")]
+        return out
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:

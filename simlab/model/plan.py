@@ -194,7 +194,10 @@ class PlanBuilder:
         out = np.zeros(len(keys), dtype=bool)
         shards = self.sc.cache.shards
         order = np.argsort(times, kind="stable")
-        sizes = self.keys.sizes_bytes(keys)
+        if self.sc.cache.maxmemory_objects is not None:
+            sizes = np.ones(len(keys), dtype=np.int64)
+        else:
+            sizes = self.keys.sizes_bytes(keys)
         for s in range(shards):
             idx = order[(keys[order] % shards) == s]
             if len(idx) == 0:

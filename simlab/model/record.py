@@ -9,15 +9,22 @@ ends are not counted; resources count jobs arriving in [warm-up, end).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simlab.metrics import LatencyHistogram, littles_law
 from simlab.model.attempts import Attempts
+from simlab.model.minutes import MinuteEvents
 from simlab.model.plan import Outcome, Plan, Resource
 
 __all__ = ["GroupStats", "Recorder", "ResourceStats", "request_outcomes"]
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> float:
+    """Total length of the intervals [a, b) inside [lo, hi)."""
+    return float(np.maximum(np.minimum(b, hi) - np.maximum(a, lo), 0.0).sum())
 
 
 def request_outcomes(plan: Plan, att: Attempts, lo_s: float, hi_s: float):
@@ -61,6 +68,15 @@ class GroupStats:
 
 @dataclass
 class ResourceStats:
+    """One resource over the measured window.
+
+    `busy_s` is the service demand of the jobs that arrived in the window (offered work, so
+    busy_s / window / servers is the offered load lambda E[S] / c); `busy_in_s` is the time the
+    servers actually spent serving inside the window (measured busy time). They differ when
+    the resource cannot keep up: offered work arrives, the servers can only do window x c of it.
+    `area_s` and `queue_area_s` integrate the number in system and the number waiting over the
+    window (time averages, independent of lambda W, so Little's law is a real check)."""
+
     jobs: int = 0
     busy_s: float = 0.0
     sojourn_s: float = 0.0
@@ -68,6 +84,8 @@ class ResourceStats:
     waited: int = 0  # jobs that found every server busy
     area_s: float = 0.0  # integral of the number in system over the window
     wait_hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+    busy_in_s: float = 0.0  # integral of the number of busy servers over the window
+    queue_area_s: float = 0.0  # integral of the number waiting over the window
 
     def merge(self, o: ResourceStats) -> None:
         self.jobs += o.jobs
@@ -77,13 +95,20 @@ class ResourceStats:
         self.waited += o.waited
         self.area_s += o.area_s
         self.wait_hist.merge(o.wait_hist)
+        self.busy_in_s += o.busy_in_s
+        self.queue_area_s += o.queue_area_s
 
 
 class Recorder:
     """Accumulates groups (overall, per source, per flow), resources and per-minute series."""
 
-    def __init__(self, source_names: list[str], flow_names: list[str], resources: list[Resource], lock_res: int) -> None:
+    def __init__(
+        self, source_names: list[str], flow_names: list[str], resources: list[Resource], lock_res: int,
+        thresholds_ms: Sequence[float] = (),
+    ) -> None:
         self.source_names = source_names
+        # per-minute counts by group, outcome and latency bucket, for SLIs (simlab.slo)
+        self.events = MinuteEvents(source_names, flow_names, thresholds_ms)
         self.flow_names = flow_names
         self.resources = resources
         self.lock_res = lock_res
@@ -95,6 +120,9 @@ class Recorder:
         self.pubsub: dict[str, list[LatencyHistogram]] = {}
         self.window_s = 0.0
         self.little_worst = 0.0
+        # end of the measured window: a job's time in a resource counts up to here, also the
+        # part after its own chunk (None: clip at each chunk's end, for weighted windows)
+        self.end_s: float | None = None
 
     def add(
         self, plan: Plan, att: Attempts, lo_s: float, hi_s: float, weight: int = 1, shift_s: float = 0.0
@@ -129,6 +157,7 @@ class Recorder:
 
         # per-minute series (chunks are whole minutes, so a minute never straddles two)
         minute = np.floor((plan.t0[keep] + shift_s) / 60.0).astype(np.int64)
+        self.events.add(minute, src, flow, outcome, lat_ms, wt)
         if len(minute):
             o = np.argsort(minute, kind="stable")
             ms, ls, oc, hs = minute[o], lat_ms[o], outcome[o], hit[o]
@@ -160,7 +189,11 @@ class Recorder:
             st.waited += int((w > 1e-12).sum()) * wt
             st.wait_hist.record_ms(np.maximum(w, 0) * 1e3, wt)
             ll = littles_law(am, dm, lo_s, hi_s)
-            st.area_s += ll["L"] * (hi_s - lo_s) * wt
+            end = hi_s if self.end_s is None else self.end_s
+            start = dm - sm
+            st.area_s += _overlap(am, dm, lo_s, end) * wt
+            st.busy_in_s += _overlap(start, dm, lo_s, end) * wt
+            st.queue_area_s += _overlap(am, np.maximum(start, am), lo_s, end) * wt
             if ll["lambda_W"] > 0:
                 self.little_worst = max(self.little_worst, abs(ll["L"] - ll["lambda_W"]) / ll["lambda_W"])
 

@@ -12,6 +12,7 @@ solves) and the simpy engine otherwise; both compute the same model.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -24,7 +25,7 @@ from simlab.model.faults import expand_faults
 from simlab.model.pipeline import CacheWorker
 from simlab.model.plan import PlanBuilder, finish
 from simlab.model.record import Recorder
-from simlab.results import RunResult, build_result
+from simlab.results import RunResult, _group_figures, build_result, widest_relative_ci
 from simlab.scenario import Scenario
 
 __all__ = ["choose_engine", "simulate", "simulate_day_fast"]
@@ -39,7 +40,11 @@ def choose_engine(sc: Scenario, model: str = "auto") -> str:
 
 def _cache_factory(sc: Scenario, seed: int) -> Callable[[int, int], object]:
     cs = sc.cache
-    if cs.maxmemory_bytes == 0:
+    overhead, expire_overhead = cs.per_key_overhead_bytes, cs.expire_overhead_bytes
+    if cs.maxmemory_objects is not None:
+        # capacity in objects: every key is charged 1 (the plan passes sizes of 1), no overhead
+        limit, overhead, expire_overhead = cs.maxmemory_objects, 0, 0
+    elif cs.maxmemory_bytes == 0:
         # no maxmemory: nothing is evicted, keys leave only by expiry; a limit above any
         # reachable dataset gives the same behaviour through the same cache model
         limit = 1 << 62
@@ -50,7 +55,14 @@ def _cache_factory(sc: Scenario, seed: int) -> Callable[[int, int], object]:
     def make(shard: int, epoch: int):
         from simlab.model.cache import make_cache
 
-        return make_cache(policy, limit, samples=cs.maxmemory_samples, seed=seed * 1000 + shard * 17 + epoch)
+        return make_cache(
+            policy,
+            limit,
+            samples=cs.maxmemory_samples,
+            seed=seed * 1000 + shard * 17 + epoch,
+            per_key_overhead_bytes=overhead,
+            expire_overhead_bytes=expire_overhead,
+        )
 
     return make
 
@@ -66,11 +78,19 @@ def simulate(
     chunk_s: float | None = None,
     parallel: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    target_ci: float | None = None,
+    max_replications: int = 50,
 ) -> RunResult:
     """Simulate `sc`; arguments override the scenario's `run` section.
 
     Long runs go in chunks (an hour by default) whose queues carry over; with `parallel`,
-    a forked process answers the next chunk's cache queries meanwhile (`pipeline`)."""
+    a forked process answers the next chunk's cache queries meanwhile (`pipeline`).
+
+    `target_ci` (e.g. 0.05): after the scenario's replications (at least 3), keep adding
+    independent replications until the widest relative 95 % half-width of the service-level
+    figures (`simlab.results.widest_relative_ci`: every figure whose mean is not 0) is at most
+    the target, or `max_replications` ran; `extra["target_ci"]` says which figure was widest
+    and whether the target was met."""
     seed = sc.run.seed if seed is None else seed
     duration_s = sc.run.duration_s if duration_s is None else duration_s
     warmup_s = min(sc.run.warmup_s if warmup_s is None else warmup_s, duration_s / 2)
@@ -82,8 +102,20 @@ def simulate(
     chunk_s = max(60.0, round(chunk_s / 60.0) * 60.0) if chunk_s < duration_s else duration_s
     edges = np.arange(0.0, duration_s, chunk_s).tolist() + [duration_s]
     t_start = time.perf_counter()
-    recs = []
-    for rep in range(reps):
+    recs: list[Recorder] = []
+    per_rep: list[dict] = []
+    if target_ci is not None:
+        reps = max(reps, 3)
+    rep = -1
+    widest, which = math.inf, ""
+    while True:
+        rep += 1
+        if rep >= reps:
+            if target_ci is None:
+                break
+            widest, which = widest_relative_ci(per_rep)
+            if widest <= target_ci or rep >= max_replications:
+                break
         ss = np.random.SeedSequence([seed, rep])
         fault_seq, plan_seq, chunk_seq = ss.spawn(3)
         n_res = sc.cache.shards * (sc.cache.replicas + 1) + 2
@@ -91,6 +123,7 @@ def simulate(
         builder = PlanBuilder(sc, windows, plan_seq, _cache_factory(sc, seed + rep))
         faults = FaultLookup(windows, len(builder.resources))
         rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res)
+        rec.end_s = duration_s
         state = QueueState(builder.resources)
         chunk_seqs = chunk_seq.spawn(len(edges) - 1)
         chunks = list(zip(edges[:-1], edges[1:], strict=True))
@@ -118,14 +151,22 @@ def simulate(
                     rec.add(plan, att, lo, b)
                 del plan, att
                 if progress is not None:
-                    progress(rep * len(chunks) + c + 1, reps * len(chunks))
+                    progress(rep * len(chunks) + c + 1, max(reps, rep + 1) * len(chunks))
         finally:
             if worker is not None:
                 worker.close()
         recs.append(rec)
+        if target_ci is not None:
+            per_rep.append(_group_figures(rec))
+    little_worst = max(r.little_worst for r in recs)
     result = build_result(recs, scenario=sc.name, seed=seed, duration_s=duration_s, model=engine)
     result.wall_s = time.perf_counter() - t_start
-    result.extra["little_worst_rel"] = max(r.little_worst for r in recs)
+    result.extra["little_worst_rel"] = little_worst
+    if target_ci is not None:
+        result.extra["target_ci"] = {
+            "target": target_ci, "widest_relative_half_width": widest, "widest_figure": which,
+            "replications": len(recs), "met": widest <= target_ci, "max_replications": max_replications,
+        }
     return result
 
 
