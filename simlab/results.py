@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from simlab.metrics import confidence_interval
-from simlab.model.plan import Outcome
 from simlab.model.minutes import MinuteEvents
+from simlab.model.plan import Outcome
 from simlab.model.record import GroupStats, Recorder
 
 __all__ = [

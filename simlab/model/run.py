@@ -122,7 +122,8 @@ def simulate(
         windows = expand_faults(sc, duration_s, n_res, np.random.default_rng(fault_seq))
         builder = PlanBuilder(sc, windows, plan_seq, _cache_factory(sc, seed + rep))
         faults = FaultLookup(windows, len(builder.resources))
-        rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res)
+        rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res,
+                       thresholds_ms=sc.slo.latency_thresholds_ms())
         rec.end_s = duration_s
         state = QueueState(builder.resources)
         chunk_seqs = chunk_seq.spawn(len(edges) - 1)
@@ -202,7 +203,8 @@ def simulate_day_fast(
     windows = expand_faults(no_faults, 1.0, n_res, np.random.default_rng(fault_seq))
     builder = PlanBuilder(no_faults, windows, plan_seq, _cache_factory(sc, seed))
     faults = FaultLookup(windows, len(builder.resources))
-    rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res)
+    rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res,
+                   thresholds_ms=sc.slo.latency_thresholds_ms())
     state = QueueState(builder.resources)
     seqs = chunk_seq.spawn(hours + 1)
     if cache_warmup_s > 0:
