@@ -330,4 +330,6 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
     result.overload = _overload(resources, pooled) if len(resources) else {"over_capacity": [], "saturated": [],
                                                                            "unbounded": []}
     result.extra["replications"] = len(recs)
+    cdf_ms, cdf_frac = pooled.overall.hist.cdf()
+    result.extra["latency_cdf"] = pd.DataFrame({"latency_ms": cdf_ms, "cdf": cdf_frac})  # the report's CDF
     return result

@@ -41,6 +41,9 @@ __all__ = [
     "SloSpec",
     "SloWindowSpec",
     "SourceSpec",
+    "TraceColumns",
+    "TraceSpec",
+    "check_traces",
     "load_scenario",
     "scenario_from_dict",
     "scenario_json_schema",
@@ -170,6 +173,57 @@ class ArrivalSpec(_Model):
 FLOW_SHARE_TOLERANCE = 1e-3
 
 
+class TraceColumns(_Model):
+    """Which column holds what in a CSV/TSV trace: a 0-based index, or a name from the header
+    row (`header: true`). `time` None: the request index is the time; `size` None: 1 byte."""
+
+    time: int | str | None = 0
+    key: int | str = 1
+    size: int | str | None = 2
+    op: int | str | None = None
+    ttl: int | str | None = None
+
+
+class TraceSpec(_Model):
+    """A request trace replayed in order, with its sizes (and operations and TTLs where the
+    format has them).
+
+    format: `oracleGeneral` (libCacheSim's binary: uint32 time s, uint64 id, uint32 size,
+    int64 next access; size-0 records skipped as libCacheSim does), `csv`/`tsv` (columns by
+    index or header name), `twitter` (twitter/cache-trace: `timestamp,key,key_size,value_size,
+    client_id,operation,TTL`, size = key + value, TTL 0 = none).
+    use: `both` (the trace's times are the arrivals and its keys the keys), `arrivals` (times
+    only; keys from `keyspace`), `keys` (keys, sizes, operations in trace order at the source's
+    own arrival process; the trace restarts at its end).
+    Times are relative to the first request, in `time_unit`, multiplied by `time_scale`
+    (0.5 replays twice as fast). `sample_rate` < 1 keeps the keys whose hash falls below
+    the rate (spatial sampling as in SHARDS, Waldspurger et al. FAST'15): every request of a
+    kept key, a `sample_rate` share of the keys; scale the cache capacity by the same rate to
+    estimate the full cache's hit ratio. The file is streamed (bounded memory).
+    """
+
+    path: str
+    format: Literal["oracleGeneral", "csv", "tsv", "twitter"] = "oracleGeneral"
+    use: Literal["both", "arrivals", "keys"] = "both"
+    columns: TraceColumns = TraceColumns()
+    header: bool = Field(default=False, description="csv/tsv: the first line names the columns")
+    time_unit: Literal["s", "ms", "us", "ns"] = "s"
+    time_scale: float = Field(default=1.0, gt=0)
+    sample_rate: float = Field(default=1.0, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _columns(self) -> TraceSpec:
+        c = self.columns
+        named = [v for v in (c.time, c.key, c.size, c.op, c.ttl) if isinstance(v, str)]
+        if named and not self.header:
+            raise ValueError(f"columns named {named} need `header: true`")
+        return self
+
+
+#: How far a source's flow shares may be from summing to 1 (rounding in hand-written files).
+FLOW_SHARE_TOLERANCE = 1e-3
+
+
 class RateLimitSpec(_Model):
     """A fixed-window limiter (INCR + EXPIRE per window): requests over `limit` are rejected."""
 
@@ -191,6 +245,10 @@ class SourceSpec(_Model):
     retries: int = Field(default=0, ge=0, le=10)
     backoff_ms: float = Field(default=50.0, ge=0, description="first retry backoff; doubles per retry")
     rate_limit: RateLimitSpec | None = None
+    trace: TraceSpec | None = Field(
+        default=None,
+        description="replay a trace; with use both/arrivals its times replace rate_rps and arrival",
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> SourceSpec:
@@ -696,7 +754,28 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(str(p), [("", f"not valid YAML: {err}")]) from None
     if not isinstance(data, dict):
         raise ScenarioError(str(p), [("", "expected a mapping at the top level")])
-    return scenario_from_dict(data, str(p))
+    sc = scenario_from_dict(data, str(p))
+    check_traces(sc, str(p))
+    return sc
+
+
+def check_traces(sc: Scenario, file: str = "<dict>") -> None:
+    """Open every trace the scenario names and read its first requests, so a missing file, a
+    header row, a binary file given as CSV or a missing column is a `ScenarioError` naming
+    the field at load time rather than a failure in the middle of a run."""
+    from simlab.paths import PROJECT_ROOT
+    from simlab.workload.trace_stream import TraceError, check_trace
+
+    problems = []
+    for i, src in enumerate(sc.sources):
+        if src.trace is None:
+            continue
+        try:
+            check_trace(src.trace, base_dir=PROJECT_ROOT)
+        except TraceError as err:
+            problems.append((f"sources.{i}.trace", str(err)))
+    if problems:
+        raise ScenarioError(file, problems)
 
 
 def scenario_json_schema() -> dict[str, Any]:

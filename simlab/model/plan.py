@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simlab.model.cache import replay_trace
+from simlab.paths import PROJECT_ROOT
 from simlab.scenario import Dist, FlowSpec, Scenario
 from simlab.workload.arrivals import arrival_times_s
 from simlab.workload.distributions import sample
 from simlab.workload.keyspace import KeySampler, sample_ttls_s
+from simlab.workload.trace_stream import TraceStream
 from simlab.workload.traces import OPS, Trace
 
 __all__ = [
@@ -53,6 +55,8 @@ __all__ = [
 FLOW_KINDS = ("cache_aside", "session", "pubsub", "lock", "command")
 # cache_aside operations 0 get, 1 set, 2 del, 3 incr as trace operation codes
 _TRACE_OP = np.array([OPS.index(x) for x in ("get", "set", "delete", "incr")], dtype=np.int8)
+# and back: a trace's operation (OPS code) as a cache_aside operation
+_CA_OF_OP = np.array([{"get": 0, "gets": 0, "delete": 2, "incr": 3, "decr": 3}.get(op, 1) for op in OPS], dtype=np.int8)
 MAX_STAGES = 3
 
 
@@ -109,6 +113,7 @@ class Plan:
     hit: np.ndarray  # int8: 1 hit, 0 miss, -1 not a cache read
     # per pubsub flow: (flow index, rows, subscriber one-way delays [rows, subscribers] in s)
     pubsub: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    size: np.ndarray | None = None  # int64 bytes of the key's entry (byte hit ratio of reads)
 
     @property
     def n(self) -> int:
@@ -173,6 +178,11 @@ class PlanBuilder:
         self.caches: list = [None] * cs.shards
         self._cache_epoch = [0] * cs.shards
         self.lock_key = 0  # the hot lock lives on shard 0
+        # traces replayed by sources, streamed chunk by chunk; their key ids live above the
+        # keyspace's (trace key + num_keys), so the two never collide
+        self.traces = {i: TraceStream(s.trace, base_dir=PROJECT_ROOT) for i, s in enumerate(sc.sources)
+                       if s.trace is not None}
+        self.trace_key_base = sc.keyspace.num_keys
 
     # --- cache content -------------------------------------------------------------------
 
@@ -186,7 +196,7 @@ class PlanBuilder:
             self._cache_epoch[shard] = epoch
         return self.caches[shard]
 
-    def _hits(self, keys, times, ops, ttls) -> np.ndarray:
+    def _hits(self, keys, times, ops, ttls, sizes=None) -> np.ndarray:
         """Hit/miss of cache accesses in time order, per shard, split at restarts.
 
         `ops` are `simlab.workload.traces.OPS` codes: reads fill on a miss, writes store,
@@ -196,7 +206,7 @@ class PlanBuilder:
         order = np.argsort(times, kind="stable")
         if self.sc.cache.maxmemory_objects is not None:
             sizes = np.ones(len(keys), dtype=np.int64)
-        else:
+        elif sizes is None:
             sizes = self.keys.sizes_bytes(keys)
         for s in range(shards):
             idx = order[(keys[order] % shards) == s]
@@ -233,17 +243,38 @@ class PlanBuilder:
         sc = self.sc
         net = sc.network
         streams = iter(seq.spawn(8 + len(sc.sources)))
-        t_parts, s_parts = [], []
+        t_parts, s_parts, tr_parts = [], [], []
         for i, spec in enumerate(sc.sources):
             rng = np.random.default_rng(next(streams))
-            t = arrival_times_s(spec.arrival, spec.rate_rps, start_s, end_s, rng, hour)
+            tr = None
+            if spec.trace is not None and spec.trace.use != "keys":
+                tr = self.traces[i].window(start_s, end_s)
+                t = tr.times_s
+                if spec.trace.use == "arrivals":
+                    tr = None
+            else:
+                t = arrival_times_s(spec.arrival, spec.rate_rps, start_s, end_s, rng, hour)
+                if spec.trace is not None:
+                    tr = self.traces[i].next_n(len(t))
             t_parts.append(t)
             s_parts.append(np.full(len(t), i, dtype=np.int16))
+            tr_parts.append(tr)
         t0 = np.concatenate(t_parts)
         src = np.concatenate(s_parts)
         order = np.argsort(t0, kind="stable")
         t0, src = t0[order], src[order]
         n = len(t0)
+        # per request, the trace's key (-1: none), size, operation and TTL
+        t_key = np.concatenate([np.full(len(t), -1, np.int64) if tr is None else tr.keys
+                                for t, tr in zip(t_parts, tr_parts, strict=True)])[order]
+        if (t_key >= 0).any():
+            t_size = np.concatenate([np.zeros(len(t), np.int64) if tr is None else tr.sizes
+                                     for t, tr in zip(t_parts, tr_parts, strict=True)])[order]
+            t_op = np.concatenate([np.zeros(len(t), np.int8) if tr is None else tr.ops
+                                   for t, tr in zip(t_parts, tr_parts, strict=True)])[order]
+            t_ttl = np.concatenate([np.full(len(t), np.nan) if tr is None else tr.ttls_s
+                                    for t, tr in zip(t_parts, tr_parts, strict=True)])[order]
+        from_trace = t_key >= 0
         r_flow = np.random.default_rng(next(streams))
         r_net = np.random.default_rng(next(streams))
         r_svc = np.random.default_rng(next(streams))
@@ -304,6 +335,10 @@ class PlanBuilder:
 
         shards, copies = sc.cache.shards, self.copies
         keys = self.keys.keys(r_key, n)
+        sizes = self.keys.sizes_bytes(keys)
+        if from_trace.any():
+            keys[from_trace] = t_key[from_trace] + self.trace_key_base
+            sizes[from_trace] = t_size[from_trace]
         shard = (keys % shards).astype(np.int16)
         primary = shard * copies
         if sc.cache.read_from_replicas and copies > 1:
@@ -311,6 +346,11 @@ class PlanBuilder:
         else:
             reader = primary
         ttls = sample_ttls_s(sc.keyspace.ttl, r_key, n)
+        if from_trace.any():
+            # a traced request carries its own TTL (NaN: none), not the keyspace's
+            if ttls is None:
+                ttls = np.full(n, np.nan)
+            ttls[from_trace] = t_ttl[from_trace]
         svc_of = self.services.sample_s
         fsync_always = (
             sc.cache.persistence.mode in ("aof", "aof+rdb") and sc.cache.persistence.appendfsync == "always"
@@ -336,6 +376,9 @@ class PlanBuilder:
                     mix: dict[str, float] = {str(k): v for k, v in fs.op_mix.items()}
                     p = np.array([mix.get(x, 0.0) for x in ("get", "set", "del", "incr")], dtype=np.float64)
                     ops = r_flow.choice(4, size=k, p=p / p.sum()).astype(np.int8)
+                traced = from_trace[rows]
+                if traced.any():
+                    ops[traced] = _CA_OF_OP[t_op[rows[traced]]]
                 g = rows[ops == 0]
                 read_cmd = "MGET" if fs.keys_per_request > 1 else "GET"
                 res[g, 0] = reader[g]
@@ -396,7 +439,7 @@ class PlanBuilder:
         cops = np.concatenate(cache_ops) if cache_rows else np.empty(0, np.int8)
         cw = cops != _TRACE_OP[0]
         ct = t0[cr] + dly[cr, 0]
-        h = yield (keys[cr], ct, cops, None if ttls is None else ttls[cr])
+        h = yield (keys[cr], ct, cops, None if ttls is None else ttls[cr], sizes[cr])
         if len(cr):
             hit[cr[~cw]] = h[~cw].astype(np.int8)
             miss = miss_candidates[(hit[miss_candidates] == 0) & (outcome[miss_candidates] != Outcome.REJECTED)]
@@ -432,6 +475,7 @@ class PlanBuilder:
             outcome=outcome,
             hit=hit,
             pubsub=pubsub,
+            size=sizes,
         )
         if len(bg_t):
             plan = _append_background(plan, bg_t, bg_res, bg_svc)
@@ -488,4 +532,5 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
         outcome=cat(plan.outcome, np.zeros(k, np.int8)),
         hit=cat(plan.hit, np.full(k, -1, np.int8)),
         pubsub=plan.pubsub,
+        size=None if plan.size is None else cat(plan.size, np.zeros(k, np.int64)),
     )

@@ -56,6 +56,8 @@ class GroupStats:
     reads: int = 0
     hits: int = 0
     retries: int = 0
+    read_bytes: int = 0  # bytes of the keys read (byte hit ratio = hit_bytes / read_bytes)
+    hit_bytes: int = 0
 
     def merge(self, o: GroupStats) -> None:
         self.hist.merge(o.hist)
@@ -64,6 +66,8 @@ class GroupStats:
         self.reads += o.reads
         self.hits += o.hits
         self.retries += o.retries
+        self.read_bytes += o.read_bytes
+        self.hit_bytes += o.hit_bytes
 
 
 @dataclass
@@ -137,6 +141,7 @@ class Recorder:
         tries = np.bincount(att.root[n:], minlength=n)[keep] if att.n > n else np.zeros(len(keep), np.int64)
         src = plan.src[keep]
         flow = plan.flow[keep]
+        size = plan.size[keep] if plan.size is not None else np.zeros(len(keep), np.int64)
 
         def fill(g: GroupStats, m: np.ndarray | None) -> None:
             lm = lat_ms if m is None else lat_ms[m]
@@ -148,6 +153,9 @@ class Recorder:
             g.reads += int((h >= 0).sum()) * wt
             g.hits += int((h == 1).sum()) * wt
             g.retries += int((tries if m is None else tries[m]).sum()) * wt
+            sz = size if m is None else size[m]
+            g.read_bytes += int(sz[h >= 0].sum()) * wt
+            g.hit_bytes += int(sz[h == 1].sum()) * wt
 
         fill(self.overall, None)
         for i, g in enumerate(self.by_source):
