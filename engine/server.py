@@ -70,6 +70,7 @@ class Stats:
         self.total_net_output_bytes = 0
         self.total_error_replies = 0
         self.client_output_buffer_limit_disconnections = 0
+        self.client_query_buffer_limit_disconnections = 0
         self.errorstats: dict[str, int] = {}
         self.ops_samples: deque[tuple[float, int]] = deque(maxlen=16)
 

@@ -52,11 +52,18 @@ def client_line(c: Client, now: float | None = None) -> str:
     now = time.time() if now is None else now
     multi = len(c.multi) if c.multi is not None else -1
     name = (c.name or b"").decode("utf-8", "replace")
+    # qbuf: unparsed bytes held for this client; qbuf-free: what is left of the 16 KiB read
+    # buffer Redis allocates (PROTO_IOBUF_LEN); argv-mem: arguments of a request still arriving.
+    parser = getattr(getattr(c, "conn", None), "parser", None)
+    qbuf = parser.qbuf if parser is not None else 0
+    argv_mem = parser.argv_len_sum if parser is not None else 0
+    qbuf_free = max(0, 16384 - qbuf) if qbuf else 0
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} age={int(now - c.created_s)} "
         f"idle={int(now - c.last_interaction_s)} flags={_flags(c)} db={c.db.id} sub={len(c.channels)} "
-        f"psub={len(c.patterns)} ssub={len(c.shard_channels)} multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 "
-        f"multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={c.obuf_bytes} tot-mem={1024 + c.obuf_bytes} events=r "
+        f"psub={len(c.patterns)} ssub={len(c.shard_channels)} multi={multi} qbuf={qbuf} qbuf-free={qbuf_free} "
+        f"argv-mem={argv_mem} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={c.obuf_bytes} "
+        f"tot-mem={1024 + qbuf + argv_mem + c.obuf_bytes} events=r "
         f"cmd={c.last_command} user={c.user} redir=-1 resp={c.resp}"
     )
 

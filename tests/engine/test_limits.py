@@ -62,8 +62,6 @@ def test_protocol_errors_match_redis(engine: EmbeddedServer, redis_real_shared: 
     assert ours[1] and b"-ERR Protocol error: " in ours[0]
 
 
-@pytest.mark.xfail(strict=True, reason="hiredis returns a simple string element as bytes, so '*1 +PING' runs PING "
-                   "where Redis answers \"expected '$', got '+'\"")
 def test_non_bulk_element(engine: EmbeddedServer, redis_real_shared: RealRedis) -> None:
     payload = b"*1\r\n+PING\r\n"
     assert exchange(engine.port, payload, timeout_s=1.0) == exchange(redis_real_shared.port, payload, timeout_s=1.0)
