@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 
 from engine.errors import NOT_FLOAT, NOT_INTEGER, CommandError
+from engine.glob import stringmatch
 
 __all__ = ["parse_int", "parse_float", "parse_int_arg", "glob_match", "compile_glob", "LLONG_MIN", "LLONG_MAX"]
 
@@ -93,8 +94,8 @@ def compile_glob(pattern: bytes, nocase: bool = False) -> re.Pattern[bytes]:
 
 
 def glob_match(pattern: bytes, subject: bytes, nocase: bool = False) -> bool:
+    """stringmatchlen in bounded time (engine/glob.py); ``*`` alone matches everything, as the
+    KEYS/SCAN callers special-case it."""
     if pattern == b"*":
         return True
-    if not subject:  # stringmatchlen's loop never runs: only an empty pattern matches
-        return not pattern
-    return compile_glob(pattern, nocase).fullmatch(subject) is not None
+    return stringmatch(pattern, subject, nocase)
