@@ -37,6 +37,7 @@ __all__ = [
     "type_name",
     "is_int_string",
     "encoding",
+    "register_type",
 ]
 
 
@@ -126,6 +127,11 @@ _TYPE_NAMES: dict[type, str] = {
 }
 
 
+def register_type(cls: type, name: str) -> None:
+    """Add a value class defined in its own module (streams) to the TYPE/OBJECT mapping."""
+    _TYPE_NAMES[cls] = name
+
+
 def type_name(value: object) -> str:
     """The name TYPE prints for a stored value."""
     return _TYPE_NAMES[type(value)]
@@ -187,5 +193,5 @@ def encoding(value: object, config: Any) -> str:
         ):
             return "listpack"
         return "skiplist"
-    return "raw"
+    return "stream" if _TYPE_NAMES.get(t) == "stream" else "raw"
 

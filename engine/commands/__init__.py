@@ -32,6 +32,7 @@ OPTIONAL_FAMILIES = [
     "config",
     "client",
     "debug",
+    "streams",
 ]
 
 for _name in FAMILIES:

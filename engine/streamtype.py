@@ -1,0 +1,275 @@
+"""The stream value (stream.h, t_stream.c): entries, IDs, consumer groups and their PELs.
+
+Redis keeps a stream as a radix tree of listpack *nodes*, each holding up to
+``stream-node-max-entries`` entries (and ``stream-node-max-bytes``).  The node layout is visible
+to clients: ``MAXLEN ~``/``MINID ~`` only ever drop whole nodes, and a node whose entries were
+all deleted disappears.  So the engine keeps the entries in a ``SortedDict`` (ID -> flat
+field/value list, for O(log n) ranges) *and* a list of :class:`Node` records that mirror how
+Redis would have packed them (first ID, live and deleted counts, approximate bytes), which is
+all trimming needs.
+
+IDs are ``(ms, seq)`` tuples of unsigned 64-bit integers, compared as Redis compares them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from sortedcontainers import SortedDict
+
+from engine.objects import register_type
+
+__all__ = [
+    "StreamID",
+    "MAX_ID",
+    "MIN_ID",
+    "U64",
+    "INVALID_ENTRIES_READ",
+    "Stream",
+    "Group",
+    "Consumer",
+    "NACK",
+    "Node",
+    "format_id",
+]
+
+StreamID = tuple[int, int]
+U64 = (1 << 64) - 1
+MIN_ID: StreamID = (0, 0)
+MAX_ID: StreamID = (U64, U64)
+#: SCG_INVALID_ENTRIES_READ: the group's read counter is unknown.
+INVALID_ENTRIES_READ = -1
+STREAM_LISTPACK_MAX_SIZE = 1 << 30
+
+
+def format_id(sid: StreamID) -> bytes:
+    return b"%d-%d" % sid
+
+
+def _lp_len(s: bytes) -> int:
+    """Approximate listpack entry size of a string (encoding header + data + backlen)."""
+    n = len(s)
+    if n <= 63:
+        return n + 2
+    if n <= 4095:
+        return n + 4
+    return n + 10
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """One listpack node as Redis would have packed it: entries are added at the tail only."""
+
+    master: StreamID
+    last: StreamID
+    live: int = 0
+    deleted: int = 0
+    bytes: int = 7
+
+
+@dataclass(eq=False, slots=True)
+class NACK:
+    """streamNACK: one pending (delivered, not acknowledged) entry."""
+
+    delivery_time: int
+    delivery_count: int
+    consumer: Consumer
+
+
+@dataclass(eq=False, slots=True)
+class Consumer:
+    """streamConsumer: a name, when it was last seen, and its own PEL."""
+
+    name: bytes
+    seen_time: int
+    pel: SortedDict = field(default_factory=SortedDict)
+
+
+@dataclass(eq=False, slots=True)
+class Group:
+    """streamCG: last delivered ID, logical read counter, global PEL and consumers."""
+
+    name: bytes
+    last_id: StreamID
+    entries_read: int
+    pel: SortedDict = field(default_factory=SortedDict)
+    consumers: dict[bytes, Consumer] = field(default_factory=dict)
+
+
+class Stream:
+    """A stream value: entries in ID order plus the bookkeeping Redis 7.0 keeps."""
+
+    __slots__ = ("entries", "nodes", "last_id", "first_id", "max_deleted_id", "entries_added", "groups")
+
+    def __init__(self) -> None:
+        self.entries: SortedDict = SortedDict()
+        self.nodes: list[Node] = []
+        self.last_id: StreamID = MIN_ID
+        self.first_id: StreamID = MIN_ID
+        self.max_deleted_id: StreamID = MIN_ID
+        self.entries_added = 0
+        self.groups: dict[bytes, Group] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- appending -------------------------------------------------------------------------
+    def append(self, sid: StreamID, fields: list[bytes], max_entries: int, max_bytes: int) -> None:
+        """streamAppendItem with an ID already validated to exceed ``last_id``."""
+        totlen = sum(len(f) for f in fields)
+        node = self.nodes[-1] if self.nodes else None
+        if node is not None:
+            limit = max_bytes if 0 < max_bytes <= STREAM_LISTPACK_MAX_SIZE else STREAM_LISTPACK_MAX_SIZE
+            if node.bytes + totlen >= limit or (max_entries and node.live + node.deleted >= max_entries):
+                node = None
+        if node is None:
+            node = Node(sid, sid, bytes=7 + 3 + sum(_lp_len(f) for f in fields[0::2]) + 1)
+            self.nodes.append(node)
+        node.live += 1
+        node.last = sid
+        node.bytes += 4 + sum(_lp_len(f) for f in fields) + 2
+        self.entries[sid] = fields
+        if len(self.entries) == 1:
+            self.first_id = sid
+        self.last_id = sid
+        self.entries_added += 1
+
+    def next_id(self, now_ms: int) -> StreamID | None:
+        """streamNextID: the auto ID after ``last_id``; None when the space is exhausted."""
+        ms, seq = self.last_id
+        if now_ms > ms:
+            return (now_ms, 0)
+        if seq == U64:
+            if ms == U64:
+                return None
+            return (ms + 1, 0)
+        return (ms, seq + 1)
+
+    # -- deleting --------------------------------------------------------------------------
+    def _node_of(self, sid: StreamID) -> int:
+        i = bisect_right([n.master for n in self.nodes], sid) - 1
+        return i
+
+    def delete(self, sid: StreamID) -> bool:
+        """streamDeleteItem: mark one entry deleted; drop its node once empty."""
+        if self.entries.pop(sid, None) is None:
+            return False
+        i = self._node_of(sid)
+        if 0 <= i < len(self.nodes):
+            node = self.nodes[i]
+            node.live -= 1
+            node.deleted += 1
+            if node.live <= 0:
+                del self.nodes[i]
+        return True
+
+    def refresh_first(self) -> None:
+        self.first_id = self.entries.peekitem(0)[0] if self.entries else MIN_ID
+
+    def trim(self, maxlen: int | None, minid: StreamID | None, approx: bool, limit: int) -> int:
+        """streamTrim: remove from the head while over ``maxlen`` / below ``minid``; with
+        ``approx`` only whole nodes go, and at most ``limit`` entries (0 = no limit)."""
+        deleted = 0
+        entries = self.entries
+        while self.nodes:
+            if maxlen is not None and len(entries) <= maxlen:
+                break
+            node = self.nodes[0]
+            if limit and deleted + node.live > limit:
+                break
+            if maxlen is not None:
+                remove_node = len(entries) - node.live >= maxlen
+            else:
+                assert minid is not None
+                remove_node = node.last < minid
+            if remove_node:
+                for sid in list(entries.irange(node.master, node.last)):
+                    del entries[sid]
+                deleted += node.live
+                del self.nodes[0]
+                continue
+            if approx:
+                break
+            for sid in list(entries.irange(node.master, node.last)):
+                if maxlen is not None:
+                    if len(entries) <= maxlen:
+                        break
+                elif sid >= minid:  # type: ignore[operator]
+                    break
+                del entries[sid]
+                node.live -= 1
+                node.deleted += 1
+                deleted += 1
+            break
+        self.refresh_first()
+        return deleted
+
+    # -- groups ----------------------------------------------------------------------------
+    def estimate_distance(self, sid: StreamID) -> int:
+        """streamEstimateDistanceFromFirstEverEntry: the logical read counter at ``sid``."""
+        if not self.entries_added:
+            return 0
+        if not self.entries and sid <= self.last_id:
+            return self.entries_added
+        if sid == self.last_id:
+            return self.entries_added
+        if sid > self.last_id:
+            return INVALID_ENTRIES_READ
+        if self.max_deleted_id == MIN_ID or self.max_deleted_id < self.first_id:
+            if sid < self.first_id:
+                return self.entries_added - len(self.entries)
+            if sid == self.first_id:
+                return self.entries_added - len(self.entries) + 1
+        return INVALID_ENTRIES_READ
+
+    def range_has_tombstones(self, start: StreamID | None, end: StreamID | None) -> bool:
+        """streamRangeHasTombstones."""
+        if not self.entries or self.max_deleted_id == MIN_ID:
+            return False
+        if self.first_id > self.max_deleted_id:
+            return False
+        lo = start if start is not None else MIN_ID
+        hi = end if end is not None else MAX_ID
+        return lo <= self.max_deleted_id <= hi
+
+    def lag(self, group: Group) -> int | None:
+        """streamReplyWithCGLag: entries the group has yet to read, or None when unknown."""
+        if not self.entries_added:
+            return 0
+        if group.entries_read != INVALID_ENTRIES_READ and not self.range_has_tombstones(group.last_id, None):
+            return self.entries_added - group.entries_read
+        read = self.estimate_distance(group.last_id)
+        if read != INVALID_ENTRIES_READ:
+            return self.entries_added - read
+        return None
+
+    def copy(self) -> Stream:
+        """A deep copy (COPY, DUMP round trips in tests)."""
+        s = Stream()
+        s.entries = SortedDict({k: list(v) for k, v in self.entries.items()})
+        s.nodes = [Node(n.master, n.last, n.live, n.deleted, n.bytes) for n in self.nodes]
+        s.last_id, s.first_id, s.max_deleted_id = self.last_id, self.first_id, self.max_deleted_id
+        s.entries_added = self.entries_added
+        for name, g in self.groups.items():
+            ng = Group(name, g.last_id, g.entries_read)
+            for cname, c in g.consumers.items():
+                ng.consumers[cname] = Consumer(cname, c.seen_time)
+            for sid, nack in g.pel.items():
+                consumer = ng.consumers[nack.consumer.name]
+                copy = NACK(nack.delivery_time, nack.delivery_count, consumer)
+                ng.pel[sid] = copy
+                consumer.pel[sid] = copy
+            s.groups[name] = ng
+        return s
+
+    __copy__ = copy
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Stream) and dict(self.entries) == dict(other.entries) and self.last_id == other.last_id
+
+    def __repr__(self) -> str:
+        return f"Stream(len={len(self.entries)}, last_id={self.last_id})"
+
+
+register_type(Stream, "stream")
