@@ -62,8 +62,9 @@ class SweepError(ValueError):
 # --- configurations --------------------------------------------------------------------------
 
 
-def scale_scenario(sc: Scenario, growth: float, *, scale_rate_limits: bool = True) -> Scenario:
-    """The scenario with `growth` x traffic (every source's rate) and `growth` x keys.
+def scale_scenario(sc: Scenario, growth: float, *, scale_rate_limits: bool = True, keys: bool = True) -> Scenario:
+    """The scenario with `growth` x traffic (every source's rate) and `growth` x keys
+    (`keys=False`: traffic alone, as for a load multiplier on today's keyspace).
 
     Rate limits scale with the traffic by default: a limiter tuned to today's clients would
     otherwise reject the growth itself, which is a policy decision, not a capacity answer."""
@@ -77,13 +78,15 @@ def scale_scenario(sc: Scenario, growth: float, *, scale_rate_limits: bool = Tru
         if scale_rate_limits and s.rate_limit is not None:
             upd["rate_limit"] = s.rate_limit.model_copy(update={"limit": max(1, round(s.rate_limit.limit * growth))})
         sources.append(s.model_copy(update=upd))
+    if not keys:
+        return sc.model_copy(update={"sources": sources})
     ks = sc.keyspace.model_copy(update={"num_keys": max(1, round(sc.keyspace.num_keys * growth))})
     return sc.model_copy(update={"sources": sources, "keyspace": ks})
 
 
 def apply_config(sc: Scenario, config: Mapping[str, Any]) -> Scenario:
-    """`sc` with each dotted path of `config` set to its value (and `growth` applied last,
-    `traffic` scaling the rates alone), validated as a scenario."""
+    """`sc` with each dotted path of `config` set to its value, validated as a scenario; then
+    `growth` (traffic and keys) and `traffic` (rates and rate limits alone) are applied."""
     data = sc.model_dump(mode="json")
     for path, value in config.items():
         if path in ("growth", "traffic"):
@@ -111,8 +114,7 @@ def apply_config(sc: Scenario, config: Mapping[str, Any]) -> Scenario:
     if "growth" in config:
         out = scale_scenario(out, float(config["growth"]))
     if "traffic" in config:
-        t = float(config["traffic"])
-        out = out.model_copy(update={"sources": [s.model_copy(update={"rate_rps": s.rate_rps * t}) for s in out.sources]})
+        out = scale_scenario(out, float(config["traffic"]), keys=False)
     return out
 
 
@@ -126,14 +128,24 @@ class SimSettings:
     `run`: `simulate` with the scenario's run section (overridden by `duration_s`,
     `warmup_s`). `steady`: one steady-state window of `duration_s` seconds after the cache is
     warmed by `warmup_s` seconds of accesses alone (`simulate_day_fast` with one hour made of
-    one window; faults are not represented): the planner's short windows."""
+    one window; faults are not represented): the planner's short windows. `warmup_accesses`
+    instead sets the warm-up per point to that many requests at the point's own rate (within
+    30-300 s), so a 10x point is not warmed ten times longer than it needs."""
 
     mode: Literal["run", "steady"] = "run"
     duration_s: float | None = None
     warmup_s: float | None = None
+    warmup_accesses: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "duration_s": self.duration_s, "warmup_s": self.warmup_s}
+        return {"mode": self.mode, "duration_s": self.duration_s, "warmup_s": self.warmup_s,
+                "warmup_accesses": self.warmup_accesses}
+
+    def steady_warmup_s(self, sc: Scenario) -> float:
+        if self.warmup_accesses is not None:
+            rate = sum(s.rate_rps for s in sc.sources)
+            return float(min(300.0, max(30.0, self.warmup_accesses / rate)))
+        return 120.0 if self.warmup_s is None else self.warmup_s
 
 
 def simulate_point(sc: Scenario, config: Mapping[str, Any], seed: int, settings: SimSettings) -> RunResult:
@@ -145,7 +157,7 @@ def simulate_point(sc: Scenario, config: Mapping[str, Any], seed: int, settings:
         window = settings.duration_s or 10.0
         return simulate_day_fast(
             s, seed=seed, hours=1, hour_s=window, window_s=window,
-            cache_warmup_s=settings.warmup_s if settings.warmup_s is not None else 120.0,
+            cache_warmup_s=settings.steady_warmup_s(s),
         )
     return simulate(s, seed=seed, duration_s=settings.duration_s, warmup_s=settings.warmup_s, replications=1)
 
