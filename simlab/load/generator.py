@@ -73,6 +73,8 @@ class LoadResult:
     invalid_reasons: list[str]
     wall_s: float
     rows: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    #: CPU time of the busiest worker over the run's span: near 1.0, the generator was the limit
+    generator_cpu_busy: float = 0.0
 
     @property
     def valid(self) -> bool:
@@ -90,7 +92,8 @@ class LoadResult:
             "mode": self.mode, "target": self.target, "requests": self.requests,
             "intended_rps": self.intended_rps, "achieved_rps": self.achieved_rps,
             **self.percentiles_ms, "hit_ratio": self.hit_ratio, "error_rate": self.error_rate,
-            "send_lag_p99_ms": self.send_lag_p99_ms, "valid": self.valid,
+            "send_lag_p99_ms": self.send_lag_p99_ms, "generator_cpu_busy": self.generator_cpu_busy,
+            "valid": self.valid,
             "invalid_reasons": "; ".join(self.invalid_reasons),
         }
 
@@ -225,6 +228,7 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
     outcome = np.empty(n, dtype=np.int8)
     hit = np.empty(n, dtype=np.int8)
     errors: dict[str, int] = {}
+    cpu = [float(r.get("cpu_s", 0.0)) for r in results]
     for idx, r in zip(parts, results, strict=True):
         t[idx] = r["t"]
         sent[idx] = r["sent"]
@@ -235,7 +239,8 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
             errors[k] = errors.get(k, 0) + int(v)
     kind = plan.rows["kind"]
     closed = mode == "closed"
-    finished = outcome != O_UNFINISHED
+    started = outcome >= 0  # closed loop: rows never started (-1) are not part of the run
+    finished = started & (outcome != O_UNFINISHED)
     last = float(np.nanmax(done)) if finished.any() else plan.duration_s
     if closed:
         span = max(last, 1e-9)
@@ -244,7 +249,7 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
         span = max(plan.duration_s, last)
         intended = plan.intended_rps
     achieved = int(finished.sum()) / span if span > 0 else 0.0
-    win = t >= plan.warmup_s
+    win = (t >= plan.warmup_s) & started
     answered = win & ((outcome == O_OK) | (outcome == O_REJECTED))
     lat_ms = (done[answered] - t[answered]) * 1e3
     hist, pct = _percentiles(lat_ms)
@@ -265,7 +270,7 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
     sec = np.floor(t).astype(np.int64)
     lat_all = np.where(finished & ((outcome == O_OK) | (outcome == O_REJECTED)), (done - t) * 1e3, np.nan)
     df = pd.DataFrame({"second": sec, "lat": lat_all, "ok": outcome == O_OK,
-                       "err": (outcome != O_OK) & (outcome != O_REJECTED), "done_sec": np.floor(done)})
+                       "err": (outcome != O_OK) & (outcome != O_REJECTED), "done_sec": np.floor(done)})[started]
     g = df.groupby("second")
     per_second = pd.DataFrame({
         "intended": g.size(),
@@ -283,6 +288,7 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
         _, pk = _percentiles((done[m] - t[m]) * 1e3)
         kinds.append({"kind": KIND_NAMES[int(k)], "requests": int(m.sum()), **pk})
     outcomes = {OUTCOME_NAMES[i]: int((outcome == i).sum()) for i in range(len(OUTCOME_NAMES))}
+    n = int(started.sum())
     return LoadResult(
         mode="closed loop" if closed else "open loop", target=target.label, scenario=plan.scenario,
         seed=plan.seed, workers=workers, connections=connections, duration_s=plan.duration_s,
@@ -291,4 +297,5 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
         errors=errors, error_rate=error_rate, send_lag_p99_ms=lag_p99, per_second=per_second,
         by_kind=pd.DataFrame(kinds), invalid_reasons=reasons, wall_s=wall_s,
         rows={"t": t, "sent": sent, "done": done, "outcome": outcome, "hit": hit},
+        generator_cpu_busy=max(cpu) / max(1e-9, span) if cpu else 0.0,
     )

@@ -131,6 +131,8 @@ class _Conn(asyncio.Protocol):
         self.reader = hiredis.Reader()
         q, self.q = self.q, deque()
         self.out = []
+        if self.w.stopping:
+            return  # closed by us at the end: open rows stay unfinished
         for e in q:
             if not e.dead and e.row >= 0:
                 self.w.fail(e.row, O_CONNECTION, "connection lost")
@@ -184,6 +186,7 @@ class _Worker:
         self.all_done: asyncio.Future[None] | None = None
         self.stopping = False
         self.subscribers: list[asyncio.Transport] = []
+        self.cpu_s = 0.0
 
     # --- connections ---------------------------------------------------------------------
 
@@ -459,6 +462,7 @@ class _Worker:
     async def run(self, conn_pipe: Any) -> dict[str, Any]:
         self.loop = asyncio.get_running_loop()
         cfg = self.cfg
+        cpu0 = time.process_time()
         try:
             self.conns = [await self._open() for _ in range(cfg["connections"])]
             await self._subscribe()
@@ -488,6 +492,7 @@ class _Worker:
             pass
         self.stopping = True
         stop = time.monotonic()
+        self.cpu_s = time.process_time() - cpu0
         for c in self.conns:
             if c.transport is not None:
                 c.transport.close()
@@ -506,8 +511,8 @@ class _Worker:
         self._flush()
 
     def _result(self, stop: float) -> dict[str, Any]:
-        unfinished = self.outcome == _NOT_DONE
-        self.outcome[unfinished] = O_UNFINISHED
+        unfinished = (self.outcome == _NOT_DONE) & (np.isfinite(self.sent) | (not self.closed))
+        self.outcome[unfinished] = O_UNFINISHED  # closed loop: rows never started stay -1
         if unfinished.any():
             self.errors["unfinished at the time limit"] = int(unfinished.sum())
         return {
@@ -520,6 +525,7 @@ class _Worker:
             "outcome": self.outcome,
             "hit": self.hit,
             "errors": self.errors,
+            "cpu_s": self.cpu_s,
         }
 
 

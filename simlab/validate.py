@@ -1,0 +1,423 @@
+"""Predicted versus measured: the simulator against a live server, load point by load point.
+
+``validate(scenario)`` does what a careful engineer would do by hand:
+
+1. **Target.** The cachelab engine in a child process (started with the scenario's
+   ``maxmemory`` and policy) unless a Redis URL is given.
+2. **Calibration.** Service times per command from the target (:mod:`simlab.calibrate`), or
+   a calibration file given; then the *generator's* round trip: the load generator's own
+   latency for single GETs at a low rate, less GET's service time. That round trip (kernel,
+   loopback, the generator's event loop) is what every measured request pays on top of the
+   server, so it is the network of the validation scenario.
+3. **Validation scenario.** The scenario as the live test runs it: the load generator talks
+   to the cache directly, so the client, entry, application and backend hops are zero; the
+   cache-to-client round trip is the calibrated one; service times are the calibrated ones;
+   persistence is off (the engine runs without it); rate limits scale with the load; faults
+   are dropped (see :func:`validate_fault`). Keyspace, flows, key popularity, sizes and
+   TTLs are the scenario's.
+4. **Saturation.** A closed-loop run finds the throughput the target gives this workload.
+   When the server's CPU was below 90 % of a core during it, the generator was the limit:
+   the figure is the generator's ceiling and is labelled so.
+5. **Load points.** For each fraction of saturation the simulator predicts
+   (:func:`simlab.model.run.simulate`) and the open-loop generator measures, with the same
+   seed (the same requests, in the same order, to the same keys).
+
+Agreement is judged as the issue states it: up to 70 % of saturation, P50 and P99 within
+10 % and hit ratio within 1 percentage point; beyond, the predicted saturation within 10 % of
+the measured one. A load point whose run was invalid (the generator fell behind) fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simlab.calibrate import Calibration, calibrate, load_calibration
+from simlab.load.generator import LoadResult, run_load
+from simlab.load.target import EngineProcess, Target, parse_target
+from simlab.load.worker import K_CMD
+from simlab.load.workload import LoadPlan, plan_from_scenario
+from simlab.scenario import Scenario, scenario_from_dict
+from simlab.workload.distributions import mean_of
+
+__all__ = [
+    "P50_TOLERANCE",
+    "P99_TOLERANCE",
+    "HIT_RATIO_TOLERANCE_PP",
+    "SATURATION_TOLERANCE",
+    "AGREEMENT_UP_TO",
+    "Validation",
+    "figure",
+    "generator_rtt",
+    "validation_scenario",
+    "validate",
+]
+
+P50_TOLERANCE = 0.10
+P99_TOLERANCE = 0.10
+HIT_RATIO_TOLERANCE_PP = 1.0
+SATURATION_TOLERANCE = 0.10
+AGREEMENT_UP_TO = 0.70
+_SERVER_BOUND_CPU = 0.90
+
+
+@dataclass
+class Validation:
+    """The outcome of :func:`validate`: one row per load point and a verdict."""
+
+    scenario: str
+    target: str
+    server: str
+    seed: int
+    table: pd.DataFrame
+    saturation: dict[str, Any]
+    calibration: Calibration
+    generator_rtt_us: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    loads: list[LoadResult] = field(default_factory=list, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.table["pass"].all()) and bool(self.saturation.get("pass", True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean({
+            "scenario": self.scenario, "target": self.target, "server": self.server, "seed": self.seed,
+            "passed": self.passed,
+            "tolerances": {"p50_rel": P50_TOLERANCE, "p99_rel": P99_TOLERANCE,
+                           "hit_ratio_pp": HIT_RATIO_TOLERANCE_PP, "saturation_rel": SATURATION_TOLERANCE,
+                           "agreement_up_to_fraction_of_saturation": AGREEMENT_UP_TO},
+            "saturation": self.saturation, "generator_rtt_us": self.generator_rtt_us,
+            "calibration": {"name": self.calibration.name, "date": self.calibration.date,
+                            "server": self.calibration.server,
+                            "service_time_us": self.calibration.service_time_us()},
+            "points": self.table.to_dict("records"), "notes": self.notes, "wall_s": self.wall_s,
+        })
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``table.csv``, ``validation.json`` and ``percentiles.png`` into ``out_dir``."""
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        paths = {"table": d / "table.csv", "json": d / "validation.json", "plot": d / "percentiles.png"}
+        self.table.to_csv(paths["table"], index=False)
+        paths["json"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        fig = figure(self)
+        fig.savefig(paths["plot"], dpi=110, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return paths
+
+    def _repr_html_(self) -> str:
+        verdict = "<b style='color:green'>agrees</b>" if self.passed else "<b style='color:red'>disagrees</b>"
+        sat = self.saturation
+        head = (f"<p>{self.scenario} on {self.target} ({self.server}): prediction {verdict} with measurement. "
+                f"Saturation measured {sat.get('measured_rps', float('nan')):.0f} rps"
+                f"{' (generator ceiling)' if sat.get('generator_bound') else ''}, predicted "
+                f"{sat.get('predicted_rps', float('nan')):.0f} rps.</p>")
+        cols = ["fraction", "offered_rps", "achieved_rps", "pred_p50_ms", "meas_p50_ms", "err_p50",
+                "pred_p99_ms", "meas_p99_ms", "err_p99", "pred_hit_ratio", "meas_hit_ratio", "pass", "why"]
+        return head + self.table[cols].to_html(index=False, float_format=lambda x: f"{x:.4g}")
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+# --- the validation scenario -------------------------------------------------------------------
+
+_ZERO = {"kind": "constant", "value": 0.0}
+
+
+def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: dict[str, Any], *,
+                        scale: float = 1.0, duration_s: float = 10.0, warmup_s: float = 2.0,
+                        seed: int = 0) -> Scenario:
+    """``sc`` as the live test runs it (module docstring, step 3), at ``scale`` x its rates."""
+    d = sc.model_dump(mode="json")
+    for s in d["sources"]:
+        s["rate_rps"] = s["rate_rps"] * scale
+        s["client_rtt_ms"] = _ZERO
+        s["entry_service_ms"] = _ZERO
+        s["entry_error_probability"] = 0.0
+        s["retries"] = 0
+        s["timeout_ms"] = s.get("timeout_ms") or 2000.0
+        if s.get("rate_limit"):
+            s["rate_limit"]["limit"] = max(1, int(math.ceil(s["rate_limit"]["limit"] * scale)))
+    net = d["network"]
+    for k in ("entry_to_app_rtt_ms", "app_service_ms"):
+        net[k] = _ZERO
+    net["app_to_cache_rtt_ms"] = rtt_ms
+    net["app_error_probability"] = 0.0
+    net["loss_probability"] = 0.0
+    d["backend"].update({"latency_ms": _ZERO, "rtt_ms": _ZERO, "concurrency": None, "error_probability": 0.0})
+    for f in d["flows"].values():
+        f["app_service_ms"] = None
+        f["subscriber_rtt_ms"] = _ZERO
+        f["hold_ms"] = _ZERO
+    d["cache"]["service_time_us"] = service_time_us
+    d["cache"]["service_times_file"] = None
+    d["cache"]["persistence"] = {"mode": "none"}
+    d["faults"] = []
+    d["reference"] = None
+    d.pop("calibration", None)
+    d["run"].update({"duration_s": duration_s, "warmup_s": warmup_s, "seed": seed, "replications": 1})
+    return scenario_from_dict(d, f"<validation scenario of {sc.name}>")
+
+
+def _rate(sc: Scenario) -> float:
+    return float(sum(s.rate_rps for s in sc.sources))
+
+
+def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 400.0, duration_s: float = 3.0,
+                  workers: int = 2, connections: int = 16, seed: int = 0) -> tuple[dict[str, Any], dict[str, float]]:
+    """The round trip the load generator adds: its latency for single GETs at a low rate,
+    less GET's service time. Returns (empirical distribution in ms, percentiles in us)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77]))
+    n = max(200, int(rate_rps * duration_s))
+    t = np.sort(rng.uniform(0.0, duration_s, n))
+    rows: dict[str, np.ndarray] = {
+        "t": t, "kind": np.full(n, K_CMD, np.int8), "key": rng.integers(0, 1000, n),
+        "vsize": np.full(n, 64, np.int32), "ttl": np.full(n, np.nan), "src": np.zeros(n, np.int16),
+        "flow": np.zeros(n, np.int16), "bdelay": np.zeros(n), "hold": np.zeros(n),
+    }
+    plan = LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
+                    [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
+                    [2.0], [None])
+    res = run_load(plan, target, workers=workers, connections=connections)
+    r = res.rows
+    ok = np.isfinite(r["done"])
+    lat_us = (r["done"][ok] - r["t"][ok]) * 1e6
+    rtt = np.maximum(lat_us - get_service_us, 0.0)
+    qs = (np.arange(200) + 0.5) / 200 * 100
+    values = [round(float(v) / 1000.0, 6) for v in np.percentile(rtt, qs)]
+    pct = {f"p{q:g}": float(np.percentile(rtt, q)) for q in (50, 90, 99, 99.9)}
+    return {"kind": "empirical", "values": values}, pct
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _server_cpu(target: Target) -> tuple[float, float]:
+    c = target.client()
+    try:
+        info = c.info("cpu")
+    finally:
+        c.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"]), time.monotonic()
+
+
+def _saturation(vsc: Scenario, target: Target, *, seconds: float, workers: int, connections: int,
+                seed: int) -> tuple[float, float, LoadResult]:
+    """Closed-loop throughput of the workload and the server's CPU share meanwhile."""
+    big = validation_scenario_like(vsc, rate=60_000.0, duration_s=seconds)
+    plan = plan_from_scenario(big, duration_s=seconds, seed=seed, warmup_s=0.0)
+    cpu0, t0 = _server_cpu(target)
+    res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
+                   concurrency=workers * connections * 2, max_seconds=seconds)
+    cpu1, t1 = _server_cpu(target)
+    busy = (cpu1 - cpu0) / max(1e-9, t1 - t0 - 0.3)  # less the workers' start-up before t0
+    return res.achieved_rps, busy, res
+
+
+def validation_scenario_like(vsc: Scenario, *, rate: float, duration_s: float) -> Scenario:
+    """``vsc`` with its sources scaled to ``rate`` requests/s in all (shares kept)."""
+    scale = rate / _rate(vsc)
+    d = vsc.model_dump(mode="json")
+    for s in d["sources"]:
+        s["rate_rps"] *= scale
+        if s.get("rate_limit"):
+            s["rate_limit"]["limit"] = max(1, int(math.ceil(s["rate_limit"]["limit"] * scale)))
+    d["run"]["duration_s"] = duration_s
+    return scenario_from_dict(d, "<validation scenario>")
+
+
+def _predicted_capacity(vsc: Scenario, seed: int) -> float:
+    """Requests/s at which the cache's utilisation reaches 1: rate / utilisation at a light load."""
+    from simlab.model.run import simulate
+
+    probe = validation_scenario_like(vsc, rate=1000.0, duration_s=20.0)
+    res = simulate(probe, seed=seed, duration_s=20.0, warmup_s=2.0)
+    r = res.resources
+    cache = r[r["resource"].str.startswith("cache")]
+    col = "utilisation" if "utilisation" in cache.columns else "busy_fraction"
+    util = float(cache[col].max()) if len(cache) else float("nan")
+    thr = float(res.overall["throughput_rps"])
+    return thr / util if util and util == util else float("nan")
+
+
+def _rel(pred: float, meas: float) -> float:
+    return (pred - meas) / meas if meas and meas == meas and pred == pred else float("nan")
+
+
+def validate(
+    scenario: Scenario,
+    target: str | Target | None = None,
+    *,
+    quick: bool = True,
+    fractions: list[float] | None = None,
+    duration_s: float | None = None,
+    seed: int = 0,
+    calibration: Calibration | str | Path | None = None,
+    owned: bool = False,
+    workers: int = 2,
+    connections: int = 16,
+    progress: Callable[[str], None] | None = None,
+) -> Validation:
+    """Predict and measure ``scenario`` on ``target`` (module docstring). ``quick`` takes three
+    load points of 5 s (about 40 s in all); otherwise nine of 12 s."""
+    t_start = time.perf_counter()
+    say = progress or (lambda _m: None)
+    if fractions is None:
+        fractions = [0.1, 0.4, 0.7] if quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    if duration_s is None:
+        duration_s = 5.0 if quick else 12.0
+    warmup_s = min(2.0, duration_s / 4)
+    engine: EngineProcess | None = None
+    notes: list[str] = []
+    if scenario.cache.shards > 1:
+        notes.append("a sharded scenario is validated per shard against a Redis Cluster "
+                     "(tests/simlab/test_cluster_validation.py); here every shard's keys go to one server")
+    try:
+        if target is None:
+            opts: dict[str, str | int] = {}
+            if scenario.cache.maxmemory_bytes:
+                opts = {"maxmemory": scenario.cache.maxmemory_bytes,
+                        "maxmemory-policy": str(scenario.cache.maxmemory_policy),
+                        "maxmemory-samples": scenario.cache.maxmemory_samples}
+            say("starting the cachelab engine in a child process")
+            engine = EngineProcess(**opts).start()
+            tgt = engine.target()
+        elif isinstance(target, Target):
+            tgt = target
+        else:
+            tgt = parse_target(target, owned=owned)
+        if isinstance(calibration, Calibration):
+            cal = calibration
+        elif calibration is not None:
+            cal = load_calibration(calibration)
+        else:
+            say(f"calibrating {tgt.label}")
+            cal = calibrate(tgt, requests=400 if quick else 1500, max_seconds=15 if quick else 45)
+        value_bytes = mean_of(scenario.keyspace.value_size_bytes)
+        service = cal.service_time_us(value_bytes)
+        say("measuring the generator's round trip")
+        rtt_dist, rtt_pct = generator_rtt(tgt, service["GET"]["mean"], duration_s=2.0 if quick else 4.0,
+                                          workers=workers, connections=connections, seed=seed)
+        vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
+        say("finding the saturation throughput (closed loop)")
+        sat_rps, busy, sat_run = _saturation(vsc, tgt, seconds=3.0 if quick else 5.0, workers=workers,
+                                             connections=connections, seed=seed)
+        gen_busy = sat_run.generator_cpu_busy
+        generator_bound = busy < _SERVER_BOUND_CPU
+        pred_cap = _predicted_capacity(vsc, seed)
+        saturation: dict[str, Any] = {
+            "measured_rps": sat_rps, "server_cpu_busy": busy, "generator_cpu_busy": gen_busy,
+            "generator_bound": generator_bound, "predicted_rps": pred_cap, "err": _rel(pred_cap, sat_rps),
+        }
+        if generator_bound:
+            saturation["pass"] = True
+            limit = ("the generator's ceiling" if gen_busy >= _SERVER_BOUND_CPU else
+                     "what this shared machine gave both processes (neither had a full core)")
+            saturation["why"] = (f"the server was {busy * 100:.0f} % busy and the busiest generator worker "
+                                 f"{gen_busy * 100:.0f} % at the closed-loop maximum: {sat_rps:.0f} rps is {limit}, "
+                                 "not the server's saturation; load points are fractions of it and the "
+                                 "saturation point is not compared")
+            notes.append(saturation["why"])
+        else:
+            saturation["pass"] = bool(abs(saturation["err"]) <= SATURATION_TOLERANCE)
+            saturation["why"] = "" if saturation["pass"] else (
+                f"predicted saturation {pred_cap:.0f} rps is {saturation['err'] * 100:+.0f} % off the measured {sat_rps:.0f}")
+        rows: list[dict[str, Any]] = []
+        loads: list[LoadResult] = []
+        from simlab.model.run import simulate
+
+        base = _rate(vsc)
+        for frac in fractions:
+            offered = frac * sat_rps
+            say(f"load point {frac:.0%} of saturation: {offered:.0f} rps")
+            sc_p = validation_scenario(scenario, service, rtt_dist, scale=offered / _rate(scenario),
+                                       duration_s=duration_s, warmup_s=warmup_s, seed=seed)
+            pred = simulate(sc_p, seed=seed).overall
+            plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
+            meas = run_load(plan, tgt, workers=workers, connections=connections)
+            loads.append(meas)
+            rows.append(_row(frac, offered, pred, meas))
+        del base
+        table = pd.DataFrame(rows)
+        return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
+                          saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
+                          wall_s=time.perf_counter() - t_start, loads=loads)
+    finally:
+        if engine is not None:
+            engine.stop()
+
+
+def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult) -> dict[str, Any]:
+    m = meas.percentiles_ms
+    row: dict[str, Any] = {"fraction": frac, "offered_rps": offered, "achieved_rps": meas.achieved_rps,
+                           "pred_throughput_rps": float(pred["throughput_rps"])}
+    for q in ("p50", "p90", "p99", "p999"):
+        row[f"pred_{q}_ms"] = float(pred[f"{q}_ms"])
+        row[f"meas_{q}_ms"] = float(m[f"{q}_ms"])
+        row[f"err_{q}"] = _rel(row[f"pred_{q}_ms"], row[f"meas_{q}_ms"])
+    row["pred_hit_ratio"] = float(pred["hit_ratio"])
+    row["meas_hit_ratio"] = float(meas.hit_ratio)
+    row["hit_ratio_diff_pp"] = (row["pred_hit_ratio"] - row["meas_hit_ratio"]) * 100
+    row["pred_error_rate"] = float(pred["error_rate"])
+    row["meas_error_rate"] = float(meas.error_rate)
+    row["valid_run"] = meas.valid
+    why: list[str] = []
+    if not meas.valid:
+        why.append("run invalid: " + "; ".join(meas.invalid_reasons))
+    if frac <= AGREEMENT_UP_TO + 1e-9:
+        if not abs(row["err_p50"]) <= P50_TOLERANCE:
+            why.append(f"P50 {row['err_p50'] * 100:+.1f} %")
+        if not abs(row["err_p99"]) <= P99_TOLERANCE:
+            why.append(f"P99 {row['err_p99'] * 100:+.1f} %")
+        if not abs(row["hit_ratio_diff_pp"]) <= HIT_RATIO_TOLERANCE_PP:
+            why.append(f"hit ratio {row['hit_ratio_diff_pp']:+.2f} pp")
+    row["pass"] = not why
+    row["why"] = "; ".join(why)
+    return row
+
+
+def figure(v: Validation) -> Any:
+    """Predicted (lines) and measured (points) P50/P90/P99/P99.9 against offered load."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    t = v.table
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colors = {"p50": "tab:blue", "p90": "tab:green", "p99": "tab:orange", "p999": "tab:red"}
+    for q, c in colors.items():
+        label = {"p50": "P50", "p90": "P90", "p99": "P99", "p999": "P99.9"}[q]
+        ax.plot(t["offered_rps"], t[f"pred_{q}_ms"], "-", color=c, label=f"{label} predicted")
+        ax.plot(t["offered_rps"], t[f"meas_{q}_ms"], "o", color=c, label=f"{label} measured")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (requests/s)")
+    ax.set_ylabel("latency (ms)")
+    sat = v.saturation.get("measured_rps")
+    if sat:
+        ax.axvline(sat * AGREEMENT_UP_TO, color="grey", ls=":", lw=1)
+    ax.set_title(f"{v.scenario} on {v.server}: predicted vs measured (open loop)")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
