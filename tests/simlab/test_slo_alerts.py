@@ -1,0 +1,156 @@
+"""Burn-rate alerts on injected incidents (simlab.slo.alerts) and their Prometheus rules.
+
+One 4-hour run at 100 rps (~3 s) with three injected faults: a 2-minute restart at 30 min
+(every request refused), a 15-minute +300 ms network blip at 90 min (every request over the
+200 ms latency threshold: the client round trip's median is 40 ms) and a harmless 2x slow
+period of the cache at 150 min (20 us -> 40 us of service: no SLO notices). The expected
+detections follow from the rules' arithmetic, derived in each test.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import yaml
+
+from simlab.model.faults import expand_faults
+from simlab.model.run import simulate
+from simlab.paths import DEFAULT_SCENARIO
+from simlab.scenario import load_scenario, scenario_from_dict
+from simlab.slo import evaluate_slos
+from simlab.slo.alerts import AlertRule, alert_rules, evaluate_alerts, injected_incidents
+from simlab.slo.rules import prometheus_rules
+from tests.simlab.test_slo import default_run
+
+
+@functools.lru_cache(maxsize=1)
+def incident_run():
+    sc = scenario_from_dict({
+        "name": "incidents",
+        "sources": [{"name": "web", "rate_rps": 100, "flows": {"get": 1.0},
+                     "client_rtt_ms": {"kind": "lognormal", "median": 40, "sigma": 0.4}}],
+        "keyspace": {"num_keys": 1000},
+        "flows": {"get": {"kind": "command", "commands": {"GET": 1}}},
+        "cache": {"service_time_us": {"default": {"kind": "constant", "value": 20}}},
+        "faults": [{"kind": "restart", "at_s": 1800, "duration_s": 120},
+                   {"kind": "blip", "at_s": 5400, "duration_s": 900, "extra_latency_ms": 300},
+                   {"kind": "slow", "at_s": 9000, "duration_s": 600, "factor": 2}],
+        "run": {"duration_s": 4 * 3600, "warmup_s": 0, "seed": 1},
+    })
+    return sc, simulate(sc)
+
+
+def rows(rep, slo, severity):
+    d = rep.detections
+    return d[(d.slo == slo) & (d.severity == severity)].set_index("incident")
+
+
+def test_incidents_are_the_scenario_faults():
+    sc, result = incident_run()
+    inc = injected_incidents(sc, result)
+    assert [(i.kind, i.start_s, i.end_s) for i in inc] == [
+        ("restart", 1800, 1920), ("blip", 5400, 6300), ("slow", 9000, 9600)]
+    # random faults: the same draw as the simulator's (its restart windows, replication 0)
+    sc2 = scenario_from_dict({**sc.model_dump(mode="json"), "faults": [
+        {"kind": "restart", "rate_per_hour": 3, "duration_s": 5}, {"kind": "blip", "rate_per_hour": 2, "duration_s": 9}]})
+    drawn = injected_incidents(sc2, result)
+    fault_seq = np.random.SeedSequence([result.seed, 0]).spawn(3)[0]
+    w = expand_faults(sc2, result.duration_s, 3, np.random.default_rng(fault_seq))
+    assert [(i.start_s, i.end_s) for i in drawn if i.kind == "restart"] == sorted(w.restart[0])
+    assert [(i.start_s, i.end_s) for i in drawn if i.kind == "blip"] == sorted((a, b) for a, b, _ in w.blip)
+    assert len(drawn) >= 10  # ~12 restarts and ~8 blips expected in 4 hours
+
+
+def test_page_detects_the_restart_within_a_minute():
+    """Minute 30 is all refused: its 5m and 1h windows burn far over 14.4x (the 1h window has
+    30 minutes of data, 1 bad: 3.3 %, 33x), so the page fires at the end of minute 30: a
+    60 s delay. It resets when the 6x rule's 30-minute short window no longer holds the two
+    bad minutes (30 and 31): after minute 60, i.e. 3660 - 1920 = 1740 s after the restart.
+    The budget spent before detection is minute 30's bad requests over the window's budget
+    (0.1 % of 30 days of requests at the run's rate)."""
+    sc, result = incident_run()
+    rep = evaluate_alerts(sc, result)
+    r = rows(rep, "availability", "page").loc["restart"]
+    assert r.detected and r.delay_s == 60.0 and r.reset_s == 1740.0
+    events = result.events.arrays()[1][:, 0].sum(axis=(1, 2))
+    bad_minute_30 = result.events.arrays()[1][30, 0, 1:4].sum()
+    budget = 0.001 * events.sum() / len(events) * 30 * 1440
+    assert r.budget_before_detection == pytest.approx(bad_minute_30 / budget, rel=1e-9)
+    assert 0.01 < r.budget_before_detection < 0.05  # ~6000 refused of ~259 200 allowed
+
+
+def test_latency_page_detects_the_blip_and_nothing_notices_the_harmless_slowdown():
+    """15 minutes all over 200 ms: the 5m window is 100 % bad (100x) and the 1h window reaches
+    14.4 % after ~9 minutes (14.4x of a 1 % budget): a page a few minutes in. The 2x slow
+    period moves the cache from 20 to 40 us: no SLO burns, no alert fires, so page recall is
+    2/3 with precision 1."""
+    sc, result = incident_run()
+    rep = evaluate_alerts(sc, result)
+    blip = rows(rep, "latency", "page").loc["blip"]
+    assert blip.detected and 60 <= blip.delay_s <= 15 * 60
+    assert not rep.detections[rep.detections.incident == "slow"].detected.any()
+    page = rep.scores.set_index("severity").loc["page"]
+    assert page.precision == 1.0 and page.incidents == 3 and page.detected == 2
+    assert page.recall == pytest.approx(2 / 3)
+    # the restart is not a latency incident: refused connections come back fast
+    assert not rows(rep, "latency", "page").loc["restart"].detected
+
+
+def test_ticket_long_window_and_censoring():
+    """The 3d/6h ticket (1x) fires on the restart and keeps firing to the end of a 4-hour
+    run (its windows hold the bad minutes all along): reset is censored, not invented. An
+    alert already firing when the blip starts does not count as detecting it."""
+    sc, result = incident_run()
+    rep = evaluate_alerts(sc, result)
+    t = rows(rep, "availability", "ticket")
+    assert t.loc["restart"].detected and t.loc["restart"].still_firing_at_end
+    assert t.loc["blip"].already_firing and not t.loc["blip"].detected
+
+
+def test_rules_are_configurable_and_sloth_option():
+    sc, result = incident_run()
+    assert [r.name for r in alert_rules(sc.slo)] == ["page-1h-5m-14.4x", "page-6h-30m-6x", "ticket-3d-6h-1x"]
+    assert alert_rules(sc.slo, sloth_ticket=True)[-1].name == "ticket-1d-2h-3x"
+    strict = evaluate_alerts(sc, result, rules=[AlertRule("page", "1h", "5m", 1000.0)])
+    assert not strict.detections.detected.any()  # nothing burns 1000x over a whole hour
+    sc2 = scenario_from_dict({**sc.model_dump(mode="json"), "slo": {
+        "alerts": [{"severity": "page", "long_window": "30m", "short_window": "5m", "burn_rate": 20}]}})
+    assert [r.name for r in alert_rules(sc2.slo)] == ["page-30m-5m-20x"]
+
+
+def test_prometheus_rules_follow_sloth_naming_and_the_simulated_alerts():
+    sc = load_scenario(DEFAULT_SCENARIO)
+    text = prometheus_rules(sc, sloth_ticket=True)
+    docs = list(yaml.safe_load_all(text))
+    groups = docs[-1]["groups"]
+    assert len(groups) == 3 * 3  # SLI recordings, meta recordings, alerts per SLO
+    avail = [g for g in groups if g["name"] == "sloth-slo-sli-recordings-redis-cache-service-availability"][0]
+    records = [r["record"] for r in avail["rules"]]
+    assert records == [f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")]
+    assert avail["rules"][0]["labels"] == {"sloth_id": "redis-cache-service-availability",
+                                           "sloth_service": "redis-cache-service", "sloth_slo": "availability",
+                                           "sloth_window": "5m"}
+    assert 'code=~"5..|429"' in avail["rules"][0]["expr"]  # 429s are bad for availability here
+    meta = {r["record"]: r for g in groups if "meta" in g["name"] and g["name"].endswith("-latency") for r in g["rules"]}
+    assert meta["slo:objective:ratio"]["expr"] == "vector(0.99)"
+    assert meta["slo:time_period:days"]["expr"] == "vector(30)"
+    assert "slo:period_error_budget_remaining:ratio" in meta and "sloth_slo_info" in meta
+    alerts = [r for g in groups if g["name"].endswith("alerts-redis-cache-service-error-rate") for r in g["rules"]]
+    page = [a for a in alerts if a["labels"]["sloth_severity"] == "page"][0]
+    assert "ratio_rate5m" in page["expr"] and "(14.4 * 0.001)" in page["expr"]
+    assert "ratio_rate6h" in page["expr"] and "(6 * 0.001)" in page["expr"]
+    ticket = [a for a in alerts if a["labels"]["sloth_severity"] == "ticket"][0]
+    assert "(3 * 0.001)" in ticket["expr"] and "(1 * 0.001)" in ticket["expr"]
+    lat = [g for g in groups if g["name"] == "sloth-slo-sli-recordings-redis-cache-service-latency"][0]
+    assert 'le="0.2"' in lat["rules"][0]["expr"]
+
+
+def test_good_429_changes_the_exported_query():
+    sc, _ = default_run()
+    sc2 = scenario_from_dict({**sc.model_dump(mode="json"), "slo": {**sc.slo.model_dump(mode="json"), "rejected": "good"}})
+    text = prometheus_rules(sc2)
+    assert 'code=~"5..|429"' not in text and 'code=~"5.."' in text
+    rep = evaluate_slos(sc2, default_run()[1])
+    assert rep.objectives[0].achieved > evaluate_slos(sc, default_run()[1]).objectives[0].achieved
