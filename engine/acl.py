@@ -58,7 +58,7 @@ ALL_PERMS = READ | WRITE
 # flag and need neither; write commands that return the value (ACCESS) need both.  Checked with
 # ACL DRYRUN against redis-server 7.0.15 (tests/engine/test_acl.py).
 _NO_ACCESS = frozenset(("strlen", "exists", "type", "touch", "object", "llen", "scard", "sismember", "hlen",
-                        "hexists", "hstrlen", "zcard"))
+                        "hexists", "hstrlen", "zcard", "xlen"))
 _WRITE_ACCESS = frozenset((
     "getset", "getdel", "getex", "incr", "incrby", "decr", "decrby", "incrbyfloat",
     "lpop", "rpop", "lmove", "rpoplpush", "blpop", "brpop", "blmove", "brpoplpush", "lmpop", "blmpop",
