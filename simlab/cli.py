@@ -200,3 +200,7 @@ def live_table(sc: Any, url: str | None) -> Table:
 def main() -> None:
     """Console-script entry point (`simlab = "simlab.cli:main"`)."""
     app()
+
+
+# capacity planning, sweeps and the 24-hour day: `simlab plan | sweep | day | scale-whatif`
+from simlab import cli_capacity as _cli_capacity  # noqa: E402,F401  (registers its commands on `app`)
