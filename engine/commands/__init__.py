@@ -33,6 +33,7 @@ OPTIONAL_FAMILIES = [
     "client",
     "debug",
     "streams",
+    "serialize",
 ]
 
 for _name in FAMILIES:

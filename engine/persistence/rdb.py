@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 from engine.objects import ZSet
 from engine.persistence import intset, listpack, lzf, ziplist
 from engine.persistence.crc64 import crc64
+from engine.streamtype import Stream
 
 __all__ = [
     "RDB_VERSION",
@@ -294,6 +295,10 @@ class RdbWriter:
             self._set(key, value)
         elif t is ZSet:
             self._zset(key, value)
+        elif t is Stream:
+            from engine.persistence.rdb_stream import write_stream
+
+            write_stream(self, key, value)
         else:
             raise TypeError(f"cannot save value of type {t.__name__} for key {key!r}")
 
@@ -676,9 +681,9 @@ def _read_object(r: _Reader, rtype: int, key: bytes) -> Value | None:
         if rtype == TYPE_MODULE:
             raise r.error("module value of RDB_TYPE_MODULE (pre-7) cannot be skipped without its module", start)
         if rtype in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3):
-            _skip_stream(r, rtype)
-            log.warning("skipping key %r: streams are not part of the engine's value model", key)
-            return None
+            from engine.persistence.rdb_stream import read_stream
+
+            return read_stream(r, rtype)
     except (listpack.ListpackError, ziplist.ZiplistError, intset.IntsetError) as exc:
         raise r.error(f"key {key!r}: {exc}", start) from None
     raise r.error(f"unknown RDB object type {rtype}", start - 1)
@@ -780,7 +785,7 @@ def loads(
 
 
 def _is_empty(value: Value) -> bool:
-    return type(value) not in (bytes, bytearray) and len(value) == 0
+    return type(value) not in (bytes, bytearray, Stream) and len(value) == 0
 
 
 def load(path: Path | str, *, now_ms: int | None = None, verify_checksum: bool = True) -> RdbLoadResult:

@@ -228,8 +228,8 @@ def test_dump_payloads_cross_both_ways(tmp_path: Path) -> None:
             rdb.restore_payload(c.dump(b"str:small")[:-1] + b"\x00")
 
 
-def test_streams_in_a_redis_rdb_are_skipped(tmp_path: Path) -> None:
-    """A stream (with a consumer group and pending entries) is walked over, the rest loads."""
+def test_streams_in_a_redis_rdb_load(tmp_path: Path) -> None:
+    """A stream (with a consumer group and pending entries) loads beside the other keys."""
     with real_redis("--dbfilename", "dump.rdb", dir=tmp_path) as srv:
         c = srv.client()
         c.set("before", "1")
@@ -240,7 +240,11 @@ def test_streams_in_a_redis_rdb_are_skipped(tmp_path: Path) -> None:
         c.set("after", "2")
         c.save()
     loaded = rdb.load(tmp_path / "dump.rdb")
-    assert loaded.dbs[0][0] == {b"before": b"1", b"after": b"2"}
+    data = loaded.dbs[0][0]
+    assert {k: v for k, v in data.items() if k != b"s"} == {b"before": b"1", b"after": b"2"}
+    stream = data[b"s"]
+    assert [fields for fields in stream.entries.values()] == [[b"f", str(i).encode()] for i in range(5)]
+    assert len(stream.groups[b"g"].pel) == 2 and list(stream.groups[b"g"].consumers) == [b"consumer"]
 
 
 def test_running_engine_save_and_redis_dump_load_across(tmp_path: Path) -> None:
