@@ -124,8 +124,8 @@ class Validation:
                 f"Saturation measured {sat.get('measured_rps', float('nan')):.0f} rps"
                 f"{' (generator ceiling)' if sat.get('generator_bound') else ''}, predicted "
                 f"{sat.get('predicted_rps', float('nan')):.0f} rps.</p>")
-        cols = ["fraction", "offered_rps", "achieved_rps", "pred_p50_ms", "meas_p50_ms", "err_p50",
-                "pred_p99_ms", "meas_p99_ms", "err_p99", "pred_hit_ratio", "meas_hit_ratio", "pass", "why"]
+        cols = ["fraction", "offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "err_p50",
+                "predicted_p99_ms", "measured_p99_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio", "pass", "why"]
         return head + self.table[cols].to_html(index=False, float_format=lambda x: f"{x:.4g}")
 
 
@@ -248,6 +248,15 @@ def validation_scenario_like(vsc: Scenario, *, rate: float, duration_s: float) -
     return scenario_from_dict(d, "<validation scenario>")
 
 
+def _evicted(target: Target) -> int:
+    """INFO stats evicted_keys (server-wide: on a shared server, others' evictions count too)."""
+    c = target.client()
+    try:
+        return int(c.info("stats").get("evicted_keys", 0))
+    finally:
+        c.close()
+
+
 def _predicted_capacity(vsc: Scenario, seed: int) -> float:
     """Requests/s at which the cache's utilisation reaches 1: rate / utilisation at a light load."""
     from simlab.model.run import simulate
@@ -356,9 +365,16 @@ def validate(
                                        duration_s=duration_s, warmup_s=warmup_s, seed=seed)
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
+            ev0 = _evicted(tgt)
             meas = run_load(plan, tgt, workers=workers, connections=connections)
+            ev1 = _evicted(tgt)
             loads.append(meas)
-            rows.append(_row(frac, offered, pred, meas))
+            row = _row(frac, offered, pred, meas)
+            if scenario.cache.maxmemory_bytes:
+                # shown, not judged: the model charges key + value + 64 B a key, a server its allocator's
+                row["predicted_evictions"] = plan.predicted_evictions
+                row["measured_evictions"] = ev1 - ev0
+            rows.append(row)
         del base
         table = pd.DataFrame(rows)
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
@@ -372,16 +388,16 @@ def validate(
 def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult) -> dict[str, Any]:
     m = meas.percentiles_ms
     row: dict[str, Any] = {"fraction": frac, "offered_rps": offered, "achieved_rps": meas.achieved_rps,
-                           "pred_throughput_rps": float(pred["throughput_rps"])}
+                           "predicted_throughput_rps": float(pred["throughput_rps"])}
     for q in ("p50", "p90", "p99", "p999"):
-        row[f"pred_{q}_ms"] = float(pred[f"{q}_ms"])
-        row[f"meas_{q}_ms"] = float(m[f"{q}_ms"])
-        row[f"err_{q}"] = _rel(row[f"pred_{q}_ms"], row[f"meas_{q}_ms"])
-    row["pred_hit_ratio"] = float(pred["hit_ratio"])
-    row["meas_hit_ratio"] = float(meas.hit_ratio)
-    row["hit_ratio_diff_pp"] = (row["pred_hit_ratio"] - row["meas_hit_ratio"]) * 100
-    row["pred_error_rate"] = float(pred["error_rate"])
-    row["meas_error_rate"] = float(meas.error_rate)
+        row[f"predicted_{q}_ms"] = float(pred[f"{q}_ms"])
+        row[f"measured_{q}_ms"] = float(m[f"{q}_ms"])
+        row[f"err_{q}"] = _rel(row[f"predicted_{q}_ms"], row[f"measured_{q}_ms"])
+    row["predicted_hit_ratio"] = float(pred["hit_ratio"])
+    row["measured_hit_ratio"] = float(meas.hit_ratio)
+    row["hit_ratio_diff_pp"] = (row["predicted_hit_ratio"] - row["measured_hit_ratio"]) * 100
+    row["predicted_error_rate"] = float(pred["error_rate"])
+    row["measured_error_rate"] = float(meas.error_rate)
     row["valid_run"] = meas.valid
     why: list[str] = []
     if not meas.valid:
@@ -410,8 +426,8 @@ def figure(v: Validation) -> Any:
     colors = {"p50": "tab:blue", "p90": "tab:green", "p99": "tab:orange", "p999": "tab:red"}
     for q, c in colors.items():
         label = {"p50": "P50", "p90": "P90", "p99": "P99", "p999": "P99.9"}[q]
-        ax.plot(t["offered_rps"], t[f"pred_{q}_ms"], "-", color=c, label=f"{label} predicted")
-        ax.plot(t["offered_rps"], t[f"meas_{q}_ms"], "o", color=c, label=f"{label} measured")
+        ax.plot(t["offered_rps"], t[f"predicted_{q}_ms"], "-", color=c, label=f"{label} predicted")
+        ax.plot(t["offered_rps"], t[f"measured_{q}_ms"], "o", color=c, label=f"{label} measured")
     ax.set_yscale("log")
     ax.set_xlabel("offered load (requests/s)")
     ax.set_ylabel("latency (ms)")

@@ -7,6 +7,11 @@ EXPIRE, PUBLISH, lock SET NX PX) with a seeded Zipf key choice, then reads the s
 the quantity the model queues on.  Client round-trip percentiles are reported beside it.
 It talks only through a Redis URL, so it runs the same against the embedded engine
 (:func:`probe_embedded`) and against a real redis-server.
+
+Safe on a server it did not start: nothing is reset (the commandstats are the difference of
+two ``INFO`` readings, so other clients' commands during the probe count too), every key is
+under a fresh prefix and removed afterwards. Superseded by :func:`simlab.validate.validate`
+(the scenario's own workload, open loop, predicted against measured).
 """
 
 from __future__ import annotations
@@ -62,10 +67,14 @@ def probe_url(url: str, requests: int = 3000, keys: int = 2000, zipf_alpha: floa
     names = [m for m, _ in _MIX]
     probs = np.array([p for _, p in _MIX])
     ops = rng.choice(len(names), size=requests, p=probs / probs.sum())
+    from simlab.load.target import new_prefix, parse_target, remove_prefix
+
+    target = parse_target(url)
+    prefix = new_prefix()
     client = redis.Redis.from_url(url, socket_timeout=5)
     info = client.info("server")
     server_name = f"redis {info.get('redis_version', '?')}"
-    client.config_resetstat()
+    before = client.info("commandstats")
     value = b"x" * 100
     rtts: dict[str, list[float]] = {n: [] for n in names}
     start = time.perf_counter()
@@ -75,7 +84,7 @@ def probe_url(url: str, requests: int = 3000, keys: int = 2000, zipf_alpha: floa
         if time.perf_counter() > deadline:
             break
         name = names[op]
-        key = f"probe:{key_id}"
+        key = f"{prefix}probe:{key_id}"
         t0 = time.perf_counter()
         if name == "GET":
             if client.get(key) is None:
@@ -83,25 +92,29 @@ def probe_url(url: str, requests: int = 3000, keys: int = 2000, zipf_alpha: floa
         elif name == "SET":
             client.set(key, value, ex=300)
         elif name == "HGETALL":
-            client.hgetall(f"session:{key_id}")
+            client.hgetall(f"{prefix}session:{key_id}")
         elif name == "HSET":
-            client.hset(f"session:{key_id}", mapping={"user": str(key_id), "seen": str(sent)})
-            client.expire(f"session:{key_id}", 1800)
+            client.hset(f"{prefix}session:{key_id}", mapping={"user": str(key_id), "seen": str(sent)})
+            client.expire(f"{prefix}session:{key_id}", 1800)
         elif name == "PUBLISH":
-            client.publish("events", value)
+            client.publish(f"{prefix}events", value)
         else:
-            if client.set(f"lock:{key_id % 10}", "owner", nx=True, px=50):
-                client.delete(f"lock:{key_id % 10}")
+            if client.set(f"{prefix}lock:{key_id % 10}", "owner", nx=True, px=50):
+                client.delete(f"{prefix}lock:{key_id % 10}")
         rtts[name].append((time.perf_counter() - t0) * 1000)
         sent += 1
     elapsed = time.perf_counter() - start
     stats = client.info("commandstats")
     client.close()
+    remove_prefix(target, prefix)
     rows = []
     for k, v in stats.items():
-        if k.startswith("cmdstat_") and k not in ("cmdstat_config|resetstat", "cmdstat_info"):
-            rows.append({"command": k[len("cmdstat_"):], "calls": int(v["calls"]),
-                         "usec_per_call": float(v["usec_per_call"])})
+        if k.startswith("cmdstat_") and k != "cmdstat_info":
+            b = before.get(k, {"calls": 0, "usec": 0})
+            calls = int(v["calls"]) - int(b["calls"])
+            if calls > 0:
+                rows.append({"command": k[len("cmdstat_"):], "calls": calls,
+                             "usec_per_call": (int(v["usec"]) - int(b["usec"])) / calls})
     cs = pd.DataFrame(rows, columns=["command", "calls", "usec_per_call"]).sort_values("calls", ascending=False)
     rt = pd.DataFrame(
         [{"request": n, "count": len(v), "p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99))}

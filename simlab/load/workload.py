@@ -69,6 +69,8 @@ class LoadPlan:
     timeout_s: list[float]
     rate_limits: list[tuple[int, float] | None]
     predicted_hit: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int8))
+    #: keys the simulator's cache model evicted while deciding these rows' hits
+    predicted_evictions: int = 0
 
     @property
     def n(self) -> int:
@@ -178,6 +180,7 @@ def plan_from_scenario(sc: Scenario, *, duration_s: float | None = None, seed: i
         timeout_s=[(s.timeout_ms / 1000.0) if s.timeout_ms else default_timeout_s for s in sc.sources],
         rate_limits=[(s.rate_limit.limit, s.rate_limit.window_s) if s.rate_limit else None for s in sc.sources],
         predicted_hit=plan.hit[:n].copy(),
+        predicted_evictions=int(sum(getattr(c, "evictions", 0) for c in builder.caches if c is not None)),
     )
 
 
