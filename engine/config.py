@@ -10,8 +10,11 @@ command-line options, CONFIG GET (glob patterns), CONFIG SET and CONFIG REWRITE.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
+import os
 import shlex
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +59,10 @@ class Param:
     format_fn: Callable[[Any], str] | None = None
     apply: Callable[[Any, Any], None] | None = None  # (server, value)
     doc: str = ""
+    # PROTECTED_CONFIG (config.c): CONFIG SET refuses it unless enable-protected-configs allows.
+    protected: bool = False
+    # Run-time validation of CONFIG SET values (Redis's isValid* callbacks); raises ConfigError.
+    check: Callable[[Any], None] | None = None
 
     def parse(self, text: str) -> Any:
         if self.parse_fn is not None:
@@ -158,6 +165,32 @@ def _obuf_format(v: dict[str, tuple[int, int, int]]) -> str:
 _OBUF_DEFAULT = {"normal": (0, 0, 0), "replica": (268435456, 67108864, 60), "pubsub": (33554432, 8388608, 60)}
 
 
+def _base_name(name: str, what: str) -> Callable[[Any], None]:
+    """isValidDBfilename / isValidAOFfilename: a bare name, never a path, so CONFIG SET cannot
+    make SAVE write outside ``dir``."""
+
+    def check(value: Any) -> None:
+        text = str(value)
+        if "/" in text or "\\" in text:
+            raise ConfigError(f"{name} can't be a path, just a {what}")
+
+    return check
+
+
+def _check_dir(value: Any) -> None:
+    """setConfigDirOption: Redis chdir()s and reports strerror; the engine resolves files
+    against ``dir`` instead of changing the process's directory, so it checks the same
+    conditions (exists, is a directory, can be entered)."""
+    try:
+        st = os.stat(str(value))
+    except OSError as e:
+        raise ConfigError(e.strerror or "argument is invalid") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(os.strerror(errno.ENOTDIR))
+    if not os.access(str(value), os.X_OK):
+        raise ConfigError(os.strerror(errno.EACCES))
+
+
 def _apply_attr(attr: str) -> Callable[[Any, Any], None]:
     def apply(server: Any, value: Any) -> None:
         setattr(server, attr, value)
@@ -179,8 +212,8 @@ for _p in (
     Param("protected-mode", "bool", True),
     Param("requirepass", "string", ""),
     Param("maxclients", "int", 10000, minimum=1, apply=_apply_attr("maxclients")),
-    Param("dir", "string", ".", mutable=True),
-    Param("dbfilename", "string", "dump.rdb"),
+    Param("dir", "string", ".", mutable=True, protected=True, check=_check_dir),
+    Param("dbfilename", "string", "dump.rdb", protected=True, check=_base_name("dbfilename", "filename")),
     Param("save", "special", [(3600, 1), (300, 100), (60, 10000)], parse_fn=_save_parse, format_fn=_save_format),
     Param("rdbcompression", "bool", True),
     Param("rdbchecksum", "bool", True),
@@ -231,6 +264,8 @@ for _p in (
     Param("busy-reply-threshold", "int", 5000, aliases=("lua-time-limit",), minimum=0),
     Param("enable-debug-command", "enum", "no", mutable=False, choices=("no", "yes", "local")),
     Param("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
+    Param("enable-module-command", "enum", "no", mutable=False, choices=("no", "yes", "local"),
+          doc="validated like Redis 7.0; the engine has no modules, so MODULE stays unavailable"),
     Param("hash-max-listpack-entries", "int", 512, aliases=("hash-max-ziplist-entries",), minimum=0),
     Param("hash-max-listpack-value", "int", 64, aliases=("hash-max-ziplist-value",), minimum=0),
     Param("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",)),

@@ -4,6 +4,10 @@ Behaviour and error texts follow Redis 7.0's config.c: GET takes several glob pa
 answers a map; SET takes several pairs and applies them atomically (every value is parsed
 first; if applying one fails, the ones already applied are restored), refusing unknown,
 immutable, duplicate or invalid parameters with the texts ``configSetCommand`` uses.
+``dir`` and ``dbfilename`` are PROTECTED_CONFIG, as in Redis 7.0: refused with "can't set
+protected config" unless ``enable-protected-configs`` is ``yes`` (or ``local`` and the client
+is local), so a client cannot point SAVE at a file outside the data directory; when allowed,
+``dbfilename`` must still be a bare file name and ``dir`` an existing directory.
 """
 
 from __future__ import annotations
@@ -16,10 +20,24 @@ from engine.errors import SYNTAX, CommandError
 from engine.protocol import OK, Reply
 from engine.table import COMMANDS, subcommand
 
-__all__ = ["config_get", "config_set", "config_resetstat", "config_rewrite", "config_help", "help_reply"]
+__all__ = ["allow_protected_action", "is_local_client", "config_get", "config_set", "config_resetstat", "config_rewrite", "config_help", "help_reply"]
 
 _FLAGS = "admin noscript loading stale"
 _NOTIFY_ERROR = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+
+
+def is_local_client(ctx: Client) -> bool:
+    """islocalClient (networking.c): a loopback peer, a Unix socket, or the engine itself."""
+    if ctx.is_script or not ctx.addr:
+        return True
+    host = ctx.addr.rsplit(":", 1)[0].strip("[]")
+    return host.startswith("127.") or host == "::1" or host.startswith("/")
+
+
+def allow_protected_action(mode: str, ctx: Client) -> bool:
+    """allowProtectedAction (config.c) for enable-protected-configs / -debug- / -module-command:
+    ``yes`` always, ``local`` only from a local connection, ``no`` never."""
+    return mode == "yes" or (mode == "local" and is_local_client(ctx))
 
 
 def help_reply(name: str, lines: list[str]) -> list[bytes]:
@@ -58,6 +76,8 @@ def config_set(ctx: Client, *args: bytes) -> Reply:
             raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{raw}'")
         if not PARAMS[canon].mutable:
             raise config_set_error(raw, "can't set immutable config")
+        if PARAMS[canon].protected and not allow_protected_action(server.config["enable-protected-configs"], ctx):
+            raise config_set_error(raw, "can't set protected config")
         if canon in seen:
             raise config_set_error(raw, "duplicate parameter")
         seen.add(canon)
@@ -70,7 +90,9 @@ def config_set(ctx: Client, *args: bytes) -> Reply:
                 raise config_set_error(raw, _NOTIFY_ERROR)
             continue
         try:
-            PARAMS[canon].parse(text)
+            value = PARAMS[canon].parse(text)
+            if PARAMS[canon].check is not None:
+                PARAMS[canon].check(value)
         except (ConfigError, ValueError) as e:
             raise config_set_error(raw, str(e) or "argument is invalid") from None
     old = {canon: config.get_text(canon) for _, canon, _ in pairs}
