@@ -105,8 +105,7 @@ def check(
     sloth_ticket: bool = typer.Option(False, "--sloth-ticket", help="add sloth's 3x over 1d and 2h ticket alert"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
-    """Simulate the scenario, then print each SLO's budget and burn rates and, when the
-    scenario injects faults, how the burn-rate alerts caught them. Exit 1 if an SLO is missed."""
+    """Simulate, then print each SLO's budget, burn rates and (with faults) alert detections; exit 1 if missed."""
     from simlab.model.run import simulate
     from simlab.slo import evaluate_slos
     from simlab.slo.alerts import evaluate_alerts
@@ -169,8 +168,7 @@ def _rule_source(source: Path) -> Any:
 
 @slo_app.command("import")
 def import_(spec: Path = typer.Argument(..., help="an OpenSLO or sloth SLO file")) -> None:
-    """Show how an SLO file maps onto the simulator (the scenario `slo:` block it stands for)
-    and every field that does not map."""
+    """Show the scenario `slo:` block an OpenSLO / sloth file maps to, and every field that does not map."""
     from simlab.slo.importers import import_slo_file
 
     imp = import_slo_file(spec)
