@@ -1,0 +1,52 @@
+"""Calibration measures the target's service times and round trip and writes a file a
+validation can reuse.
+
+Figures are checked for what must hold at any machine speed: every command of the flows has
+a positive service time, a larger value does not make SET cheaper per call beyond noise
+(the fit's slope is clamped at >= 0), pipelining does not cost more per command than one
+request per round trip (tolerance 20 %: both are CPU-time differences over a few hundred
+calls on a shared machine), and the file round-trips.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from simlab.calibrate import COMMANDS, CalibrationError, calibrate, load_calibration
+from simlab.load.target import EngineProcess
+
+
+@pytest.fixture(scope="module")
+def cal():
+    with EngineProcess() as eng:
+        yield calibrate(eng.target(), name="test-engine", requests=200, sizes=(64, 4096), max_seconds=30)
+
+
+def test_every_command_has_a_service_time(cal) -> None:
+    st = cal.service_time_us(300)
+    for cmd in (*COMMANDS, "PUBLISH_PER_SUBSCRIBER", "default"):
+        assert st[cmd]["kind"] == "gamma" and st[cmd]["mean"] > 0, cmd
+    assert cal.server.startswith("cachelab engine")
+    assert cal.rtt_percentile_us(50) >= 0
+    m = cal.measurements
+    assert set(m["command"]) == set(COMMANDS)
+    assert len(m) == len(COMMANDS) * 2 * 2  # sizes x (single, pipelined)
+    single = m[~m["pipelined"]].set_index(["command", "value_bytes"])["server_cpu_us"]
+    piped = m[m["pipelined"]].set_index(["command", "value_bytes"])["server_cpu_us"]
+    assert (piped <= single * 1.2).mean() >= 0.75  # a pipeline spreads the per-read cost
+
+
+def test_the_file_round_trips_and_names_machine_and_versions(cal, tmp_path: Path) -> None:
+    p = cal.save(tmp_path / "c.yaml")
+    doc = yaml.safe_load(p.read_text())
+    assert {"machine", "software", "date", "service_time_us", "network"} <= set(doc)
+    assert doc["software"]["server"].startswith("cachelab engine")
+    back = load_calibration(p)
+    assert back.service_time_us(300) == cal.service_time_us(300)
+    assert back.rtt_us == pytest.approx(cal.rtt_us, abs=1e-3)
+    (tmp_path / "bad.yaml").write_text("name: x\n")
+    with pytest.raises(CalibrationError, match="bad.yaml"):
+        load_calibration(tmp_path / "bad.yaml")

@@ -1,0 +1,74 @@
+"""Predicted versus measured on a short run, against the engine and against a real redis-server.
+
+What is asserted is what holds on a shared 2-core machine whatever else runs on it: the table
+has a row per load point with every figure, the JSON and the plot are written, the live run
+sent what was offered, and the hit ratio measured by the server agrees with the simulator's
+within the stated 1 percentage point (same key sequence, same cache semantics). Latency
+agreement (10 % on P50 and P99) depends on the machine being quiet; it is computed and
+shown here, and measured by benchmarks/bench_validate.py, not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simlab.calibrate import calibrate
+from simlab.load.target import EngineProcess, parse_target
+from simlab.scenario import scenario_from_dict
+from simlab.validate import HIT_RATIO_TOLERANCE_PP, validate, validation_scenario
+from tests.simlab.test_load import SMALL
+from tests.support.redis_real import real_redis
+
+
+def _check(v, tmp_path: Path) -> None:
+    t = v.table
+    assert list(t["fraction"]) == [0.2, 0.6]
+    for col in ("offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "predicted_p99_ms",
+                "measured_p999_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio", "pass", "why"):
+        assert col in t, col
+    assert (t["measured_error_rate"] == 0).all()
+    assert (abs(t["hit_ratio_diff_pp"]) <= HIT_RATIO_TOLERANCE_PP).all(), t[["predicted_hit_ratio", "measured_hit_ratio"]]
+    assert v.saturation["measured_rps"] > 0 and v.saturation["predicted_rps"] > 0
+    paths = v.save(tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["passed"] == v.passed and len(doc["points"]) == 2
+    assert paths["plot"].stat().st_size > 10_000
+    assert "predicted" in v._repr_html_()
+
+
+def test_validate_against_the_engine(tmp_path: Path) -> None:
+    sc = scenario_from_dict(SMALL)
+    with EngineProcess() as eng:
+        cal = calibrate(eng.target(), requests=100, sizes=(64, 2048), max_seconds=20)
+        v = validate(sc, eng.target(), fractions=[0.2, 0.6], duration_s=3.0, calibration=cal,
+                     workers=1, connections=8)
+    _check(v, tmp_path)
+    assert v.server.startswith("cachelab engine")
+
+
+@pytest.mark.redis_server
+def test_validate_against_a_real_redis_server(tmp_path: Path) -> None:
+    sc = scenario_from_dict(SMALL)
+    with real_redis() as r:
+        target = parse_target(r.url)
+        cal = calibrate(target, requests=100, sizes=(64, 2048), max_seconds=20)
+        v = validate(sc, target, fractions=[0.2, 0.6], duration_s=3.0, calibration=cal, workers=1, connections=8)
+        assert r.client().dbsize() == 0  # its keys were removed
+    _check(v, tmp_path)
+    assert v.server.startswith("redis 7")
+
+
+def test_the_validation_scenario_is_the_direct_client_to_cache_path() -> None:
+    base = scenario_from_dict({**SMALL, "faults": [{"kind": "slow", "at_s": 1, "duration_s": 1}],
+                               "network": {"app_service_ms": {"kind": "constant", "value": 3.0}}})
+    rtt = {"kind": "empirical", "values": [0.05, 0.06, 0.08]}
+    v = validation_scenario(base, {"default": {"kind": "gamma", "mean": 12.0, "cv": 0.5}}, rtt, scale=2.0,
+                            duration_s=4, warmup_s=1, seed=3)
+    assert v.sources[0].rate_rps == 1200
+    assert v.network.app_service_ms.value == 0 and v.network.app_to_cache_rtt_ms.values == rtt["values"]
+    assert v.faults == [] and v.cache.persistence.mode == "none"
+    assert v.keyspace == base.keyspace and set(v.flows) == set(base.flows)
+    assert (v.run.duration_s, v.run.warmup_s, v.run.seed) == (4, 1, 3)
