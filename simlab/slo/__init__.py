@@ -7,7 +7,14 @@ dashboard's table is reproduced) are in `simlab.slo.budget`'s docstring; the ale
 `simlab.slo.alerts`'s.
 """
 
-from simlab.slo.alerts import AlertReport, AlertRule, Incident, alert_rules, evaluate_alerts, injected_incidents
+from simlab.slo.alerts import (
+    AlertReport,
+    AlertRule,
+    Incident,
+    alert_rules,
+    evaluate_alerts,
+    injected_incidents,
+)
 from simlab.slo.budget import ObjectiveResult, SloError, SloReport, evaluate_slos, sli_series
 from simlab.slo.importers import ImportedSlos, SloImportError, import_openslo, import_slo_file, import_sloth
 from simlab.slo.rules import prometheus_rules

@@ -117,6 +117,13 @@ class AlertReport:
     firing: pd.DataFrame  # per minute, slo and severity: burn rates and whether it fires
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per incident, SLO and severity: detected, delay, reset, budget spent."""
+        cols = ["incident", "detail", "start_s", "slo", "severity", "detected", "already_firing", "delay_s",
+                "reset_s", "still_firing_at_end", "budget_before_detection", "budget_spent"]
+        return self.detections[cols].copy() if len(self.detections) else pd.DataFrame(columns=cols)
+
     def to_dict(self) -> dict[str, Any]:
         def rec(df: pd.DataFrame) -> list[dict[str, Any]]:
             out = []
