@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simlab.cli_slo import cost_json, slo_app, slo_json
 from simlab.paths import DEFAULT_SCENARIO
 from simlab.results import RunResult
 from simlab.scenario import ScenarioError, load_scenario, scenario_json_schema
@@ -25,6 +26,7 @@ __all__ = ["DEFAULT_SCENARIO", "app", "main", "reference_table", "slo_verdict"]
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Discrete-event simulation of a cache service.")
+app.add_typer(slo_app, name="slo")  # simlab slo check / rules / import (simlab.cli_slo)
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -125,7 +127,10 @@ def run(
     sc = _load(file)
     result = simulate(sc, seed=seed, duration_s=duration, replications=replications, model=model)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        doc = result.to_dict()
+        doc["slo"] = slo_json(sc, result)  # budgets and burn rates (simlab.slo)
+        doc["cost"] = cost_json(sc, result)  # monthly cost and efficiency (simlab.cost)
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     console = _console()
     console.print(results_table(result))
