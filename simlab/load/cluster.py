@@ -54,7 +54,7 @@ class ClusterRun:
 
 def masters_by_slot(rc: RedisCluster) -> list[tuple[str, int, list[tuple[int, int]]]]:
     """(host, port, slot ranges) of each master, ordered by its lowest slot."""
-    slots = rc.cluster_slots()
+    slots: dict[Any, Any] = rc.cluster_slots()  # type: ignore[assignment]  # a dict at runtime
     ranges: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for (lo, hi), info in slots.items():
         primary = info["primary"]
