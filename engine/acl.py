@@ -430,6 +430,17 @@ class User:
                 best = d
         return best
 
+    def unrestricted_key_access(self, cmd: Command, argv: list[bytes], need: int = READ) -> bool:
+        """ACLUserCheckCmdWithUnrestrictedKeyAccess: some selector allows the command and grants
+        ``need`` on every key (``allkeys`` or a ``*`` pattern).  SORT's BY and GET read keys
+        that are not among the command's arguments, so only such a user may use them."""
+        for sel in (self, *self.selectors):
+            if sel.check_selector(cmd, argv) is not None:
+                continue
+            if sel.allkeys or any(pat == b"*" and flags & need == need for pat, flags in sel.patterns):
+                return True
+        return False
+
     def check_selector(self, cmd: Command, argv: list[bytes]) -> tuple[str, int] | None:
         """ACLSelectorCheckCmd: None, or (reason, index of the denied argument)."""
         if cmd.id not in self.allowed and not cmd.noauth:
@@ -437,10 +448,14 @@ class User:
             if not allowed_args or len(argv) < 2 or argv[1].decode("utf-8", "surrogateescape").lower() not in (
                     a.lower() for a in allowed_args):
                 return ("command", 0)
-        if not self.allkeys and (cmd.parent or cmd).name not in _NO_ACCESS:
+        if not self.allkeys:
             need = READ if cmd.is_readonly else WRITE
             if cmd.is_write and cmd.name in _WRITE_ACCESS:
                 need = ALL_PERMS
+            if (cmd.parent or cmd).name in _NO_ACCESS:
+                # Key specs without ACCESS (STRLEN, EXISTS, OBJECT ...): the key must still match
+                # some pattern, whatever its %R/%W flags (ACLSelectorCheckKey with no flags).
+                need = 0
             roles = _KEY_ROLES.get(cmd.name)
             checks = self._key_checks
             if checks is None:
@@ -677,6 +692,11 @@ class ACL:
             err = "NOPERM this user has no permissions to access one of the channels used as arguments"
         self.add_log(client, reason, obj, client.user)
         return NoPermError(err)
+
+    def full_key_access(self, client: Client, cmd: Command, argv: list[bytes]) -> bool:
+        """May ``client`` read any key with ``cmd`` (see :meth:`User.unrestricted_key_access`)?"""
+        user = self.users.get(client.user)
+        return user is not None and (user.unrestricted or user.unrestricted_key_access(cmd, argv))
 
     def dryrun(self, name: str, cmd: Command, argv: list[bytes]) -> str | None:
         user = self.users[name]

@@ -5,7 +5,11 @@ ASC/DESC, ALPHA and STORE.
 Numeric sorting parses each element (or BY value) as a double and breaks ties by comparing
 the elements as binary strings, as sortCompare does, so the result is deterministic.  A BY
 pattern without ``*`` skips sorting; a set is then sorted ALPHA anyway when the result is
-stored, as Redis does to keep replication deterministic.
+stored or the caller is a script, as Redis 7.0 does to keep replication deterministic.
+
+BY (with a ``*``) and GET read keys that are not arguments of the command, so under ACL they
+are refused unless the user may read every key, with Redis 7.0's "BY/GET option of SORT denied
+due to insufficient ACL permissions."
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from engine.db import Database
 from engine.errors import SYNTAX, CommandError, WrongTypeError
 from engine.objects import HASH, LIST, SET, STRING, ZSet
 from engine.protocol import Reply
-from engine.table import command
+from engine.table import COMMANDS, command
 from engine.util import parse_int
 
 __all__ = ["sort", "sort_ro", "lookup_by_pattern"]
@@ -76,7 +80,18 @@ def _int(raw: bytes) -> int:
     return n
 
 
+def _full_key_access(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> bool:
+    """BY and GET patterns read keys outside the command's arguments: sortCommandGeneric allows
+    them only to a user who may read every key (ACLUserCheckCmdWithUnrestrictedKeyAccess)."""
+    server = ctx.server
+    if not server.acl_active:
+        return True
+    name = b"sort_ro" if readonly else b"sort"
+    return bool(server.acl.full_key_access(ctx, COMMANDS[name], [name, key, *opts]))  # type: ignore[attr-defined]
+
+
 def _sort(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> Reply:
+    full_access: bool | None = None
     desc = alpha = False
     by: bytes | None = None
     dontsort = False
@@ -103,8 +118,17 @@ def _sort(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> R
             by = opts[i + 1]
             if b"*" not in by:
                 dontsort = True
+            else:
+                if full_access is None:
+                    full_access = _full_key_access(ctx, key, opts, readonly)
+                if not full_access:
+                    raise CommandError("ERR BY option of SORT denied due to insufficient ACL permissions.")
             i += 1
         elif opt == b"get" and left >= 1:
+            if full_access is None:
+                full_access = _full_key_access(ctx, key, opts, readonly)
+            if not full_access:
+                raise CommandError("ERR GET option of SORT denied due to insufficient ACL permissions.")
             gets.append(opts[i + 1])
             i += 1
         else:
@@ -118,7 +142,7 @@ def _sort(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> R
         elements = list(value)
     elif type(value) in SET:
         elements = list(value)
-        if dontsort and store is not None:
+        if dontsort and (store is not None or ctx.is_script):
             dontsort, alpha, by = False, True, None
     elif type(value) is ZSet:
         elements = [m for _s, m in value.index]
