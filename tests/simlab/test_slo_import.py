@@ -107,3 +107,16 @@ def test_cli_rules_import_and_check(tmp_path):
     doc = json.loads(r.stdout)
     assert r.exit_code == (0 if doc["slo"]["met"] else 1)
     assert [o["name"] for o in doc["slo"]["objectives"]] == ["availability", "latency", "error-rate"]
+
+
+def test_run_json_carries_slo_and_cost_blocks():
+    from simlab.cli import app
+
+    r = CliRunner().invoke(app, ["run", str(DEFAULT_SCENARIO), "--duration", "120", "--json"])
+    doc = json.loads(r.stdout)
+    names = [o["name"] for o in doc["slo"]["objectives"]]
+    assert names == ["availability", "latency", "error-rate"]
+    for o in doc["slo"]["objectives"]:
+        assert {"name", "target", "achieved", "error_budget_remaining", "burn_rates", "verdict"} <= set(o)
+    assert set(doc["cost"]) >= {"monthly_cost_usd", "breakdown", "cost_per_million_requests_usd", "efficiency"}
+    assert set(doc["cost"]["breakdown"]) == {"cpu", "memory", "storage", "network"}
