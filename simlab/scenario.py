@@ -23,6 +23,7 @@ __all__ = [
     "CacheServiceSpec",
     "CostSpec",
     "Dist",
+    "FAILOVER_DEFAULTS",
     "FLOW_SHARE_TOLERANCE",
     "FaultSpec",
     "FlowSpec",
@@ -447,24 +448,67 @@ class CacheServiceSpec(_Model):
         return self
 
 
-class FaultSpec(_Model):
-    """restart: the instance refuses connections for `duration_s` (cache emptied unless
-    persistence reloads it); slow: service times x `factor`; blip: `extra_latency_ms` on the
-    app -> cache network. At `at_s`, or as a Poisson process with `rate_per_hour`."""
+#: Failure detection and promotion defaults (seconds) per failover mechanism. Sentinel:
+#: `down-after-milliseconds` 30000 in the shipped sentinel.conf, then quorum, leader election
+#: and `REPLICAOF NO ONE` (~2 s). Cluster: `cluster-node-timeout` 15000 (PFAIL -> FAIL), then
+#: the replica's election delay 500 ms + random 0-500 ms + rank x 1 s (~1 s for rank 0).
+FAILOVER_DEFAULTS: dict[str, tuple[float, float]] = {"sentinel": (30.0, 2.0), "cluster": (15.0, 1.0)}
 
-    kind: Literal["restart", "slow", "blip"]
+
+class FaultSpec(_Model):
+    """A fault at `at_s`, or as a Poisson process with `rate_per_hour`, lasting `duration_s`,
+    on one shard (`shard`) or every shard. Kinds:
+
+    restart: the instance refuses connections (cache emptied unless persistence reloads it).
+    slow: cache service times x `factor`. blip: `extra_latency_ms` on the app -> cache network.
+    failover: the primary fails; its clients get connection errors until a replica is promoted
+    after `detection_s` + `promotion_s` (defaults per `failover_mode`, see FAILOVER_DEFAULTS);
+    then requests go to the promoted replica (its cache content survives), clients retry with
+    their own policy; when the old primary returns after `duration_s` it resyncs from the new
+    one (`resync: full` costs a fork on the new primary, `fork_ms_per_gb` x dataset; `partial`
+    costs nothing); other replicas re-attach with a partial resync (PSYNC2). Needs replicas.
+    node_loss: the node is gone with its disk: with replicas, a failover that never returns;
+    without, the shard refuses connections for `duration_s` and comes back empty.
+    backend_slow: backend latency x `factor`. backend_outage: backend calls fail (a miss is an
+    error; hits still succeed).
+    partition: app <-> cache packets are lost: requests reaching the shard in the window wait
+    for the heal (TCP retransmission) and are served then, so clients see timeouts, not errors.
+    slow_disk: fsync takes `fsync_ms`: with appendfsync always every write pays it on the event
+    loop; with everysec a write blocks once the background fsync is over 2 s late (Redis's
+    aof_delayed_fsync), i.e. stalls of fsync_ms - 2000 ms every fsync_ms.
+    hot_key / hot_slot: a `share` of requests go to one key / to keys of one hash slot on
+    `shard` (default 0).
+    """
+
+    kind: Literal["restart", "slow", "blip", "failover", "node_loss", "backend_slow", "backend_outage",
+                  "partition", "slow_disk", "hot_key", "hot_slot"]
     at_s: float | None = Field(default=None, ge=0)
     rate_per_hour: float | None = Field(default=None, gt=0)
     duration_s: float = Field(gt=0)
     shard: int | None = Field(default=None, ge=0, description="None: every shard")
     factor: float = Field(default=2.0, ge=1)
     extra_latency_ms: float = Field(default=0.0, ge=0)
+    failover_mode: Literal["sentinel", "cluster"] = "sentinel"
+    detection_s: float | None = Field(default=None, ge=0, description="failover: time to declare the primary down")
+    promotion_s: float | None = Field(default=None, ge=0, description="failover: election + promotion")
+    resync: Literal["full", "partial"] = "full"
+    fsync_ms: float = Field(default=0.0, ge=0, description="slow_disk: fsync time during the fault")
+    share: float = Field(default=0.0, ge=0, le=1, description="hot_key/hot_slot: share of requests redirected")
 
     @model_validator(mode="after")
     def _when(self) -> FaultSpec:
         if (self.at_s is None) == (self.rate_per_hour is None):
             raise ValueError("give exactly one of `at_s` or `rate_per_hour`")
+        if self.kind in ("hot_key", "hot_slot") and self.share <= 0:
+            raise ValueError(f"{self.kind} needs `share` > 0")
+        if self.kind == "slow_disk" and self.fsync_ms <= 0:
+            raise ValueError("slow_disk needs `fsync_ms` > 0")
         return self
+
+    def failover_delay_s(self) -> float:
+        """Detection plus promotion time of a failover."""
+        d, p = FAILOVER_DEFAULTS[self.failover_mode]
+        return (d if self.detection_s is None else self.detection_s) + (p if self.promotion_s is None else self.promotion_s)
 
 
 SliKind = Literal["availability", "latency", "error_rate"]
@@ -688,6 +732,8 @@ class Scenario(_Model):
         for fault in self.faults:
             if fault.shard is not None and fault.shard >= self.cache.shards:
                 raise ValueError(f"fault shard {fault.shard} >= cache.shards {self.cache.shards}")
+            if fault.kind == "failover" and self.cache.replicas < 1:
+                raise ValueError("a failover fault needs cache.replicas >= 1 (nothing to promote)")
         table = {k.upper() for k in self.cache.service_time_us}
         if "DEFAULT" not in table:
             for where, cmd in self.commands_used():

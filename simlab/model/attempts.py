@@ -26,6 +26,22 @@ class FaultLookup:
         self.slow = [sorted(windows.slow[r]) if r < len(windows.slow) else [] for r in range(n_resources)]
         self.has_restart = any(self.restart)
         self.has_slow = any(self.slow)
+        # after a failover, requests addressed to the failed primary go to the promoted replica
+        self.redirect = sorted(getattr(windows, "redirect", []), key=lambda x: x[1])
+        self.has_redirect = bool(self.redirect)
+
+    def route(self, r: int, t: float) -> int:
+        """The resource that serves a job addressed to `r` at time t."""
+        for fr, since, to in self.redirect:
+            if r == fr and t >= since:
+                r = to
+        return r
+
+    def route_many(self, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+        out = np.array(r, copy=True)
+        for fr, since, to in self.redirect:
+            out[(out == fr) & (t >= since)] = to
+        return out
 
     def restarting(self, r: int, t: float) -> bool:
         return any(a <= t < b for a, b in self.restart[r])
@@ -77,6 +93,7 @@ class Attempts:
         self.detect = np.full(n, np.nan)
         self.spawned = np.zeros(n, dtype=bool)
         self.passes = 0
+        self.res_eff: np.ndarray | None = None  # resource per stage when a failover redirected some
 
     @property
     def n(self) -> int:

@@ -50,6 +50,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     A = array("d", [nan]) * (3 * n)
     D = array("d", [nan]) * (3 * n)
     S = array("d", [0.0]) * (3 * n)
+    R = array("i", [-1]) * (3 * n)  # resource that served each stage (failover redirects)
+    has_redirect = faults.has_redirect
     fail = [0] * n
     detect = [np.nan] * n
     free: list = []
@@ -91,6 +93,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
         A.extend((nan, nan, nan))
         D.extend((nan, nan, nan))
         S.extend((0.0, 0.0, 0.0))
+        R.extend((-1, -1, -1))
         fail.append(0)
         detect.append(nan)
         at(t + dly[r0 * 3], j, 0)
@@ -100,6 +103,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
         pk = p * 3 + k
         ik = i * 3 + k
         r = res[pk]
+        if has_redirect:
+            r = faults.route(r, now)
+            R[ik] = r
         if has_restart and faults.restarting(r, now):
             A[ik] = now
             if fail[i] == 0:
@@ -176,6 +182,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     att.arr = np.frombuffer(A, dtype=np.float64).reshape(m, 3)
     att.dep = np.frombuffer(D, dtype=np.float64).reshape(m, 3)
     att.svc_eff = np.frombuffer(S, dtype=np.float64).reshape(m, 3)
+    if has_redirect:
+        att.res_eff = np.frombuffer(R, dtype=np.int32).reshape(m, 3)
     att.fail = np.asarray(fail, dtype=np.int8)
     att.detect = np.asarray(detect)
     att.spawned = np.zeros(m, dtype=bool)

@@ -209,6 +209,10 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     D = np.full((n, MAX_STAGES), np.nan)
     S = np.zeros((n, MAX_STAGES))
     A[:, 0] = att.t0 + dly[:, 0]
+    res_orig = res
+    if faults.has_redirect:
+        res = res.copy()
+        res[:, 0] = faults.route_many(res[:, 0], A[:, 0])
     # first stage: fixed arrivals, so fixed connection failures and service factors
     rows0 = np.arange(n)
     if faults.has_restart:
@@ -237,6 +241,9 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
             rows = rows[alive[rows] & ~np.isnan(D[rows, k - 1])]
             a = D[rows, k - 1] + dly[rows, k]
             r = res[rows, k].astype(np.int64)
+            if faults.has_redirect:
+                r = faults.route_many(res_orig[rows, k].astype(np.int64), a)
+                res[rows, k] = r
             if faults.has_restart:
                 c = faults.restarting_many(r, a)
                 if c.any():
@@ -269,6 +276,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
         S.ravel()[flat] = sd
         prev = (flat, ad)
     att.arr, att.dep, att.svc_eff = A, D, S
+    att.res_eff = res if faults.has_redirect else None
     fail = np.zeros(n, dtype=np.int8)
     detect = np.full(n, np.nan)
     post = p.post[pr]

@@ -86,11 +86,21 @@ class Resource:
 
 @dataclass
 class Windows:
-    """Fault windows per resource: restarts (refuse), slow (x factor)."""
+    """Fault windows (see `simlab.model.faults`): per resource restarts (refuse) and slow
+    periods (x factor); app -> cache blips; per shard the times its cache is emptied (forced:
+    even with persistence); redirections (from resource, from time, to resource) after a
+    failover; partitions (resource, start, end); fsync times (primary, start, end, ms); hot
+    keys/slots (kind, shard, start, end, share); resync forks (resource, time, pause s)."""
 
     restart: list[list[tuple[float, float]]]
     slow: list[list[tuple[float, float, float]]]
     blip: list[tuple[float, float, float]]
+    wipe: list[list[tuple[float, bool]]] = field(default_factory=list)
+    redirect: list[tuple[int, float, int]] = field(default_factory=list)
+    partition: list[tuple[int, float, float]] = field(default_factory=list)
+    fsync: list[tuple[int, float, float, float]] = field(default_factory=list)
+    hot: list[tuple[str, int, float, float, float]] = field(default_factory=list)
+    resync: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -186,11 +196,16 @@ class PlanBuilder:
 
     # --- cache content -------------------------------------------------------------------
 
+    def _wipes(self, shard: int) -> list[float]:
+        """Times the shard's cache is emptied: restarts without persistence, lost nodes."""
+        persist = self.sc.cache.persistence.mode != "none"
+        wipes = self.windows.wipe[shard] if self.windows.wipe else []
+        return sorted(t for t, forced in wipes if forced or not persist)
+
     def _cache_for(self, shard: int, now_s: float):
-        """The shard's cache; a restart without persistence empties it (a new cache model)."""
-        epoch = sum(1 for a, b in self.windows.restart[shard * self.copies] if b <= now_s)
-        if self.sc.cache.persistence.mode != "none":
-            epoch = 0
+        """The shard's cache; a wipe (restart without persistence, lost node) empties it (a
+        new cache model)."""
+        epoch = sum(1 for t in self._wipes(shard) if t <= now_s)
         if self.caches[shard] is None or epoch != self._cache_epoch[shard]:
             self.caches[shard] = self.cache_factory(shard, epoch)
             self._cache_epoch[shard] = epoch
@@ -212,7 +227,7 @@ class PlanBuilder:
             idx = order[(keys[order] % shards) == s]
             if len(idx) == 0:
                 continue
-            cuts = sorted({b for _a, b in self.windows.restart[s * self.copies]})
+            cuts = sorted(set(self._wipes(s)))
             bounds = np.searchsorted(times[idx], cuts) if cuts else np.empty(0, int)
             for part in np.split(idx, bounds):
                 if len(part) == 0:
@@ -281,6 +296,7 @@ class PlanBuilder:
         r_key = np.random.default_rng(next(streams))
         r_err = np.random.default_rng(next(streams))
         r_bg = np.random.default_rng(next(streams))
+        r_hot = np.random.default_rng(next(streams))
 
         flow = np.zeros(n, dtype=np.int16)
         pre = np.zeros(n)
@@ -339,6 +355,16 @@ class PlanBuilder:
         if from_trace.any():
             keys[from_trace] = t_key[from_trace] + self.trace_key_base
             sizes[from_trace] = t_size[from_trace]
+        for kind, hot_shard, a, b, share in self.windows.hot:
+            # a hot key: one key of the shard (id = shard number); a hot slot: keys of the shard
+            m = np.flatnonzero((t0 >= a) & (t0 < b))
+            m = m[r_hot.random(len(m)) < share]
+            if kind == "hot_key":
+                keys[m] = hot_shard
+            else:
+                moved = keys[m] - keys[m] % shards + hot_shard
+                keys[m] = np.where(moved < max(sc.keyspace.num_keys, shards), moved, hot_shard)
+            sizes[m] = self.keys.sizes_bytes(keys[m] % sc.keyspace.num_keys)
         shard = (keys % shards).astype(np.int16)
         primary = shard * copies
         if sc.cache.read_from_replicas and copies > 1:
@@ -356,10 +382,17 @@ class PlanBuilder:
             sc.cache.persistence.mode in ("aof", "aof+rdb") and sc.cache.persistence.appendfsync == "always"
         )
 
-        def write_cost(k: int) -> np.ndarray:
+        def write_cost(rows: np.ndarray) -> np.ndarray:
+            """fsync on the event loop per write with appendfsync always (a slow disk's
+            `fsync_ms` in its window instead of the usual time)."""
+            k = len(rows)
             if not fsync_always:
                 return np.zeros(k)
-            return sample(sc.cache.persistence.fsync_ms, r_svc, k) * 1e-3
+            cost = sample(sc.cache.persistence.fsync_ms, r_svc, k) * 1e-3
+            for p_res, a, b, ms in self.windows.fsync:
+                m = (primary[rows] == p_res) & (t0[rows] >= a) & (t0[rows] < b)
+                cost[m] = ms * 1e-3
+            return cost
 
         cache_rows: list[np.ndarray] = []
         cache_ops: list[np.ndarray] = []
@@ -386,13 +419,13 @@ class PlanBuilder:
                 for code, cmd in ((1, "SET"), (2, "DEL"), (3, "INCR")):
                     w = rows[ops == code]
                     res[w, 0] = primary[w]
-                    svc[w, 0] = svc_of(cmd, r_svc, len(w)) + write_cost(len(w))
+                    svc[w, 0] = svc_of(cmd, r_svc, len(w)) + write_cost(w)
                 cache_rows.append(rows)
                 cache_ops.append(_TRACE_OP[ops])
                 miss_candidates = np.concatenate([miss_candidates, g])
             elif fs.kind == "session":
                 res[rows, 0] = primary[rows]
-                svc[rows, 0] = svc_of("HGETALL", r_svc, k) + svc_of("EXPIRE", r_svc, k) + write_cost(k)
+                svc[rows, 0] = svc_of("HGETALL", r_svc, k) + svc_of("EXPIRE", r_svc, k) + write_cost(rows)
             elif fs.kind == "pubsub":
                 res[rows, 0] = primary[rows]
                 svc[rows, 0] = svc_of("PUBLISH", r_svc, k) + fs.subscribers * svc_of(
@@ -404,18 +437,25 @@ class PlanBuilder:
             elif fs.kind == "lock":
                 lock_primary = (self.lock_key % shards) * copies
                 res[rows, 0] = lock_primary
-                svc[rows, 0] = svc_of("SET", r_svc, k) + write_cost(k)
+                svc[rows, 0] = svc_of("SET", r_svc, k) + write_cost(rows)
                 res[rows, 1] = self.lock_res
                 dly[rows, 1] = ac[rows] * 2
                 svc[rows, 1] = sample(fs.hold_ms, r_svc, k) * 1e-3
                 res[rows, 2] = lock_primary
                 dly[rows, 2] = ac[rows] * 2
-                svc[rows, 2] = svc_of("DEL", r_svc, k) + write_cost(k)
+                svc[rows, 2] = svc_of("DEL", r_svc, k) + write_cost(rows)
                 nst[rows] = 3
             elif fs.kind == "command":
                 res[rows, 0] = primary[rows]
                 for cmd, count in (fs.commands or {"GET": 1}).items():
                     svc[rows, 0] += svc_of(cmd, r_svc, k) * count
+
+        # partition app <-> cache: a request reaching a cut-off instance waits for the heal
+        # (its segments are retransmitted), so the client's timeout decides, not an error
+        for p_res, a, b in self.windows.partition:
+            arr0 = t0 + dly[:, 0]
+            m = (res[:, 0] == p_res) & (arr0 >= a) & (arr0 < b)
+            dly[m, 0] += b - arr0[m]
 
         # rate limiting: INCR+EXPIRE pipelined in front; over the limit -> rejected, one stage
         if rate_limited.any():
@@ -451,7 +491,7 @@ class PlanBuilder:
             svc[miss, 1] = sample(be.latency_ms, r_svc, k) * 1e-3
             res[miss, 2] = primary[miss]
             dly[miss, 2] = b_half + ac[miss] * 2
-            svc[miss, 2] = svc_of("SET", r_svc, k) + write_cost(k)
+            svc[miss, 2] = svc_of("SET", r_svc, k) + write_cost(miss)
             nst[miss] = 3
             if be.error_probability > 0:
                 bad = miss[r_err.random(k) < be.error_probability]
@@ -501,6 +541,21 @@ class PlanBuilder:
                 ts.append(saves)
                 rs.append(np.full(len(saves), p))
                 ss.append(np.full(len(saves), pause_s))
+        everysec = ps.mode in ("aof", "aof+rdb") and ps.appendfsync == "everysec"
+        for p_res, a, b, ms in self.windows.fsync:
+            # everysec: a write blocks once the background fsync is 2 s late, until it ends
+            if everysec and ms > 2000.0:
+                period = ms * 1e-3
+                st = np.arange(a, b, period)
+                st = st[(st >= start_s) & (st < end_s)] + 2.0
+                ts.append(st)
+                rs.append(np.full(len(st), p_res))
+                ss.append(np.full(len(st), period - 2.0))
+        for r_res, t, pause_s in self.windows.resync:
+            if start_s <= t < end_s and pause_s > 0:
+                ts.append(np.array([t]))
+                rs.append(np.array([r_res]))
+                ss.append(np.array([pause_s]))
         if not ts:
             return np.empty(0), np.empty(0, np.int16), np.empty(0)
         return np.concatenate(ts), np.concatenate(rs).astype(np.int16), np.concatenate(ss)

@@ -182,7 +182,7 @@ class Recorder:
         a = att.arr[rows, ks]
         d = att.dep[rows, ks]
         s = att.svc_eff[rows, ks]
-        r = plan.res[att.root[rows], ks]
+        r = plan.res[att.root[rows], ks] if att.res_eff is None else att.res_eff[rows, ks]
         for ri, st in enumerate(self.res):
             m = r == ri
             if not m.any():
