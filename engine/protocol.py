@@ -40,6 +40,7 @@ __all__ = [
     "Verbatim",
     "Replies",
     "BigNumber",
+    "DoubleText",
     "Reply",
     "encode",
     "format_double",
@@ -66,6 +67,13 @@ class Verbatim(bytes):
 
 class BigNumber(bytes):
     """A big number (Lua's ``{big_number=...}``): ``(`` in RESP3, a bulk string in RESP2."""
+
+    __slots__ = ()
+
+
+class DoubleText(bytes):
+    """A double already formatted by the command (GEOPOS's ``%.17Lf`` without trailing zeros,
+    addReplyHumanLongDouble): ``,text`` in RESP3, a bulk string in RESP2."""
 
     __slots__ = ()
 
@@ -180,6 +188,8 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
     elif t is Replies:
         for item in value:
             _encode_into(item, resp, out)
+    elif t is DoubleText:
+        out.append(b",%s\r\n" % value if resp == 3 else b"$%d\r\n%s\r\n" % (len(value), value))
     elif t is BigNumber:
         out.append(b"(%s\r\n" % value if resp == 3 else b"$%d\r\n%s\r\n" % (len(value), value))
     elif t is str:

@@ -34,6 +34,7 @@ OPTIONAL_FAMILIES = [
     "debug",
     "streams",
     "serialize",
+    "geo",
 ]
 
 for _name in FAMILIES:
