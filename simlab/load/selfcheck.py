@@ -1,0 +1,96 @@
+"""The load generator measured against a server that answers at once.
+
+Two figures say what the generator's numbers are worth on a machine:
+
+* **ceiling**: the highest open-loop rate it holds (achieved within 1 % of intended, P99 send
+  lag under 1 ms), found by doubling and then bisecting short runs against
+  :class:`~simlab.load.pong.PongServer`;
+* **added latency**: what it measures against that server at a moderate rate, which is its
+  own cost (scheduling, encoding, parsing, the loopback) and the floor under any latency it
+  reports of a real server.
+
+A target whose saturation lies above the ceiling cannot be saturated by this generator on
+this machine; :func:`simlab.validate.validate` then says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simlab.load.generator import LoadResult, run_load
+from simlab.load.pong import PongServer
+from simlab.load.target import parse_target
+from simlab.load.worker import K_CMD
+from simlab.load.workload import LoadPlan
+
+__all__ = ["GeneratorCheck", "check_generator", "get_plan"]
+
+
+def get_plan(rate_rps: float, seconds: float, seed: int = 0) -> LoadPlan:
+    """Poisson arrivals of single GETs (one command, one round trip each)."""
+    rng = np.random.default_rng(seed)
+    n = max(1, int(rng.poisson(rate_rps * seconds)))
+    rows: dict[str, np.ndarray] = {
+        "t": np.sort(rng.uniform(0, seconds, n)), "kind": np.full(n, K_CMD, np.int8),
+        "key": rng.integers(0, 1000, n), "vsize": np.full(n, 16, np.int32), "ttl": np.full(n, np.nan),
+        "src": np.zeros(n, np.int16), "flow": np.zeros(n, np.int16), "bdelay": np.zeros(n), "hold": np.zeros(n),
+    }
+    return LoadPlan("generator self-check", seed, seconds, min(0.5, seconds / 4), rows, ["probe"], ["get"],
+                    [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
+                    [2.0], [None])
+
+
+@dataclass
+class GeneratorCheck:
+    workers: int
+    connections: int
+    ceiling_rps: float
+    attempts: list[dict[str, Any]]
+    latency_rate_rps: float
+    added_latency_ms: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workers": self.workers, "connections_per_worker": self.connections,
+                "ceiling_rps": self.ceiling_rps, "attempts": self.attempts,
+                "added_latency_at_rps": self.latency_rate_rps, "added_latency_ms": self.added_latency_ms}
+
+
+def _try(url: str, rate: float, seconds: float, workers: int, connections: int) -> LoadResult:
+    return run_load(get_plan(rate, seconds), parse_target(url), workers=workers, connections=connections,
+                    cleanup=False, max_seconds=seconds + 5)
+
+
+def check_generator(*, workers: int = 2, connections: int = 16, seconds: float = 2.0, start_rps: float = 8000,
+                    max_rps: float = 256_000, bisect_steps: int = 3, latency_rps: float = 5000) -> GeneratorCheck:
+    """Ceiling and added latency of the generator on this machine (module docstring).
+    Bounded: at most log2(max/start) + 1 + ``bisect_steps`` runs of ``seconds`` each."""
+    attempts: list[dict[str, Any]] = []
+    with PongServer() as pong:
+        def ok(rate: float) -> bool:
+            r = _try(pong.url, rate, seconds, workers, connections)
+            attempts.append({"intended_rps": rate, "achieved_rps": r.achieved_rps, "valid": r.valid,
+                             "send_lag_p99_ms": r.send_lag_p99_ms, "p99_ms": r.percentiles_ms["p99_ms"]})
+            return r.valid
+
+        lo, hi = 0.0, float("nan")
+        rate = start_rps
+        while rate <= max_rps:
+            if ok(rate):
+                lo = rate
+                rate *= 2
+            else:
+                hi = rate
+                break
+        if hi == hi:
+            for _ in range(bisect_steps):
+                mid = (lo + hi) / 2
+                if ok(mid):
+                    lo = mid
+                else:
+                    hi = mid
+        lat = _try(pong.url, latency_rps, max(seconds, 3.0), workers, connections)
+    return GeneratorCheck(workers=workers, connections=connections, ceiling_rps=lo, attempts=attempts,
+                          latency_rate_rps=latency_rps, added_latency_ms=dict(lat.percentiles_ms))
