@@ -93,6 +93,17 @@ class LatencyHistogram:
         v = self.h.get_highest_equivalent_value(self.h.get_value_from_index(i))
         return v / 1000.0
 
+    def cdf(self) -> tuple[np.ndarray, np.ndarray]:
+        """(latency_ms, fraction <= it) at the top of every non-empty bucket: the empirical
+        CDF at the histogram's resolution (3 significant digits), for CDF plots."""
+        idx = np.nonzero(self._counts)[0]
+        if len(idx) == 0:
+            return np.empty(0), np.empty(0)
+        cum = np.cumsum(self._counts[idx].astype(np.float64))
+        h = self.h
+        ms = np.array([h.get_highest_equivalent_value(h.get_value_from_index(int(i))) for i in idx]) / 1000.0
+        return ms, cum / cum[-1]
+
     def max_ms(self) -> float:
         """The exact maximum (hdrh's get_max_value rounds it up to its bucket's top)."""
         return self.h.max_value / 1000.0 if self.count else math.nan
