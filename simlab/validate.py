@@ -437,3 +437,140 @@ def figure(v: Validation) -> Any:
     ax.set_title(f"{v.scenario} on {v.server}: predicted vs measured (open loop)")
     ax.legend(fontsize=7, ncol=2)
     return fig
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+FAULT_KINDS = ("stall", "pause", "restart")
+
+
+@dataclass
+class FaultValidation:
+    """Tail latency and errors around one injected fault, predicted and measured."""
+
+    scenario: str
+    kind: str
+    target: str
+    at_s: float
+    fault_s: float
+    table: pd.DataFrame  # figure, predicted, measured, rel_err
+    load: LoadResult = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean({"scenario": self.scenario, "kind": self.kind, "target": self.target, "at_s": self.at_s,
+                       "fault_s": self.fault_s, "rows": self.table.to_dict("records")})
+
+    def _repr_html_(self) -> str:
+        return (f"<p>{self.kind} of {self.fault_s:g} s at {self.at_s:g} s on {self.target}</p>"
+                + self.table.to_html(index=False, float_format=lambda x: f"{x:.4g}"))
+
+
+def fault_scenario(vsc: Scenario, kind: str, at_s: float, fault_s: float) -> Scenario:
+    """``vsc`` with the fault as the simulator knows it. A stall (``DEBUG SLEEP``) or a pause
+    (``CLIENT PAUSE``) is a job that holds the server for ``fault_s`` at ``at_s``: written as
+    one RDB fork pause (``save_interval_s`` = ``at_s``, pause = ``fork_ms_per_gb`` x
+    ``dataset_bytes``), the model's own mechanism for a blocked main thread. A restart is the
+    model's ``restart`` fault: refused connections for ``fault_s`` and an empty cache after."""
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
+    d = vsc.model_dump(mode="json")
+    if kind == "restart":
+        d["faults"] = [{"kind": "restart", "at_s": at_s, "duration_s": fault_s}]
+    else:
+        if at_s <= d["run"]["duration_s"] / 2:
+            raise ValueError("the fault must come in the second half of the run (one pause per save interval)")
+        d["cache"]["persistence"] = {"mode": "rdb", "save_interval_s": at_s, "fork_ms_per_gb": 1000.0,
+                                     "dataset_bytes": int(round(fault_s * 1e9))}
+    return scenario_from_dict(d, f"<{kind} fault scenario of {vsc.name}>")
+
+
+def validate_fault(
+    scenario: Scenario,
+    kind: str,
+    target: Target | None = None,
+    *,
+    engine: EngineProcess | None = None,
+    rate_rps: float = 1000.0,
+    duration_s: float = 6.0,
+    at_s: float = 3.5,
+    fault_s: float = 0.4,
+    seed: int = 0,
+    calibration: Calibration | None = None,
+    workers: int = 2,
+    connections: int = 8,
+) -> FaultValidation:
+    """Inject ``kind`` ("stall": DEBUG SLEEP, "pause": CLIENT PAUSE ALL, "restart": the engine
+    process stopped and started again) at ``at_s`` into an open-loop run of ``scenario`` at
+    ``rate_rps`` and compare tail latency and errors with the simulator's prediction for the
+    same fault. Stall and pause need a target you own (they stop a server); restart needs the
+    engine in a child process (``engine``)."""
+    import threading
+
+    from simlab.model.run import simulate
+
+    own = engine is None and target is None
+    if own:
+        engine = EngineProcess(**{"enable-debug-command": "local"}).start()
+    try:
+        tgt = target or (engine.target() if engine is not None else None)
+        assert tgt is not None
+        if kind == "restart" and engine is None:
+            raise ValueError("a restart fault needs the engine in a child process (engine=EngineProcess(...))")
+        if kind in ("stall", "pause"):
+            tgt.require_owned("DEBUG SLEEP" if kind == "stall" else "CLIENT PAUSE")
+        cal = calibration or calibrate(tgt, requests=200, sizes=(64, 2048), max_seconds=15)
+        service = cal.service_time_us(mean_of(scenario.keyspace.value_size_bytes))
+        rtt_dist, _ = generator_rtt(tgt, service["GET"]["mean"], duration_s=1.5, workers=workers,
+                                    connections=connections, seed=seed)
+        vsc = validation_scenario(scenario, service, rtt_dist, scale=rate_rps / _rate(scenario),
+                                  duration_s=duration_s, warmup_s=0.0, seed=seed)
+        plan = plan_from_scenario(vsc, duration_s=duration_s, seed=seed, warmup_s=0.0)
+        measured_fault = [fault_s]
+
+        started = threading.Event()
+        t0 = [0.0]
+
+        def on_start(t: float) -> None:
+            t0[0] = t
+            started.set()
+
+        def inject() -> None:
+            if not started.wait(120):
+                return
+            time.sleep(max(0.0, t0[0] + at_s - time.monotonic()))
+            if kind == "stall":
+                c = tgt.client(socket_timeout=fault_s + 5)
+                c.execute_command("DEBUG", "SLEEP", fault_s)
+                c.close()
+            elif kind == "pause":
+                c = tgt.client()
+                c.execute_command("CLIENT", "PAUSE", int(fault_s * 1000), "ALL")
+                c.close()
+            else:
+                assert engine is not None
+                t = time.monotonic()
+                engine.restart()
+                measured_fault[0] = time.monotonic() - t
+
+        th = threading.Thread(target=inject, daemon=True)
+        th.start()
+        res = run_load(plan, tgt, workers=workers, connections=connections, max_seconds=duration_s + fault_s + 5,
+                       on_start=on_start)
+        started.set()
+        th.join(fault_s + 30)
+        fsc = fault_scenario(vsc, kind, at_s, measured_fault[0])
+        pred = simulate(fsc, seed=seed).overall
+        m = res.percentiles_ms
+        rows = []
+        for fig in ("p99_ms", "p999_ms", "max_ms"):
+            rows.append({"figure": fig, "predicted": float(pred[fig]), "measured": float(m[fig])})
+        n_err = sum(v for k, v in res.outcomes.items() if k not in ("ok", "rejected"))
+        rows.append({"figure": "errors", "predicted": float(pred["error_rate"]) * plan.n, "measured": float(n_err)})
+        rows.append({"figure": "hit_ratio", "predicted": float(pred["hit_ratio"]), "measured": float(res.hit_ratio)})
+        table = pd.DataFrame(rows)
+        table["rel_err"] = [(_rel(p, q)) for p, q in zip(table["predicted"], table["measured"], strict=True)]
+        return FaultValidation(scenario=scenario.name, kind=kind, target=tgt.label, at_s=at_s,
+                               fault_s=measured_fault[0], table=table, load=res)
+    finally:
+        if own and engine is not None:
+            engine.stop()

@@ -19,6 +19,7 @@ import math
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Pipe
 from typing import Any
@@ -146,6 +147,7 @@ def run_load(
     max_seconds: float | None = None,
     prefix: str | None = None,
     cleanup: bool = True,
+    on_start: Callable[[float], None] | None = None,
 ) -> LoadResult:
     """Send ``plan`` to ``target`` and measure.
 
@@ -153,7 +155,8 @@ def run_load(
     (``concurrency`` clients back to back, latency from the send). The run stops when every
     row completed or after ``max_seconds`` (default: the plan's duration + the longest client
     timeout + 5 s). Keys go under ``prefix`` (a fresh one by default) and are removed
-    afterwards unless ``cleanup`` is False.
+    afterwards unless ``cleanup`` is False. ``on_start`` is called with the run's start
+    instant (``time.monotonic()`` clock) once the workers have it (fault injection times from it).
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be 'open' or 'closed', not {mode!r}")
@@ -193,6 +196,8 @@ def run_load(
         t0 = time.monotonic() + 0.2
         for pipe in pipes:
             pipe.send(t0)
+        if on_start is not None:
+            on_start(t0)
         results = []
         for pipe in pipes:
             if not pipe.poll(max_seconds + 60):

@@ -187,6 +187,7 @@ class _Worker:
         self.stopping = False
         self.subscribers: list[asyncio.Transport] = []
         self.cpu_s = 0.0
+        self.tasks: list[asyncio.Task[None]] = []
 
     # --- connections ---------------------------------------------------------------------
 
@@ -232,7 +233,7 @@ class _Worker:
                 except OSError:
                     continue
 
-        self.loop.create_task(again())
+        self.tasks.append(self.loop.create_task(again()))
 
     def _conn(self) -> _Conn | None:
         conns = self.conns
@@ -498,6 +499,8 @@ class _Worker:
                 c.transport.close()
         for tr in self.subscribers:
             tr.close()
+        for task in self.tasks:
+            task.cancel()
         await asyncio.sleep(0)
         return self._result(stop)
 
