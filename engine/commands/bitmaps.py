@@ -8,6 +8,8 @@ treating the string as padded with zeros on the right.
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.client import Client
 from engine.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, CommandError
 from engine.objects import STRING
@@ -15,7 +17,7 @@ from engine.protocol import Reply
 from engine.table import command
 from engine.util import parse_int, parse_int_arg
 
-__all__ = ["setbit", "getbit", "bitcount", "bitpos", "parse_bit_offset"]
+__all__ = ["setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro", "parse_bit_offset"]
 
 
 def parse_bit_offset(ctx: Client, raw: bytes) -> int:
@@ -158,3 +160,220 @@ def bitpos(ctx: Client, key: bytes, bit_arg: bytes, *args: bytes) -> Reply:
     if bit == 1 or end_given:
         return -1
     return ((end >> 3) + 1) * 8
+
+
+# -- BITOP ---------------------------------------------------------------------------------
+@command("bitop", arity=-4, flags="write denyoom", keys=(2, -1, 1), acl="@bitmap", group="bitmap", since="2.6.0",
+         summary="Perform bitwise operations between strings")
+def bitop(ctx: Client, op_arg: bytes, dest: bytes, *srcs: bytes) -> Reply:
+    """bitopCommand: missing keys are empty strings, shorter strings are zero-padded; an
+    all-empty result deletes the destination.  Returns the result's length in bytes."""
+    op = op_arg.lower()
+    if op not in (b"and", b"or", b"xor", b"not"):
+        raise CommandError(SYNTAX)
+    if op == b"not" and len(srcs) != 1:
+        raise CommandError("ERR BITOP NOT must be called with a single source key.")
+    db = ctx.db
+    values = [db.lookup_read(k, STRING) for k in srcs]
+    maxlen = max((len(v) for v in values if v is not None), default=0)
+    server = ctx.server
+    if not maxlen:
+        if db.delete(dest):
+            server.notify("g", "del", dest, db.id)
+            server.dirty += 1
+        return 0
+    ints = [int.from_bytes(bytes(v or b"").ljust(maxlen, b"\0"), "big") for v in values]
+    if op == b"not":
+        acc = ints[0] ^ ((1 << (8 * maxlen)) - 1)
+    else:
+        acc = ints[0]
+        for v in ints[1:]:
+            if op == b"and":
+                acc &= v
+            elif op == b"or":
+                acc |= v
+            else:
+                acc ^= v
+    db.set(dest, bytearray(acc.to_bytes(maxlen, "big")))
+    server.notify("$", "set", dest, db.id)
+    server.dirty += 1
+    return maxlen
+
+
+# -- BITFIELD ------------------------------------------------------------------------------
+_TYPE_ERR = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+
+
+def _bf_type(raw: bytes) -> tuple[bool, int]:
+    """getBitfieldTypeFromArgument: (signed, bits) for ``i1..i64`` / ``u1..u63``."""
+    if not raw or raw[:1] not in (b"i", b"u"):
+        raise CommandError(_TYPE_ERR)
+    signed = raw[:1] == b"i"
+    bits = parse_int(raw[1:])
+    if bits is None or bits < 1 or bits > (64 if signed else 63):
+        raise CommandError(_TYPE_ERR)
+    return signed, bits
+
+
+def _bf_offset(ctx: Client, raw: bytes, bits: int) -> int:
+    """getBitOffsetFromArgument with ``#n`` meaning n times the field width."""
+    usehash = raw[:1] == b"#"
+    n = parse_int(raw[1:] if usehash else raw)
+    if n is None:
+        raise CommandError(BIT_OFFSET)
+    if usehash:
+        n *= bits
+    if n < 0 or (n >> 3) >= ctx.server.config["proto-max-bulk-len"]:
+        raise CommandError(BIT_OFFSET)
+    return n
+
+
+def _bf_get(buf: bytes | bytearray, offset: int, bits: int, signed: bool) -> int:
+    first, last = offset, offset + bits - 1
+    lo, hi = first >> 3, last >> 3
+    chunk = bytes(buf[lo:hi + 1]).ljust(hi - lo + 1, b"\0")
+    v = (int.from_bytes(chunk, "big") >> (7 - (last & 7))) & ((1 << bits) - 1)
+    if signed and v >> (bits - 1):
+        v -= 1 << bits
+    return v
+
+
+def _bf_set(buf: bytearray, offset: int, bits: int, value: int) -> None:
+    value &= (1 << bits) - 1
+    last = offset + bits - 1
+    lo, hi = offset >> 3, last >> 3
+    width = (hi - lo + 1) * 8
+    shift = 7 - (last & 7)
+    mask = ((1 << bits) - 1) << shift
+    cur = int.from_bytes(buf[lo:hi + 1], "big")
+    cur = (cur & ~mask & ((1 << width) - 1)) | (value << shift)
+    buf[lo:hi + 1] = cur.to_bytes(hi - lo + 1, "big")
+
+
+_M64 = (1 << 64) - 1
+
+
+def _i64(x: int) -> int:
+    x &= _M64
+    return x - (1 << 64) if x >> 63 else x
+
+
+def _bf_overflow(value: int, incr: int, bits: int, signed: bool, how: str) -> tuple[bool, int]:
+    """check{Signed,Unsigned}BitfieldOverflow with C's 64-bit wraparound kept, since Redis's
+    limits ``maxincr``/``minincr`` can wrap (SET i54 to INT64_MIN saturates to the *maximum*).
+    Returns (overflowed, the value to store)."""
+    if signed:
+        hi = (1 << 63) - 1 if bits == 64 else (1 << (bits - 1)) - 1
+        lo = -hi - 1
+        maxincr = _i64((hi & _M64) - (value & _M64))
+        minincr = _i64(lo - value)
+        if value > hi or (bits != 64 and incr > maxincr) or (value >= 0 and incr > 0 and incr > maxincr):
+            over, sat = True, hi
+        elif value < lo or (bits != 64 and incr < minincr) or (value < 0 and incr < 0 and incr < minincr):
+            over, sat = True, lo
+        else:
+            return False, value + incr
+        if how == "sat":
+            return True, sat
+        c = (value + incr) & _M64
+        if bits < 64:
+            mask = (_M64 << bits) & _M64
+            c = c | mask if c & (1 << (bits - 1)) else c & ~mask & _M64
+        return over, _i64(c)
+    hi = (1 << bits) - 1
+    maxincr = _i64(hi - value)
+    minincr = _i64(-value)
+    if value > hi or (incr > 0 and incr > maxincr):
+        sat = hi
+    elif incr < 0 and incr < minincr:
+        sat = 0
+    else:
+        return False, (value + incr) & _M64
+    if how == "sat":
+        return True, sat
+    return True, ((value + incr) & _M64) & ~((_M64 << bits) & _M64)
+
+
+def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bool) -> Reply:
+    ops: list[tuple[str, bool, int, int, int, str]] = []
+    overflow = "wrap"
+    highest = -1
+    j = 0
+    n = len(args)
+    while j < n:
+        rem = n - j - 1
+        sub = args[j].lower()
+        if sub == b"get" and rem >= 2:
+            op = "get"
+        elif sub == b"set" and rem >= 3:
+            op = "set"
+        elif sub == b"incrby" and rem >= 3:
+            op = "incrby"
+        elif sub == b"overflow" and rem >= 1:
+            kind = args[j + 1].lower()
+            if kind not in (b"wrap", b"sat", b"fail"):
+                raise CommandError("ERR Invalid OVERFLOW type specified")
+            overflow = kind.decode()
+            j += 2
+            continue
+        else:
+            raise CommandError(SYNTAX)
+        signed, bits = _bf_type(args[j + 1])
+        offset = _bf_offset(ctx, args[j + 2], bits)
+        value = 0
+        if op != "get":
+            highest = max(highest, offset + bits - 1)
+            value = parse_int_arg(args[j + 3])
+        ops.append((op, signed, bits, offset, value, overflow))
+        j += 3 if op == "get" else 4
+    db = ctx.db
+    if highest < 0:
+        current = db.lookup_read(key, STRING)
+        return [_bf_get(current or b"", off, bits, signed) for _, signed, bits, off, _, _ in ops]
+    if readonly_cmd:
+        raise CommandError("ERR BITFIELD_RO only supports the GET subcommand")
+    current = db.lookup_write(key, STRING)
+    need = (highest >> 3) + 1
+    buf = bytearray(current) if current is not None else bytearray()
+    if len(buf) < need:
+        buf += bytes(need - len(buf))
+    out: list[Any] = []
+    changes = 0
+    for op, signed, bits, offset, value, how in ops:
+        if op == "get":
+            out.append(_bf_get(buf, offset, bits, signed))
+            continue
+        old = _bf_get(buf, offset, bits, signed)
+        if op == "incrby":
+            over, new = _bf_overflow(old, value, bits, signed, how)
+            ret = new
+        else:
+            if not signed:
+                value &= (1 << 64) - 1  # the signed argument seen as uint64_t
+            over, new = _bf_overflow(value, 0, bits, signed, how)
+            ret = old
+        if over and how == "fail":
+            out.append(None)
+        else:
+            out.append(ret)
+            _bf_set(buf, offset, bits, new)
+        changes += 1
+    if current is None or len(buf) != len(current) or changes:
+        db.set(key, buf, keep_ttl=True)
+    if changes:
+        ctx.server.notify("$", "setbit", key, db.id)
+        ctx.server.dirty += changes
+    return out
+
+
+@command("bitfield", arity=-2, flags="write denyoom", keys=(1, 1, 1), acl="@bitmap", group="bitmap", since="3.2.0",
+         summary="Perform arbitrary bitfield integer operations on strings")
+def bitfield(ctx: Client, key: bytes, *args: bytes) -> Reply:
+    return _bitfield(ctx, key, args, readonly_cmd=False)
+
+
+@command("bitfield_ro", arity=-2, flags="readonly fast", keys=(1, 1, 1), acl="@bitmap", group="bitmap",
+         since="6.0.0", summary="Perform arbitrary bitfield integer operations on strings. Read-only variant of "
+                                "BITFIELD")
+def bitfield_ro(ctx: Client, key: bytes, *args: bytes) -> Reply:
+    return _bitfield(ctx, key, args, readonly_cmd=True)

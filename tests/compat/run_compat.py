@@ -169,6 +169,10 @@ def start_pytest(run: Run, suite: Path, port: int, files: list[str]) -> None:
     cmd = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "compat_plugin", "-q",
         "-o", "addopts=", "-o", "log_cli=false", "-W", "ignore",
+        # No tracebacks: formatting one parses the failing test's whole file (test_commands.py
+        # has thousands of lines), slow enough under load to trip the per-test timeout and abort
+        # the session.  Re-run a single test by hand to see why it fails.
+        "--tb=no",
         f"--timeout={PER_TEST_TIMEOUT_S}",
         f"--redis-url={url}", f"--redis-mod-url={url}", f"--protocol={run.protocol}",
         *files,
