@@ -209,3 +209,6 @@ def main() -> None:
 
 # capacity planning, sweeps and the 24-hour day: `simlab plan | sweep | day | scale-whatif`
 from simlab import cli_capacity as _cli_capacity  # noqa: E402,F401  (registers its commands on `app`)
+from simlab.cli_live import register as _register_live  # noqa: E402  (simlab calibrate, simlab validate)
+
+_register_live(app)

@@ -1,0 +1,182 @@
+"""`simlab calibrate` and `simlab validate`: the live half of the workbench on the command line.
+
+    simlab calibrate [--target URL] [--name NAME] [--out FILE] [--requests N] [--owned]
+    simlab validate [FILE] [--target URL] [--calibration FILE] [--quick] [--seed N] [--out DIR] [--json] [--owned]
+
+Registered on the `simlab` app by :func:`register`. Errors are one line on stderr naming the
+option or file, with `simlab`'s exit codes: 0 agrees, 1 predicted and measured disagree,
+2 bad input (a URL, a calibration file, a scenario the generator cannot send), 3 the
+environment (a server that cannot be reached or started).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simlab.paths import DEFAULT_SCENARIO
+from simlab.scenario import ScenarioError, load_scenario
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    """One line for the user and the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(err: CliError) -> typer.Exit:
+    print(f"simlab: error: {err}", file=sys.stderr)
+    return typer.Exit(err.code)
+
+
+def _console() -> Console:
+    c = Console()
+    return c if c.is_terminal else Console(width=220)
+
+
+def _fmt(v: float, nd: int = 3) -> str:
+    return "-" if isinstance(v, float) and math.isnan(v) else f"{v:.{nd}f}"
+
+
+def _load(file: Path) -> Any:
+    try:
+        return load_scenario(file)
+    except ScenarioError as err:
+        raise _fail(CliError(str(err).replace("\n", " "))) from None
+
+
+def _env_errors() -> tuple[type[Exception], ...]:
+    import redis
+
+    from simlab.load.generator import LoadError
+
+    return (LoadError, RuntimeError, OSError, redis.RedisError)
+
+
+def _live_errors() -> tuple[type[Exception], ...]:
+    from simlab.calibrate import CalibrationError
+    from simlab.load.target import UnsafeTarget
+    from simlab.load.workload import UnsupportedWorkload
+
+    return (UnsafeTarget, CalibrationError, UnsupportedWorkload)
+
+
+def calibrate(
+    target: str | None = typer.Option(None, "--target", help="Redis URL (default: the engine in a child process)"),
+    name: str | None = typer.Option(None, help="calibration name (file data/calibration/NAME.yaml)"),
+    out: Path | None = typer.Option(None, help="write the YAML here instead"),
+    requests: int = typer.Option(1500, min=50, max=100_000, help="requests per command, size and mode"),
+    owned: bool = typer.Option(False, "--owned", help="the target is yours: allow a non-loopback address"),
+) -> None:
+    """Measure per-command service times and the round trip on a live server and write a
+    calibration file (nothing on the server is reset; keys live under a prefix removed after)."""
+    from simlab.calibrate import calibrate as run_calibration
+    from simlab.load.target import EngineProcess, parse_target
+
+    try:
+        if target is None:
+            with EngineProcess() as eng:
+                cal = run_calibration(eng.target(), name=name or "engine-local", requests=requests)
+        else:
+            cal = run_calibration(parse_target(target, owned=owned), name=name, requests=requests)
+    except _live_errors() as err:
+        raise _fail(CliError(str(err))) from None
+    except _env_errors() as err:
+        raise _fail(CliError(str(err), EXIT_ENVIRONMENT)) from None
+    path = cal.save(out)
+    if not False:
+        console = _console()
+        t = Table(title=f"calibration {cal.name}: {cal.server} ({cal.target}), {cal.date}")
+        for c in ("command", "service mean us", "cv"):
+            t.add_column(c, justify="right")
+        for cmd, d in cal.service_time_us().items():
+            t.add_row(cmd, f"{d['mean']:.2f}", f"{d['cv']:.2f}")
+        console.print(t)
+        console.print(f"round trip P50 {cal.rtt_percentile_us(50):.1f} us, P99 {cal.rtt_percentile_us(99):.1f} us")
+        console.print(f"written to {path}")
+
+
+def validate(
+    file: Path = typer.Argument(DEFAULT_SCENARIO, help="scenario YAML (default: the seed's service)"),
+    target: str | None = typer.Option(None, "--target", help="Redis URL (default: the engine in a child process)"),
+    calibration: Path | None = typer.Option(None, help="reuse this calibration file instead of measuring"),
+    quick: bool = typer.Option(False, "--quick", help="three load points of 5 s instead of nine of 12 s"),
+    seed: int = typer.Option(0, min=0),
+    out: Path | None = typer.Option(None, help="directory for table.csv, validation.json, percentiles.png "
+                                               "(default: validation/<scenario>)"),
+    owned: bool = typer.Option(False, "--owned", help="the target is yours: allow a non-loopback address"),
+    as_json: bool = typer.Option(False, "--json", help="print the validation as one JSON document"),
+) -> None:
+    """Predict with the simulator and measure with the open-loop load generator at loads from
+    10 % to 90 % of the target's saturation; exit 0 when they agree within the tolerances
+    (P50 and P99 10 %, hit ratio 1 point up to 70 % of saturation; saturation 10 %), else 1."""
+    from simlab.validate import validate as run_validation
+
+    sc = _load(file)
+    say = None if (False or as_json) else (lambda m: print(f"simlab validate: {m}", file=sys.stderr))
+    try:
+        v = run_validation(sc, target, quick=quick, seed=seed, calibration=calibration, owned=owned, progress=say)
+    except _live_errors() as err:
+        raise _fail(CliError(str(err))) from None
+    except _env_errors() as err:
+        raise _fail(CliError(str(err), EXIT_ENVIRONMENT)) from None
+    paths = v.save(out or Path("validation") / sc.name)
+    if as_json:
+        sys.stdout.write(json.dumps(v.to_dict(), indent=2) + "\n")
+    elif not False:
+        console = _console()
+        t = Table(title=f"{v.scenario} on {v.target} ({v.server}): predicted vs measured, open loop")
+        cols = [("fraction", "load"), ("offered_rps", "offered"), ("achieved_rps", "achieved"),
+                ("predicted_p50_ms", "P50 pred"), ("measured_p50_ms", "P50 meas"), ("err_p50", "err"),
+                ("predicted_p90_ms", "P90 pred"), ("measured_p90_ms", "P90 meas"),
+                ("predicted_p99_ms", "P99 pred"), ("measured_p99_ms", "P99 meas"), ("err_p99", "err"),
+                ("predicted_p999_ms", "P99.9 pred"), ("measured_p999_ms", "P99.9 meas"),
+                ("predicted_hit_ratio", "hit pred"), ("measured_hit_ratio", "hit meas"),
+                ("measured_error_rate", "errors"), ("pass", "verdict")]
+        for _c, label in cols:
+            t.add_column(label, justify="right")
+        for row in v.table.to_dict("records"):
+            cells = []
+            for c, _label in cols:
+                x = row[c]
+                if c == "fraction":
+                    cells.append(f"{x:.0%}")
+                elif c.startswith("err_"):
+                    cells.append("-" if x != x else f"{x * 100:+.1f}%")
+                elif c == "pass":
+                    cells.append("[green]pass[/green]" if x else f"[red]fail[/red] {row['why']}")
+                elif c.endswith("_rps"):
+                    cells.append(f"{x:.0f}")
+                elif c == "measured_error_rate":
+                    cells.append(f"{x * 100:.2f}%")
+                else:
+                    cells.append(_fmt(float(x), 3))
+            t.add_row(*cells)
+        console.print(t)
+        s = v.saturation
+        console.print(f"saturation: measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.0f} %), "
+                      f"predicted {s['predicted_rps']:.0f} rps{'; ' + s['why'] if s.get('why') else ''}")
+        console.print(f"generator round trip P50 {v.generator_rtt_us['p50']:.0f} us, P99 {v.generator_rtt_us['p99']:.0f} us")
+        console.print(f"saved {paths['table']}, {paths['json']}, {paths['plot']} ({v.wall_s:.0f} s)")
+        console.print("[green]prediction agrees with measurement[/green]" if v.passed
+                      else "[red]prediction and measurement disagree[/red]")
+    raise typer.Exit(EXIT_OK if v.passed else EXIT_MISSED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `calibrate` and `validate` to the `simlab` app."""
+    app.command(name="calibrate")(calibrate)
+    app.command(name="validate")(validate)
