@@ -362,7 +362,9 @@ def calibrate(
     publish0 = fits["PUBLISH"]["base_us"] + fits["PUBLISH"]["per_kib_us"] * 64 / 1024.0
     fits["PUBLISH_PER_SUBSCRIBER"] = {"base_us": round(max(0.0, float(with_sub["server_cpu_us"]) - publish0), 3),
                                       "per_kib_us": 0.0}
-    notes = [f"PING service time {ping_cpu:.2f} us; client PING P50 {float(np.median(ping_t)):.1f} us"]
+    notes = [f"PING service time {ping_cpu:.2f} us; client PING P50 {float(np.median(ping_t)):.1f} us",
+             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores while measuring (other work "
+             "on the machine widens the round trip's tail, not the servers' CPU time per call)"]
     if latency_hist:
         notes.append("LATENCY HISTOGRAM (execution only, usec bucket -> calls): " + latency_hist)
     return Calibration(
@@ -443,3 +445,33 @@ def _software(server: str) -> dict[str, Any]:
 
     return {"server": server, "python": platform.python_version(), "cachelab": v("cachelab"),
             "hiredis": v("hiredis"), "redis-py": v("redis"), "numpy": v("numpy")}
+
+
+def resolve_calibration_path(name: str, base_dir: str | Path | None = None) -> Path:
+    """Where a scenario's ``calibration:`` points: an existing path as given (absolute or
+    relative to the current directory), else relative to the scenario's directory, else to
+    the project (``data/calibration/...``), else a bare name in ``data/calibration/``."""
+    from simlab.paths import PROJECT_ROOT
+
+    candidates = [Path(name)]
+    if base_dir is not None:
+        candidates.append(Path(base_dir) / name)
+    candidates += [PROJECT_ROOT / name, CALIBRATION_DIR / name, CALIBRATION_DIR / f"{name}.yaml"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise CalibrationError(f"no calibration file {name!r} (looked in {', '.join(str(c) for c in candidates)})")
+
+
+def apply_calibration(sc: Any, base_dir: str | Path | None = None) -> Any:
+    """The scenario with ``cache.service_time_us`` taken from the calibration it names
+    (commands the calibration does not measure keep the scenario's figures); the service
+    times are evaluated at the scenario's mean value size."""
+    from simlab.scenario import scenario_from_dict
+    from simlab.workload.distributions import mean_of
+
+    cal = load_calibration(resolve_calibration_path(sc.calibration, base_dir))
+    d = sc.model_dump(mode="json")
+    measured = cal.service_time_us(mean_of(sc.keyspace.value_size_bytes))
+    d["cache"]["service_time_us"] = {**d["cache"]["service_time_us"], **measured}
+    return scenario_from_dict(d, f"<{sc.name} with calibration {cal.name}>")

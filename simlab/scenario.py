@@ -702,6 +702,11 @@ class Scenario(_Model):
     cost: CostSpec | None = None
     reference: ReferenceSpec | None = None
     run: RunSpec = RunSpec()
+    calibration: str | None = Field(
+        default=None,
+        description="a calibration file from `simlab calibrate` (path, or a name in data/calibration/): "
+        "its measured per-command service times replace cache.service_time_us",
+    )
 
     @model_validator(mode="after")
     def _slo_scopes(self) -> Scenario:
@@ -802,6 +807,13 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(str(p), [("", "expected a mapping at the top level")])
     sc = scenario_from_dict(data, str(p))
     check_traces(sc, str(p))
+    if sc.calibration is not None:
+        from simlab.calibrate import CalibrationError, apply_calibration
+
+        try:
+            sc = apply_calibration(sc, base_dir=p.parent)
+        except CalibrationError as err:
+            raise ScenarioError(str(p), [("calibration", str(err))]) from None
     return sc
 
 

@@ -50,3 +50,24 @@ def test_the_file_round_trips_and_names_machine_and_versions(cal, tmp_path: Path
     (tmp_path / "bad.yaml").write_text("name: x\n")
     with pytest.raises(CalibrationError, match="bad.yaml"):
         load_calibration(tmp_path / "bad.yaml")
+
+
+def test_a_scenario_that_names_a_calibration_uses_its_service_times(cal, tmp_path: Path) -> None:
+    from simlab.scenario import ScenarioError, load_scenario
+
+    cal.save(tmp_path / "mine.yaml")
+    doc = {"name": "x", "sources": [{"name": "a", "rate_rps": 10, "flows": {"f": 1}}],
+           "keyspace": {"num_keys": 10, "value_size_bytes": {"kind": "constant", "value": 1024}},
+           "flows": {"f": {"kind": "cache_aside"}},
+           "cache": {"service_time_us": {"default": {"kind": "constant", "value": 99.0},
+                                         "ZADD": {"kind": "constant", "value": 7.0}}},
+           "calibration": "mine.yaml"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
+    sc = load_scenario(tmp_path / "s.yaml")  # relative to the scenario's directory
+    st = sc.cache.service_time_us
+    assert st["GET"].mean == pytest.approx(cal.service_time_us(1024)["GET"]["mean"])
+    assert st["ZADD"].value == 7.0  # not measured: the scenario's figure stays
+    doc["calibration"] = "nowhere.yaml"
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ScenarioError, match="calibration.*nowhere.yaml"):
+        load_scenario(tmp_path / "s.yaml")
