@@ -35,6 +35,7 @@ OPTIONAL_FAMILIES = [
     "streams",
     "serialize",
     "geo",
+    "hyperloglog",
 ]
 
 for _name in FAMILIES:
