@@ -42,7 +42,7 @@ try:  # cmsgpack is offered when msgpack is installed (it is optional for the en
 except ImportError:  # pragma: no cover - depends on the environment
     _msgpack = None
 
-from engine import errors
+from engine import errors, scripting_struct
 from engine.client import Client
 from engine.dispatch import call, resolve
 from engine.errors import RedisError
@@ -89,7 +89,8 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 # The setup chunk runs once per VM; it receives the Python callbacks and returns the
 # functions the engine needs.  Everything a script can see is built here.
 _SETUP = r"""
-local pycall, pycall_raise, pysetresp, pylog, pysha1, pycheck, pyjson_encode, pyjson_decode, jnull, pybit, pymsgpack = ...
+local pycall, pycall_raise, pysetresp, pylog, pysha1, pycheck, pyjson_encode, pyjson_decode, jnull, pybit, pymsgpack,
+      pystruct, pyacl_check, pyjson_keep = ...
 local G = _G
 local real = {}
 local readonly = setmetatable({}, {__mode = "k"})
@@ -98,8 +99,10 @@ local loadstring0, setfenv, getinfo, sethook = loadstring, setfenv, debug.getinf
 local select, pairs, unpack, concat = select, pairs, unpack, table.concat
 local raw_coroutine = coroutine
 
+-- Redis 7.0 has neither getfenv nor setfenv: with them a script could swap the environment
+-- (setfenv(0, ...)) that later scripts of any user run in.  collectgarbage and gcinfo stay.
 for _, name in ipairs({"os", "io", "debug", "print", "require", "dofile", "loadfile", "module", "package",
-                       "newproxy", "python", "collectgarbage", "gcinfo"}) do
+                       "newproxy", "python", "getfenv", "setfenv"}) do
   G[name] = nil
 end
 
@@ -136,9 +139,16 @@ redis.pcall = function(...)
   if not ok then return {err = v} end
   return v
 end
+-- luaRedisErrorReplyCommand + luaPushErrorBuff: "-CODE msg" keeps its code, anything else
+-- (including "" and a code without a message) gets "ERR"; CR/LF are trimmed from the message.
 redis.error_reply = function(e)
   if type(e) ~= "string" then error("wrong number or type of arguments", 2) end
-  return {err = e}
+  if e:sub(1, 1) ~= "-" then e = "-" .. e end
+  local sp = e:find(" ", 1, true)
+  local code, msg = "ERR", e:sub(2)
+  if sp then code, msg = e:sub(2, sp - 1), e:sub(sp + 1) end
+  msg = msg:gsub("^[\r\n]+", ""):gsub("[\r\n]+$", "")
+  return {err = code .. " " .. msg}
 end
 redis.status_reply = function(s)
   if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
@@ -166,7 +176,11 @@ redis.REDIS_VERSION = "7.0.15"
 redis.REDIS_VERSION_NUM = 458767
 
 -- Python callables (C functions to Lua), so their errors keep the caller's line.
-local cjson = {encode = pyjson_encode, decode = pyjson_decode, null = jnull}
+local cjson = {encode = pyjson_encode, decode = pyjson_decode, null = jnull, encode_keep_buffer = pyjson_keep}
+redis.acl_check_cmd = pyacl_check
+local struct = {}
+for name, fn in pairs(pystruct) do struct[name] = fn end
+G.struct = struct
 local bit = {}
 for name, fn in pairs(pybit) do bit[name] = fn end
 
@@ -189,18 +203,42 @@ G.load = function(f, name)
   return safe_loadstring(concat(parts), name)
 end
 local pcall0, xpcall0, unpack0, maxn = pcall, xpcall, unpack, table.maxn
-local function stringify_error(ok, ...)
-  if not ok then
-    local e = ...
-    if type(e) == "userdata" then e = tostring(e) end
-    return false, e
+
+-- "user_script:N: " of a frame of user code (``co``'s stack when given), or nil: the position
+-- luaL_error gives an error raised by a C function called from that frame.
+local function where_at(co, level)
+  local i
+  if co then i = getinfo(co, level, "Sl") else i = getinfo(level + 1, "Sl") end
+  if i and i.what ~= "C" and type(i.source) == "string" and i.source:sub(1, 6) == "@user_" then
+    return i.source:sub(2) .. ":" .. tostring(i.currentline) .. ": "
   end
-  return ok, ...
+  return nil
 end
-G.pcall = function(f, ...) return stringify_error(pcall0(f, ...)) end
+
+-- A Python callback raised: Lua sees its exception as userdata.  A script must only ever see
+-- what Redis gives it: redis.call's errors as {err = "CODE ..."} tables, other errors (cjson,
+-- bit, cmsgpack) as strings with the calling line, as luaL_error words them.
+local function py_error_value(e, where)
+  local text = tostring(e)
+  if text:match("^[A-Z]+ ") then return {err = text} end
+  return (where or "") .. text
+end
+
+-- luaRedisPcall (Redis 7.0): an error table's text becomes the error value.
+local function pcall_handler(e)
+  if type(e) == "userdata" then e = py_error_value(e, where_at(nil, 2)) end
+  if type(e) == "table" and type(rawget(e, "err")) == "string" then e = rawget(e, "err") end
+  return e
+end
+G.pcall = function(f, ...)
+  local n = select("#", ...)
+  if n == 0 then return xpcall0(f, pcall_handler) end
+  local args = {...}
+  return xpcall0(function() return f(unpack0(args, 1, n)) end, pcall_handler)
+end
 G.xpcall = function(f, h)
   return xpcall0(f, function(e)
-    if type(e) == "userdata" then e = tostring(e) end
+    if type(e) == "userdata" then e = py_error_value(e, where_at(nil, 2)) end
     return h(e)
   end)
 end
@@ -215,6 +253,14 @@ G.tostring = function(v)
   if type(v) == "userdata" then return "userdata" end
   return tostring0(v)
 end
+-- The library functions are Python callables (userdata to Lua); Redis's are C functions.
+-- cjson.null stays userdata, as Redis's lightuserdata is.
+local type0 = type
+G.type = function(v)
+  local t = type0(v)
+  if t == "userdata" and v ~= jnull then return "function" end
+  return t
+end
 G.rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
   return rawset0(t, k, v)
@@ -225,7 +271,7 @@ G.setmetatable = function(t, m)
 end
 
 -- Library tables become read-only proxies; then the globals themselves.
-for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack"}) do
+for _, name in ipairs({"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack", "struct"}) do
   if G[name] then G[name] = protect(G[name]) end
 end
 local string_mt = getmetatable("")
@@ -247,7 +293,7 @@ setmetatable0(G, {
     return v
   end,
   __newindex = readonly_error,
-  __metatable = false,
+  __metatable = protect({}),  -- getmetatable(_G) gives a table that cannot be changed
 })
 readonly[G] = true
 
@@ -282,9 +328,20 @@ local function error_handler(err)
   return err
 end
 
-local function hook()
+local function hook(event)
+  if event == "line" then
+    -- Line events only come after a kill; the engine's own wrappers (run, error handlers)
+    -- must finish, so only lines of the script itself raise.
+    local i = getinfo(2, "S")
+    if not (i and type(i.source) == "string" and i.source:sub(1, 6) == "@user_") then return end
+  end
   local stop = pycheck()
-  if stop then error({err = stop}) end
+  if stop then
+    -- As luaMaskCountHook does after SCRIPT KILL: fire on every line from now on, so a
+    -- pcall that catches this error cannot keep the script running.
+    sethook(hook, "l")
+    error({err = stop})
+  end
 end
 
 -- A Lua hook belongs to one thread (ldblib keys it by lua_State): coroutines get their own,
@@ -295,11 +352,24 @@ local function hooked_create(f)
   sethook(co, hook, "", HOOK_EVERY)
   return co
 end
+-- An error raised by a Python callback inside a coroutine reaches the resumer as Redis would
+-- give it (a string, or redis.call's error table), never as a Python object; the dead
+-- coroutine's stack still holds the frame that made the call.
+local function resumed(co, ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type(e) == "userdata" then e = py_error_value(e, where_at(co, 1)) end
+  return false, e
+end
+local function safe_resume(co, ...)
+  return resumed(co, co_resume(co, ...))
+end
 raw_coroutine.create = hooked_create
+raw_coroutine.resume = safe_resume
 raw_coroutine.wrap = (function(f)
   local co = hooked_create(f)
   return function(...)
-    local r = {co_resume(co, ...)}
+    local r = {safe_resume(co, ...)}
     if not r[1] then error(r[2], 2) end
     return unpack(r, 2, maxn(r))
   end
@@ -361,7 +431,29 @@ local function load_library(f, register)
   return ok, err
 end
 
-return compile, run, run_with, load_library, real
+-- luaReplyToRedisReply reads a returned table with lua_rawget: metatables (__index) of the
+-- script's tables are never run while the reply is built.  The array part is read raw too.
+local function reply_view(t)
+  local v = rawget(t, "err")
+  if type(v) == "string" then return "err", v end
+  v = rawget(t, "ok")
+  if type(v) == "string" then return "ok", v end
+  v = rawget(t, "double")
+  if type(v) == "number" then return "double", v end
+  v = rawget(t, "big_number")
+  if type(v) == "string" then return "big_number", v end
+  v = rawget(t, "map")
+  if type(v) == "table" then return "map", v end
+  v = rawget(t, "set")
+  if type(v) == "table" then return "set", v end
+  v = rawget(t, "verbatim_string")
+  if type(v) == "table" then return "verbatim_string", rawget(v, "string") end
+  local n = 0
+  while rawget(t, n + 1) ~= nil do n = n + 1 end
+  return "array", n
+end
+
+return compile, run, run_with, load_library, real, reply_view
 """.replace("HOOK_EVERY", str(_HOOK_EVERY))
 
 
@@ -382,6 +474,7 @@ class ScriptEngine:
         self.busy_message = BUSY_MESSAGE
         self.running_function = False
         self._fake_client: Client | None = None
+        self.json_keep_buffer = True
         self._reset_vm()
 
     # -- the VM ------------------------------------------------------------------------------
@@ -391,12 +484,16 @@ class ScriptEngine:
         self.null = object()
         mp = None
         if _msgpack is not None:
-            mp = self.lua.table_from({b"pack": self._mp_pack, b"unpack": self._mp_unpack})
+            mp = self.lua.table_from({b"pack": self._mp_pack, b"unpack": self._mp_unpack,
+                                      b"unpack_one": self._mp_unpack_one, b"unpack_limit": self._mp_unpack_limit})
         bit_ops = self.lua.table_from({op.encode(): functools.partial(self._bit, op.encode()) for op in _BIT_OPS})
         setup = self.lua.execute(_SETUP, self._lua_call, self._lua_call_raise, self._lua_setresp, self._lua_log, self._sha1, self._hook_check,
-                                 self._json_encode, self._json_decode, self.null, bit_ops, mp)
+                                 self._json_encode, self._json_decode, self.null, bit_ops, mp,
+                                 self.lua.table_from({b"pack": scripting_struct.pack, b"unpack": scripting_struct.unpack,
+                                                      b"size": scripting_struct.size}),
+                                 self._acl_check_cmd, self._json_keep_buffer)
         # lupa returns the setup chunk's results as a tuple
-        self._compile, self._run, self._run_with, self._load_library, self.real_globals = setup
+        self._compile, self._run, self._run_with, self._load_library, self.real_globals, self._reply_view = setup
         self.compiled.clear()
 
     def flush(self) -> None:
@@ -495,40 +592,28 @@ class ScriptEngine:
             return None
         if depth > 1000:
             return errors.CommandError("ERR reached lua stack limit")
-        err = v[b"err"]
-        if type(err) is bytes:
-            text = err.decode("utf-8", "replace")
-            if text.startswith("-"):
-                return ScriptError(text[1:])
-            # Nested errors go through addReplyErrorFormat, which adds "ERR " (luaReplyToRedisReply).
-            return ScriptError(text if depth == 0 else "ERR " + text)
-        ok = v[b"ok"]
-        if type(ok) is bytes:
-            return Status(ok.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
-        dbl = v[b"double"]
-        if type(dbl) in (int, float):
-            return float(dbl)
-        big = v[b"big_number"]
-        if type(big) is bytes:
-            return BigNumber(big)
-        m = v[b"map"]
-        if m is not None and lua51.lua_type(m) == "table":
-            return {self.to_reply(k, resp, depth + 1): self.to_reply(x, resp, depth + 1) for k, x in m.items()}
-        s = v[b"set"]
-        if s is not None and lua51.lua_type(s) == "table":
-            return {self.to_reply(k, resp, depth + 1) for k in s.keys()}
-        vs = v[b"verbatim_string"]
-        if vs is not None and lua51.lua_type(vs) == "table":
-            return Verbatim(vs[b"string"] or b"")
-        out = []
-        i = 1
-        while True:
-            item = v[i]
-            if item is None:
-                break
-            out.append(self.to_reply(item, resp, depth + 1))
-            i += 1
-        return out
+        kind, x = self._reply_view(v)
+        if kind == b"array":
+            # Items 1..x exist (raw), so indexing them never reaches a metatable.
+            return [self.to_reply(v[i], resp, depth + 1) for i in range(1, x + 1)]
+        if kind == b"err":
+            text = x.decode("utf-8", "replace")
+            if depth == 0:
+                return ScriptError(text[1:] if text.startswith("-") else text)
+            # Nested: addReplyErrorFormatEx(c, "-%s", msg) sends the text as it is, newlines
+            # turned into spaces (redis.error_reply has already given it a code).
+            return ScriptError(text.strip("\r\n").replace("\r", " ").replace("\n", " "))
+        if kind == b"ok":
+            return Status(x.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
+        if kind == b"double":
+            return float(x)
+        if kind == b"big_number":
+            return BigNumber(x)
+        if kind == b"map":
+            return {self.to_reply(k, resp, depth + 1): self.to_reply(y, resp, depth + 1) for k, y in x.items()}
+        if kind == b"set":
+            return {self.to_reply(k, resp, depth + 1) for k in x.keys()}
+        return Verbatim(x if type(x) is bytes else b"")
 
     # -- reply -> Lua (redisProtocolToLuaType) ----------------------------------------------
     def to_lua(self, v: Any, resp: int) -> Any:
@@ -823,6 +908,86 @@ class ScriptEngine:
         unpacker.feed(data)
         return tuple(self._mp_to_lua(o) for o in unpacker)
 
+    def _mp_unpack_full(self, data: Any, limit: int, offset: int) -> tuple[Any, ...]:
+        """mp_unpack_full (lua_cmsgpack.c): at most ``limit`` values from byte ``offset``,
+        preceded by the offset of the next value (-1 at the end of the input)."""
+        assert _msgpack is not None
+        if type(data) is not bytes:
+            raise ValueError("MessagePack decoding needs a string as input.")
+        n = len(data)
+        if offset < 0 or limit < 0:
+            raise ValueError(f"Invalid request to unpack with offset of {offset} and limit of {n}.")
+        if offset > n:
+            raise ValueError(f"Start offset {offset} greater than input length {n}.")
+        decode_all = not limit and not offset
+        unpacker = _msgpack.Unpacker(raw=True, strict_map_key=False)
+        unpacker.feed(data[offset:])
+        out: list[Any] = []
+        consumed = 0
+        while consumed < n - offset and (decode_all or len(out) < limit):
+            try:
+                out.append(self._mp_to_lua(unpacker.unpack()))
+            except _msgpack.OutOfData:
+                raise ValueError("Missing bytes in input.") from None
+            except Exception:  # noqa: BLE001 - any malformed input is the same error in Redis
+                raise ValueError("Bad data format in input.") from None
+            consumed = unpacker.tell()
+        if decode_all:
+            return tuple(out)
+        return (-1 if offset + consumed >= n else offset + consumed, *out)
+
+    def _mp_unpack_one(self, data: Any, offset: Any = 0) -> tuple[Any, ...]:
+        return self._mp_unpack_full(data, 1, _lua_int_arg(offset, 2, "unpack_one"))
+
+    def _mp_unpack_limit(self, data: Any, limit: Any = None, offset: Any = 0) -> tuple[Any, ...]:
+        return self._mp_unpack_full(data, _lua_int_arg(limit, 2, "unpack_limit", required=True),
+                                    _lua_int_arg(offset, 3, "unpack_limit"))
+
+    # -- cjson.encode_keep_buffer, redis.acl_check_cmd ---------------------------------------
+    def _json_keep_buffer(self, *args: Any) -> bool:
+        """A buffer-reuse switch in lua_cjson: it changes no output, so only its value and its
+        argument checks (json_enum_option) are kept."""
+        if len(args) > 1:
+            raise ValueError("bad argument #2 to 'encode_keep_buffer' (found too many arguments)")
+        if args and args[0] is not None:
+            v = args[0]
+            if type(v) is bool:
+                self.json_keep_buffer = v
+            elif type(v) in (bytes, int, float):
+                text = v if type(v) is bytes else (b"%d" % v if float(v).is_integer() else b"%.14g" % v)
+                if text not in (b"on", b"off"):
+                    raise ValueError(f"bad argument #1 to 'encode_keep_buffer' (invalid option '{_text(text)}')")
+                self.json_keep_buffer = text == b"on"
+            else:
+                raise ValueError("bad argument #1 to 'encode_keep_buffer' (string expected, got "
+                                 f"{lua51.lua_type(v) or 'userdata'})")
+        return self.json_keep_buffer
+
+    def _acl_check_cmd(self, *args: Any) -> bool:
+        """redis.acl_check_cmd(cmd, ...): may the script's caller run this command with these
+        arguments (ACLCheckAllUserCommandPerm)?  An unknown command is an error."""
+        if not args:
+            raise ScriptCallError("ERR Please specify at least one argument for this redis lib call")
+        argv: list[bytes] = []
+        for a in args:
+            if type(a) is bytes:
+                argv.append(a)
+            elif type(a) in (int, float) and type(a) is not bool:
+                argv.append(b"%d" % a if float(a).is_integer() else b"%.17g" % a)
+            else:
+                raise ScriptCallError("ERR Lua redis lib command arguments must be strings or integers")
+        cmd = COMMANDS.get(argv[0].lower())
+        if cmd is not None and cmd.subcommands and len(argv) >= 2:
+            cmd = cmd.subcommands.get(argv[1].lower())
+        if cmd is None:
+            raise ScriptCallError("ERR Invalid command passed to redis.acl_check_cmd()")
+        fake = self.fake
+        server = self.server
+        if fake is None or not server.acl_active:
+            return True
+        user = server.acl.users.get(fake.user)  # type: ignore[attr-defined]
+        return user is not None and (user.unrestricted or user.check_command(cmd, argv) is None)
+
     def _mp_to_lua(self, o: Any) -> Any:
         if isinstance(o, list):
             return self.lua.table_from([self._mp_to_lua(x) for x in o])
@@ -836,8 +1001,21 @@ class ScriptEngine:
     # -- bit -----------------------------------------------------------------------------------
     @staticmethod
     def _bit(op: bytes, *args: Any) -> Any:
-        vals = [_tobit(a) for a in args]
         name = op.decode()
+        for n, a in enumerate(args, 1):  # luaL_checknumber's wording, as LuaBitOp's C functions give it
+            if type(a) not in (int, float) or type(a) is bool:
+                if type(a) is bytes:
+                    try:
+                        float(a)
+                        continue
+                    except ValueError:
+                        pass
+                got = "nil" if a is None else ("string" if type(a) is bytes else "boolean" if type(a) is bool
+                                              else (lua51.lua_type(a) or "userdata"))
+                raise ValueError(f"bad argument #{n} to '{name}' (number expected, got {got})")
+        if not args:
+            raise ValueError(f"bad argument #1 to '{name}' (number expected, got no value)")
+        vals = [_tobit(a) for a in args]
         if name == "tobit":
             return vals[0]
         if name == "tohex":
@@ -878,6 +1056,21 @@ class ScriptEngine:
         if name == "bswap":
             return _tobit(int.from_bytes(x.to_bytes(4, "little"), "big"))
         raise ValueError("unknown bit operation")
+
+
+def _lua_int_arg(v: Any, n: int, fname: str, required: bool = False) -> int:
+    """luaL_checkinteger / luaL_optinteger for a Python callable's argument."""
+    if v is None and not required:
+        return 0
+    if type(v) in (int, float) and type(v) is not bool:
+        return int(v)
+    if type(v) is bytes:
+        try:
+            return int(float(v))
+        except ValueError:
+            pass
+    got = "no value" if v is None else (lua51.lua_type(v) or "userdata")
+    raise ValueError(f"bad argument #{n} to '{fname}' (number expected, got {got})")
 
 
 def _tobit(v: Any) -> int:

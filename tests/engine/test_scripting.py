@@ -196,7 +196,6 @@ SANDBOX = [
     "return newproxy(true)",
     "return print('x')",
     "return package.loaded",
-    "return collectgarbage('count')",
     "_G.x = 1",
     "setmetatable(_G, nil); x = 1",
     "getmetatable('').__index.upper = nil",
@@ -206,6 +205,9 @@ SANDBOX = [
     "redis.call = function() return 1 end",
     "rawset(string, 'upper', nil)",
     "getfenv(0).x = 1",
+    "setfenv(0, {})",
+    "getmetatable(_G).__index = nil",
+    "setmetatable(getmetatable(_G), nil)",
     "local f = loadstring(string.dump(function() return 1 end)); return f()",
     ("local done = false; local f = load(function() if done then return nil end; done = true; "
      "return string.dump(function() return 1 end) end); return f()"),
