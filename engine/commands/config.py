@@ -91,8 +91,9 @@ def config_set(ctx: Client, *args: bytes) -> Reply:
             continue
         try:
             value = PARAMS[canon].parse(text)
-            if PARAMS[canon].check is not None:
-                PARAMS[canon].check(value)
+            check = PARAMS[canon].check
+            if check is not None:
+                check(value)
         except (ConfigError, ValueError) as e:
             raise config_set_error(raw, str(e) or "argument is invalid") from None
     old = {canon: config.get_text(canon) for _, canon, _ in pairs}
