@@ -16,7 +16,7 @@ from typing import Any
 from engine import errors
 from engine.client import Client
 from engine.errors import RedisError
-from engine.protocol import QUEUED
+from engine.protocol import QUEUED, Replies
 from engine.table import COMMANDS, Command
 
 __all__ = ["process_command", "call", "resolve"]
@@ -53,8 +53,27 @@ def resolve(argv: list[bytes]) -> Command:
     return cmd
 
 
+_REPLY_FLAGS = frozenset({"reply_off", "reply_skip"})
+
+
 def process_command(client: Client, argv: list[bytes]) -> Any:
     """Run one client request; return the reply value (errors returned, not raised)."""
+    if client.flags and not _REPLY_FLAGS.isdisjoint(client.flags):
+        return _process_reply_mode(client, argv)
+    return _process(client, argv)
+
+
+def _process_reply_mode(client: Client, argv: list[bytes]) -> Any:
+    """CLIENT REPLY OFF|SKIP (engine/commands/misc.py): run the command, drop its reply."""
+    skip = "reply_skip" in client.flags
+    client.flags.discard("reply_skip")
+    reply = _process(client, argv)
+    if skip or "reply_off" in client.flags:
+        return Replies()
+    return reply
+
+
+def _process(client: Client, argv: list[bytes]) -> Any:
     server = client.server
     if server.renamed_commands and argv[0].lower() in server.renamed_commands:
         real = server.renamed_commands[argv[0].lower()]

@@ -36,6 +36,7 @@ OPTIONAL_FAMILIES = [
     "serialize",
     "geo",
     "hyperloglog",
+    "misc",
 ]
 
 for _name in FAMILIES:

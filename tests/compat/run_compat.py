@@ -148,6 +148,7 @@ class Run:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     elapsed_s: float = 0.0
+    returncode: int | None = None
 
     @property
     def label(self) -> str:
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="exit 0 even when the engine falls short")
     ap.add_argument("--protocols", default="2,3", help="RESP versions to run, comma separated (default 2,3)")
     ap.add_argument("--files", nargs="*", default=None, help="test files of redis-py's suite (default: SELECTION)")
-    ap.add_argument("--jobs", type=int, default=2, help="pytest runs at a time, each with its own server (default 2)")
+    ap.add_argument("--jobs", type=int, default=4, help="pytest runs at a time, each with its own server (default 4: the suite mostly waits)")
     ap.add_argument("-k", dest="keyword", default=None, help="pytest -k expression, for a quick look at a family")
     args = ap.parse_args(argv)
     protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compat: redis-py {version} suite from {suite.relative_to(ROOT)}; "
           f"{len(SELECTION if args.files is None else args.files)} files; deselected by {DESELECT.relative_to(ROOT)}")
     out = CACHE / "results"
+    shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     runs = [Run(kind, p, out / f"{kind}-resp{p}.json", out / f"{kind}-resp{p}.log")
             for p in protocols for kind in ("redis", "engine")]
@@ -257,10 +259,12 @@ def main(argv: list[str] | None = None) -> int:
                     run.proc.wait()
                     print(f"compat: the {run.label} run exceeded {RUN_TIMEOUT_S} s and was stopped", file=sys.stderr)
                 run.elapsed_s = time.monotonic() - started
+                run.returncode = run.proc.returncode
                 stack.close()
                 active.remove(item)
                 if not run.results.is_file():
-                    print(f"compat: the {run.label} run wrote no results; see {run.log}", file=sys.stderr)
+                    print(f"compat: the {run.label} run wrote no results (exit status {run.returncode}); "
+                          f"see {run.log}", file=sys.stderr)
     shortfall = summarize(runs, protocols)
     print(f"\nlogs: {out.relative_to(ROOT)}/<server>-resp<N>.log")
     if shortfall and not args.report_only:
