@@ -15,12 +15,13 @@ refuses attribute access on anything Python that leaks anyway.
 Long scripts.  Redis runs a script on its only thread and, from inside a Lua count hook,
 keeps serving clients with BUSY after ``busy-reply-threshold`` (processEventsWhileBlocked).
 We do the same: a count hook (every 10 000 VM instructions) checks the clock, and once the
-threshold has passed it reads the other connections' sockets directly (their fds are
-non-blocking) and runs their requests through dispatch, which answers BUSY to everything
-but the ``allow_busy`` commands (SCRIPT KILL, FUNCTION KILL, SHUTDOWN).  This keeps the
-script on the loop thread, so atomicity needs no locks and commands from a script touch
-the keyspace exactly as client commands do; a worker thread would need both.  Connections
-accepted during the busy period wait until the script ends (Redis accepts them).
+threshold has passed engine/scripting_busy.py reads the other connections' sockets directly
+(their fds are non-blocking), accepts new connections, and runs their requests through
+dispatch, which answers BUSY to everything but the ``allow_busy`` commands (SCRIPT KILL,
+FUNCTION KILL, SHUTDOWN); SIGTERM ends the script so the server can shut down.  This keeps
+the script on the loop thread, so atomicity needs no locks and commands from a script touch
+the keyspace exactly as client commands do; a worker thread would need both.  After SCRIPT
+KILL the hook fires on every line of the script, so a ``pcall`` cannot swallow the kill.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import struct
 import time
 from typing import TYPE_CHECKING, Any
@@ -475,6 +475,7 @@ class ScriptEngine:
         self.running_function = False
         self._fake_client: Client | None = None
         self.json_keep_buffer = True
+        self._busy_server: Any = None  # engine.scripting_busy.BusyServer while busy
         self._reset_vm()
 
     # -- the VM ------------------------------------------------------------------------------
@@ -563,6 +564,9 @@ class ScriptEngine:
                 self.busy = False
                 server.script_busy = ""
                 # Requests that waited in the sockets of paused connections are served now.
+            if self._busy_server is not None:
+                self._busy_server.end()
+                self._busy_server = None
 
     def _error_reply(self, err: Any, name: str) -> RedisError:
         if lua51.lua_type(err) != "table":
@@ -757,6 +761,9 @@ class ScriptEngine:
         self._serve_while_blocked()
         if self.kill_requested:
             return b"ERR Script killed by user with SCRIPT KILL..."
+        if self._busy_server is not None and self._busy_server.signalled:
+            # SIGTERM/SIGINT: end the script; the loop then handles the signal (shutdown).
+            return b"ERR Script killed by user with SCRIPT KILL..."
         stopped = self.server._stopped
         if stopped is not None and stopped.is_set():
             # SHUTDOWN NOSAVE arrived while we were busy: the script must end for the loop to stop.
@@ -764,22 +771,13 @@ class ScriptEngine:
         return None
 
     def _serve_while_blocked(self) -> None:
-        """processEventsWhileBlocked: read other clients' sockets and answer them."""
-        running = self.running
-        for conn in list(self.server.connections.values()):
-            client = conn.client
-            if client is running or client.fd < 0 or conn.transport is None or conn.transport.is_closing():
-                continue
-            if conn.transport.get_extra_info("sslcontext") is not None:
-                continue
-            try:
-                data = os.read(client.fd, 65536)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                continue
-            if data:
-                conn.data_received(data)
+        """processEventsWhileBlocked: existing and new clients, signals (engine/scripting_busy.py)."""
+        if self._busy_server is None:
+            from engine.scripting_busy import BusyServer
+
+            self._busy_server = BusyServer(self.server)
+            self._busy_server.begin()
+        self._busy_server.serve(self.running)
 
     def _lua_log(self, level: Any, message: bytes) -> None:
         lvl = _LOG_LEVELS.get(int(level) if type(level) in (int, float) else 3, logging.WARNING)
