@@ -315,12 +315,12 @@ def _container_for(peak: float, sizes: Sequence[int]) -> int | None:
     return None
 
 
-Pricer = Callable[[Scenario, int, float, float], tuple[float, str]]
+Pricer = Callable[[Scenario, int, float, float], tuple[float, str, float]]
 
 
 def _price_fn(sc: Scenario, pricing: Any) -> tuple[Pricer, str]:
     """A function (configured scenario, instances, peak bytes per instance, vCPU per instance)
-    -> (monthly USD, what was bought), and the table's name.
+    -> (monthly USD, what was bought, memory bought per instance), and the table's name.
 
     With a price table of per-resource prices (a Kubernetes cost allocation), each instance is
     a pod whose memory request and limit is the smallest standard container size holding the
@@ -330,7 +330,13 @@ def _price_fn(sc: Scenario, pricing: Any) -> tuple[Pricer, str]:
     from simlab.cost import PriceTable, cost_of_config, load_pricing
 
     if callable(pricing) and not isinstance(pricing, PriceTable):
-        return pricing, "pricing callable"
+        user = pricing
+
+        def wrapped(s: Scenario, instances: int, peak: float, vcpu: float) -> tuple[float, str, float]:
+            cost, what = user(s, instances, peak, vcpu)
+            return float(cost), str(what), peak
+
+        return wrapped, "pricing callable"
     if pricing is None:
         name = sc.cost.pricing if sc.cost is not None and sc.cost.pricing else None
         if name is None:
@@ -340,24 +346,24 @@ def _price_fn(sc: Scenario, pricing: Any) -> tuple[Pricer, str]:
     pod = sc.cost.pod if sc.cost is not None else None
     storage_now = int(pod.storage_bytes) if pod is not None and getattr(pod, "storage_bytes", None) else 0
 
-    def priced(s: Scenario, instances: int, peak: float, vcpu: float) -> tuple[float, str]:
+    def priced(s: Scenario, instances: int, peak: float, vcpu: float) -> tuple[float, str, float]:
         shards, replicas = s.cache.shards, s.cache.replicas
         storage = storage_now if s.cache.persistence.mode != "none" else 0
         if table.resources is not None:
             cont = _container_for(peak, _SIZES)
             if cont is None:
-                return math.inf, "no container size holds the peak"
+                return math.inf, "no container size holds the peak", 0.0
             cfg = {"shards": shards, "replicas": replicas, "cpu_request": vcpu, "memory_request_bytes": cont,
                    "storage_bytes": storage}
             rep = cost_of_config(cfg, table)
-            return float(rep.monthly_cost_usd), f"pod {vcpu * 1000:g}m CPU, {cont / MIB:g} MiB"
-        best: tuple[float, str] = (math.inf, "no node type holds the peak")
+            return float(rep.monthly_cost_usd), f"pod {vcpu * 1000:g}m CPU, {cont / MIB:g} MiB", float(cont)
+        best: tuple[float, str, float] = (math.inf, "no node type holds the peak", 0.0)
         for node in table.node_types:
             if node.memory_gib * GIB >= peak:
                 rep = cost_of_config({"shards": shards, "replicas": replicas, "node_type": node.name,
                                       "storage_bytes": storage}, table)
                 if rep.monthly_cost_usd < best[0]:
-                    best = (float(rep.monthly_cost_usd), node.name)
+                    best = (float(rep.monthly_cost_usd), node.name, node.memory_gib * GIB)
         return best
 
     return priced, table.name
@@ -505,7 +511,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
     # window_s: simulated seconds per point; warmup_accesses: cache warm-up before it;
     # max_sims: verifications per growth factor; bisect_steps: SLO-knee bisection steps
     "quick": {"window_s": 5.0, "warmup_accesses": 150_000, "max_sims": 2, "bisect_steps": 0},
-    "full": {"window_s": 10.0, "warmup_accesses": 400_000, "max_sims": 4, "bisect_steps": 2},
+    "full": {"window_s": 10.0, "warmup_accesses": 600_000, "max_sims": 4, "bisect_steps": 2},
 }
 
 
@@ -530,7 +536,7 @@ def plan_capacity(
 
     Simulations run through `simlab.sweep.run_sweep` (Dask: `client`, `scheduler`, or a new
     2-worker LocalCluster kept for the whole plan; cached on disk). `budget`: "quick" (5 s
-    windows, at most 2 verifications per growth factor, no bisection: ~40 s) or "full"
+    windows, at most 2 verifications per growth factor, no bisection) or "full"
     (10 s windows, up to 4 verifications, 2 bisection steps for the SLO knee)."""
     if headroom < 0:
         raise PlanError(f"headroom must be >= 0, not {headroom}")
@@ -552,7 +558,7 @@ def plan_capacity(
         client = open_client(scheduler)
     notes = [
         f"each point: {b['window_s']:g} s of steady-state traffic after the cache is warmed by "
-        f"{b['warmup_accesses']:,} accesses (30-300 s); faults are not represented in these windows",
+        f"{b['warmup_accesses']:,} accesses (10-300 s); faults are not represented in these windows",
         "an SLO counts as met when its burn rate over the window is <= 1 (the SLI meets its target)",
         "growth multiplies every source's rate, its rate limit and the number of keys; "
         f"headroom: SLOs must hold at growth x {1 + headroom:g} traffic",
@@ -574,9 +580,31 @@ def plan_capacity(
         # 1. today's configuration at every growth factor, in one batch
         load = [g * (1 + headroom) for g in growth]
         base_rows = sweep([{"growth": g, "traffic": 1 + headroom} for g in growth])
-        for g, lm, base in zip(growth, load, base_rows, strict=True):
-            answers.append(_plan_one(scenario, g, lm, base, space, policies, modes, price, b,
-                                     max_offered_load, sweep, rps_1x))
+        gens = [_plan_one(scenario, g, lm, base, space, policies, modes, price, b, max_offered_load, rps_1x)
+                for g, lm, base in zip(growth, load, base_rows, strict=True)]
+        done: dict[int, GrowthAnswer] = {}
+        pending: dict[int, list[dict[str, Any]]] = {}
+        for k, gen in enumerate(gens):
+            try:
+                pending[k] = next(gen)
+            except StopIteration as stop:
+                done[k] = stop.value
+        # 2. verification rounds: every growth factor's next candidate in one sweep
+        while pending:
+            flat: list[dict[str, Any]] = []
+            spans: dict[int, tuple[int, int]] = {}
+            for k, cfgs in pending.items():
+                spans[k] = (len(flat), len(flat) + len(cfgs))
+                flat += cfgs
+            rows = sweep(flat)
+            nxt: dict[int, list[dict[str, Any]]] = {}
+            for k, (lo, hi) in spans.items():
+                try:
+                    nxt[k] = gens[k].send(rows[lo:hi])
+                except StopIteration as stop:
+                    done[k] = stop.value
+            pending = nxt
+        answers = [done[k] for k in range(len(gens))]
         # 3. SLO knee by bisection on load for each chosen configuration (all growths at once)
         if b["bisect_steps"]:
             _bisect_knees(answers, headroom, b["bisect_steps"], sweep)
@@ -593,7 +621,9 @@ def plan_capacity(
     )
 
 
-def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, sweep, rps_1x) -> GrowthAnswer:
+def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, rps_1x):
+    """A generator: yields the configurations it wants simulated (a list), receives their
+    rows, and returns the `GrowthAnswer` of growth factor `g`."""
     cs = sc.cache
     slo_b, res_b = _binding(base)
     sc_g = scale_scenario(sc, g)
@@ -659,10 +689,14 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, sweep
                         s_cfg = apply_config(sc_g, cfg)
                         mem = memory_sizing(s_cfg, hit_ratio=hit_sim, fragmentation_ratio=frag)
                         vcpu = max(vcpu_now, math.ceil(per_shard_cache / max_load * 10 - 1e-9) / 10)
-                        cost, bought = price(s_cfg, shards * (replicas + 1), mem.peak_bytes, vcpu)
+                        cost, bought, capacity = price(s_cfg, shards * (replicas + 1), mem.peak_bytes, vcpu)
                         if not math.isfinite(cost):
                             pruned += 1
                             continue
+                        if space.maxmemory_bytes is None:
+                            # use what is paid for: the largest maxmemory (16 MiB steps) whose
+                            # snapshot peak still fits the memory bought, up to the whole keyspace
+                            cfg, mem = _fill(sc_g, cfg, mem, capacity, n_keys_bytes / shards, hit_sim, frag)
                         candidates.append((cost, cfg, mem, bought))
     # policies: same memory and price; the simulation decides between them
     ranked: list[tuple[float, dict[str, Any], MemorySizing, str]] = []
@@ -679,17 +713,14 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, sweep
     ranked = uniq
     chosen = None
     simulated = 0
-    i = 0
-    batch = 2
-    while i < len(ranked) and simulated < b["max_sims"] and chosen is None:
-        part = ranked[i:i + batch]
-        rows = sweep([{**c, "growth": g, "traffic": lm / g} for _, c, _, _ in part])
-        simulated += len(part)
-        for item, row in zip(part, rows, strict=True):
-            if row.get("slo_met"):
-                chosen = (item, row)
-                break
-        i += batch
+    for item in ranked[: b["max_sims"]]:
+        # one candidate per round: `plan_capacity` runs the rounds of every growth factor
+        # together, so the workers stay busy without simulating a candidate past the answer
+        rows = yield [{**item[1], "growth": g, "traffic": lm / g}]
+        simulated += 1
+        if rows[0].get("slo_met"):
+            chosen = (item, rows[0])
+            break
     if chosen is None:
         return GrowthAnswer(
             growth=g, load_multiplier=lm, baseline_met=bool(base.get("slo_met")), baseline_binding_slo=slo_b,
@@ -708,6 +739,34 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, sweep
         slo_knee_growth=None, memory=mem, figures={**_summary(row), "instance": cont},
         simulated=simulated, pruned=pruned, candidates=len(ranked), note=note,
     )
+
+
+def _fill(sc_g: Scenario, cfg: dict[str, Any], mem: MemorySizing, capacity: float, cap_bytes: float,
+          hit: float, frag: float) -> tuple[dict[str, Any], MemorySizing]:
+    """Raise maxmemory (in 16 MiB steps, by bisection: the peak grows with it) to the largest
+    whose peak fits `capacity`, at most `cap_bytes` (the shard's whole keyspace)."""
+    step = 16 * MIB
+    lo = int(cfg["cache.maxmemory_bytes"]) // step
+    hi = max(lo, int(math.ceil(min(cap_bytes, capacity) / step)))
+
+    def sized(units: int) -> MemorySizing:
+        return memory_sizing(apply_config(sc_g, {**cfg, "cache.maxmemory_bytes": units * step}),
+                             hit_ratio=hit, fragmentation_ratio=frag)
+
+    if hi <= lo:
+        return cfg, mem
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if sized(mid).peak_bytes <= capacity:
+            lo = mid
+        else:
+            hi = mid
+    if sized(hi).peak_bytes <= capacity:
+        lo = hi
+    if lo * step <= int(cfg["cache.maxmemory_bytes"]):
+        return cfg, mem
+    new = {**cfg, "cache.maxmemory_bytes": lo * step}
+    return new, sized(lo)
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -130,7 +130,7 @@ class SimSettings:
     warmed by `warmup_s` seconds of accesses alone (`simulate_day_fast` with one hour made of
     one window; faults are not represented): the planner's short windows. `warmup_accesses`
     instead sets the warm-up per point to that many requests at the point's own rate (within
-    30-300 s), so a 10x point is not warmed ten times longer than it needs."""
+    10-300 s), so a 10x point is not warmed ten times longer than it needs."""
 
     mode: Literal["run", "steady"] = "run"
     duration_s: float | None = None
@@ -144,7 +144,7 @@ class SimSettings:
     def steady_warmup_s(self, sc: Scenario) -> float:
         if self.warmup_accesses is not None:
             rate = sum(s.rate_rps for s in sc.sources)
-            return float(min(300.0, max(30.0, self.warmup_accesses / rate)))
+            return float(min(300.0, max(10.0, self.warmup_accesses / rate)))
         return 120.0 if self.warmup_s is None else self.warmup_s
 
 
