@@ -16,6 +16,7 @@ from typing import Any
 from engine import errors
 from engine.client import Client
 from engine.errors import RedisError
+from engine.monitor import feed_monitors
 from engine.protocol import QUEUED, Replies
 from engine.table import COMMANDS, Command
 
@@ -30,6 +31,19 @@ _SUBSCRIBED_OK = frozenset(
 )
 # Commands executed immediately even inside MULTI.
 _MULTI_IMMEDIATE = frozenset((b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"))
+# Commands inside MULTI that are not refused for memory (EXEC is, if a queued command is denyoom).
+_MULTI_NO_OOM_CHECK = frozenset(("exec", "discard", "quit", "reset"))
+
+
+def _reject_in_multi(client: Client, cmd: Command, err: RedisError) -> RedisError:
+    """rejectCommand inside MULTI: flag the transaction; a rejected EXEC aborts it at once
+    (execCommandAbort: "EXECABORT Transaction discarded because of: <error>")."""
+    client.multi_error = True
+    if cmd.name == "exec" and cmd.parent is None:
+        from engine.commands.transactions import exec_abort
+
+        return exec_abort(client, err)
+    return err
 
 
 def resolve(argv: list[bytes]) -> Command:
@@ -104,6 +118,8 @@ def _process(client: Client, argv: list[bytes]) -> Any:
         cmd.rejected_calls += 1
         e = errors.BusyError(server.script_busy)
         server.stats.errors(e)
+        if client.multi is not None:
+            return _reject_in_multi(client, cmd, e)  # rejectCommand flags the transaction
         return e
     if server.acl_active:
         denied = server.acl_check(client, cmd, argv)
@@ -113,6 +129,14 @@ def _process(client: Client, argv: list[bytes]) -> Any:
                 client.multi_error = True
             server.stats.errors(denied)
             return denied
+    if client.multi is not None and server.maxmemory and cmd.name not in _MULTI_NO_OOM_CHECK:
+        # Queuing may take unlimited memory: over maxmemory, Redis refuses every command inside
+        # MULTI (not only denyoom ones) and flags the transaction (processCommand).
+        rejected = server.before_write(client, cmd)
+        if rejected is not None:
+            cmd.rejected_calls += 1
+            server.stats.errors(rejected)
+            return _reject_in_multi(client, cmd, rejected)
     if client.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
         if "no_multi" in cmd.flags:
             client.multi_error = True
@@ -158,6 +182,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
     """Execute a resolved command with statistics; errors come back as reply values."""
     server = client.server
     dirty_before = server.dirty
+    if server.monitors:  # type: ignore[attr-defined]
+        feed_monitors(client, cmd, argv, before=True)
     t0 = perf_counter_ns()
     try:
         reply = cmd.handler(client, *argv[1 if cmd.parent is None else 2:])  # type: ignore[misc]
@@ -187,4 +213,6 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
     if server.dirty != dirty_before and server.propagate_hooks:
         for propagate in server.propagate_hooks:
             propagate(client, cmd, argv)
+    if server.monitors:  # type: ignore[attr-defined]
+        feed_monitors(client, cmd, argv)
     return reply
