@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/simlab report
+	$(BIN)/simlab report; status=$$?; \
+	echo "open reports/redis-cache-service/index.html"; exit $$status
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

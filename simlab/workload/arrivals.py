@@ -50,7 +50,9 @@ def _mmpp(spec: ArrivalSpec, rate_rps: float, start_s: float, end_s: float, rng:
 
 
 def _trace(path: str, start_s: float, end_s: float) -> np.ndarray:
-    data = np.loadtxt(Path(path), delimiter=",", usecols=0, ndmin=1, comments="#")
+    from simlab.workload.traces import read_trace_column
+
+    data = read_trace_column(Path(path), 0)
     t = np.sort(data - data.min())
     return t[(t >= start_s) & (t < end_s)]
 

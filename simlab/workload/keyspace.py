@@ -34,7 +34,9 @@ class KeySampler:
             w[hot:] = (1 - pop.hot_share) / max(1, n - hot)
         elif pop.kind == "trace":
             assert pop.trace_path is not None
-            ids = np.loadtxt(pop.trace_path, delimiter=",", usecols=1, ndmin=1, comments="#").astype(np.int64)
+            from simlab.workload.traces import read_trace_column
+
+            ids = read_trace_column(pop.trace_path, 1).astype(np.int64)
             counts = np.bincount(ids % n, minlength=n).astype(np.float64)
             w = np.sort(counts)[::-1] + 1e-12
         else:

@@ -31,7 +31,9 @@ __all__ = [
     "OP_SET",
     "ORACLE_GENERAL_DTYPE",
     "Trace",
+    "TraceFormatError",
     "next_access_index",
+    "read_trace_column",
     "read_oracle_general",
     "write_oracle_general",
     "read_twitter_csv",
@@ -63,6 +65,53 @@ ORACLE_GENERAL_DTYPE = np.dtype(
     [("clock_time", "<u4"), ("obj_id", "<u8"), ("obj_size", "<u4"), ("next_access_vtime", "<i8")]
 )
 assert ORACLE_GENERAL_DTYPE.itemsize == 24
+
+
+class TraceFormatError(ValueError):
+    """A trace file a scenario names cannot be read: which file, which line, what was expected."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+def read_trace_column(path: str | os.PathLike[str], column: int) -> np.ndarray:
+    """Column `column` (0-based) of a scenario's CSV trace (`time_s,key_id` per line, `#`
+    comments), as float64. A header line, a binary file or a short row is a TraceFormatError
+    naming the file and line, not numpy's parse error: a header silently skipped would hide a
+    file in the wrong format, so the user is asked to comment it out."""
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(65536)
+    except OSError as err:
+        raise TraceFormatError(p, f"cannot read trace: {err.strerror}") from None
+    try:
+        if b"\0" in head:
+            raise UnicodeDecodeError("ascii", head, 0, 1, "NUL byte")
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TraceFormatError(p, "binary file; expected CSV text with `time_s,key_id` per line "
+                               "(an oracleGeneral binary trace is read by read_oracle_general)") from None
+    rows = []
+    with open(p, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            fields = text.split(",")
+            if len(fields) <= column:
+                raise TraceFormatError(p, f"line {lineno}: {len(fields)} column(s), expected at least {column + 1}")
+            try:
+                rows.append(float(fields[column]))
+            except ValueError:
+                what = "looks like a header" if not rows else "is not a number"
+                raise TraceFormatError(
+                    p, f"line {lineno}: column {column + 1} {fields[column].strip()!r} {what}; expected "
+                    "numbers only (comment a header out with '#')") from None
+    if not rows:
+        raise TraceFormatError(p, "no rows (only blank or comment lines)")
+    return np.asarray(rows, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,6 @@ def test_schema_is_json_schema():
     assert doc["title"] == "Scenario" and "sources" in doc["properties"]
 
 
-def test_report_prints_slo_verdict():
-    res = runner.invoke(app, ["report", "--duration", "20"])
-    assert res.exit_code == 0, res.output
-    assert "SLO verdict" in res.stdout and "availability" in res.stdout
-
-
 def test_invalid_scenario_exits_2_with_field_path(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(Path(DEFAULT).read_text().replace("num_keys: 200000", "num_keys: lots"))
