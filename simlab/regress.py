@@ -99,28 +99,21 @@ def _replication_figures(sc: Scenario, result: Any, factor: float) -> tuple[dict
         if v is not None:
             nums[f"{tag}.{k}"] = v
     if factor == 1.0:
-        try:
-            from simlab.slo import evaluate_slos
-        except ImportError:
-            evaluate_slos = None
-        if evaluate_slos is not None:
-            rep = evaluate_slos(sc, result)
-            for ob in rep.objectives:
-                cats[f"slo.{ob.name}.verdict"] = str(ob.verdict)
-                v = _num(ob.budget_remaining)
-                if v is not None:
-                    nums[f"slo.{ob.name}.budget_remaining"] = v
+        from simlab.cost import cost_of
+        from simlab.slo import evaluate_slos
+
+        rep = evaluate_slos(sc, result)
+        for ob in rep.objectives:
+            cats[f"slo.{ob.name}.verdict"] = str(ob.verdict)
+            v = _num(ob.budget_remaining)
+            if v is not None:
+                nums[f"slo.{ob.name}.budget_remaining"] = v
         if sc.cost is not None:
-            try:
-                from simlab.cost import cost_of
-            except ImportError:
-                cost_of = None
-            if cost_of is not None:
-                cr = cost_of(sc, result)
-                nums["cost.monthly_usd"] = float(cr.monthly_cost_usd)
-                cpm = _num(cr.cost_per_million_requests_usd)
-                if cpm is not None:
-                    nums["cost.per_million_requests_usd"] = cpm
+            cr = cost_of(sc, result)
+            nums["cost.monthly_usd"] = float(cr.monthly_cost_usd)
+            cpm = _num(cr.cost_per_million_requests_usd)
+            if cpm is not None:
+                nums["cost.per_million_requests_usd"] = cpm
     return nums, cats
 
 
@@ -140,8 +133,8 @@ def measure(sc: Scenario, settings: RegressSettings, progress: Callable[[], None
             nums, cat = _replication_figures(sc, result, factor)
             for k, v in nums.items():
                 per_metric.setdefault(k, []).append(v)
-            for k, v in cat.items():
-                cats.setdefault(k, []).append(v)
+            for k, verdict in cat.items():
+                cats.setdefault(k, []).append(verdict)
             if progress is not None:
                 progress()
     metrics = {}
