@@ -25,7 +25,7 @@ from simlab.scenario import scenario_from_dict
 SMALL = {
     "name": "small",
     "sources": [{"name": "app", "rate_rps": 600, "flows": {"ca": 0.8, "sess": 0.1, "pub": 0.06, "lock": 0.04},
-                 "timeout_ms": 2000}],
+                 "timeout_ms": 10000}],
     "keyspace": {"num_keys": 2000, "popularity": {"kind": "zipf", "alpha": 1.0},
                  "value_size_bytes": {"kind": "lognormal", "median": 200, "sigma": 0.8},
                  "ttl": {"kind": "fixed", "ttl_s": 300}},
@@ -91,14 +91,28 @@ def _get_plan(rate: float, seconds: float) -> LoadPlan:
                       "commands": ["GET"]}], [5.0], [None])
 
 
-def _stall_during(port: int, at_s: float, seconds: float) -> threading.Thread:
-    def stall() -> None:
-        time.sleep(at_s)
-        redis.Redis(port=port).execute_command("DEBUG", "SLEEP", seconds)
+class _StallAt:
+    """DEBUG SLEEP ``seconds`` at ``at_s`` after the run's start (run_load's on_start hook)."""
 
-    th = threading.Thread(target=stall)
-    th.start()
-    return th
+    def __init__(self, port: int, at_s: float, seconds: float) -> None:
+        self.port, self.at_s, self.seconds = port, at_s, seconds
+        self.started = threading.Event()
+        self.t0 = 0.0
+        self.thread = threading.Thread(target=self._stall)
+        self.thread.start()
+
+    def on_start(self, t0: float) -> None:
+        self.t0 = t0
+        self.started.set()
+
+    def _stall(self) -> None:
+        if self.started.wait(60):
+            time.sleep(max(0.0, self.t0 + self.at_s - time.monotonic()))
+            redis.Redis(port=self.port).execute_command("DEBUG", "SLEEP", self.seconds)
+
+    def join(self) -> None:
+        self.started.set()
+        self.thread.join()
 
 
 def test_a_stall_reaches_every_request_scheduled_during_it_in_open_loop_only(engine):
@@ -107,15 +121,15 @@ def test_a_stall_reaches_every_request_scheduled_during_it_in_open_loop_only(eng
     clients sees it in at most 2 requests. Tolerance: the stall starts when the sleeping
     thread gets the CPU, so we ask for half the expected count."""
     plan = _get_plan(300, 2.0)
-    th = _stall_during(engine.port, 0.8, 0.4)
-    res = run_load(plan, engine.target(), workers=1, connections=4)
-    th.join()
+    st = _StallAt(engine.port, 0.8, 0.4)
+    res = run_load(plan, engine.target(), workers=1, connections=4, on_start=st.on_start)
+    st.join()
     lat = res.rows["done"] - res.rows["t"]
     assert (lat > 0.1).sum() >= 0.5 * 300 * 0.4
-    th = _stall_during(engine.port, 0.8, 0.4)
-    closed = run_load(_get_plan(300, 2.0), engine.target(), workers=1, connections=2, mode="closed",
-                      concurrency=2, max_seconds=2.0)
-    th.join()
+    st = _StallAt(engine.port, 0.8, 0.4)
+    closed = run_load(_get_plan(20_000, 1.0), engine.target(), workers=1, connections=2, mode="closed",
+                      concurrency=2, max_seconds=2.0, on_start=st.on_start)
+    st.join()
     assert closed.mode == "closed loop"
     sent = np.isfinite(closed.rows["sent"]) & np.isfinite(closed.rows["done"])
     lat = (closed.rows["done"] - closed.rows["sent"])[sent]

@@ -39,7 +39,7 @@ def test_a_restart_is_predicted_in_the_errors() -> None:
                        workers=1)
     pred, meas = _row(f, "errors")
     assert pred > 100
-    assert meas == pytest.approx(pred, rel=0.15)
+    assert meas == pytest.approx(pred, rel=0.15), f.table
 
 
 def test_fault_scenarios_say_the_fault_in_the_models_terms() -> None:
