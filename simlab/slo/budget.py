@@ -34,6 +34,11 @@ target), `missed` otherwise; `at_risk` when met but the 95 % interval of the run
 allows a miss. Burn rates over 5m ... 3d use the run's last minutes (the whole run when it is
 shorter, `burn_rate_minutes` says how many).
 
+Replications are pooled minute by minute (events add up; the budget in events is per
+window of one service). A `simulate_day_fast` result stands for each hour by one weighted
+window, so its events sit in each hour's first minute: budgets and burn rates over hours or
+more are right, the 5-minute figures are not meaningful there.
+
 The seed dashboard's table (`../shared/seeds/redis-cache-service.txt`): availability 99.95 %
 with 85 % of its budget left, latency P99 142 ms with 92 % left, errors 0.02 % with 98 % left.
 No single window position explains all three at the dashboard's current rates: 99.95 % burns
@@ -327,6 +332,7 @@ def evaluate_slos(scenario: Scenario, result: RunResult, *, window_days: float |
         raise SloError(f"window_days must be > 0, not {days:g}")
     elapsed = days if spec.window.elapsed_days is None else min(spec.window.elapsed_days, days)
     frac_elapsed = elapsed / days
+    reps = len(result.replications) if result.replications is not None else 1
     results: list[ObjectiveResult] = []
     curves: list[pd.DataFrame] = []
     warnings: list[str] = []
@@ -347,7 +353,7 @@ def evaluate_slos(scenario: Scenario, result: RunResult, *, window_days: float |
         consumed = spent + b * frac_elapsed
         m = max(len(s.total), 1)
         if obj.budgeting == "occurrences":
-            window_events = n / m * days * 1440.0
+            window_events = n / m / reps * days * 1440.0  # replications add up minute by minute
         else:
             window_events = days * 1440.0 / (obj.timeslice_s / 60.0)
         allowed_events = allowed * window_events

@@ -220,3 +220,14 @@ def test_short_form_stays_valid_and_outcome_codes_are_stable():
     assert objs[1].threshold_ms == 300
     assert Outcome.NAMES == ("ok", "timeout", "connection", "upstream", "rejected")
     assert math.isclose(sum(1 for _ in objs), 3)
+
+
+def test_replications_pool_without_inflating_the_budget():
+    """Two replications: the SLI pools both, the budget in events stays one service's
+    (within the Poisson spread of two runs of ~300 k requests: 1 %)."""
+    sc, one = small_run("bad")
+    two = simulate(sc, replications=2)
+    a1 = by_name(evaluate_slos(sc, one))["availability"]
+    a2 = by_name(evaluate_slos(sc, two))["availability"]
+    assert a2.events == pytest.approx(2 * a1.events, rel=0.01)
+    assert a2.budget_allowed_events == pytest.approx(a1.budget_allowed_events, rel=0.01)
