@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -52,11 +53,14 @@ def main() -> None:
     print(f"load generator: {a.workers} workers x {a.connections} connections, open loop, instant-reply server")
     for t in chk.attempts:
         print(f"  intended {t['intended_rps']:>9.0f} rps  achieved {t['achieved_rps']:>9.0f}  "
-              f"send lag P99 {t['send_lag_p99_ms']:6.2f} ms  {'held' if t['valid'] else 'NOT held'}")
+              f"send lag P99 {t['send_lag_p99_ms']:6.2f} ms  CPU {t['cpu_us_per_request']:5.1f} us/request  "
+              f"{'held' if t['valid'] else 'NOT held'}")
     lat = chk.added_latency_ms
     print(f"ceiling (open loop, held): {chk.ceiling_rps:,.0f} requests/s   target >= 30,000")
     print(f"added latency at {chk.latency_rate_rps:,.0f} rps: P50 {lat['p50_ms'] * 1000:.0f} us, "
           f"P99 {lat['p99_ms'] * 1000:.0f} us, P99.9 {lat['p999_ms'] * 1000:.0f} us   target P99 < 100 us")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a ceiling below the "
+          "CPU figures' 1e6 / (us per request) x workers is the machine's scheduling, not the generator)")
     if peer:
         print(f"redis-benchmark (C, closed loop, 50 clients) on the same server: {peer:,.0f} rps; "
               f"ratio generator/redis-benchmark {chk.ceiling_rps / peer:.2f}")

@@ -76,6 +76,8 @@ class LoadResult:
     rows: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     #: CPU time of the busiest worker over the run's span: near 1.0, the generator was the limit
     generator_cpu_busy: float = 0.0
+    #: the workers' CPU time per request sent (independent of what else runs on the machine)
+    generator_cpu_us_per_request: float = float("nan")
 
     @property
     def valid(self) -> bool:
@@ -94,6 +96,7 @@ class LoadResult:
             "intended_rps": self.intended_rps, "achieved_rps": self.achieved_rps,
             **self.percentiles_ms, "hit_ratio": self.hit_ratio, "error_rate": self.error_rate,
             "send_lag_p99_ms": self.send_lag_p99_ms, "generator_cpu_busy": self.generator_cpu_busy,
+            "generator_cpu_us_per_request": self.generator_cpu_us_per_request,
             "valid": self.valid,
             "invalid_reasons": "; ".join(self.invalid_reasons),
         }
@@ -303,4 +306,5 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
         by_kind=pd.DataFrame(kinds), invalid_reasons=reasons, wall_s=wall_s,
         rows={"t": t, "sent": sent, "done": done, "outcome": outcome, "hit": hit},
         generator_cpu_busy=max(cpu) / max(1e-9, span) if cpu else 0.0,
+        generator_cpu_us_per_request=sum(cpu) / max(1, int(np.isfinite(sent).sum())) * 1e6,
     )

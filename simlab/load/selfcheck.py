@@ -51,11 +51,15 @@ class GeneratorCheck:
     attempts: list[dict[str, Any]]
     latency_rate_rps: float
     added_latency_ms: dict[str, float]
+    #: generator CPU per request at each attempted rate: what the ceiling is made of, and a
+    #: figure that does not depend on what else the machine is doing
+    cpu_us_per_request: dict[float, float]
 
     def to_dict(self) -> dict[str, Any]:
         return {"workers": self.workers, "connections_per_worker": self.connections,
                 "ceiling_rps": self.ceiling_rps, "attempts": self.attempts,
-                "added_latency_at_rps": self.latency_rate_rps, "added_latency_ms": self.added_latency_ms}
+                "added_latency_at_rps": self.latency_rate_rps, "added_latency_ms": self.added_latency_ms,
+                "cpu_us_per_request": {str(k): v for k, v in self.cpu_us_per_request.items()}}
 
 
 def _try(url: str, rate: float, seconds: float, workers: int, connections: int) -> LoadResult:
@@ -72,7 +76,8 @@ def check_generator(*, workers: int = 2, connections: int = 16, seconds: float =
         def ok(rate: float) -> bool:
             r = _try(pong.url, rate, seconds, workers, connections)
             attempts.append({"intended_rps": rate, "achieved_rps": r.achieved_rps, "valid": r.valid,
-                             "send_lag_p99_ms": r.send_lag_p99_ms, "p99_ms": r.percentiles_ms["p99_ms"]})
+                             "send_lag_p99_ms": r.send_lag_p99_ms, "p99_ms": r.percentiles_ms["p99_ms"],
+                             "cpu_us_per_request": r.generator_cpu_us_per_request})
             return r.valid
 
         lo, hi = 0.0, float("nan")
@@ -93,4 +98,5 @@ def check_generator(*, workers: int = 2, connections: int = 16, seconds: float =
                     hi = mid
         lat = _try(pong.url, latency_rps, max(seconds, 3.0), workers, connections)
     return GeneratorCheck(workers=workers, connections=connections, ceiling_rps=lo, attempts=attempts,
-                          latency_rate_rps=latency_rps, added_latency_ms=dict(lat.percentiles_ms))
+                          latency_rate_rps=latency_rps, added_latency_ms=dict(lat.percentiles_ms),
+                          cpu_us_per_request={a["intended_rps"]: a["cpu_us_per_request"] for a in attempts})
