@@ -113,12 +113,14 @@ def validate(
     file: Path = typer.Argument(DEFAULT_SCENARIO, help="scenario YAML (default: the seed's service)"),
     target: str | None = typer.Option(None, "--target", help="Redis URL (default: the engine in a child process)"),
     calibration: Path | None = typer.Option(None, help="reuse this calibration file instead of measuring"),
-    quick: bool = typer.Option(False, "--quick", help="three load points of 5 s instead of nine of 12 s"),
+    quick: bool = typer.Option(False, "--quick", help="three load points of 5 s instead of nine of 10 s"),
     seed: int = typer.Option(0, min=0),
     out: Path | None = typer.Option(None, help="directory for table.csv, validation.json, percentiles.png "
                                                "(default: validation/<scenario>)"),
     owned: bool = typer.Option(False, "--owned", help="the target is yours: allow a non-loopback address"),
     as_json: bool = typer.Option(False, "--json", help="print the validation as one JSON document"),
+    fault: str | None = typer.Option(None, "--fault", help="instead: inject stall (DEBUG SLEEP), pause (CLIENT "
+                                     "PAUSE) or restart (engine only) and compare tail latency and errors"),
 ) -> None:
     """Predict with the simulator and measure with the open-loop load generator at loads from
     10 % to 90 % of the target's saturation; exit 0 when they agree within the tolerances
@@ -126,7 +128,9 @@ def validate(
     from simlab.validate import validate as run_validation
 
     sc = _load(file)
-    say = None if (False or as_json) else (lambda m: print(f"simlab validate: {m}", file=sys.stderr))
+    if fault is not None:
+        _validate_fault(sc, fault, target, owned=owned, seed=seed, as_json=as_json)
+    say = None if as_json else (lambda m: print(f"simlab validate: {m}", file=sys.stderr))
     try:
         v = run_validation(sc, target, quick=quick, seed=seed, calibration=calibration, owned=owned, progress=say)
     except _live_errors() as err:
@@ -136,7 +140,7 @@ def validate(
     paths = v.save(out or Path("validation") / sc.name)
     if as_json:
         sys.stdout.write(json.dumps(v.to_dict(), indent=2) + "\n")
-    elif not False:
+    else:
         console = _console()
         t = Table(title=f"{v.scenario} on {v.target} ({v.server}): predicted vs measured, open loop")
         cols = [("fraction", "load"), ("offered_rps", "offered"), ("achieved_rps", "achieved"),
@@ -174,6 +178,36 @@ def validate(
         console.print("[green]prediction agrees with measurement[/green]" if v.passed
                       else "[red]prediction and measurement disagree[/red]")
     raise typer.Exit(EXIT_OK if v.passed else EXIT_MISSED)
+
+
+def _validate_fault(sc: Any, kind: str, target: str | None, *, owned: bool, seed: int, as_json: bool) -> None:
+    from simlab.load.target import parse_target
+    from simlab.validate import FAULT_KINDS, validate_fault
+
+    if kind not in FAULT_KINDS:
+        raise _fail(CliError(f"--fault {kind!r}: expected one of {', '.join(FAULT_KINDS)}"))
+    bad_input: tuple[type[Exception], ...] = (*_live_errors(), ValueError)
+    try:
+        tgt = None if target is None else parse_target(target, owned=owned)
+        f = validate_fault(sc, kind, tgt, seed=seed)
+    except bad_input as err:
+        raise _fail(CliError(str(err))) from None
+    except _env_errors() as err:
+        raise _fail(CliError(str(err), EXIT_ENVIRONMENT)) from None
+    if as_json:
+        sys.stdout.write(json.dumps({**f.to_dict(), "passed": f.passed}, indent=2) + "\n")
+    else:
+        console = _console()
+        t = Table(title=f"{kind} of {f.fault_s:.2f} s at {f.at_s:g} s on {f.target}: predicted vs measured, open loop")
+        for c in ("figure", "predicted", "measured", "error"):
+            t.add_column(c, justify="right")
+        for row in f.table.to_dict("records"):
+            rel = row["rel_err"]
+            t.add_row(row["figure"], _fmt(row["predicted"]), _fmt(row["measured"]),
+                      "-" if rel != rel else f"{rel * 100:+.1f}%")
+        console.print(t)
+        console.print("[green]agrees[/green]" if f.passed else f"[red]disagrees[/red] ({f.why})")
+    raise typer.Exit(EXIT_OK if f.passed else EXIT_MISSED)
 
 
 def register(app: typer.Typer) -> None:
