@@ -11,8 +11,12 @@ Defaults for a 30-day window: page at 14.4x over 1h and 5m (2 % of the budget in
 page at 6x over 6h and 30m (5 % in six hours), ticket at 1x over 3d and 6h (10 % in three
 days); sloth's ticket at 3x over 1d and 2h is `SLOTH_TICKET_3X`. The series is per minute, so
 a rule is evaluated at the end of every simulated minute (detection times are multiples of a
-minute after the incident's start, rounded up); windows reaching back before the measured
-part of the run use the minutes there are, as Prometheus' rate() does with a short history.
+minute after the incident's start, rounded up). A window reaching back before the measured
+part of the run is filled, by default (`prehistory="steady"`), with the run's steady state:
+its mean bad and total events per minute outside the injected incidents, as if the service
+had run like that for days before (so a 3-day window means 3 days, not the run's length);
+`prehistory="none"` uses only the minutes there are, as Prometheus' rate() does with a short
+history (which inflates burn rates early in a run).
 
 Incidents are the scenario's `faults` (restart, slow, blip) as the run placed them (the same
 seeded draw as `simulate`, replication 0). For each incident and severity: detected or not,
@@ -91,10 +95,25 @@ def injected_incidents(sc: Scenario, result: RunResult) -> list[Incident]:
     return sorted(out, key=lambda i: (i.start_s, i.kind))
 
 
-def _rolling(x: np.ndarray, w: int) -> np.ndarray:
+def _rolling(x: np.ndarray, w: int, before: float = 0.0) -> np.ndarray:
+    """Sum over the w minutes up to each minute; minutes before the series count `before`."""
     c = np.concatenate([[0.0], np.cumsum(x)])
     idx = np.arange(1, len(x) + 1)
-    return c[idx] - c[np.maximum(idx - w, 0)]
+    missing = np.maximum(w - idx, 0)
+    return c[idx] - c[np.maximum(idx - w, 0)] + missing * before
+
+
+def _quiet_rates(s: Any, incidents: list[Incident], m0: int) -> tuple[float, float]:
+    """Mean bad and total events per minute outside the incidents (the steady state)."""
+    quiet = np.ones(len(s.total), dtype=bool)
+    for inc in incidents:
+        a = max(int(math.floor(inc.start_s / 60.0)) - m0, 0)
+        b = min(int(math.ceil(inc.end_s / 60.0)) - m0, len(s.total))
+        if b > a:
+            quiet[a:b] = False
+    if not quiet.any():
+        return 0.0, float(s.total.mean())
+    return float(s.bad[quiet].mean()), float(s.total[quiet].mean())
 
 
 def _episodes(fire: np.ndarray) -> list[tuple[int, int]]:
@@ -159,6 +178,7 @@ def evaluate_alerts(
     sloth_ticket: bool = False,
     grace_minutes: int = 60,
     window_days: float | None = None,
+    prehistory: str = "steady",
 ) -> AlertReport:
     """Evaluate burn-rate alert rules on every objective's per-minute series of `result` and
     score them against the scenario's injected faults (see the module docstring)."""
@@ -169,6 +189,8 @@ def evaluate_alerts(
     rules = rules if rules is not None else alert_rules(spec, sloth_ticket=sloth_ticket)
     days = spec.window.days if window_days is None else window_days
     warnings: list[str] = []
+    if prehistory not in ("steady", "none"):
+        raise SloError(f"prehistory must be 'steady' or 'none', not {prehistory!r}")
     if result.replications is not None:
         warnings.append("several replications are pooled minute by minute; incidents are those of replication 0")
     incidents = injected_incidents(scenario, result)
@@ -182,6 +204,7 @@ def evaluate_alerts(
             continue
         allowed = 1.0 - obj.target
         m0 = int(s.minutes[0])
+        bad0, total0 = _quiet_rates(s, incidents, m0) if prehistory == "steady" else (0.0, 0.0)
         per_sev: dict[str, np.ndarray] = {}
         for sev in severities:
             fire = np.zeros(len(s.total), dtype=bool)
@@ -189,9 +212,9 @@ def evaluate_alerts(
                 burns = []
                 for w in (r.long_window, r.short_window):
                     k = max(1, int(round(minutes(w))))
-                    tot = _rolling(s.total, k)
+                    tot = _rolling(s.total, k, total0)
                     with np.errstate(invalid="ignore", divide="ignore"):
-                        frac = np.where(tot > 0, _rolling(s.bad, k) / np.maximum(tot, 1e-300), 0.0)
+                        frac = np.where(tot > 0, _rolling(s.bad, k, bad0) / np.maximum(tot, 1e-300), 0.0)
                     burns.append(frac / allowed if allowed > 0 else np.where(frac > 0, np.inf, 0.0))
                 rule_fire = (burns[0] >= r.burn_rate) & (burns[1] >= r.burn_rate)
                 fire |= rule_fire
