@@ -1,7 +1,8 @@
 """Faults, predicted and measured: a DEBUG SLEEP stall and a restart of the engine process.
 
 A 0.4 s stall at 500 requests/s: every request scheduled during it waits for its end, so the
-tail (P99.9, max) is the stall itself plus the backlog's drain; the model holds the server
+tail (P99, P99.9: 8 % of the requests fall in the stall) is the stall itself plus the
+backlog's drain; the maximum is one sample and is not judged; the model holds the server
 for the same 0.4 s (one blocking job). Tolerance 25 %: the stall's start and the drain are at
 the mercy of the scheduler on a shared 2-core machine (tens of ms), the stall is 400 ms.
 
@@ -27,7 +28,7 @@ def _row(f, name: str) -> tuple[float, float]:
 
 def test_a_stall_is_predicted_in_the_tail() -> None:
     f = validate_fault(scenario_from_dict(SMALL), "stall", rate_rps=500, duration_s=5, at_s=3, fault_s=0.4, workers=1)
-    for fig in ("p999_ms", "max_ms"):
+    for fig in ("p99_ms", "p999_ms"):
         pred, meas = _row(f, fig)
         assert meas == pytest.approx(pred, rel=0.25), fig
         assert meas > 300  # the stall is in the measured tail at all
