@@ -19,6 +19,7 @@ from engine.errors import RedisError
 from engine.monitor import feed_monitors
 from engine.protocol import QUEUED, Replies
 from engine.table import COMMANDS, Command
+from engine.tracking import after_call as tracking_after_call
 
 __all__ = ["process_command", "call", "resolve"]
 
@@ -215,4 +216,6 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
             propagate(client, cmd, argv)
     if server.monitors:  # type: ignore[attr-defined]
         feed_monitors(client, cmd, argv)
+    if server.tracking_clients:  # type: ignore[attr-defined]
+        tracking_after_call(client, cmd, argv, server.dirty != dirty_before)
     return reply
