@@ -510,8 +510,8 @@ def _knee(row: dict[str, Any], rps_1x: float) -> tuple[float | None, float | Non
 BUDGETS: dict[str, dict[str, Any]] = {
     # window_s: simulated seconds per point; warmup_accesses: cache warm-up before it;
     # max_sims: verifications per growth factor; bisect_steps: SLO-knee bisection steps
-    "quick": {"window_s": 5.0, "warmup_accesses": 150_000, "max_sims": 2, "bisect_steps": 0},
-    "full": {"window_s": 10.0, "warmup_accesses": 600_000, "max_sims": 4, "bisect_steps": 2},
+    "quick": {"window_s": 5.0, "warmup_accesses": 150_000, "warmup_fill": 1.0, "max_sims": 2, "bisect_steps": 0},
+    "full": {"window_s": 10.0, "warmup_accesses": 400_000, "warmup_fill": 2.0, "max_sims": 4, "bisect_steps": 2},
 }
 
 
@@ -558,7 +558,8 @@ def plan_capacity(
         client = open_client(scheduler)
     notes = [
         f"each point: {b['window_s']:g} s of steady-state traffic after the cache is warmed by "
-        f"{b['warmup_accesses']:,} accesses (10-300 s); faults are not represented in these windows",
+        f"max({b['warmup_accesses']:,} accesses, {b['warmup_fill']:g} x the objects its caches hold), within "
+        "10-300 s; faults are not represented in these windows",
         "an SLO counts as met when its burn rate over the window is <= 1 (the SLI meets its target)",
         "growth multiplies every source's rate, its rate limit and the number of keys; "
         f"headroom: SLOs must hold at growth x {1 + headroom:g} traffic",
@@ -568,7 +569,8 @@ def plan_capacity(
 
     def sweep(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal total_sim, total_cached
-        st = SimSettings(mode="steady", duration_s=b["window_s"], warmup_accesses=b["warmup_accesses"])
+        st = SimSettings(mode="steady", duration_s=b["window_s"], warmup_accesses=b["warmup_accesses"],
+                         warmup_fill=b["warmup_fill"])
         res = run_sweep(scenario, configs, seeds=(seed,), settings=st, client=client, parallel=parallel,
                         cache_dir=cache_dir, progress=progress)
         total_sim += res.simulated
@@ -615,7 +617,8 @@ def plan_capacity(
             close_client(client)
     return CapacityPlan(
         scenario=scenario.name, headroom=headroom, answers=answers,
-        settings=SimSettings(mode="steady", duration_s=b["window_s"], warmup_accesses=b["warmup_accesses"]), space=space,
+        settings=SimSettings(mode="steady", duration_s=b["window_s"], warmup_accesses=b["warmup_accesses"],
+                             warmup_fill=b["warmup_fill"]), space=space,
         simulated=total_sim, cached=total_cached, wall_s=time.perf_counter() - t_start,
         pricing_source=table_name, notes=notes,
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -130,21 +131,32 @@ class SimSettings:
     warmed by `warmup_s` seconds of accesses alone (`simulate_day_fast` with one hour made of
     one window; faults are not represented): the planner's short windows. `warmup_accesses`
     instead sets the warm-up per point to that many requests at the point's own rate (within
-    10-300 s), so a 10x point is not warmed ten times longer than it needs."""
+    10-300 s), so a 10x point is not warmed ten times longer than it needs; `warmup_fill`
+    raises it to that many times the objects the point's caches hold (maxmemory x shards over
+    the mean entry), so a bigger cache is warmed long enough to fill before it is judged."""
 
     mode: Literal["run", "steady"] = "run"
     duration_s: float | None = None
     warmup_s: float | None = None
     warmup_accesses: float | None = None
+    warmup_fill: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "duration_s": self.duration_s, "warmup_s": self.warmup_s,
-                "warmup_accesses": self.warmup_accesses}
+                "warmup_accesses": self.warmup_accesses, "warmup_fill": self.warmup_fill}
 
     def steady_warmup_s(self, sc: Scenario) -> float:
-        if self.warmup_accesses is not None:
+        if self.warmup_accesses is not None or self.warmup_fill is not None:
+            from simlab.workload.distributions import mean_of
+
+            acc = self.warmup_accesses or 0.0
+            if self.warmup_fill:
+                ks = sc.keyspace
+                per = mean_of(ks.key_size_bytes) + mean_of(ks.value_size_bytes) + 104  # + key/expire overhead
+                held = sc.cache.maxmemory_bytes * sc.cache.shards if sc.cache.maxmemory_bytes else math.inf
+                acc = max(acc, self.warmup_fill * min(ks.num_keys, held / per))
             rate = sum(s.rate_rps for s in sc.sources)
-            return float(min(300.0, max(10.0, self.warmup_accesses / rate)))
+            return float(min(300.0, max(10.0, acc / rate)))
         return 120.0 if self.warmup_s is None else self.warmup_s
 
 
