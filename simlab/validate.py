@@ -185,6 +185,11 @@ def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: d
         f["subscriber_rtt_ms"] = _ZERO
         f["hold_ms"] = _ZERO
     d["cache"]["service_time_us"] = service_time_us
+    # one server answers the live run: a sharded or replicated plan is validated per shard
+    # against a Redis Cluster instead (simlab.load.cluster)
+    d["cache"]["shards"] = 1
+    d["cache"]["replicas"] = 0
+    d["cache"]["read_from_replicas"] = False
     d["cache"]["service_times_file"] = None
     d["cache"]["persistence"] = {"mode": "none"}
     d["faults"] = []
@@ -315,7 +320,8 @@ def validate(
     notes: list[str] = []
     if scenario.cache.shards > 1:
         notes.append("a sharded scenario is validated per shard against a Redis Cluster "
-                     "(tests/simlab/test_cluster_validation.py); here every shard's keys go to one server")
+                     "(simlab.load.cluster.drive_cluster); here it runs as one server in both the "
+                     "prediction and the measurement")
     try:
         if target is None:
             opts: dict[str, str | int] = {}
