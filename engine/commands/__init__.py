@@ -37,6 +37,7 @@ OPTIONAL_FAMILIES = [
     "geo",
     "hyperloglog",
     "misc",
+    "function_dump",
 ]
 
 for _name in FAMILIES:

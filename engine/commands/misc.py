@@ -19,7 +19,7 @@ from engine.table import command, subcommand
 from engine.util import parse_int, parse_int_arg
 
 __all__ = ["substr", "lcs", "lolwut", "role", "replicaof", "slaveof", "module_list", "client_reply",
-           "REPLY_FLAGS"]
+           "cluster", "readonly", "readwrite", "asking", "REPLY_FLAGS"]
 
 REDIS_VERSION = "7.0.15"
 #: Client flags that make dispatch drop replies (CLIENT REPLY OFF / SKIP).
@@ -201,6 +201,34 @@ def module_help(ctx: Client) -> Reply:
         b"HELP",
         b"    Print this help.",
     ]
+
+
+_NO_CLUSTER = "ERR This instance has cluster support disabled"
+
+
+@command("cluster", arity=-2, flags="", acl="@slow", group="cluster", since="3.0.0",
+         summary="A container for cluster commands")
+def cluster(ctx: Client, *args: bytes) -> Reply:
+    """The engine runs standalone, as redis-server with cluster-enabled no answers."""
+    raise CommandError(_NO_CLUSTER)
+
+
+@command("readonly", arity=1, flags="loading stale fast", acl="@connection", group="cluster", since="3.0.0",
+         summary="Enables read queries for a connection to a cluster replica node")
+def readonly(ctx: Client) -> Reply:
+    raise CommandError(_NO_CLUSTER)
+
+
+@command("readwrite", arity=1, flags="loading stale fast", acl="@connection", group="cluster", since="3.0.0",
+         summary="Disables read queries for a connection to a cluster replica node")
+def readwrite(ctx: Client) -> Reply:
+    raise CommandError(_NO_CLUSTER)
+
+
+@command("asking", arity=1, flags="fast", acl="@connection", group="cluster", since="3.0.0",
+         summary="Sent by cluster clients after an -ASK redirect")
+def asking(ctx: Client) -> Reply:
+    raise CommandError(_NO_CLUSTER)
 
 
 @subcommand("client", "reply", arity=3, flags="noscript loading stale", acl="@connection", group="connection",

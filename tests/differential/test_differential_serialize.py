@@ -76,3 +76,38 @@ def test_engine_save_with_a_stream_loads_in_redis(tmp_path: Path) -> None:
     with real_redis("--dbfilename", "dump.rdb", dir=tmp_path) as srv:
         c = srv.client()
         assert {k: _snapshot(c, k) for k in KEYS} == expected
+
+
+LIB = "#!lua name=mylib\nredis.register_function('myset', function(keys, args) return redis.call('SET', keys[1], args[1]) end)"
+LIB2 = "#!lua name=lib2\nredis.register_function('myget', function(keys, args) return redis.call('GET', keys[1]) end)"
+
+
+def test_function_dump_restore_both_ways(redis_real_shared: RealRedis, engine_shared: EmbeddedServer) -> None:
+    """FUNCTION DUMP payloads cross in both directions; APPEND refuses an existing library,
+    REPLACE takes it, FLUSH drops the others; a bad policy or payload is refused."""
+    r = redis_real_shared.client()
+    e = redis.Redis(port=engine_shared.port)
+    for c in (r, e):
+        c.function_flush()
+    r.function_load(LIB)
+    e.function_restore(r.function_dump())
+    assert e.fcall("myset", 1, "k", "v") == b"OK"
+    e.function_load(LIB2)
+    r.function_restore(e.function_dump(), "REPLACE")
+    r.set("k", "v")
+    assert r.fcall("myget", 1, "k") == b"v"
+    payload = e.function_dump()
+    for c in (r, e):
+        with pytest.raises(redis.ResponseError, match="already exists"):
+            c.function_restore(payload)
+        with pytest.raises(redis.ResponseError, match="Wrong restore policy given"):
+            c.function_restore(payload, "MERGE")
+        with pytest.raises(redis.ResponseError, match="payload version or checksum are wrong"):
+            c.function_restore(payload[:-1] + bytes([payload[-1] ^ 1]))
+        c.function_load(LIB.replace("mylib", "third").replace("myset", "other"), replace=True)
+        assert c.function_restore(payload, "FLUSH")
+        names = [dict(zip(lib[::2], lib[1::2], strict=True))[b"library_name"] for lib in c.function_list()]
+        assert sorted(names) == [b"lib2", b"mylib"]
+        c.function_flush()
+    r.delete("k")
+    e.delete("k")
