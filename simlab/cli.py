@@ -340,6 +340,7 @@ def report(
     replications: int | None = REPLICATIONS_OPT,
     live: bool = typer.Option(True, "--live/--no-live", help="validate against a live server (embedded engine unless --url)"),
     url: str | None = typer.Option(None, help="validate against this Redis URL instead of the embedded engine"),
+    plan: bool = typer.Option(True, "--plan/--no-plan", help="plan capacity for growth (the longest step)"),
     as_json: bool = typer.Option(False, "--json", help="print summary.json (with the SLO verdicts) instead of text"),
 ) -> None:
     """Run the scenario end to end (replications, SLOs and error budgets, cost, capacity plan,
@@ -350,7 +351,7 @@ def report(
     sc = _load(file)
     with progress_bar(f"report on {sc.name}") as bar:
         rep = build_report(sc, out_dir=out, quick=quick, seed=seed, replications=replications,
-                           live=live, url=url, progress=bar, scenario_file=file)
+                           live=live, url=url, plan=plan, progress=bar, scenario_file=file)
     if pdf:
         render_pdf(rep.html_path, rep.html_path.with_suffix(".pdf"))
     met = bool(rep.summary["slos_met"])

@@ -176,11 +176,13 @@ def build_report(
     replications: int | None = None,
     live: bool = True,
     url: str | None = None,
+    plan: bool = True,
     progress: Callable[[int, int], None] | None = None,
     scenario_file: str | Path | None = None,
 ) -> Report:
     """Run `scenario` (the default service when None) end to end and write
-    `<out_dir>/index.html`, `summary.json` and one CSV per figure or table."""
+    `<out_dir>/index.html`, `summary.json` and one CSV per figure or table. `live=False`
+    skips the live validation, `plan=False` the capacity plan (their sections say so)."""
     from simlab.model.run import simulate, simulate_day_fast
 
     if scenario is None or isinstance(scenario, str | Path):
@@ -324,7 +326,9 @@ def build_report(
 
     # 7. capacity plan -------------------------------------------------------------------------
     t0 = time.perf_counter()
-    ctx["sections"]["plan"] = _plan(sc, cfg, data, summary, problems)
+    ctx["sections"]["plan"] = _plan(sc, cfg, data, summary, problems) if plan else {}
+    if not plan:
+        problems.append("capacity plan: skipped (--no-plan)")
     steps.step("plan", t0)
 
     # 8. live validation -----------------------------------------------------------------------
@@ -367,6 +371,9 @@ def executive_summary(sc: Scenario, summary: dict[str, Any], curve: LoadCurve) -
     if curve.knee_rps is not None:
         parts.append(f"The latency knee is at about {curve.knee_rps:,.0f} requests/s.")
     plan = summary.get("plan")
+    if plan and plan.get("today_holds_to_growth") is not None:
+        parts.append(f"Today's configuration keeps every SLO up to {plan['today_holds_to_growth']:g}x growth "
+                     "(traffic and keys, with the planner's headroom).")
     if plan and plan.get("binding"):
         parts.append(f"What breaks first: {plan['binding']}.")
     else:
@@ -435,9 +442,18 @@ def _plan(sc: Scenario, cfg: ReportSettings, data: Path, summary: dict[str, Any]
         problems.append(f"capacity plan: {type(err).__name__}: {err}")
         return {}
     plan.table.to_csv(data / "plan.csv", index=False)
-    doc = _clean(plan.to_dict()) if hasattr(plan, "to_dict") else {"rows": _records(plan.table)}
-    binding = getattr(plan, "binding", None)
-    summary["plan"] = {**doc, "binding": binding if isinstance(binding, str) else doc.get("binding")}
+    doc = _clean(plan.to_dict()) if hasattr(plan, "to_dict") else {}
+    rows = _records(plan.table)
+    # today's configuration: the largest growth it still serves, and what binds at the next one
+    holds = [r for r in rows if r.get("today_meets_slos") is True]
+    fails = [r for r in rows if r.get("today_meets_slos") is False]
+    binding = None
+    if fails:
+        f = fails[0]
+        binding = (f"{f.get('today_binding_resource') or 'a resource'} ({f.get('today_binding_slo') or 'an'} SLO) "
+                   f"at {f['growth']:g}x growth")
+    summary["plan"] = {**doc, "rows": rows, "binding": binding,
+                       "today_holds_to_growth": max((r["growth"] for r in holds), default=None)}
     return {"table": _html_table(plan.table)}
 
 

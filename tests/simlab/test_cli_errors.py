@@ -143,3 +143,40 @@ def test_installed_command_has_no_traceback():
 def test_every_command_has_help(capsys, cmd):
     code, out, _ = _run(capsys, cmd, "--help")
     assert code == EXIT_OK and ("Usage" in out or "cachelab-server" in out), out
+
+
+def test_server_command_starts_the_engine(tmp_path):
+    """`simlab server` is cachelab-server: it answers PING on the port it was given and stops
+    on SIGTERM. Bounded: 60 s to come up, 10 s to stop."""
+    import signal
+    import socket
+    import time
+
+    import redis
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("simlab")
+    proc = subprocess.Popen([str(exe), "server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert client.ping() is True
+                break
+            except redis.ConnectionError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "simlab server did not come up in 60 s"
+                time.sleep(0.2)
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
