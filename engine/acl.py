@@ -70,7 +70,7 @@ _WRITE_ACCESS = frozenset((
 # Commands whose keys play different roles: (need of the first key, need of the others).
 _KEY_ROLES = {
     **dict.fromkeys(("sinterstore", "sunionstore", "sdiffstore", "zinterstore", "zunionstore", "zdiffstore",
-                     "zrangestore"), (WRITE, READ)),
+                     "zrangestore", "bitop"), (WRITE, READ)),
     "copy": (READ, WRITE),
     "sort": (READ, WRITE),  # the sorted key is read, a STORE destination written
     **dict.fromkeys(("rename", "renamenx", "lmove", "blmove", "rpoplpush", "brpoplpush", "smove"),
