@@ -4,9 +4,9 @@ Why: the engine stands in for Redis in validation runs, so its service times mus
 a known factor of the real thing.  Both servers are started here (the engine as the
 ``cachelab-server`` subprocess on uvloop, redis-server 7.0 from Debian), each on a free
 loopback port, and redis-benchmark drives them in turn with the same arguments
-(``-t set,get,incr,hset -n N -c 50 -r 100000 --csv``, with ``-P 1`` and ``-P 16``).  It
-prints ops/s per test and the ratio engine/redis against the targets (>= 0.8 unpipelined,
->= 0.4 with -P 16), then the resident memory per key after loading one million 100-byte
+(``-t set,get,incr,hset -n N -c 50 -r 100000 --csv``, with ``-P 1`` and ``-P 16``), plus XADD,
+XREADGROUP, PFADD, GEOADD and BITFIELD at ``-P 1``.  It prints ops/s per test and the ratio
+engine/redis against the targets (>= 0.8 unpipelined, >= 0.4 with -P 16, >= 0.7 for those five), then the resident memory per key after loading one million 100-byte
 values (VmRSS from /proc/PID/status before and after).
 
     .venv/bin/python benchmarks/bench_engine.py            # full: 200k requests, 1M keys, best of 2
@@ -92,6 +92,39 @@ def benchmark(port: int, n: int, pipeline: int, tests: str = "set,get,incr,hset"
     return result
 
 
+# Rows for the families of issue 13, at -P 1 against a target of 0.7: (label, setup commands
+# sent once before, the benchmarked command).  XADD fills the stream XREADGROUP then consumes.
+FAMILY_TARGET = 0.7
+FAMILY = (
+    ("XADD", (), ("XADD", "bench:s", "*", "f", "__rand_int__")),
+    ("XREADGROUP", (("XGROUP", "CREATE", "bench:s", "g", "0"),),
+     ("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "bench:s", ">")),
+    ("PFADD", (), ("PFADD", "bench:h", "e:__rand_int__")),
+    ("GEOADD", (), ("GEOADD", "bench:g", "13.361389", "38.115556", "m:__rand_int__")),
+    ("BITFIELD", (), ("BITFIELD", "bench:b", "INCRBY", "u8", "100", "1", "GET", "u4", "0")),
+)
+
+
+def _send(port: int, *args: str) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in args))
+        s.recv(4096)
+
+
+def family_rows(port: int, n: int) -> dict[str, float]:
+    """ops/s of each FAMILY command at -P 1 (the command line is redis-benchmark's test name)."""
+    out: dict[str, float] = {}
+    for label, setup, cmd in FAMILY:
+        for c in setup:
+            _send(port, *c)
+        argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(n), "-c", "50", "-P", "1",
+                "-r", "100000", "--csv", *cmd]
+        text = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True).stdout
+        rows = list(csv.reader(io.StringIO(text)))
+        out[label] = float(rows[1][1]) if len(rows) > 1 and len(rows[1]) > 1 else 0.0
+    return out
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -139,6 +172,14 @@ def main() -> int:
                     cur = best.setdefault((kind, p), {})
                     for t, v in got.items():
                         cur[t] = max(cur.get(t, 0.0), v)
+    family: dict[str, dict[str, float]] = {}
+    for _ in range(rounds):
+        for kind in ("redis", "engine"):
+            with server(kind) as (port, _pid):
+                got = family_rows(port, n)
+                cur = family.setdefault(kind, {})
+                for t, v in got.items():
+                    cur[t] = max(cur.get(t, 0.0), v)
     print(f"redis-benchmark -n {n} -c 50 -r 100000, best of {rounds} (requests/s)")
     print(f"{'test':<6} {'-P':>3} {'redis':>12} {'engine':>12} {'ratio':>7} {'target':>7}")
     ok = True
@@ -150,6 +191,13 @@ def main() -> int:
             ok &= ratio >= TARGETS[p]
             mark = "" if ratio >= TARGETS[p] else "  MISSED"
             print(f"{t:<6} {p:>3} {r:>12,.0f} {e:>12,.0f} {ratio:>7.2f} {TARGETS[p]:>7.2f}{mark}")
+    for t, *_ in FAMILY:
+        r = family["redis"].get(t, 0.0)
+        e = family["engine"].get(t, 0.0)
+        ratio = e / r if r else 0.0
+        ok &= ratio >= FAMILY_TARGET
+        mark = "" if ratio >= FAMILY_TARGET else "  MISSED"
+        print(f"{t:<10} {1:>3} {r:>12,.0f} {e:>12,.0f} {ratio:>7.2f} {FAMILY_TARGET:>7.2f}{mark}")
     print()
     print(f"memory: {keys:,} SETs of 100-byte values, random keys (-r {keys * 1000:,}); RSS growth per key")
     for kind in ("redis", "engine"):
