@@ -375,6 +375,7 @@ def regress(
     update: bool = typer.Option(False, "--update", help="rewrite the baselines from this run (after review)"),
     junit: Path | None = typer.Option(None, "--junit", help="write JUnit XML here (one test case per figure)"),
     markdown: Path | None = typer.Option(None, "--markdown", help="write a Markdown summary here (for a PR comment)"),
+    plan: bool = typer.Option(True, "--plan/--no-plan", help="compare the planned configuration too (the slow part)"),
     as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
 ) -> None:
     """Re-run scenarios and compare their key outputs with the baselines, within tolerances
@@ -382,7 +383,8 @@ def regress(
     from simlab.regress import regress as run_regress
 
     with progress_bar("regress") as bar:
-        outcome = run_regress(files or None, baseline_dir=baseline, update=update, progress=bar)
+        outcome = run_regress(files or None, baseline_dir=baseline, update=update, progress=bar,
+                              skip=() if plan else ("planned",))
     if junit is not None:
         junit.write_text(outcome.junit_xml())
     if markdown is not None:
