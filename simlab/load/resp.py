@@ -12,9 +12,10 @@ __all__ = ["command", "commands"]
 def command(*args: bytes | str | int) -> bytes:
     """One command as a RESP array of bulk strings (what every Redis client sends)."""
     parts = [b"*%d\r\n" % len(args)]
+    append = parts.append
     for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        b = a if a.__class__ is bytes else str(a).encode()  # type: ignore[union-attr]
+        append(b"$%d\r\n%s\r\n" % (len(b), b))
     return b"".join(parts)
 
 

@@ -153,27 +153,32 @@ class _Conn(asyncio.Protocol):
 class _Worker:
     def __init__(self, cfg: dict[str, Any], rows: dict[str, np.ndarray]) -> None:
         self.cfg = cfg
-        self.t = rows["t"]
-        self.kind = rows["kind"]
-        self.key = rows["key"]
-        self.vsize = rows["vsize"]
-        self.ttl = rows["ttl"]
-        self.src = rows["src"]
-        self.flow = rows["flow"]
-        self.bdelay = rows["bdelay"]
-        self.hold = rows["hold"]
+        # Python lists, not numpy arrays: the hot path reads one element at a time, and a list
+        # element is a Python object already (a numpy scalar read costs several times more)
+        self.t: list[float] = rows["t"].tolist()
+        self.kind: list[int] = rows["kind"].tolist()
+        self.key: list[int] = rows["key"].tolist()
+        self.vsize: list[int] = rows["vsize"].tolist()
+        self.ttl: list[float] = rows["ttl"].tolist()
+        self.src: list[int] = rows["src"].tolist()
+        self.flow: list[int] = rows["flow"].tolist()
+        self.bdelay: list[float] = rows["bdelay"].tolist()
+        self.hold: list[float] = rows["hold"].tolist()
         n = len(self.t)
         self.n = n
-        self.sent = np.full(n, np.nan)
-        self.done = np.full(n, np.nan)
-        self.outcome = np.full(n, _NOT_DONE, dtype=np.int8)
-        self.hit = np.full(n, -1, dtype=np.int8)
+        nan = float("nan")
+        self.sent: list[float] = [nan] * n
+        self.done: list[float] = [nan] * n
+        self.outcome: list[int] = [_NOT_DONE] * n
+        self.hit: list[int] = [-1] * n
         self.errors: dict[str, int] = {}
         self.prefix: bytes = cfg["prefix"].encode()
         self.value = b"v" * int(max(1, cfg.get("max_value_bytes", 1 << 20)))
         self.timeout_s = cfg["timeout_s"]  # per source
         self.rate_limits = cfg["rate_limits"]  # per source: (limit, window_s) or None
         self.flows = cfg["flows"]  # per flow index: dict
+        # per flow, the RESP head of each one-key command of a `command` flow
+        self.heads = [[b"*2\r\n$%d\r\n%s\r\n" % (len(c), c.encode()) for c in f["commands"]] for f in self.flows]
         self.closed = cfg["mode"] == "closed"
         self.conns: list[_Conn] = []
         self.rr = 0
@@ -328,9 +333,11 @@ class _Worker:
         elif k == K_LOCK:
             self._lock_try(i, pre, npre)
         else:
-            cmds = self.flows[int(self.flow[i])]["commands"]
-            data = b"".join(command(c, self.kname(key)) for c in cmds)
-            self._stage(i, pre + data, npre + len(cmds), lambda reps, i=i: self._simple_done(i, reps, npre))
+            heads = self.heads[self.flow[i]]
+            name = self.kname(key)
+            arg = b"$%d\r\n%s\r\n" % (len(name), name)
+            data = b"".join([h + arg for h in heads]) if len(heads) > 1 else heads[0] + arg
+            self._stage(i, pre + data, npre + len(heads), lambda reps, i=i: self._simple_done(i, reps, npre))
 
     def _set_cmd(self, i: int, key: int) -> bytes:
         ttl = float(self.ttl[i])
@@ -514,19 +521,21 @@ class _Worker:
         self._flush()
 
     def _result(self, stop: float) -> dict[str, Any]:
-        unfinished = (self.outcome == _NOT_DONE) & (np.isfinite(self.sent) | (not self.closed))
-        self.outcome[unfinished] = O_UNFINISHED  # closed loop: rows never started stay -1
+        outcome = np.array(self.outcome, dtype=np.int8)
+        sent = np.array(self.sent, dtype=np.float64)
+        unfinished = (outcome == _NOT_DONE) & (np.isfinite(sent) | (not self.closed))
+        outcome[unfinished] = O_UNFINISHED  # closed loop: rows never started stay -1
         if unfinished.any():
             self.errors["unfinished at the time limit"] = int(unfinished.sum())
         return {
             "fatal": self.fatal,
             "t0": self.t0,
             "stop": stop,
-            "t": self.t,
-            "sent": self.sent - self.t0,
-            "done": self.done - self.t0,
-            "outcome": self.outcome,
-            "hit": self.hit,
+            "t": np.array(self.t, dtype=np.float64),
+            "sent": sent - self.t0,
+            "done": np.array(self.done, dtype=np.float64) - self.t0,
+            "outcome": outcome,
+            "hit": np.array(self.hit, dtype=np.int8),
             "errors": self.errors,
             "cpu_s": self.cpu_s,
         }

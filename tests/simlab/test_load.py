@@ -118,7 +118,7 @@ class _StallAt:
 def test_a_stall_reaches_every_request_scheduled_during_it_in_open_loop_only(engine):
     """No coordinated omission: a 0.4 s DEBUG SLEEP at 300 rps delays about 120 requests by
     >= 100 ms in open loop (each timed from its intended send time); a closed loop of 2
-    clients sees it in at most 2 requests. Tolerance: the stall starts when the sleeping
+    clients sees it (over 300 ms) in at most 2 requests. Tolerance: the stall starts when the sleeping
     thread gets the CPU, so we ask for half the expected count."""
     plan = _get_plan(300, 2.0)
     st = _StallAt(engine.port, 0.8, 0.4)
@@ -133,7 +133,8 @@ def test_a_stall_reaches_every_request_scheduled_during_it_in_open_loop_only(eng
     assert closed.mode == "closed loop"
     sent = np.isfinite(closed.rows["sent"]) & np.isfinite(closed.rows["done"])
     lat = (closed.rows["done"] - closed.rows["sent"])[sent]
-    assert 1 <= (lat > 0.1).sum() <= 2
+    # > 0.3 s: only a request caught in the 0.4 s stall waits that long, even on a busy machine
+    assert 1 <= (lat > 0.3).sum() <= 2
 
 
 def test_a_run_the_generator_cannot_keep_up_with_is_marked_invalid(engine):
