@@ -1,7 +1,8 @@
 """`simlab slo`: SLOs, error budgets, burn-rate alerts and their Prometheus rules. Thin: it
 parses arguments, calls `simlab.slo` and prints.
 
-    simlab slo check FILE [--spec SLO_FILE] [--seed N] [--duration S] [--window-days D] [--json]
+    simlab slo check FILE [--spec SLO_FILE] [--seed N] [--duration S] [--window-days D]
+                          [--sloth-ticket] [--prehistory steady|none] [--json]
     simlab slo rules FILE_OR_SLO_SPEC [--out RULES.yaml] [--sloth-ticket] [--service NAME]
     simlab slo import SLO_SPEC
 
@@ -103,6 +104,7 @@ def check(
     duration: float | None = typer.Option(None, min=1.0, help="override run.duration_s (seconds)"),
     window_days: float | None = typer.Option(None, min=0.001, help="override the SLO window's length (days)"),
     sloth_ticket: bool = typer.Option(False, "--sloth-ticket", help="add sloth's 3x over 1d and 2h ticket alert"),
+    prehistory: str = typer.Option("steady", help="windows before the run: 'steady' (the run's quiet rates) or 'none'"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Simulate, then print each SLO's budget, burn rates and (with faults) alert detections; exit 1 if missed."""
@@ -113,7 +115,8 @@ def check(
     sc, warnings = _scenario(file, spec)
     result = simulate(sc, seed=seed, duration_s=duration)
     rep = evaluate_slos(sc, result, window_days=window_days)
-    alerts = evaluate_alerts(sc, result, sloth_ticket=sloth_ticket, window_days=window_days) if sc.faults else None
+    alerts = (evaluate_alerts(sc, result, sloth_ticket=sloth_ticket, window_days=window_days, prehistory=prehistory)
+              if sc.faults else None)
     if as_json:
         doc = {"scenario": sc.name, "slo": rep.to_dict(), "import_warnings": warnings,
                "alerts": None if alerts is None else alerts.to_dict()}

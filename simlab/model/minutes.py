@@ -19,12 +19,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from simlab.model.plan import Outcome
+
 __all__ = ["THRESHOLD_LADDER_MS", "MinuteEvents"]
 
 #: Latency thresholds always counted (ms); a scenario's SLO thresholds are added to these.
 THRESHOLD_LADDER_MS = (1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0,
                        300.0, 400.0, 500.0, 750.0, 1000.0, 2000.0, 5000.0, 10000.0)
-N_OUTCOMES = 5  # simlab.model.plan.Outcome: ok, timeout, connection, upstream, rejected
+N_OUTCOMES = len(Outcome.NAMES)  # simlab.model.plan.Outcome: ok, timeout, connection, upstream, rejected, shed
 
 
 class MinuteEvents:

@@ -72,6 +72,7 @@ class Incident:
     start_s: float
     end_s: float
     detail: str = ""
+    recurring: bool = False  # drawn from a rate (part of the steady state), not at a fixed time
 
 
 def injected_incidents(sc: Scenario, result: RunResult) -> list[Incident]:
@@ -91,7 +92,7 @@ def injected_incidents(sc: Scenario, result: RunResult) -> list[Incident]:
                   "restart": "refuses connections"}.get(f.kind, f.kind)
         if f.shard is not None:
             detail += f", shard {f.shard}"
-        out += [Incident(f.kind, float(t), float(t) + f.duration_s, detail) for t in starts]
+        out += [Incident(f.kind, float(t), float(t) + f.duration_s, detail, f.at_s is None) for t in starts]
     return sorted(out, key=lambda i: (i.start_s, i.kind))
 
 
@@ -104,11 +105,12 @@ def _rolling(x: np.ndarray, w: int, before: float = 0.0) -> np.ndarray:
 
 
 def _quiet_rates(s: Any, incidents: list[Incident], m0: int) -> tuple[float, float]:
-    """Mean bad and total events per minute outside the incidents (the steady state)."""
+    """Mean bad and total events per minute away from the incidents (the steady state; a
+    minute on each side of an incident is left out too, as requests straddle its edges)."""
     quiet = np.ones(len(s.total), dtype=bool)
     for inc in incidents:
-        a = max(int(math.floor(inc.start_s / 60.0)) - m0, 0)
-        b = min(int(math.ceil(inc.end_s / 60.0)) - m0, len(s.total))
+        a = max(int(math.floor(inc.start_s / 60.0)) - m0 - 1, 0)
+        b = min(int(math.ceil(inc.end_s / 60.0)) - m0 + 1, len(s.total))
         if b > a:
             quiet[a:b] = False
     if not quiet.any():

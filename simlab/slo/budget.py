@@ -3,12 +3,12 @@
 What counts as bad (the run's outcomes are `simlab.model.plan.Outcome`):
 
 * availability: a request is bad if it ended in an error: a timeout at the client, a refused
-  connection (restart), an upstream error (proxy 502/504, application or backend error) -
-  and, by default, a rejection by a rate limiter or load shedder (HTTP 429): the client did not
+  connection (restart), an upstream error (proxy 502/504, application or backend error), a
+  request shed by a bound under overload (pool acquire timeout, maxclients) - and, by default, a rejection by a rate limiter or load shedder (HTTP 429): the client did not
   get what it asked for. `slo.rejected` (or an objective's `rejected`) chooses: `bad`
   (default), `good` (a deliberate 429 is the service working as designed), or `excluded`
   (429s leave every SLI's events).
-* error_rate: bad = error responses only (timeouts, refused, upstream); a 429 is an answer,
+* error_rate: bad = error responses only (timeouts, refused, upstream, shed); a 429 is an answer,
   not an error, so it is never bad here (it stays in the denominator unless excluded).
 * latency: bad = the response came later than `threshold_ms` (Prometheus `le`: a request of
   exactly the threshold is good), whatever its outcome, as a latency histogram counts it: a
@@ -24,6 +24,9 @@ behaviour, which has lasted `elapsed_days` of the window (None: the whole window
 rate b = (1 - achieved) / (1 - target) over the run, the budget consumed is
 
     consumed = budget_spent_before + b x elapsed_days / days,   remaining = 1 - consumed,
+
+(with faults at a fixed time in the run, b is the burn of the other minutes and the faults'
+extra bad events are charged once on top: `fixed_faults`, see `evaluate_slos`),
 
 in events: consumed x (1 - target) x (events in a full window at the run's rate); in minutes
 of full outage: consumed x (1 - target) x days x 1440. Projected to the end of the window at
@@ -70,7 +73,9 @@ from simlab.slo.windows import BURN_RATE_WINDOWS, minutes
 
 __all__ = ["ObjectiveResult", "SloError", "SloReport", "evaluate_slos", "sli_series"]
 
-_ERRORS = [Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.UPSTREAM]
+#: Every outcome but success and a rate limiter's deliberate refusal is an error (timeouts,
+#: refused connections, upstream errors, requests shed by a bound under overload).
+_ERRORS = [c for c in range(len(Outcome.NAMES)) if c not in (Outcome.OK, Outcome.REJECTED)]
 
 
 class SloError(ValueError):
@@ -181,6 +186,8 @@ class ObjectiveResult:
     burn_rate_minutes: dict[str, int]
     verdict: str
     at_risk: bool
+    steady_burn_rate: float = math.nan  # the run without its one-off faults
+    one_off_budget: float = 0.0  # fraction of the budget the one-off faults spent (charged once)
     note: str = ""
 
     @property
@@ -319,10 +326,39 @@ def _burn(bad: float, total: float, allowed: float) -> float:
     return frac / allowed
 
 
+def _one_off_minutes(scenario: Scenario, result: RunResult, minutes_: np.ndarray) -> np.ndarray:
+    """Minutes of the series touched by faults at a fixed time (`at_s`), plus one minute on
+    each side: a request is filed under the minute it started in, and one that started
+    just before a fault (or was retried just after it) is hurt by it too."""
+    from simlab.slo.alerts import injected_incidents  # alerts builds on this module
+
+    mask = np.zeros(len(minutes_), dtype=bool)
+    if not scenario.faults or len(minutes_) == 0:
+        return mask
+    m0 = int(minutes_[0])
+    for inc in injected_incidents(scenario, result):
+        if inc.recurring:
+            continue
+        a = max(int(math.floor(inc.start_s / 60.0)) - m0 - 1, 0)
+        b = min(int(math.ceil(inc.end_s / 60.0)) - m0 + 1, len(minutes_))
+        if b > a:
+            mask[a:b] = True
+    return mask
+
+
 def evaluate_slos(scenario: Scenario, result: RunResult, *, window_days: float | None = None,
-                  objectives: list[ObjectiveSpec] | None = None) -> SloReport:
+                  objectives: list[ObjectiveSpec] | None = None, fixed_faults: str = "once") -> SloReport:
     """Evaluate the scenario's SLOs (or `objectives`) on `result`; `window_days` overrides
-    the window's length (the elapsed part keeps its declared days, capped at the window)."""
+    the window's length (the elapsed part keeps its declared days, capped at the window).
+
+    `fixed_faults="once"` (default): a fault at a fixed time (`at_s`) happens once in the
+    window: the bad events of its minutes beyond the steady rate are charged once, and the
+    steady burn (the other minutes' rate) is what the run's sample stands for over the elapsed
+    days; faults drawn from a `rate_per_hour` are part of the steady state. `"recurring"`
+    treats the whole run, fixed faults included, as the sample. Occurrences budgeting only
+    (timeslice SLOs always use the whole run as the sample)."""
+    if fixed_faults not in ("once", "recurring"):
+        raise SloError(f"fixed_faults must be 'once' or 'recurring', not {fixed_faults!r}")
     spec = scenario.slo
     if result.events is None:
         raise SloError("this run has no per-minute events (simlab.model.minutes); rerun it with this simlab")
@@ -350,7 +386,6 @@ def evaluate_slos(scenario: Scenario, result: RunResult, *, window_days: float |
         b_lo = _burn((1.0 - a_hi) * n, n, allowed)
         b_hi = _burn((1.0 - a_lo) * n, n, allowed)
         spent = obj.budget_spent_before
-        consumed = spent + b * frac_elapsed
         m = max(len(s.total), 1)
         if obj.budgeting == "occurrences":
             window_events = n / m / reps * days * 1440.0  # replications add up minute by minute
@@ -358,12 +393,29 @@ def evaluate_slos(scenario: Scenario, result: RunResult, *, window_days: float |
             window_events = days * 1440.0 / (obj.timeslice_s / 60.0)
         allowed_events = allowed * window_events
         allowed_minutes = allowed * days * 1440.0
-        end = spent + b
+        # steady burn (stretched over the elapsed days) and one-off excess (charged once)
+        once = (_one_off_minutes(scenario, result, s.minutes)
+                if fixed_faults == "once" and obj.budgeting == "occurrences" else np.zeros(len(s.total), bool))
+        steady_bad = s.bad.copy()
+        if once.any() and (~once).any() and s.total[~once].sum() > 0:
+            steady_bad[once] = s.total[once] * (s.bad[~once].sum() / s.total[~once].sum())
+        excess = s.bad - steady_bad
+        b_steady = _burn(float(steady_bad.sum()), n, allowed) if obj.budgeting == "occurrences" else b
+        one_off = float(excess.sum()) / allowed_events if allowed_events > 0 else (math.inf if excess.sum() > 0 else 0.0)
+        consumed = spent + b_steady * frac_elapsed + one_off
+        end = spent + b_steady + one_off
         exhaustion = None
-        if end > 1.0 and b > 0:
-            exhaustion = max(0.0, (1.0 - spent) * days / b - elapsed)
+        if end > 1.0:
+            left = 1.0 - spent - one_off
+            exhaustion = max(0.0, left * days / b_steady - elapsed) if b_steady > 0 and left > 0 else 0.0
+        # the uncertainty of the steady burn (the one-off faults are given, not sampled)
+        db_lo, db_hi = b - b_lo, b_hi - b
+        if once.any() and (~once).any() and allowed > 0:
+            q_lo, q_hi = _ci(s.bad[~once], s.total[~once])
+            bq = float(s.bad[~once].sum() / s.total[~once].sum()) / allowed
+            db_lo, db_hi = bq - q_lo / allowed, q_hi / allowed - bq
         verdict = "met" if end <= 1.0 + 1e-12 else "missed"
-        at_risk = verdict == "met" and spent + b_hi > 1.0
+        at_risk = verdict == "met" and end + db_hi > 1.0
         rates: dict[str, float] = {}
         covered: dict[str, int] = {}
         for w in BURN_RATE_WINDOWS:
@@ -379,28 +431,31 @@ def evaluate_slos(scenario: Scenario, result: RunResult, *, window_days: float |
             budget_consumed_events=consumed * allowed_events, budget_remaining_events=(1.0 - consumed) * allowed_events,
             budget_consumed_minutes=consumed * allowed_minutes,
             budget_remaining_minutes=(1.0 - consumed) * allowed_minutes,
-            remaining_ci95=(1.0 - spent - b_hi * frac_elapsed, 1.0 - spent - b_lo * frac_elapsed),
+            remaining_ci95=(1.0 - consumed - db_hi * frac_elapsed, 1.0 - consumed + db_lo * frac_elapsed),
+            steady_burn_rate=b_steady, one_off_budget=one_off,
             projected_consumed_at_window_end=end, exhaustion_days=exhaustion, burn_rates=rates,
             burn_rate_minutes=covered, verdict=verdict, at_risk=at_risk, note=s.note,
         ))
-        curves.append(_burn_down(obj, s, spent, frac_elapsed, elapsed))
+        curves.append(_burn_down(obj, s, steady_bad, allowed_events, spent, frac_elapsed, elapsed))
     burn_down = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     return SloReport(scenario=scenario.name, window_days=days, window_kind=spec.window.kind, elapsed_days=elapsed,
                      run_minutes=run_minutes, objectives=results, burn_down=burn_down, warnings=warnings)
 
 
-def _burn_down(obj: ObjectiveSpec, s: SliSeries, spent: float, frac_elapsed: float, elapsed: float) -> pd.DataFrame:
-    """Budget remaining minute by minute, the run stretched over the elapsed part of the
-    window (each simulated minute stands for elapsed / run minutes of it), starting from
-    what was spent before; per-minute events, so incidents in the run show as steps."""
+def _burn_down(obj: ObjectiveSpec, s: SliSeries, steady_bad: np.ndarray, allowed_events: float, spent: float,
+               frac_elapsed: float, elapsed: float) -> pd.DataFrame:
+    """Budget remaining minute by minute, the run's steady part stretched over the elapsed
+    part of the window (each simulated minute stands for elapsed / run minutes of it) and
+    one-off faults charged once where they happen, starting from what was spent before."""
     allowed = 1.0 - obj.target
     n = float(s.total.sum())
     denom = allowed * n
-    cum_bad = np.cumsum(s.bad)
-    if denom > 0:
-        remaining = 1.0 - spent - frac_elapsed * cum_bad / denom
+    cum_steady = np.cumsum(steady_bad)
+    cum_excess = np.cumsum(s.bad - steady_bad)
+    if denom > 0 and allowed_events > 0:
+        remaining = 1.0 - spent - frac_elapsed * cum_steady / denom - cum_excess / allowed_events
     else:
-        remaining = np.where(cum_bad > 0, -np.inf, 1.0 - spent)
+        remaining = np.where(np.cumsum(s.bad) > 0, -np.inf, 1.0 - spent)
     m = len(s.total)
     return pd.DataFrame({
         "slo": obj.name, "minute": s.minutes, "good": s.good, "total": s.total, "bad": s.bad,

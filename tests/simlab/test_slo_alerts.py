@@ -160,3 +160,24 @@ def test_good_429_changes_the_exported_query():
     assert 'code=~"5..|429"' not in text and 'code=~"5.."' in text
     rep = evaluate_slos(sc2, default_run()[1])
     assert rep.objectives[0].achieved > evaluate_slos(sc, default_run()[1]).objectives[0].achieved
+
+
+def test_fixed_faults_are_charged_once_by_default():
+    """The 2-minute restart at a fixed time: charged once, its refused requests over the
+    budget of a 30-day window at the run's rate (0.1 % x 6000 requests a minute x 43 200
+    minutes), ~4.6 % (2 of 43.2 minutes of full outage); the rest of the run burns nothing.
+    As a recurring sample (the 4-hour run, fault and all, repeated over 30 days) the same run
+    spends the budget ten times over."""
+    sc, result = incident_run()
+    a = {o.name: o for o in evaluate_slos(sc, result).objectives}["availability"]
+    counts = result.events.arrays()[1][:, 0]  # [minute, outcome, bucket] of the whole service
+    bad = counts[:, 1:4].sum()
+    allowed_events = 0.001 * counts.sum() / counts.shape[0] * 30 * 1440
+    assert a.steady_burn_rate == 0.0
+    assert a.one_off_budget == pytest.approx(bad / allowed_events, rel=1e-9)
+    assert 0.04 < a.one_off_budget < 0.05
+    assert a.budget_remaining == pytest.approx(1 - a.one_off_budget) and a.verdict == "met"
+    bd = evaluate_slos(sc, result).burn_down
+    assert bd[bd.slo == "availability"].budget_remaining.iloc[-1] == pytest.approx(a.budget_remaining)
+    rec = {o.name: o for o in evaluate_slos(sc, result, fixed_faults="recurring").objectives}["availability"]
+    assert rec.budget_remaining < -5 and rec.verdict == "missed"
