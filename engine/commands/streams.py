@@ -181,11 +181,13 @@ def _create_consumer(ctx: Client, key: bytes, g: Group, name: bytes) -> Consumer
     return c
 
 
-def _consumer(ctx: Client, key: bytes, g: Group, name: bytes) -> Consumer:
+def _consumer(ctx: Client, key: bytes, g: Group, name: bytes, props: list[list[bytes]] | None = None) -> Consumer:
     c = _lookup_consumer(ctx, g, name)
     if c is None:
         c = _create_consumer(ctx, key, g, name)
         assert c is not None
+        if props is not None:
+            props.append([b"XGROUP", b"CREATECONSUMER", key, g.name, name])
     return c
 
 
@@ -319,7 +321,11 @@ def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     if a.maxlen is not None or a.minid is not None:
         if s.trim(a.maxlen, a.minid, a.approx, a.limit):
             ctx.server.notify("t", "xtrim", key, db.id)
-    return format_id(sid)
+    reply = format_id(sid)
+    if not (a.id_given and a.seq_given):
+        # The AOF gets the ID actually generated, so a replay makes the same entry.
+        ctx.also_propagate = [[b"XADD", key, *args[:idpos], reply, *args[idpos + 1:]]]  # type: ignore[attr-defined]
+    return reply
 
 
 @command("xtrim", arity=-4, flags="write", keys=(1, 1, 1), acl="@stream", group="stream", since="5.0.0",
@@ -438,8 +444,10 @@ def xsetid(ctx: Client, key: bytes, id_raw: bytes, *opts: bytes) -> Reply:
 
 # -- XREAD / XREADGROUP ---------------------------------------------------------------------
 def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, start: StreamID, count: int,
-             noack: bool) -> list[Any]:
-    """streamReplyWithRange with a group: new entries after ``start``, into the PELs."""
+             noack: bool, props: list[list[bytes]]) -> list[Any]:
+    """streamReplyWithRange with a group: new entries after ``start``, into the PELs.  What the
+    AOF gets is Redis's propagation of it: an XCLAIM ... FORCE JUSTID per pending entry and an
+    XGROUP SETID with the read counter (``props``)."""
     out = []
     now = ctx.server.now_ms()
     for sid in s.entries.irange(start, None):
@@ -461,8 +469,13 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
                 nack.delivery_time = now
                 nack.delivery_count = 1
             consumer.pel[sid] = nack
+            props.append([b"XCLAIM", key, g.name, consumer.name, b"0", format_id(sid), b"TIME", b"%d" % now,
+                          b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)])
         if count and len(out) >= count:
             break
+    if out:
+        props.append([b"XGROUP", b"SETID", key, g.name, format_id(g.last_id), b"ENTRIESREAD",
+                      b"%d" % g.entries_read])
     return out
 
 
@@ -573,6 +586,7 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
             continue
         ids.append(_strict(raw))
     out: list[tuple[bytes, list[Any]]] = []
+    props: list[list[bytes]] = []
     for j, key in enumerate(keys):
         s = db.peek(key) if key in db.data else None
         if type(s) is not Stream:
@@ -580,16 +594,20 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
         gt = ids[j]
         g = groups[j]
         if g is not None:
-            consumer = _consumer(ctx, key, g, consumer_name)
+            consumer = _consumer(ctx, key, g, consumer_name, props)
             if gt != MAX_ID:
                 out.append((key, _history(ctx, s, consumer, _incr(gt) or MAX_ID, count)))
                 ctx.server.dirty += 1
             elif s.entries and _last_valid(s) > g.last_id:
-                out.append((key, _deliver(ctx, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count, noack)))
+                out.append((key, _deliver(ctx, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count, noack,
+                                          props)))
                 ctx.server.dirty += 1
         elif s.entries and _last_valid(s) > gt:
             start = _incr(gt)
             out.append((key, _range(s, start or MAX_ID, MAX_ID, count)))
+    if xreadgroup and (out or props):
+        # What the AOF gets instead of XREADGROUP (dispatch consumes it when the call dirtied).
+        ctx.also_propagate = props  # type: ignore[attr-defined]
     if out:
         return _pack(ctx, out)
     if timeout < 0:
@@ -614,10 +632,13 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
             return RedisError("NOGROUP the consumer group this client was blocked on no longer exists")
         if not s.entries or _last_valid(s) <= g.last_id:
             return NOT_READY
-        consumer = _consumer(client, key, g, consumer_name)
+        served: list[list[bytes]] = []
+        consumer = _consumer(client, key, g, consumer_name, served)
         client.server.dirty += 1
-        return _pack(client, [(key, _deliver(client, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count,
-                                             noack))])
+        reply = _pack(client, [(key, _deliver(client, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count,
+                                              noack, served))])
+        client.also_propagate = served  # type: ignore[attr-defined]
+        return reply
 
     block(ctx, tuple(keys), timeout, NULL_ARRAY, serve, name)
     return None

@@ -38,6 +38,8 @@ from typing import Any
 
 from engine.objects import ZSet
 from engine.persistence import rdb
+from engine.persistence.rdb_stream import aof_commands
+from engine.streamtype import Stream
 
 __all__ = [
     "AOF_REWRITE_ITEMS_PER_CMD",
@@ -412,7 +414,9 @@ def rewrite_commands(dbs: Iterable[rdb.DatabaseImage]) -> Iterator[list[bytes]]:
         yield [b"SELECT", str(db.id).encode()]
         for key, value in db.data.items():
             t = type(value)
-            if t is bytes or t is bytearray:
+            if t is Stream:
+                yield from aof_commands(key, value)
+            elif t is bytes or t is bytearray:
                 yield [b"SET", key, bytes(value)]
             else:
                 if t is dict:

@@ -192,3 +192,32 @@ def read_stream(r: _Reader, rtype: int) -> Stream:
             raise r.error("Stream CG PELs entry without consumer", start)
         s.groups[name] = g
     return s
+
+
+def aof_commands(key: bytes, s: Stream) -> list[list[bytes]]:
+    """rewriteStreamObject: XADDs (or the MAXLEN 0 trick for an empty stream), XSETID with the
+    counters, then per group XGROUP CREATE ... ENTRIESREAD and, per consumer, XCLAIM ... FORCE
+    JUSTID for each pending entry (XGROUP CREATECONSUMER for a consumer with none)."""
+    def sid(x: StreamID) -> bytes:
+        return b"%d-%d" % x
+
+    out: list[list[bytes]] = []
+    if s.entries:
+        for entry_id, fields in s.entries.items():
+            out.append([b"XADD", key, sid(entry_id), *fields])
+    else:
+        out.append([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
+    out.append([b"XSETID", key, sid(s.last_id), b"ENTRIESADDED", b"%d" % s.entries_added,
+                b"MAXDELETEDID", sid(s.max_deleted_id)])
+    for name in sorted(s.groups):
+        g = s.groups[name]
+        out.append([b"XGROUP", b"CREATE", key, name, sid(g.last_id), b"ENTRIESREAD", b"%d" % g.entries_read])
+        for cname in sorted(g.consumers):
+            c = g.consumers[cname]
+            if not c.pel:
+                out.append([b"XGROUP", b"CREATECONSUMER", key, name, cname])
+                continue
+            for entry_id, nack in c.pel.items():
+                out.append([b"XCLAIM", key, name, cname, b"0", sid(entry_id), b"TIME", b"%d" % nack.delivery_time,
+                            b"RETRYCOUNT", b"%d" % nack.delivery_count, b"JUSTID", b"FORCE"])
+    return out
