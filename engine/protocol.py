@@ -41,6 +41,7 @@ __all__ = [
     "Replies",
     "BigNumber",
     "DoubleText",
+    "OrderedSet",
     "Reply",
     "encode",
     "format_double",
@@ -74,6 +75,13 @@ class BigNumber(bytes):
 class DoubleText(bytes):
     """A double already formatted by the command (GEOPOS's ``%.17Lf`` without trailing zeros,
     addReplyHumanLongDouble): ``,text`` in RESP3, a bulk string in RESP2."""
+
+    __slots__ = ()
+
+
+class OrderedSet(list):  # type: ignore[type-arg]
+    """A set reply whose order is meaningful to readers (setDeferredSetLen after ordered adds,
+    e.g. key-spec flags): ``~`` in RESP3, an array in RESP2, items in list order."""
 
     __slots__ = ()
 
@@ -186,6 +194,10 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
     elif t is Replies:
+        for item in value:
+            _encode_into(item, resp, out)
+    elif t is OrderedSet:
+        out.append((b"~%d\r\n" if resp == 3 else b"*%d\r\n") % len(value))
         for item in value:
             _encode_into(item, resp, out)
     elif t is DoubleText:

@@ -8,7 +8,8 @@ from typing import Any
 from engine.client import Client
 from engine.commands.config import help_reply
 from engine.errors import SYNTAX, CommandError
-from engine.protocol import OK, Reply, Status
+from engine.keyspecs import keys_and_flags
+from engine.protocol import OK, OrderedSet, Reply, Status
 from engine.table import COMMANDS, Command, command, key_positions, subcommand
 from engine.util import glob_match, parse_int
 
@@ -220,6 +221,9 @@ def command_getkeys(ctx: Client, *argv: bytes) -> Reply:
             complexity="O(N) where N is the number of arguments to the command")
 def command_getkeysandflags(ctx: Client, *argv: bytes) -> Reply:
     cmd, positions = _getkeys(argv)
+    specs = keys_and_flags(cmd.fullname, list(argv))  # Redis's key specs (engine/keyspecs.py)
+    if specs is not None:
+        return [[argv[i], OrderedSet(Status(f) for f in flags)] for i, flags in specs]
     access = ["RO", "access"] if cmd.is_readonly else ["RW", "update"] if cmd.is_write else ["RO"]
     return [[argv[i], _status_set(ctx, access)] for i in positions]
 

@@ -81,3 +81,24 @@ def test_client_reply(engine_shared: Any, redis_real_shared: Any) -> None:
     got = _raw_exchange(engine_shared.port, commands)
     assert got == _raw_exchange(redis_real_shared.port, commands)
     assert got.startswith(b"+OK\r\n$1\r\n1\r\n")  # ON, then GET: the silenced SET did run
+
+
+def test_command_getkeysandflags(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Keys and their key-spec flags (data/redis/key-specs-7.0.yaml) for index, keyword and
+    keynum specs, and the fallback for commands whose specs are incomplete."""
+    compare(*raw_pair, [
+        ["command", "getkeysandflags", "lmove", "a", "b", "left", "left"],
+        ["command", "getkeysandflags", "set", "k", "v"],
+        ["command", "getkeysandflags", "get", "k"],
+        ["command", "getkeysandflags", "mset", "a", "1", "b", "2"],
+        ["command", "getkeysandflags", "del", "a", "b", "c"],
+        ["command", "getkeysandflags", "zunionstore", "d", "2", "a", "b", "weights", "1", "2"],
+        ["command", "getkeysandflags", "eval", "return 1", "2", "k1", "k2", "arg"],
+        ["command", "getkeysandflags", "xread", "count", "2", "streams", "s1", "s2", "0", "0"],
+        ["command", "getkeysandflags", "xgroup", "create", "s", "g", "$"],
+        ["command", "getkeysandflags", "georadius", "g", "1", "2", "3", "km", "store", "dst"],
+        ["command", "getkeysandflags", "bitop", "and", "d", "a", "b"],
+        ["command", "getkeysandflags", "pfmerge", "d", "a", "b"],
+        ["command", "getkeysandflags", "lcs", "a", "b"],
+        ["command", "getkeysandflags", "rename", "a", "b"],
+    ])
