@@ -64,9 +64,9 @@ class ReportSettings:
                        load_factors=(0.5, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 5.5, 6.0, 8.0), load_window_s=15.0, load_warmup_accesses=150_000,
                        mrc_requests=300_000, plan_budget="quick", day_window_s=30.0)
         return cls(duration_s=sc.run.duration_s, warmup_s=sc.run.warmup_s, replications=max(sc.run.replications, 3),
-                   load_factors=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 8.0), load_window_s=30.0,
-                   load_warmup_accesses=400_000,
-                   mrc_requests=1_000_000, plan_budget="quick", day_window_s=60.0)
+                   load_factors=(0.5, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 8.0), load_window_s=20.0,
+                   load_warmup_accesses=300_000,
+                   mrc_requests=1_000_000, plan_budget="quick", day_window_s=30.0)
 
 
 @dataclass
