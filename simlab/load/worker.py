@@ -320,7 +320,10 @@ class _Worker:
         elif k == K_DEL:
             self._stage(i, pre + command(b"DEL", self.kname(key)), npre + 1, lambda reps, i=i: self._simple_done(i, reps, npre))
         elif k == K_INCR:
-            data = command(b"INCR", self.kname(key, b":n"))
+            # the model's INCR stores the key (a write of its size and TTL); a real INCR cannot
+            # run on the key's non-numeric value, so the generator writes the key as the model
+            # does: the cache content, hence the hit ratio, stays the model's
+            data = self._set_cmd(i, key)
             self._stage(i, pre + data, npre + 1, lambda reps, i=i: self._simple_done(i, reps, npre))
         elif k == K_SESSION:
             sk = b"%ss:%d" % (self.prefix, key)

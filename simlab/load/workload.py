@@ -9,7 +9,9 @@ draws them (the plan keeps only which shard a key is on).
 
 A row is one request of one flow: its intended send time, kind (a cache-aside GET, SET, DEL
 or INCR, a session read, a PUBLISH, a lock round, a command pipeline), key, value size and
-TTL. Background jobs of the plan (persistence stalls) are the server's business, not the
+TTL. A cache-aside INCR is sent as a SET of the key with its TTL: the model's INCR stores
+the key (it counts as a write), which a real INCR on a key holding a non-numeric value cannot
+do, and the cache's content is what the hit ratio is compared on. Background jobs of the plan (persistence stalls) are the server's business, not the
 client's, and are not rows.
 """
 
