@@ -175,7 +175,8 @@ def import_(spec: Path = typer.Argument(..., help="an OpenSLO or sloth SLO file"
     from simlab.slo.importers import import_slo_file
 
     imp = import_slo_file(spec)
-    block = SloSpec(window=imp.window, objectives=imp.objectives, service=imp.service).model_dump(
+    block = SloSpec(window=imp.window, objectives=imp.objectives, service=imp.service,
+                    alerts=imp.alerts or None).model_dump(
         mode="json", exclude_defaults=True)
     for o in block.get("objectives", []):
         if o.get("prometheus") is None:

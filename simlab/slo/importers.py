@@ -20,6 +20,8 @@ OpenSLO: `indicator` (inline) or `indicatorRef` (an `SLI` document in the same f
 `ratioMetric` (good/total, bad/total, or `raw`) or `thresholdMetric` with the objective's
 `op`/`value` (lt/lte: a latency threshold in the metric's unit); `timeWindow` duration and
 `isRolling` (calendar windows keep their `startTime`/`timeZone` only as a warning);
+`alertPolicies` (by name or inline, with `AlertCondition`s of kind burnrate: threshold over
+`lookbackWindow`, `alertAfter` read as the short window) become `slo.alerts`;
 `budgetingMethod` Occurrences / Timeslices / RatioTimeslices with `timeSliceTarget` and
 `timeSliceWindow`; `objectives[].target` or `targetPercent`. Several objectives make several
 SLOs, named after `displayName` (or `<slo>-<i>`). Queries are read from Prometheus metric
@@ -36,12 +38,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
 
-from simlab.scenario import ObjectiveSpec, PromQuerySpec, Scenario, SloWindowSpec, scenario_from_dict
+from simlab.scenario import (
+    AlertWindowSpec,
+    ObjectiveSpec,
+    PromQuerySpec,
+    Scenario,
+    SloWindowSpec,
+    scenario_from_dict,
+)
 from simlab.slo.windows import minutes
 
 __all__ = ["SloImportError", "ImportedSlos", "import_openslo", "import_slo_file", "import_sloth"]
@@ -65,6 +74,7 @@ class ImportedSlos:
     objectives: list[ObjectiveSpec]
     window: SloWindowSpec
     warnings: list[str] = field(default_factory=list)
+    alerts: list[AlertWindowSpec] = field(default_factory=list)
 
     def apply_to(self, scenario: Scenario) -> Scenario:
         """The scenario with these objectives and window instead of its own (validated, so a
@@ -73,6 +83,8 @@ class ImportedSlos:
         slo = data["slo"]
         slo["objectives"] = [o.model_dump(mode="json") for o in self.objectives]
         slo["window"] = self.window.model_dump(mode="json")
+        if self.alerts:
+            slo["alerts"] = [a.model_dump(mode="json") for a in self.alerts]
         if self.service:
             slo["service"] = self.service
         return scenario_from_dict(data, f"{scenario.name} with {self.source_file}")
@@ -244,6 +256,8 @@ def import_openslo(path: str | Path) -> ImportedSlos:
     slis: dict[str, dict[str, Any]] = {}
     slos: list[tuple[int, dict[str, Any]]] = []
     warnings: list[str] = []
+    named: dict[str, dict[str, dict[str, Any]]] = {"AlertPolicy": {}, "AlertCondition": {}}
+    alerts: list[AlertWindowSpec] = []
     for i, d in enumerate(docs):
         if not isinstance(d, dict):
             raise SloImportError(str(p), f"document {i}", "expected a mapping")
@@ -254,6 +268,8 @@ def import_openslo(path: str | Path) -> ImportedSlos:
             slis[(d.get("metadata") or {}).get("name", "")] = d
         elif kind == "SLO":
             slos.append((i, d))
+        elif kind in ("AlertPolicy", "AlertCondition"):
+            named[kind][(d.get("metadata") or {}).get("name", "")] = d
         else:
             warnings.append(f"document {i}: kind {kind!r} not mapped")
     if not slos:
@@ -335,8 +351,8 @@ def import_openslo(path: str | Path) -> ImportedSlos:
             if k not in ("description", "service", "indicator", "indicatorRef", "timeWindow", "budgetingMethod",
                          "objectives", "alertPolicies"):
                 warnings.append(f"{where}.spec.{k}: not mapped")
-        if spec.get("alertPolicies"):
-            warnings.append(f"{where}.spec.alertPolicies: not mapped (burn-rate alerts come from slo.alerts)")
+        for k, pol in enumerate(spec.get("alertPolicies") or []):
+            alerts += _alert_policy(str(p), f"{where}.spec.alertPolicies.{k}", pol, named, warnings)
         objectives = spec.get("objectives") or []
         if not objectives:
             raise SloImportError(str(p), f"{where}.spec.objectives", "missing")
@@ -375,7 +391,61 @@ def import_openslo(path: str | Path) -> ImportedSlos:
                              "timeSliceWindow"):
                     warnings.append(f"{ow}.{k}: not mapped")
             objs.append(_objective(str(p), ow, fields))
-    return ImportedSlos(str(p), "openslo/v1", service, objs, window or SloWindowSpec(), warnings)
+    unique = list(dict.fromkeys(alerts))
+    if unique:
+        warnings.append("alert policies: simlab applies one set of burn-rate rules to every SLO of the file")
+    return ImportedSlos(str(p), "openslo/v1", service, objs, window or SloWindowSpec(), warnings, unique)
+
+
+_PAGE = ("page", "critical", "high", "p1", "sev1", "sev-1")
+
+
+def _alert_policy(file: str, where: str, pol: Any, named: dict[str, dict[str, dict[str, Any]]],
+                  warnings: list[str]) -> list[AlertWindowSpec]:
+    """Burn-rate alert rules from an OpenSLO AlertPolicy (by name or inline): each burnrate
+    AlertCondition becomes a rule over its `lookbackWindow` at its `threshold`; `alertAfter`
+    (a time the condition must hold) is taken as the short window, the nearest multi-window
+    reading; severity page for page/critical/high, else ticket."""
+    if isinstance(pol, str):
+        doc = named["AlertPolicy"].get(pol)
+        if doc is None:
+            raise SloImportError(file, where, f"no AlertPolicy named {pol!r} in the file")
+        pol = doc
+    if isinstance(pol, dict) and "alertPolicyRef" in pol:
+        return _alert_policy(file, where, pol["alertPolicyRef"], named, warnings)
+    pspec = (pol or {}).get("spec") or {}
+    out: list[AlertWindowSpec] = []
+    for j, cond in enumerate(pspec.get("conditions") or []):
+        cw = f"{where}.conditions.{j}"
+        if isinstance(cond, dict) and "conditionRef" in cond:
+            ref = cond["conditionRef"]
+            cond = named["AlertCondition"].get(ref)
+            if cond is None:
+                raise SloImportError(file, cw, f"no AlertCondition named {ref!r} in the file")
+        cspec = (cond or {}).get("spec") or {}
+        c = cspec.get("condition") or {}
+        if c.get("kind") != "burnrate":
+            warnings.append(f"{cw}: condition kind {c.get('kind')!r} not mapped (only burnrate)")
+            continue
+        if c.get("op", "gte") not in ("gte", "gt"):
+            warnings.append(f"{cw}: op {c.get('op')!r} not mapped (a burn-rate alert fires at or above its threshold)")
+            continue
+        long_w, short_w = str(c.get("lookbackWindow", "")), str(c.get("alertAfter", "5m"))
+        try:
+            minutes(long_w)
+            minutes(short_w)
+        except ValueError as err:
+            raise SloImportError(file, cw, str(err)) from None
+        sev: Literal["page", "ticket"] = "page" if str(cspec.get("severity", "")).lower() in _PAGE else "ticket"
+        warnings.append(f"{cw}: alertAfter {short_w} read as the short window of a multi-window rule")
+        try:
+            out.append(AlertWindowSpec(severity=sev, long_window=long_w, short_window=short_w,
+                                       burn_rate=float(c["threshold"])))
+        except (KeyError, ValidationError, ValueError) as err:
+            raise SloImportError(file, cw, f"a burnrate condition needs threshold, lookbackWindow, alertAfter: {err}") from None
+    if pspec.get("notificationTargets"):
+        warnings.append(f"{where}: notificationTargets not mapped")
+    return out
 
 
 def import_slo_file(path: str | Path) -> ImportedSlos:

@@ -167,7 +167,8 @@ def prometheus_rules(scenario: Scenario | ImportedSlos, *, objectives: list[Obje
     """The rule file (YAML) for every objective of the scenario (or `objectives`), or of the
     SLOs imported from an OpenSLO / sloth file."""
     if isinstance(scenario, ImportedSlos):
-        spec = SloSpec(window=scenario.window, objectives=scenario.objectives, service=scenario.service)
+        spec = SloSpec(window=scenario.window, objectives=scenario.objectives, service=scenario.service,
+                       alerts=scenario.alerts or None)
         name = scenario.service or scenario.source_file
     else:
         spec = scenario.slo

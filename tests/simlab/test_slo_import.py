@@ -39,6 +39,12 @@ def test_openslo_example_maps_every_slo_and_reports_the_rest():
     for expected in ("kind 'Service' not mapped", "calendar startTime", "le=0.2 read as seconds",
                      "threshold value 200 read as milliseconds", "window differs"):
         assert expected in w
+    # the AlertPolicy's burn-rate conditions (one by reference, one inline) become slo.alerts
+    assert [(a.severity, a.long_window, a.short_window, a.burn_rate) for a in imp.alerts] == [
+        ("page", "1h", "5m", 14.4), ("ticket", "3d", "6h", 1.0)]
+    assert "notificationTargets not mapped" in w and "alertAfter 5m read as the short window" in w
+    rules = prometheus_rules(imp)
+    assert "page-1h-5m-14.4x" in rules and "6h-30m" not in rules
     # the good/total ratio keeps its queries for export, as error = total - good
     assert o["latency"].prometheus.error_query.startswith("(sum(rate(http_request_duration_seconds_count")
 
