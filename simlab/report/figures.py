@@ -78,9 +78,14 @@ def latency_percentiles(result: Any, slo_ms: float) -> Figure:
     return fig
 
 
-def latency_cdf(cdf: pd.DataFrame, slo_ms: float, percentiles: dict[str, float] | None = None) -> Figure:
-    """Empirical CDF of end-to-end latency (columns `latency_ms`, `cdf`: the run's histogram),
-    with the SLO threshold; log-x so the tail shows."""
+def latency_cdf(cdf: Any, slo_ms: float, percentiles: dict[str, float] | None = None) -> Figure:
+    """Empirical CDF of end-to-end latency with the SLO threshold; log-x so the tail shows.
+    `cdf` is a `RunResult` (its `extra["latency_cdf"]`) or that DataFrame (`latency_ms`, `cdf`:
+    the run's histogram at 3 significant digits)."""
+    if hasattr(cdf, "extra"):
+        o = cdf.overall
+        percentiles = percentiles or {"P50": o["p50_ms"], "P90": o["p90_ms"], "P99": o["p99_ms"], "P99.9": o["p999_ms"]}
+        cdf = cdf.extra["latency_cdf"]
     fig, ax = _fig()
     ax.step(cdf["latency_ms"], cdf["cdf"], where="post", label="service (all requests)")
     ax.axvline(slo_ms, label=f"SLO {slo_ms:g} ms", **_SLO_STYLE)

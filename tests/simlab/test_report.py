@@ -112,3 +112,21 @@ def test_report_pdf_has_the_pages(report, tmp_path):
     for heading in ("Executive summary", "SLOs", "Percentiles against offered load", "Hit ratio against memory",
                     "Scenario, seed and versions"):
         assert heading in text, heading
+
+
+def test_figures_are_library_functions_of_a_result():
+    """The functions notebooks call: a RunResult in, a matplotlib Figure out, inline SVG."""
+    from matplotlib.figure import Figure
+
+    from simlab.model.run import simulate
+    from simlab.paths import DEFAULT_SCENARIO
+    from simlab.report import figures
+    from simlab.scenario import load_scenario
+
+    r = simulate(load_scenario(DEFAULT_SCENARIO), duration_s=20, warmup_s=5, replications=2)
+    for fig in (figures.latency_percentiles(r, 200), figures.latency_cdf(r, 200)):
+        assert isinstance(fig, Figure) and fig.axes
+        svg = figures.figure_svg(fig)
+        assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    cdf = r.extra["latency_cdf"]
+    assert cdf["cdf"].is_monotonic_increasing and cdf["cdf"].iloc[-1] == 1.0
