@@ -167,11 +167,14 @@ class Database:
             self.server.ready_keys.append((self, key))
 
     def flush(self) -> int:
-        """Drop every key (FLUSHDB); WATCHers of any key are invalidated. Returns the count."""
+        """Drop every key (FLUSHDB); WATCHers of the keys that existed are invalidated (Redis 7.0
+        touchAllWatchedKeysInDb: a WATCH on a missing key survives a flush). Returns the count."""
         removed = len(self.data)
-        for clients in self.watched.values():
-            for c in clients:
-                c.dirty_cas = True
+        data = self.data
+        for key, clients in self.watched.items():
+            if key in data:
+                for c in clients:
+                    c.dirty_cas = True
         if self.data:
             for key in list(self.data):
                 self.server.on_key_removed(self, key, None)

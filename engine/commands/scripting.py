@@ -80,6 +80,12 @@ def _run(ctx: Client, eng: ScriptEngine, sha: str, body: bytes, keys: list[bytes
             read_only = True
         elif read_only:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        elif b"allow-oom" not in flags and ctx.server.maxmemory:
+            # evalGetCommandFlags: a #!lua script that may write is a denyoom command, so over
+            # maxmemory it is refused before it runs (scripts without a shebang check per call).
+            rejected = ctx.server.before_write(ctx, None)
+            if rejected is not None:
+                raise rejected
     fn = eng.function_for(sha, code)
     return eng.execute(ctx, fn, keys, argv, sha, read_only)
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from engine.client import Client
 from engine.dispatch import call
-from engine.errors import CommandError, ExecAbortError
+from engine.errors import CommandError, ExecAbortError, RedisError
 from engine.protocol import NULL_ARRAY, OK, Reply
 from engine.table import command
 
-__all__ = ["multi", "exec_", "discard", "watch", "unwatch", "unwatch_all"]
+__all__ = ["multi", "exec_", "exec_abort", "discard", "watch", "unwatch", "unwatch_all"]
 
 
 def unwatch_all(client: Client) -> None:
@@ -57,6 +57,12 @@ def _watched_key_expired(client: Client) -> bool:
         if when is not None and when < now and (db_id, key) not in already:
             return True
     return False
+
+
+def exec_abort(client: Client, err: RedisError) -> RedisError:
+    """execCommandAbort (multi.c): discard the transaction and answer EXECABORT with the reason."""
+    _discard_transaction(client)
+    return RedisError(f"EXECABORT Transaction discarded because of: {err.reply_text()}")
 
 
 def _discard_transaction(client: Client) -> None:
@@ -104,8 +110,7 @@ def exec_(ctx: Client) -> Reply:
             if cmd.denyoom:
                 rejected = server.before_write(ctx, cmd)
                 if rejected is not None:
-                    ctx.multi_error = True
-                    raise rejected
+                    raise exec_abort(ctx, rejected)
                 break
     # Unwatch before running: our own writes must not matter, and the keys are free now.
     unwatch_all(ctx)

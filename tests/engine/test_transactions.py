@@ -207,8 +207,10 @@ def test_asyncio_transaction(srv: EmbeddedServer) -> None:
 
 
 def test_exec_with_a_write_over_maxmemory_is_refused() -> None:
-    """With noeviction and used memory over maxmemory, EXEC of a queued write answers OOM
-    (Redis treats EXEC as denyoom then); a read-only transaction still runs."""
+    """With noeviction and used memory over maxmemory, Redis 7.0 refuses every command queued
+    inside MULTI (reads too: queuing itself takes memory) and flags the transaction, so EXEC
+    answers EXECABORT and the client leaves MULTI (tests/engine/security/test_multi_limits.py
+    checks the same against redis-server)."""
     with EmbeddedServer(maxmemory="1mb", **{"maxmemory-policy": "noeviction"}) as small:
         c = redis.Redis.from_url(small.url, single_connection_client=True)
         for i in range(1000):
@@ -218,14 +220,15 @@ def test_exec_with_a_write_over_maxmemory_is_refused() -> None:
                 break
         else:
             pytest.fail("4 MB of writes never reached maxmemory 1mb")
-        p = c.pipeline()
-        p.get("fill:0")
-        assert p.execute() == [b"x" * 4096]
+        assert c.get("fill:0") == b"x" * 4096  # outside MULTI a read still runs
         c.execute_command("MULTI")
-        c.execute_command("INCR", "n")
         with pytest.raises(redis.exceptions.OutOfMemoryError):
-            c.execute_command("EXEC")
+            c.execute_command("INCR", "n")
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            c.execute_command("GET", "fill:0")
         with pytest.raises(redis.exceptions.ExecAbortError):
+            c.execute_command("EXEC")
+        with pytest.raises(redis.ResponseError, match="EXEC without MULTI"):
             c.execute_command("EXEC")
         assert c.get("n") is None
         c.close()
