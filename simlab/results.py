@@ -44,7 +44,7 @@ __all__ = [
     "widest_relative_ci",
 ]
 
-_ERR = [Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.UPSTREAM]
+_ERR = [Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.UPSTREAM, Outcome.SHED]
 
 
 def _row(name: str, kind: str, g: GroupStats, window_s: float) -> dict[str, Any]:
@@ -59,6 +59,7 @@ def _row(name: str, kind: str, g: GroupStats, window_s: float) -> dict[str, Any]
     out["error_rate"] = errors / n
     out["timeout_rate"] = g.outcomes[Outcome.TIMEOUT] / n
     out["rejected_rate"] = g.outcomes[Outcome.REJECTED] / n
+    out["shed_rate"] = g.outcomes[Outcome.SHED] / n
     out["retries"] = g.retries
     return out
 
@@ -90,7 +91,8 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `simlab run --json`."""
         keys = ["requests", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-                "mean_ms", "hit_ratio", "byte_hit_ratio", "error_rate", "timeout_rate", "rejected_rate"]
+                "mean_ms", "hit_ratio", "byte_hit_ratio", "error_rate", "timeout_rate", "rejected_rate",
+                "shed_rate"]
 
         def clean(d: dict[str, Any]) -> dict[str, Any]:
             out = {}
@@ -136,14 +138,16 @@ class RunResult:
 
 #: Figures of a summary row that get an interval (every number a row reports).
 GROUP_FIGURES = ("requests", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
-                 "hit_ratio", "byte_hit_ratio", "error_rate", "timeout_rate", "rejected_rate", "retries")
+                 "hit_ratio", "byte_hit_ratio", "error_rate", "timeout_rate", "rejected_rate", "shed_rate",
+                 "retries")
 #: Figures of a resource row that get an interval.
-RESOURCE_FIGURES = ("jobs", "throughput_rps", "offered_load", "busy_fraction", "utilisation", "mean_busy_servers",
+RESOURCE_FIGURES = ("jobs", "shed", "shed_fraction", "throughput_rps", "offered_load", "busy_fraction", "utilisation",
+                    "mean_busy_servers",
                     "mean_in_system", "mean_queue_len", "wait_probability", "mean_wait_ms", "p99_wait_ms",
                     "mean_sojourn_ms", "mean_service_ms")
 #: An offered load at or above this is over capacity (queues grow without bound).
 OVER_CAPACITY = 1.0
-#: A busy fraction above this with waits over 10 x the service time: saturated.
+#: A busy fraction above this while most jobs wait or some are shed: saturated.
 SATURATED_BUSY = 0.95
 
 
@@ -162,7 +166,8 @@ def _resource_rows(rec: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, 
         busy = st.busy_in_s / w / servers if servers == servers else math.nan
         res_rows.append({
             "resource": r.name, "kind": r.kind, "servers": r.servers, "jobs": st.jobs, "throughput_rps": lam,
-            "offered_load": st.busy_s / w / servers if servers == servers else math.nan,
+            "offered_load": (st.busy_s + st.shed_work_s) / w / servers if servers == servers else math.nan,
+            "shed": st.shed, "shed_fraction": st.shed / (st.jobs + st.shed),
             "busy_fraction": busy,
             "utilisation": busy,
             "mean_busy_servers": st.busy_in_s / w,
@@ -193,18 +198,24 @@ def _overload(res: pd.DataFrame, pooled: Recorder) -> dict[str, Any]:
                 "message": f"{row['resource']} is over capacity: offered load {off:.2f} on {row['servers']} "
                 f"server(s), {100 * (off - 1):.0f} % more work than it can do; it was busy "
                 f"{100 * busy:.1f} % of the time, {row['mean_queue_len']:.1f} waiting on average, "
-                f"mean wait {row['mean_wait_ms']:.1f} ms",
+                f"mean wait {row['mean_wait_ms']:.1f} ms"
+                + (f"; {row['shed']} requests ({100 * row['shed_fraction']:.1f} %) shed by its bound"
+                   if row["shed"] else ""),
             })
-        elif busy == busy and busy >= SATURATED_BUSY and row["mean_wait_ms"] > 10 * row["mean_service_ms"]:
+        elif busy == busy and busy >= SATURATED_BUSY and (row["wait_probability"] > 0.5 or row["shed"] > 0):
             saturated.append({
                 "resource": row["resource"], "offered_load": off, "busy_fraction": busy,
                 "message": f"{row['resource']} is saturated: busy {100 * busy:.1f} %, mean wait "
-                f"{row['mean_wait_ms']:.1f} ms (offered load {off:.2f})",
+                f"{row['mean_wait_ms']:.1f} ms (offered load {off:.2f})"
+                + (f"; {row['shed']} requests ({100 * row['shed_fraction']:.1f} %) shed by its bound"
+                   if row["shed"] else ""),
             })
     for r in pooled.resources:
-        bound = getattr(r, "queue_bound", None)
-        if bound is None:
-            notes.append(f"{r.name}: queue unbounded (no limit on waiting requests)")
+        if r.servers == 0:
+            continue  # unlimited servers: a pure delay, nothing queues
+        if not getattr(r, "bounded", False):
+            notes.append(f"{r.name}: queue unbounded (no limit on waiting requests; waits grow with the run "
+                         "when over capacity)")
     return {"over_capacity": over, "saturated": saturated, "unbounded": notes}
 
 

@@ -246,6 +246,12 @@ class SourceSpec(_Model):
     retries: int = Field(default=0, ge=0, le=10)
     backoff_ms: float = Field(default=50.0, ge=0, description="first retry backoff; doubles per retry")
     rate_limit: RateLimitSpec | None = None
+    connections: int | None = Field(
+        default=None,
+        gt=0,
+        description="connections this source holds to each cache instance (pool size x app instances), "
+        "checked against cache.maxclients; None: not counted",
+    )
     trace: TraceSpec | None = Field(
         default=None,
         description="replay a trace; with use both/arrivals its times replace rate_rps and arrival",
@@ -375,7 +381,19 @@ class BackendSpec(_Model):
     latency_ms: Dist = _const(10.0)
     rtt_ms: Dist = _const(0.0)
     concurrency: int | None = Field(default=None, gt=0, description="None: unlimited")
+    acquire_timeout_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="a miss that cannot get a pool connection within this time fails (outcome `shed`); "
+        "None: it waits as long as it takes (an unbounded queue)",
+    )
     error_probability: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _pool(self) -> BackendSpec:
+        if self.acquire_timeout_ms is not None and self.concurrency is None:
+            raise ValueError("acquire_timeout_ms needs a pool: set `concurrency`")
+        return self
 
 
 class PersistenceSpec(_Model):
@@ -439,7 +457,19 @@ class CacheServiceSpec(_Model):
         default=40, ge=0, description="extra bytes of a key with a TTL: its `expires` dictEntry (32) + bucket (8)"
     )
     persistence: PersistenceSpec = PersistenceSpec()
-    maxclients: int = Field(default=10000, ge=1)
+    maxclients: int = Field(
+        default=10000,
+        ge=1,
+        description="connections each instance accepts; when the sources' `connections` add up to more, "
+        "the excess clients are refused ('ERR max number of clients reached'): that share of their "
+        "requests fails (outcome `shed`)",
+    )
+    shed_wait_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="load shedding in front of each instance: a request that would wait longer is refused "
+        "at once (outcome `shed`); None: no shedding",
+    )
 
     @model_validator(mode="after")
     def _capacity(self) -> CacheServiceSpec:
@@ -686,6 +716,11 @@ class RunSpec(_Model):
     seed: int = Field(default=0, ge=0)
     replications: int = Field(default=1, ge=1)
     model: Literal["auto", "simpy", "vector"] = "auto"
+    parallel: bool = Field(
+        default=False,
+        description="answer the cache's hit/miss queries of the next chunk in a forked process while "
+        "this one computes queues (same results; faster on 2+ cores for long or overloaded runs)",
+    )
 
 
 class Scenario(_Model):

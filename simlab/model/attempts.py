@@ -101,7 +101,7 @@ class Attempts:
 
     def retry_time(self, i: int) -> float:
         """When the client retries failed attempt i (see module docstring)."""
-        if self.fail[i] == Outcome.CONNECTION:
+        if self.fail[i] in (Outcome.CONNECTION, Outcome.SHED):
             return float(self.detect[i] + self.backoff[i])
         return float(max(self.deadline[i] + self.backoff[i], self.detect[i]))
 

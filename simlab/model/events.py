@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from typing import Any
 
 import numpy as np
 import simpy
@@ -28,8 +29,11 @@ from simlab.model.plan import Outcome, Plan, Resource
 __all__ = ["run_events"]
 
 
-def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> Attempts:
-    """Run one plan through simpy; returns the attempts with arrivals and departures."""
+def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state: Any = None) -> Attempts:
+    """Run one plan through simpy; returns the attempts with arrivals and departures.
+
+    `state` (a `simlab.model.fastpath.QueueState`) carries the servers' free times from one
+    chunk of a long run to the next, as in the vectorised engine."""
     att = Attempts(plan)
     env = simpy.Environment(initial_time=float(min(0.0, plan.t0.min(initial=0.0))))
     n = plan.n
@@ -55,9 +59,15 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     fail = [0] * n
     detect = [np.nan] * n
     free: list = []
-    for r in resources:
-        free.append(-np.inf if r.servers == 1 else ([-np.inf] * r.servers if r.servers > 1 else None))
+    if state is not None:
+        free = [list(f) if isinstance(f, list) else f for f in state.free]
+    else:
+        for r in resources:
+            free.append(-np.inf if r.servers == 1 else ([-np.inf] * r.servers if r.servers > 1 else None))
     single = [r.servers == 1 for r in resources]
+    bounded = [r.bounded and r.servers > 0 for r in resources]
+    in_sys: list[list[float]] = [[] for _ in resources]  # departures of jobs still there (bounded ones)
+    SHED = Outcome.SHED
     unlimited = [r.servers == 0 for r in resources]
     has_restart, has_slow = faults.has_restart, faults.has_slow
     schedule = env.schedule
@@ -80,7 +90,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
 
     def retry(i: int) -> None:
         r0 = root[i]
-        if fail[i] == Outcome.CONNECTION:
+        if fail[i] == Outcome.CONNECTION or fail[i] == Outcome.SHED:
             t = detect[i] + backoff[i]
         else:
             t = max(deadline[i] + backoff[i], detect[i])
@@ -117,6 +127,25 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
         s = svc[pk]
         if has_slow:
             s *= faults.factor(r, now)
+        if bounded[r]:
+            rr = resources[r]
+            q = in_sys[r]
+            while q and q[0] <= now:
+                heapq.heappop(q)
+            f = free[r] if single[r] else free[r][0]
+            if (rr.max_in_system and len(q) >= rr.max_in_system) or (f - now > rr.max_wait_s):
+                A[ik] = now
+                if fail[i] == 0:
+                    told = now + rr.report_after_s
+                    if told > deadline[i]:
+                        fail[i] = TIMEOUT
+                        detect[i] = now
+                    else:
+                        fail[i] = SHED
+                        detect[i] = told
+                    if retries[i] > 0 and ok_plan[p]:
+                        retry(i)
+                return
         if single[r]:
             f = free[r]
             d = (now if now > f else f) + s
@@ -131,6 +160,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
         A[ik] = now
         D[ik] = d
         S[ik] = s
+        if bounded[r]:
+            heapq.heappush(in_sys[r], d)
         last = k + 1 == nst[p]
         # late if the response cannot reach the client by the deadline (post >= 0, so for
         # the last stage d + post > deadline also covers d > deadline)
@@ -172,6 +203,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup) -> At
     peek = env.peek
     feed()
     env.run()
+    if state is not None:
+        state.free = free
     m = len(t0)
     att.spawn(np.empty(0, np.int64), np.empty(0))
     att.t0 = np.asarray(t0)

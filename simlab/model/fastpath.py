@@ -106,6 +106,57 @@ def _multi_server(a: np.ndarray, s: np.ndarray, free: list[float]) -> np.ndarray
     return out
 
 
+def _bounded(a: np.ndarray, s: np.ndarray, free: Any, res: Resource) -> tuple[np.ndarray, Any]:
+    """FIFO with `res.servers` servers and its bounds: departures, NaN for shed jobs.
+
+    Single server: the unbounded departures first (vectorised); only if a bound is broken is
+    the queue walked job by job, so a bound that never bites costs nothing."""
+    m = len(a)
+    max_wait = res.max_wait_s
+    cap = res.max_in_system
+    if res.servers == 1:
+        d = single_server_departures(a, s, free)
+        wait_ok = (d - s - a) <= max_wait + 1e-12
+        n_in = np.arange(m) - np.searchsorted(d, a, side="right")
+        if wait_ok.all() and (cap == 0 or (n_in < cap).all()):
+            return d, float(d.max()) if m else free
+    out = np.full(m, np.nan)
+    al, sl = a.tolist(), s.tolist()
+    in_sys: list[float] = []  # heap of departures of jobs still there
+    heappop, heappush = heapq.heappop, heapq.heappush
+    if res.servers == 1:
+        f = free
+        for i in range(m):
+            t = al[i]
+            while in_sys and in_sys[0] <= t:
+                heappop(in_sys)
+            if cap and len(in_sys) >= cap:
+                continue
+            start = t if t > f else f
+            if start - t > max_wait:
+                continue
+            f = start + sl[i]
+            out[i] = f
+            heappush(in_sys, f)
+        return out, f
+    h = list(free)
+    for i in range(m):
+        t = al[i]
+        while in_sys and in_sys[0] <= t:
+            heappop(in_sys)
+        if cap and len(in_sys) >= cap:
+            continue
+        f = h[0]
+        start = t if t > f else f
+        if start - t > max_wait:
+            continue
+        dep = start + sl[i]
+        heapq.heapreplace(h, dep)
+        out[i] = dep
+        heappush(in_sys, dep)
+    return out, h
+
+
 class QueueState:
     """Free times of every resource, carried from one chunk of a long run to the next."""
 
@@ -181,7 +232,9 @@ class _Entries:
             am[pos_d], sm[pos_d] = a_d, s_d
             am[~is_d], sm[~is_d] = a_0, s_0
             free = state.free[ri]
-            if res.servers == 1:
+            if res.bounded and res.servers > 0:
+                dm, state.free[ri] = _bounded(am, sm, free, res)
+            elif res.servers == 1:
                 dm = single_server_departures(am, sm, free)
                 state.free[ri] = float(dm.max())
             elif res.servers > 1:
@@ -275,6 +328,10 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
         D.ravel()[flat] = dd
         S.ravel()[flat] = sd
         prev = (flat, ad)
+    # jobs a bound refused: they arrived, were not served (no departure), no chain after them
+    shed = ~np.isnan(A) & np.isnan(D)
+    if shed.any():
+        S[shed] = 0.0
     att.arr, att.dep, att.svc_eff = A, D, S
     att.res_eff = res if faults.has_redirect else None
     fail = np.zeros(n, dtype=np.int8)
@@ -291,6 +348,17 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
             late = open_ & ~c & ~np.isnan(dk) & ((dk > att.deadline) | (last & (dk + post > att.deadline)))
         fail[late] = Outcome.TIMEOUT
         detect[late] = A[late, k]
+        sk = open_ & ~c & shed[:, k] & (conn_at != k)
+        if sk.any():
+            after = np.array([r.report_after_s for r in state.resources])
+            when = A[:, k] + after[np.maximum(res[:, k], 0)]
+            # told after the client's deadline: the client timed out first
+            t_out = sk & (when > att.deadline)
+            sk &= ~t_out
+            fail[sk] = Outcome.SHED
+            detect[sk] = when[sk]
+            fail[t_out] = Outcome.TIMEOUT
+            detect[t_out] = A[t_out, k]
     att.fail, att.detect = fail, detect
     att.passes = passes
     return trial

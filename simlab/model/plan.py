@@ -68,7 +68,8 @@ class Outcome:
     CONNECTION = 2
     UPSTREAM = 3
     REJECTED = 4
-    NAMES = ("ok", "timeout", "connection", "upstream", "rejected")
+    SHED = 5  # refused by a bound: pool acquire timeout, load shedding, maxclients
+    NAMES = ("ok", "timeout", "connection", "upstream", "rejected", "shed")
 
 
 class MissingServiceTime(KeyError):
@@ -77,11 +78,24 @@ class MissingServiceTime(KeyError):
 
 @dataclass(frozen=True)
 class Resource:
-    """A contended resource. servers=0 means unlimited (a pure delay)."""
+    """A contended resource. servers=0 means unlimited (a pure delay).
+
+    Bounds (overload modelled honestly): a job that would wait longer than `max_wait_s`, or
+    that finds `max_in_system` jobs there, is not served (Outcome.SHED); the client learns
+    it `report_after_s` later (a pool's acquire timeout) or at once (load shedding, maxclients).
+    For FIFO servers the decision at arrival is exact: a job's wait depends only on the jobs
+    ahead of it, and shed jobs take no service."""
 
     name: str
     servers: int
     kind: str  # "cache", "backend", "lock"
+    max_wait_s: float = float("inf")
+    max_in_system: int = 0  # 0: no limit
+    report_after_s: float = 0.0
+
+    @property
+    def bounded(self) -> bool:
+        return self.max_wait_s < float("inf") or self.max_in_system > 0
 
 
 @dataclass
@@ -176,9 +190,14 @@ class PlanBuilder:
         for s in range(cs.shards):
             for r in range(self.copies):
                 role = "primary" if r == 0 else f"replica{r}"
-                self.resources.append(Resource(f"cache[{s}].{role}", cs.threads, "cache"))
+                self.resources.append(Resource(
+                    f"cache[{s}].{role}", cs.threads, "cache",
+                    max_wait_s=np.inf if cs.shed_wait_ms is None else cs.shed_wait_ms * 1e-3,
+                ))
         self.backend_res = len(self.resources)
-        self.resources.append(Resource("backend", sc.backend.concurrency or 0, "backend"))
+        acquire_s = np.inf if sc.backend.acquire_timeout_ms is None else sc.backend.acquire_timeout_ms * 1e-3
+        self.resources.append(Resource("backend", sc.backend.concurrency or 0, "backend",
+                                       max_wait_s=acquire_s, report_after_s=0.0 if acquire_s == np.inf else acquire_s))
         self.lock_res = len(self.resources)
         self.resources.append(Resource("lock", 1, "lock"))
         self.services = ServiceModel(dict(cs.service_time_us))
@@ -456,6 +475,18 @@ class PlanBuilder:
             arr0 = t0 + dly[:, 0]
             m = (res[:, 0] == p_res) & (arr0 >= a) & (arr0 < b)
             dly[m, 0] += b - arr0[m]
+
+        # maxclients: connections beyond it are refused; the clients holding them fail
+        asked = sum(s.connections or 0 for s in sc.sources)
+        if asked > sc.cache.maxclients:
+            refused = (asked - sc.cache.maxclients) / asked
+            for i, s in enumerate(sc.sources):
+                if s.connections:
+                    ok_rows = np.flatnonzero((src == i) & (outcome == Outcome.OK))
+                    refused_rows = ok_rows[r_hot.random(len(ok_rows)) < refused]
+                    outcome[refused_rows] = Outcome.SHED
+                    nst[refused_rows] = 1
+                    res[refused_rows, 1:] = -1
 
         # rate limiting: INCR+EXPIRE pipelined in front; over the limit -> rejected, one stage
         if rate_limited.any():

@@ -42,7 +42,7 @@ def request_outcomes(plan: Plan, att: Attempts, lo_s: float, hi_s: float):
     resp = att.dep[f, nst - 1] + plan.post[keep]
     t_fail = fail == Outcome.TIMEOUT
     resp[t_fail] = att.deadline[f[t_fail]]
-    c_fail = fail == Outcome.CONNECTION
+    c_fail = (fail == Outcome.CONNECTION) | (fail == Outcome.SHED)
     resp[c_fail] = att.detect[f[c_fail]] + plan.post[keep[c_fail]]
     lat_ms = (resp - plan.t0[keep]) * 1e3
     return keep, final, outcome, lat_ms
@@ -90,6 +90,8 @@ class ResourceStats:
     wait_hist: LatencyHistogram = field(default_factory=LatencyHistogram)
     busy_in_s: float = 0.0  # integral of the number of busy servers over the window
     queue_area_s: float = 0.0  # integral of the number waiting over the window
+    shed: int = 0  # jobs arriving in the window that a bound refused (not served)
+    shed_work_s: float = 0.0  # the service they would have needed (offered work all the same)
 
     def merge(self, o: ResourceStats) -> None:
         self.jobs += o.jobs
@@ -101,6 +103,8 @@ class ResourceStats:
         self.wait_hist.merge(o.wait_hist)
         self.busy_in_s += o.busy_in_s
         self.queue_area_s += o.queue_area_s
+        self.shed += o.shed
+        self.shed_work_s += o.shed_work_s
 
 
 class Recorder:
@@ -183,6 +187,21 @@ class Recorder:
         d = att.dep[rows, ks]
         s = att.svc_eff[rows, ks]
         r = plan.res[att.root[rows], ks] if att.res_eff is None else att.res_eff[rows, ks]
+        # shed jobs: a bound refused them at their last stage with an arrival
+        sh_rows = np.flatnonzero(att.fail == Outcome.SHED)
+        if len(sh_rows):
+            sh_k = (~np.isnan(att.arr[sh_rows])).sum(axis=1) - 1
+            sh_a = att.arr[sh_rows, sh_k]
+            if att.res_eff is None:
+                sh_r = plan.res[att.root[sh_rows], sh_k]
+            else:
+                sh_r = att.res_eff[sh_rows, sh_k]
+            sh_s = plan.svc[att.root[sh_rows], sh_k]
+            inside_sh = (sh_a >= lo_s) & (sh_a < hi_s)
+            for ri, st in enumerate(self.res):
+                m = inside_sh & (sh_r == ri)
+                st.shed += int(m.sum()) * wt
+                st.shed_work_s += float(sh_s[m].sum()) * wt
         for ri, st in enumerate(self.res):
             m = r == ri
             if not m.any():

@@ -32,10 +32,15 @@ __all__ = ["choose_engine", "simulate", "simulate_day_fast"]
 
 
 def choose_engine(sc: Scenario, model: str = "auto") -> str:
-    """'vector' or 'simpy' for this scenario."""
+    """'vector' or 'simpy' for this scenario.
+
+    Bounded queues (a backend pool's acquire timeout, load shedding) also take simpy: a shed
+    job leaves no later stages, so the vectorised engine's fixed point over stage arrivals
+    needs many passes under overload (tens per retry round) where the event engine makes one."""
     if model != "auto":
         return model
-    return "vector" if sc.cache.threads == 1 else "simpy"
+    bounded = sc.backend.acquire_timeout_ms is not None or sc.cache.shed_wait_ms is not None
+    return "vector" if sc.cache.threads == 1 and not bounded else "simpy"
 
 
 def _cache_factory(sc: Scenario, seed: int) -> Callable[[int, int], object]:
@@ -96,8 +101,11 @@ def simulate(
     warmup_s = min(sc.run.warmup_s if warmup_s is None else warmup_s, duration_s / 2)
     reps = sc.run.replications if replications is None else replications
     engine = choose_engine(sc, model or sc.run.model)
-    if engine == "simpy":
+    parallel = parallel or sc.run.parallel
+    if engine == "simpy" and not parallel:
         chunk_s = duration_s
+    elif engine == "simpy":
+        chunk_s = chunk_s or 60.0
     chunk_s = chunk_s or min(duration_s, 3600.0)
     chunk_s = max(60.0, round(chunk_s / 60.0) * 60.0) if chunk_s < duration_s else duration_s
     edges = np.arange(0.0, duration_s, chunk_s).tolist() + [duration_s]
@@ -128,7 +136,7 @@ def simulate(
         state = QueueState(builder.resources)
         chunk_seqs = chunk_seq.spawn(len(edges) - 1)
         chunks = list(zip(edges[:-1], edges[1:], strict=True))
-        worker = CacheWorker(builder) if parallel and engine == "vector" and len(chunks) > 1 else None
+        worker = CacheWorker(builder) if parallel and len(chunks) > 1 else None
         try:
             pending = None
             if worker is not None:
@@ -146,7 +154,7 @@ def simulate(
                 if engine == "vector":
                     att = run_vector(plan, builder.resources, faults, state)
                 else:
-                    att = run_events(plan, builder.resources, faults)
+                    att = run_events(plan, builder.resources, faults, state if len(chunks) > 1 else None)
                 lo = max(a, warmup_s)
                 if b > lo:
                     rec.add(plan, att, lo, b)
