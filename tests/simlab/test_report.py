@@ -123,7 +123,7 @@ def test_figures_are_library_functions_of_a_result():
     from simlab.report import figures
     from simlab.scenario import load_scenario
 
-    r = simulate(load_scenario(DEFAULT_SCENARIO), duration_s=20, warmup_s=5, replications=2)
+    r = simulate(load_scenario(DEFAULT_SCENARIO), duration_s=8, warmup_s=2, replications=2)
     for fig in (figures.latency_percentiles(r, 200), figures.latency_cdf(r, 200)):
         assert isinstance(fig, Figure) and fig.axes
         svg = figures.figure_svg(fig)
