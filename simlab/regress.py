@@ -58,18 +58,21 @@ class RegressSettings:
     window_s: float = 20.0
     warmup_accesses: float = 200_000
     plan_growth: tuple[float, ...] = ()
+    #: "steady": the planner's windows (above); "run": the scenario's own run section at load
+    #: factor 1 (a replayed trace has its own clock, so neither a window nor a factor applies)
+    mode: str = "steady"
 
     def to_dict(self) -> dict[str, Any]:
         return {"factors": list(self.factors), "replications": self.replications, "seed": self.seed,
                 "window_s": self.window_s, "warmup_accesses": self.warmup_accesses,
-                "plan_growth": list(self.plan_growth)}
+                "plan_growth": list(self.plan_growth), "mode": self.mode}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegressSettings:
         return cls(factors=tuple(d.get("factors", (1.0, 2.0))), replications=int(d.get("replications", 3)),
                    seed=int(d.get("seed", 0)), window_s=float(d.get("window_s", 20.0)),
                    warmup_accesses=float(d.get("warmup_accesses", 200_000)),
-                   plan_growth=tuple(d.get("plan_growth", ())))
+                   plan_growth=tuple(d.get("plan_growth", ())), mode=str(d.get("mode", "steady")))
 
 
 def tolerance(half_width: float, mean: float) -> float:
@@ -120,16 +123,21 @@ def _replication_figures(sc: Scenario, result: Any, factor: float) -> tuple[dict
 def measure(sc: Scenario, settings: RegressSettings, progress: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run `sc` as `settings` says and return the baseline document's `metrics` and
     `categorical` parts (plus `planned` when `plan_growth` is set)."""
+    from simlab.model.run import simulate
     from simlab.report.loadcurve import scaled
     from simlab.sweep import SimSettings, simulate_point
 
     sim = SimSettings(mode="steady", duration_s=settings.window_s, warmup_accesses=settings.warmup_accesses)
     per_metric: dict[str, list[float]] = {}
     cats: dict[str, list[str]] = {}
-    for factor in settings.factors:
+    factors = (1.0,) if settings.mode == "run" else settings.factors
+    for factor in factors:
         s = scaled(sc, factor)
         for r in range(settings.replications):
-            result = simulate_point(s, {}, settings.seed + r, sim)
+            if settings.mode == "run":
+                result = simulate(s, seed=settings.seed + r, replications=1)
+            else:
+                result = simulate_point(s, {}, settings.seed + r, sim)
             nums, cat = _replication_figures(sc, result, factor)
             for k, v in nums.items():
                 per_metric.setdefault(k, []).append(v)
@@ -152,12 +160,12 @@ def measure(sc: Scenario, settings: RegressSettings, progress: Callable[[], None
 
 
 def _planned(sc: Scenario, settings: RegressSettings) -> dict[str, str]:
-    """The planner's chosen configuration per growth factor (quick budget, no result cache:
-    a cached answer would hide a change of the model)."""
+    """The planner's chosen configuration per growth factor (quick budget, serial, no result
+    cache: a cached answer would hide a change of the model)."""
     from simlab.plan import plan_capacity
 
     plan = plan_capacity(sc, growth=settings.plan_growth, budget="quick", seed=settings.seed, cache_dir=None,
-                         progress=False)
+                         parallel=False, progress=False)
     out = {}
     for a in plan.answers:
         cfg = a.config or {}
@@ -326,7 +334,7 @@ def regress(
         if "planned" in skip:
             st = RegressSettings(**{**st.__dict__, "plan_growth": ()})
         jobs.append((p, sc, base, st))
-    total = sum(len(st.factors) * st.replications for _, _, _, st in jobs)
+    total = sum((1 if st.mode == "run" else len(st.factors)) * st.replications for _, _, _, st in jobs)
     done = [0]
 
     def tick() -> None:
