@@ -117,7 +117,7 @@ class Stream:
     # -- appending -------------------------------------------------------------------------
     def append(self, sid: StreamID, fields: list[bytes], max_entries: int, max_bytes: int) -> None:
         """streamAppendItem with an ID already validated to exceed ``last_id``."""
-        totlen = sum(len(f) for f in fields)
+        totlen = sum(map(len, fields))
         node = self.nodes[-1] if self.nodes else None
         if node is not None:
             limit = max_bytes if 0 < max_bytes <= STREAM_LISTPACK_MAX_SIZE else STREAM_LISTPACK_MAX_SIZE
@@ -128,7 +128,9 @@ class Stream:
             self.nodes.append(node)
         node.live += 1
         node.last = sid
-        node.bytes += 4 + sum(_lp_len(f) for f in fields) + 2
+        # listpack growth: flags, ID deltas, count and lp-count, plus each string and its
+        # header/backlen (2 bytes up to 63 bytes long, more beyond: an estimate, see _lp_len)
+        node.bytes += 6 + totlen + 2 * len(fields) + (0 if totlen < 64 else sum(_lp_len(f) - len(f) - 2 for f in fields))
         self.entries[sid] = fields
         if len(self.entries) == 1:
             self.first_id = sid

@@ -270,6 +270,9 @@ def _parse_add_trim(ctx: Client, args: tuple[bytes, ...], xadd: bool) -> tuple[_
     return a, i
 
 
+_PLAIN = _TrimArgs()
+
+
 def _node_limits(ctx: Client) -> tuple[int, int]:
     cfg = ctx.server.config
     return cfg["stream-node-max-entries"], cfg["stream-node-max-bytes"]
@@ -278,7 +281,10 @@ def _node_limits(ctx: Client) -> tuple[int, int]:
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="@stream", group="stream", since="5.0.0",
          summary="Appends a new entry to a stream")
 def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
-    a, idpos = _parse_add_trim(ctx, args, xadd=True)
+    if args[0] == b"*":  # the common form: no options, auto ID
+        a, idpos = _PLAIN, 0
+    else:
+        a, idpos = _parse_add_trim(ctx, args, xadd=True)
     fields = list(args[idpos + 1:])
     if len(fields) < 2 or len(fields) % 2:
         raise wrong_arity("xadd")
