@@ -8,6 +8,7 @@ treating the string as padded with zeros on the right.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from engine.client import Client
@@ -204,6 +205,7 @@ def bitop(ctx: Client, op_arg: bytes, dest: bytes, *srcs: bytes) -> Reply:
 _TYPE_ERR = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
 
 
+@lru_cache(maxsize=512)
 def _bf_type(raw: bytes) -> tuple[bool, int]:
     """getBitfieldTypeFromArgument: (signed, bits) for ``i1..i64`` / ``u1..u63``."""
     if not raw or raw[:1] not in (b"i", b"u"):

@@ -80,11 +80,37 @@ def geoadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     rest = args[i:]
     if len(rest) % 3 or (nx and xx):
         raise CommandError(SYNTAX)
+    if not opts and len(rest) == 3:
+        return _geoadd_one(ctx, key, *rest)
     zargs: list[bytes] = list(opts)
     for j in range(0, len(rest), 3):
         lon, lat = _lonlat(rest[j], rest[j + 1])
         zargs += [b"%d" % geohash.score_of(lon, lat), rest[j + 2]]
     return _zadd(ctx, key, tuple(zargs), incr_only=False)
+
+
+def _geoadd_one(ctx: Client, key: bytes, raw_lon: bytes, raw_lat: bytes, member: bytes) -> Reply:
+    """GEOADD key lon lat member, the common form: what ZADD does for one new score, without
+    formatting the score and parsing it back."""
+    lon, lat = _lonlat(raw_lon, raw_lat)
+    score = float(geohash.score_of(lon, lat))
+    db = ctx.db
+    server = ctx.server
+    z = db.lookup_write(key, ZSET)
+    if z is None:
+        z = ZSet()
+        db.add(key, z)
+    cur = z.dict.get(member)
+    if cur == score:
+        return 0
+    z.add(member, score)
+    if cur is None and not z.skiplist:
+        _check_skiplist(server.config, z, (b"", member))
+    server.dirty += 1
+    db.signal_modified(key)
+    server.on_key_written(db, key, z)
+    server.notify("z", "zadd", key, db.id)
+    return 1 if cur is None else 0
 
 
 @command("geopos", arity=-2, flags="readonly", keys=(1, 1, 1), acl="@geo", group="geo", since="3.2.0",
