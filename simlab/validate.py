@@ -95,6 +95,8 @@ class Validation:
     calibration: Calibration
     generator_rtt_us: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    #: the service times the prediction used (pipelined CPU per call at the scenario's value size)
+    service_time_us: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
     loads: list[LoadResult] = field(default_factory=list, repr=False)
 
@@ -112,7 +114,8 @@ class Validation:
             "saturation": self.saturation, "generator_rtt_us": self.generator_rtt_us,
             "calibration": {"name": self.calibration.name, "date": self.calibration.date,
                             "server": self.calibration.server,
-                            "service_time_us": self.calibration.service_time_us()},
+                            "service_time_us_used": self.service_time_us,
+                            "service_time_us_unpipelined": self.calibration.service_time_us()},
             "points": self.table.to_dict("records"), "notes": self.notes, "wall_s": self.wall_s,
         })
 
@@ -398,6 +401,7 @@ def validate(
         table = pd.DataFrame(rows)
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
+                          service_time_us=service,
                           wall_s=time.perf_counter() - t_start, loads=loads)
     finally:
         if engine is not None:
