@@ -29,8 +29,10 @@ sources (`spec.query` / `promql`); other sources are kept by type in a warning.
 
 sloth: `service`, `slos[].name`, `objective` (percent), `sli.events` (`error_query`,
 `total_query`) or `sli.raw` (`error_ratio_query`, mapped by rule 2-4); `sli.plugin` is not
-mapped; `alerting` names, labels and annotations are not used (the exported rules follow
-sloth's naming of their own), said in a warning.
+mapped; the alerts are sloth's four multi-window rules (page 14.4x over 1h/5m and 6x over
+6h/30m, ticket 3x over 1d/2h and 1x over 3d/6h) as `slo.alerts`, less a severity whose
+`alerting.<severity>_alert.disable` every SLO sets; `alerting` names, labels and annotations
+are not used (the exported rules follow sloth's naming of their own), said in a warning.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from simlab.scenario import (
     SloWindowSpec,
     scenario_from_dict,
 )
-from simlab.slo.windows import minutes
+from simlab.slo.windows import DEFAULT_ALERTS, SLOTH_TICKET_3X, minutes
 
 __all__ = ["SloImportError", "ImportedSlos", "import_openslo", "import_slo_file", "import_sloth"]
 
@@ -190,6 +192,7 @@ def import_sloth(path: str | Path) -> ImportedSlos:
     if not service:
         raise SloImportError(str(p), "service", "missing")
     warnings: list[str] = []
+    disabled: dict[str, list[bool]] = {"page": [], "ticket": []}
     for k in d:
         if k not in ("version", "service", "labels", "slos"):
             warnings.append(f"{k}: not mapped")
@@ -228,12 +231,25 @@ def import_sloth(path: str | Path) -> ImportedSlos:
         if "alerting" in s:
             warnings.append(f"{where}.alerting: alert names, labels and annotations not used (the SRE Workbook "
                             "windows are simulated and exported under sloth's naming)")
+        for sev in ("page", "ticket"):
+            disabled[sev].append(bool(((s.get("alerting") or {}).get(f"{sev}_alert") or {}).get("disable", False)))
         fields.update(name=name, target=round(float(s["objective"]) / 100.0, 12), prometheus=prom)
         objs.append(_objective(str(p), where, fields))
     if not objs:
         raise SloImportError(str(p), "slos", "no SLOs")
     warnings.append("time window: sloth's default of 30 days (rolling) assumed")
-    return ImportedSlos(str(p), "sloth prometheus/v1", str(service), objs, SloWindowSpec(days=30.0), warnings)
+    # sloth's page/ticket alerts (SLOTH_TICKET_3X included), less the kinds every SLO disables
+    alerts: list[AlertWindowSpec] = []
+    for sev_, long_w, short_w, rate in (*DEFAULT_ALERTS, SLOTH_TICKET_3X):
+        flags = disabled[sev_]
+        if any(flags) and not all(flags):
+            warnings.append(f"{sev_}_alert.disable on some SLOs only: simlab applies one rule set to all; kept")
+        if not all(flags):
+            level: Literal["page", "ticket"] = "page" if sev_ == "page" else "ticket"
+            alerts.append(AlertWindowSpec(severity=level, long_window=long_w, short_window=short_w, burn_rate=rate))
+    alerts = list(dict.fromkeys(alerts))
+    return ImportedSlos(str(p), "sloth prometheus/v1", str(service), objs, SloWindowSpec(days=30.0), warnings,
+                        alerts)
 
 
 def _prom_query(ms: dict[str, Any] | None, where: str, warnings: list[str]) -> str:

@@ -57,6 +57,17 @@ def test_sloth_example_maps_and_warns_about_alerting_fields():
     assert o["requests-errors"].sli == "error_rate" and o["requests-errors"].target == 0.999
     assert imp.service == "redis-cache-service"
     assert any("alerting" in w for w in imp.warnings) and any("labels: not mapped" in w for w in imp.warnings)
+    assert [a.severity + "-" + a.long_window for a in imp.alerts] == ["page-1h", "page-6h", "ticket-3d", "ticket-1d"]
+
+
+def test_sloth_disabled_page_alerts(tmp_path):
+    p = tmp_path / "quiet.yaml"
+    p.write_text(yaml.safe_dump({"version": "prometheus/v1", "service": "s", "slos": [{
+        "name": "errors", "objective": 99.9, "alerting": {"page_alert": {"disable": True}},
+        "sli": {"events": {"error_query": 'sum(rate(x{code=~"5.."}[{{.window}}]))', "total_query": "sum(rate(x[{{.window}}]))"}}}]}))
+    imp = import_sloth(p)
+    assert {a.severity for a in imp.alerts} == {"ticket"}
+    assert "ErrorBudgetBurnPage" not in prometheus_rules(imp)
 
 
 @pytest.mark.parametrize("spec", [OPENSLO, SLOTH])
