@@ -169,3 +169,43 @@ def test_hot_key_and_hot_slot_skew_traffic_to_one_shard(kind: str) -> None:
     # cache jobs: one GET per request plus a SET per miss; count the GETs via requests
     share = cache.loc["cache[2].primary", "jobs"] / cache["jobs"].sum()
     assert share == pytest.approx(0.625, abs=0.015)
+
+
+def _shipped(name: str, at_s: float = 40.0, duration_s: float = 100.0):
+    """A shipped fault scenario with its fault moved to `at_s` in a shorter run (test time)."""
+    from simlab.paths import SCENARIOS_DIR
+    from simlab.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS_DIR / f"{name}.yaml")
+    faults = [f.model_copy(update={"at_s": at_s}) for f in sc.faults]
+    return simulate(sc.model_copy(update={"faults": faults}), duration_s=duration_s, warmup_s=20)
+
+
+def test_shipped_failover_scenario() -> None:
+    """Sentinel defaults: 32 s of refused connections at ~2,050 requests/s (the clients'
+    retries, 100-200 ms later, are refused too and do not add requests): within 5 %."""
+    r = _shipped("failover")
+    assert _errors(r, "connection") == pytest.approx(2050 * 32, rel=0.05)
+    assert _res(r, "cache[0].replica1")["jobs"] > 0
+
+
+def test_shipped_backend_slowdown_scenario() -> None:
+    r = _shipped("backend-slowdown")
+    b = _res(r, "backend")
+    assert b["shed"] > 0 and b["p99_wait_ms"] <= 500 * 1.001
+    assert _errors(r, "connection") == 0
+
+
+def test_shipped_partition_scenario() -> None:
+    """nginx-ingress (1,200/s, 1 s timeout) times out for the first 9 s of the 10 s partition
+    (10,800 expected, 10 % margin for its Poisson count and the edges); api-gateway's requests
+    all reach the cache at the heal, in one rate-limit window, so most are rejected instead."""
+    r = _shipped("partition")
+    assert _errors(r, "timeout") > 1200 * 9 * 0.9 and _errors(r, "connection") == 0
+
+
+def test_shipped_hot_slot_scenario() -> None:
+    r = _shipped("hot-slot", at_s=20.0, duration_s=80.0)  # the hot slot covers the whole window
+    cache = r.resources[r.resources["kind"] == "cache"].set_index("resource")["offered_load"]
+    assert cache.idxmax() == "cache[1].primary"
+    assert cache["cache[1].primary"] > 1.5 * max(cache["cache[0].primary"], cache["cache[2].primary"])
