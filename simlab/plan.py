@@ -72,6 +72,7 @@ PAGE_BYTES = 4096
 # engine/simlab per-key accounting (simlab.model.cache): dictEntry + robj + sds headers, and
 # the expires-dict entry of a key with a TTL
 KEY_OVERHEAD_BYTES = 64
+NODE_RESERVED_FRACTION = 0.25
 EXPIRE_OVERHEAD_BYTES = 40
 
 
@@ -324,9 +325,10 @@ def _price_fn(sc: Scenario, pricing: Any) -> tuple[Pricer, str]:
 
     With a price table of per-resource prices (a Kubernetes cost allocation), each instance is
     a pod whose memory request and limit is the smallest standard container size holding the
-    peak (`ConfigSpace.container_memory_bytes`), its CPU request what the cache keeps busy,
-    and its volume the scenario's when persistent. With node types only, each instance is the
-    cheapest node type whose memory holds the peak. A callable `pricing` is used as is."""
+    peak (128 MiB to 64 GiB), its CPU request what the cache keeps busy, and its volume the
+    scenario's when persistent. With node types only, each instance is the cheapest node type
+    whose usable memory (a quarter reserved: ElastiCache's default `reserved-memory-percent`,
+    and room for the OS on a self-managed VM) holds the peak. A callable `pricing` is used as is."""
     from simlab.cost import PriceTable, cost_of_config, load_pricing
 
     if callable(pricing) and not isinstance(pricing, PriceTable):
@@ -359,11 +361,12 @@ def _price_fn(sc: Scenario, pricing: Any) -> tuple[Pricer, str]:
             return float(rep.monthly_cost_usd), f"pod {vcpu * 1000:g}m CPU, {cont / MIB:g} MiB", float(cont)
         best: tuple[float, str, float] = (math.inf, "no node type holds the peak", 0.0)
         for node in table.node_types:
-            if node.memory_gib * GIB >= peak:
+            usable = node.memory_gib * GIB * (1 - NODE_RESERVED_FRACTION)
+            if usable >= peak:
                 rep = cost_of_config({"shards": shards, "replicas": replicas, "node_type": node.name,
                                       "storage_bytes": storage}, table)
                 if rep.monthly_cost_usd < best[0]:
-                    best = (float(rep.monthly_cost_usd), node.name, node.memory_gib * GIB)
+                    best = (float(rep.monthly_cost_usd), node.name, usable)
         return best
 
     return priced, table.name

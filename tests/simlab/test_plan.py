@@ -93,3 +93,22 @@ def test_scale_whatif_independent_pods_lose_hit_ratio(scenario, tmp_path):
     assert pods["backend_rps"] > 1.3 * today["backend_rps"]
     assert cluster["backend_rps"] <= today["backend_rps"]
     assert pods["sessions_and_locks"].startswith("broken")
+
+
+def test_instances_are_priced_as_pods_or_the_cheapest_node_that_holds_the_peak(scenario):
+    from simlab.cost import cost_of_config, load_pricing
+    from simlab.plan import NODE_RESERVED_FRACTION, _price_fn
+
+    price, name = _price_fn(scenario, None)  # the scenario's own table: a pod per instance
+    assert name == "seed-allocation"
+    cost, what, cap = price(scenario, 1, 112 * MIB, 0.2)
+    assert cap == 128 * MIB and what == "pod 200m CPU, 128 MiB"
+    want = cost_of_config({"shards": 1, "replicas": 0, "cpu_request": 0.2, "memory_request_bytes": 128 * MIB,
+                           "storage_bytes": scenario.cost.pod.storage_bytes}, "seed-allocation")
+    assert cost == want.monthly_cost_usd
+    price, _ = _price_fn(scenario, "aws-ec2-us-east-1")
+    cost, node, cap = price(scenario, 1, 1.6 * 2**30, 0.2)
+    table = load_pricing("aws-ec2-us-east-1")
+    fits = [n for n in table.node_types if n.memory_gib * 2**30 * (1 - NODE_RESERVED_FRACTION) >= 1.6 * 2**30]
+    cheapest = min(fits, key=lambda n: n.usd_per_hour)
+    assert node == cheapest.name and cap >= 1.6 * 2**30
