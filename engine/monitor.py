@@ -68,6 +68,17 @@ def _init(server: Server) -> None:
     server.monitors = []  # type: ignore[attr-defined]
 
 
+def _class_default() -> None:
+    """A server made before this module was imported has no list of its own: dispatch.call
+    reads this empty default instead of failing."""
+    from engine.server import Server
+
+    Server.monitors = ()  # type: ignore[attr-defined]
+
+
+_class_default()
+
+
 @on_client_gone
 def _gone(server: Server, client: Client) -> None:
     monitors = server.monitors  # type: ignore[attr-defined]

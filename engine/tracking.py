@@ -78,6 +78,16 @@ def _init(server: Server) -> None:
     server.expire_hooks.append(lambda db, key: invalidate_key(server, key, None))
 
 
+def _class_default() -> None:
+    """A server made before this module was imported reads "no tracking clients" from here."""
+    from engine.server import Server
+
+    Server.tracking_clients = 0  # type: ignore[attr-defined]
+
+
+_class_default()
+
+
 def _lookup(server: Server, client_id: int) -> Client | None:
     conn = server.connections.get(client_id)  # type: ignore[attr-defined]
     return conn.client if conn is not None else None
