@@ -187,13 +187,23 @@ def results_table(result: RunResult) -> Table:
 
 
 def resources_table(result: RunResult) -> Table:
-    t = Table(title="resources")
-    cols = ["resource", "servers", "throughput_rps", "utilisation", "mean_in_system", "mean_wait_ms", "p99_wait_ms"]
+    t = Table(title="resources (offered load = arrivals x mean service / servers; busy = measured)")
+    cols = ["resource", "servers", "throughput_rps", "offered_load", "busy_fraction", "mean_queue_len",
+            "mean_in_system", "mean_wait_ms", "p99_wait_ms", "shed"]
     for c in cols:
         t.add_column(c, justify="left" if c == "resource" else "right")
     for row in result.resources.to_dict("records"):
-        t.add_row(*[_fmt(row[c], 4) for c in cols])
+        t.add_row(*[_fmt(row.get(c, math.nan), 4) for c in cols])
     return t
+
+
+def overload_lines(result: RunResult) -> list[str]:
+    """What is over capacity or saturated, and what the model leaves unbounded (one line each)."""
+    ov = result.overload or {}
+    lines = [o["message"] for o in ov.get("over_capacity", []) + ov.get("saturated", [])]
+    if lines:
+        lines += [f"unbounded: {n}" for n in ov.get("unbounded", [])]
+    return lines
 
 
 def reference_table(result: RunResult, ref: Any) -> Table:
@@ -256,6 +266,10 @@ def run(
     replications: int | None = REPLICATIONS_OPT,
     model: ModelName | None = MODEL_OPT,
     as_json: bool = typer.Option(False, "--json", help="print one JSON document (with the SLO verdicts)"),
+    target_ci: float | None = typer.Option(
+        None, "--target-ci", min=1e-9,
+        help="add replications until every headline figure's 95 % half-width is under this fraction of it"),
+    max_replications: int = typer.Option(50, min=2, help="cap for --target-ci"),
 ) -> None:
     """Simulate a scenario and print its results. Exit 1 if an SLO is missed."""
     from simlab.model.run import simulate
@@ -263,7 +277,8 @@ def run(
     sc = _load(file)
     with progress_bar(f"simulating {sc.name}") as bar:
         result = simulate(sc, seed=seed, duration_s=duration, replications=replications,
-                          model=None if model is None else model.value, progress=bar)
+                          model=None if model is None else model.value, progress=bar,
+                          target_ci=target_ci, max_replications=max_replications)
     verdicts = slo_verdicts(sc, result)
     met = all(v["met"] for v in verdicts)
     if as_json:
@@ -286,6 +301,12 @@ def run(
         for row in result.ci.to_dict("records"):
             t.add_row(row["metric"], _fmt(row["mean"], 4), _fmt(row["half_width_95"], 4))
         console.print(t)
+    for line in overload_lines(result):
+        console.print(line, markup=False, highlight=False)
+    if "target_ci" in result.extra:
+        tc = result.extra["target_ci"]
+        console.print(f"target CI {tc['target']:g}: {'met' if tc['met'] else 'NOT met'} after {tc['replications']} "
+                      f"replications (widest: {tc['widest_figure']} at {tc['widest_relative_half_width']:.3g})")
     console.print(verdict_table(verdicts))
     console.print(f"simulated in {result.wall_s:.2f} s wall")
     console.print("[green]all SLOs met[/green]" if met else "[red]SLOs missed[/red] (exit 1)")
