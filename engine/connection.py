@@ -208,6 +208,10 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        due = self.server.aof_fsync_due
+        if due is not None:  # appendfsync always: acknowledged writes are on disk first
+            self.server.aof_fsync_due = None
+            due.fsync_if_due()
         transport.write(data)
         self.client.tot_net_out += len(data)
         self.server.stats.total_net_output_bytes += len(data)

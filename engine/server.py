@@ -112,6 +112,7 @@ class Server:
         self.run_id = os.urandom(20).hex()
         self.lru_clock = int(time.time()) & 0xFFFFFF
         self.loading = False
+        self.aof_fsync_due: Any = None  # appendfsync always: the AOF to fsync before the next reply
         self.disk_error: str | None = None  # MISCONF text while persisting fails (engine/persistence)
         self.ready_keys: list[tuple[Database, bytes]] = []
         self.paused_connections: set[Any] = set()

@@ -336,6 +336,8 @@ def propagate(server: Any, db_id: int, argv: list[bytes]) -> None:
         return
     ok = f.last_write_status_ok
     f.feed(db_id, aof.absolute_expiry_argv(argv, _now_ms()))
+    if f.fsync_due:
+        server.aof_fsync_due = f  # the connection fsyncs before sending the next reply
     if f.last_write_status_ok != ok:
         disk_error(server)
 
