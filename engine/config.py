@@ -262,6 +262,10 @@ for _p in (
           apply=_apply_attr("client_query_buffer_limit")),
     Param("client-output-buffer-limit", "special", _OBUF_DEFAULT, parse_fn=_obuf_parse, format_fn=_obuf_format),
     Param("busy-reply-threshold", "int", 5000, aliases=("lua-time-limit",), minimum=0),
+    Param("lua-max-memory", "memory", 512 * 1024 * 1024,
+          doc="cachelab extension: memory one Lua VM (EVAL scripts, or FUNCTION libraries) may hold; a script "
+              "that needs more fails with 'not enough memory' instead of growing the server (Redis has no such "
+              "bound); 0 = unlimited"),
     Param("enable-debug-command", "enum", "no", mutable=False, choices=("no", "yes", "local")),
     Param("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
     Param("enable-module-command", "enum", "no", mutable=False, choices=("no", "yes", "local"),

@@ -281,17 +281,18 @@ for k, v in pairs(G) do real[k] = v end
 for k in pairs(real) do G[k] = nil end
 G._G = nil
 real._G = G
-setmetatable0(G, {
+-- A global read is a plain table lookup in ``real`` (the VM follows __index tables without a
+-- function call); only a missing name reaches the function that raises Redis's error.
+setmetatable0(real, {
   __index = function(_, k)
-    local v = real[k]
-    if v == nil then
-      local caller = getinfo(2, "S")
-      -- Lookups from C (lupa's own error handling) get nil; Lua code gets Redis's error.
-      if caller == nil or caller.what == "C" then return nil end
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    local caller = getinfo(2, "S")
+    -- Lookups from C (lupa's own error handling) get nil; Lua code gets Redis's error.
+    if caller == nil or caller.what == "C" then return nil end
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+})
+setmetatable0(G, {
+  __index = real,
   __newindex = readonly_error,
   __metatable = protect({}),  -- getmetatable(_G) gives a table that cannot be changed
 })
@@ -417,7 +418,7 @@ local function load_library(f, register)
   local env = setmetatable0({}, {
     __index = function(_, k)
       if k == "redis" then return loading and lib_proxy or real.redis end
-      local v = real[k]
+      local v = rawget(real, k)
       if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
       return v
     end,
@@ -480,8 +481,10 @@ class ScriptEngine:
 
     # -- the VM ------------------------------------------------------------------------------
     def _reset_vm(self) -> None:
+        # max_memory=0: lupa's counting allocator, so lua-max-memory can bound the VM.
         self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
-                                    unpack_returned_tuples=True, attribute_filter=_deny_attributes)
+                                    unpack_returned_tuples=True, attribute_filter=_deny_attributes, max_memory=0)
+        self._max_memory = -1  # lua-max-memory as applied to this VM (checked before each run)
         self.null = object()
         mp = None
         if _msgpack is not None:
@@ -545,12 +548,24 @@ class ScriptEngine:
         if outer_frozen is None:
             server.frozen_ms = server.now_ms()
         lua = self.lua
+        limit = int(server.config["lua-max-memory"])
+        if limit != self._max_memory:
+            lua.set_max_memory(limit)
+            self._max_memory = limit
         try:
-            if direct_args:
-                ok, result = self._run_with(fn, lua.table_from(keys), lua.table_from(args))
-            else:
-                ok, result = self._run(fn, lua.table_from(keys), lua.table_from(args))
+            try:
+                if direct_args:
+                    ok, result = self._run_with(fn, lua.table_from(keys), lua.table_from(args))
+                else:
+                    ok, result = self._run(fn, lua.table_from(keys), lua.table_from(args))
+            except lua51.LuaMemoryError:
+                ok, result = False, b"not enough memory"
             if not ok:
+                if result == b"not enough memory":
+                    self.lua.gccollect()  # give the memory back before anyone else runs
+                    return errors.CommandError(
+                        f"ERR Error running script {name}, not enough memory (lua-max-memory "
+                        f"{self.server.config['lua-max-memory']} bytes reached)")
                 return self._error_reply(result, name)
             if self.kill_requested:
                 # Killed inside a coroutine whose error the script caught: still killed.

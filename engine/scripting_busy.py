@@ -208,10 +208,16 @@ class BusyServer:
                 transport.close()
                 continue
             transport.handed_over = True
-            factory: Callable[[], Connection] = _factory(conn)
-            loop.create_task(loop.connect_accepted_socket(factory, transport.sock))
+            loop.create_task(_hand_over(loop, conn, transport))
         self.adopted.clear()
 
 
-def _factory(conn: Connection) -> Callable[[], Connection]:
-    return lambda: conn
+async def _hand_over(loop: Any, conn: Connection, transport: _SocketTransport) -> None:
+    """Give the socket to the event loop; if it went away meanwhile (shutdown, peer reset),
+    the connection is simply closed."""
+    factory: Callable[[], Connection] = lambda: conn  # noqa: E731 - the loop calls it once
+    try:
+        await loop.connect_accepted_socket(factory, transport.sock)
+    except OSError:
+        transport.handed_over = False
+        transport.close()
