@@ -22,7 +22,7 @@ faster than linearly (``rep..i`` and ``i..rep``), while ``short`` and ``numbers`
 Redis.  The bare-lupa column shows the engine adds little on top of the VM.
 
     .venv/bin/python benchmarks/bench_scripts.py            # n = 200 000, best of 3
-    .venv/bin/python benchmarks/bench_scripts.py --n 1000000 --rounds 1
+    .venv/bin/python benchmarks/bench_scripts.py --n 1000000 --rounds 1 --shapes 'rep..i,short'
 """
 
 from __future__ import annotations
@@ -123,8 +123,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200_000, help="loop count N (the issue used 1e6)")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many runs per server")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated subset of {', '.join(SHAPES)}")
     args = ap.parse_args()
-    scripts = {name: code.replace("N", str(args.n)) for name, code in SHAPES.items()}
+    chosen = [name.strip() for name in args.shapes.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in SHAPES]
+    if unknown:
+        ap.error(f"--shapes: unknown shape(s) {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
+    scripts = {name: SHAPES[name].replace("N", str(args.n)) for name in chosen}
     results: dict[str, dict[str, float]] = {name: {} for name in scripts}
     for kind in ("redis", "engine"):
         with server(kind) as port:

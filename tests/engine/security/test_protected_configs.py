@@ -81,3 +81,20 @@ def test_enable_options_are_immutable(kind: str, name: str) -> None:
         with pytest.raises(redis.ResponseError) as e:
             c.config_set(name, "yes")
         assert str(e.value) == f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+
+
+def test_debug_and_module_commands_are_protected(kind: str) -> None:
+    """enable-debug-command / enable-module-command default to ``no``: DEBUG and MODULE LOAD are
+    refused with Redis's texts; ``local`` allows DEBUG from a loopback connection."""
+    with start(kind) as port:
+        c = redis.Redis(port=port)
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command("DEBUG", "SLEEP", "0")
+        assert str(e.value).startswith("DEBUG command not allowed. If the enable-debug-command option is set to "
+                                       '"local", you can run it from a local connection')
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command("MODULE", "LOAD", "/nonexistent/module.so")
+        assert str(e.value).startswith("MODULE command not allowed. If the enable-module-command option is set to "
+                                       '"local", you can run it from a local connection')
+    with start(kind, enable_debug_command="local") as port:
+        assert redis.Redis(host="127.0.0.1", port=port).execute_command("DEBUG", "SLEEP", "0") == b"OK"
