@@ -112,3 +112,25 @@ def test_sigterm_stops_a_server_running_an_endless_script() -> None:
         done = threading.Event()
         threading.Thread(target=lambda: (p.proc.wait(), done.set()), daemon=True).start()
         assert done.wait(10), f"{kind} ignored SIGTERM during a busy script"
+
+
+def test_busy_function_is_killable_from_a_new_connection(srv: Process) -> None:
+    lib = "#!lua name=spinlib\nredis.register_function('spin', function() while true do pcall(redis.call, 'ping') end end)"
+    with _connect(srv.port) as admin:
+        admin.sendall(_cmd("FUNCTION", "LOAD", "REPLACE", lib))
+        assert _line(admin) == b"$7\r\n"
+        _line(admin)  # the library name
+    with _connect(srv.port) as runner:
+        runner.sendall(_cmd("FCALL", "spin", "0"))
+        time.sleep(0.3)
+        with _connect(srv.port) as probe:
+            probe.sendall(_cmd("PING"))
+            assert _line(probe) == (b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                                    b"SHUTDOWN NOSAVE.\r\n")
+            probe.sendall(_cmd("SCRIPT", "KILL"))
+            assert _line(probe).startswith(b"-BUSY ")  # the running script is a function
+            probe.sendall(_cmd("FUNCTION", "KILL"))
+            assert _line(probe) == b"+OK\r\n"
+        assert _line(runner).startswith(b"-ERR Script killed by user with ")
+        runner.sendall(_cmd("PING"))
+        assert _line(runner) == b"+PONG\r\n"
