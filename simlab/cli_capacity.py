@@ -132,6 +132,11 @@ def plan(
             console.print(f"{a.growth:g}x memory per instance: peak {m.peak_bytes / 2**20:.0f} MiB "
                           f"(dataset {m.dataset_bytes / 2**20:.0f}, per-key {m.key_overhead_bytes / 2**20:.0f}, "
                           f"fragmentation {m.fragmentation_bytes / 2**20:.0f}, fork copy-on-write {m.cow_bytes / 2**20:.0f})")
+    tm = p.today_memory
+    if tm is not None and tm.container_limit_bytes:
+        verdict = "[red]OOM-killed during a snapshot[/red]" if tm.oom_during_snapshot else "survives a snapshot"
+        console.print(f"today's pod: peak {tm.peak_bytes / 2**20:.0f} MiB during a fork against its "
+                      f"{tm.container_limit_bytes / 2**20:.0f} MiB limit: {verdict}")
     for n in p.notes:
         console.print(f"[dim]{n}[/dim]")
     console.print(f"{p.simulated} configurations simulated, {p.cached} from the cache, {p.wall_s:.0f} s")

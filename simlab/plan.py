@@ -39,6 +39,7 @@ independent caches behind a load balancer are not a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import time
@@ -178,7 +179,7 @@ def memory_sizing(
     persistence: str | None = None,
     container_limit_bytes: float | None = None,
     hit_ratio: float = 0.85,
-    fragmentation_ratio: float = 1.2,
+    fragmentation_ratio: float | None = None,
     clients: int = 50,
     snapshot_write_mb_s: float = 150.0,
     replication_backlog_bytes: float = 1 * MIB,
@@ -190,9 +191,10 @@ def memory_sizing(
       `maxmemory` (Redis's maxmemory counts keys plus overhead, so the cap applies to both).
     - per-key overhead: dictEntry + robj + sds headers (64 B), + 40 B in the expires dict
       for keys with a TTL (the accounting of `simlab.model.cache`).
-    - fragmentation: jemalloc's RSS over used memory (`mem_fragmentation_ratio`); 1.2 is
-      a common steady value for small mixed-size values (the Redis docs on memory
-      optimisation put it at 1.1-1.5).
+    - fragmentation: jemalloc's RSS over used memory (`mem_fragmentation_ratio`): the
+      scenario's `cost.memory_fragmentation_ratio` unless given (1.2 without a cost block, a
+      common steady value for small mixed-size values).
+    - the container limit: the scenario's `cost.pod.memory_limit_bytes` unless given.
     - replication: the backlog (`repl-backlog-size`, 1 MiB by default) when the shard has
       replicas, and each replica's output buffer during a full sync: the writes arriving
       while the RDB is produced and transferred (`replica_sync_s`, default the snapshot time
@@ -208,6 +210,10 @@ def memory_sizing(
     - baseline: 3 MiB for the server itself (`used_memory` of an empty Redis 7).
     """
     cs = sc.cache
+    if fragmentation_ratio is None:
+        fragmentation_ratio = sc.cost.memory_fragmentation_ratio if sc.cost is not None else 1.2
+    if container_limit_bytes is None and sc.cost is not None and sc.cost.pod is not None:
+        container_limit_bytes = getattr(sc.cost.pod, "memory_limit_bytes", None)
     shards = cs.shards if shards is None else shards
     replicas = cs.replicas if replicas is None else replicas
     mode = cs.persistence.mode if persistence is None else persistence
@@ -433,6 +439,7 @@ class CapacityPlan:
     cached: int
     wall_s: float
     pricing_source: str
+    today_memory: MemorySizing | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -460,6 +467,7 @@ class CapacityPlan:
             "scenario": self.scenario, "headroom": self.headroom, "settings": self.settings.to_dict(),
             "space": self.space.to_dict(), "simulated": self.simulated, "cached": self.cached,
             "wall_s": self.wall_s, "pricing": self.pricing_source, "notes": self.notes,
+            "today_memory": None if self.today_memory is None else self.today_memory.to_dict(),
             "growth": [a.to_dict() for a in self.answers],
         })
 
@@ -624,6 +632,7 @@ def plan_capacity(
                              warmup_fill=b["warmup_fill"]), space=space,
         simulated=total_sim, cached=total_cached, wall_s=time.perf_counter() - t_start,
         pricing_source=table_name, notes=notes,
+        today_memory=memory_sizing(scenario, hit_ratio=float(base_rows[0].get("hit_ratio") or 0.85)),
     )
 
 
@@ -703,6 +712,8 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, rps_1
                             # use what is paid for: the largest maxmemory (16 MiB steps) whose
                             # snapshot peak still fits the memory bought, up to the whole keyspace
                             cfg, mem = _fill(sc_g, cfg, mem, capacity, n_keys_bytes / shards, hit_sim, frag)
+                        mem = dataclasses.replace(mem, container_limit_bytes=capacity,
+                                                  oom_during_snapshot=bool(mem.peak_bytes > capacity))
                         candidates.append((cost, cfg, mem, bought))
     # policies: same memory and price; the simulation decides between them
     ranked: list[tuple[float, dict[str, Any], MemorySizing, str]] = []
