@@ -12,18 +12,20 @@ how many configurations were simulated to find out. It is smarter than a grid in
    by the simulated hit ratio of today's configuration at g (the simulator's sampled LRU with
    TTLs, so the curve's shape comes from theory and its level from the model). For each
    backend pool size the planner takes the smallest `maxmemory` that keeps the backend's
-   offered load under `max_offered_load`: more memory than that buys nothing.
+   offered load under `max_offered_load`, then raises it to what the container or node it
+   must buy anyway holds (memory already paid for is not left idle).
 2. **Bounds prune.** Operational analysis (Denning & Buzen, "The operational analysis of
    queueing network models", Computing Surveys 10(3), 1978): the offered load of each
    resource is arrivals x mean service / servers, from the demands measured in one simulation
    of today's configuration at g. A candidate with any resource over `max_offered_load` cannot
    meet a latency SLO and is not simulated. Dominated configurations (replicas that take no
-   reads cost more and serve the same load; a larger `maxmemory` at the same node price is
-   kept only if it is the smallest meeting the bound) are dropped too.
-3. **Simulate in price order.** The survivors are simulated cheapest first, two at a time
-   (one per Dask worker), with short steady-state windows (`SimSettings(mode="steady")`: the
-   cache is warmed by accesses alone, then `window_s` seconds are simulated in full); the
-   first that meets every SLO is the answer. The knee is the asymptotic bound
+   reads cost more and serve the same load; of the `maxmemory` values a space lists, only the
+   smallest meeting the bound is kept) are dropped too.
+3. **Simulate in price order.** The survivors are simulated cheapest first, each growth
+   factor's next candidate in one round (the rounds of all growth factors share the Dask
+   workers), with short steady-state windows (`SimSettings(mode="steady")`: the cache is
+   warmed by accesses alone until it can fill, then `window_s` seconds are simulated in full);
+   the first that meets every SLO is the answer. The knee is the asymptotic bound
    X* = min_r servers_r / D_r with the demands D_r per request measured at the chosen point,
    and, with `bisect_steps`, the load multiplier at which the SLOs stop being met, found by
    bisection between g and the bound.
