@@ -519,6 +519,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in lines:
             print(f"simlab: error: {line}", file=sys.stderr)
         return code
+    finally:
+        # the flags belong to this invocation: a later in-process call (a notebook, typer's
+        # CliRunner) starts without them
+        _Flags.debug = _Flags.quiet = False
     return rc if isinstance(rc, int) else EXIT_OK
 
 
