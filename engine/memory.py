@@ -167,7 +167,7 @@ def _buckets(n: int) -> int:
 
 
 def _score_bytes(score: float) -> bytes:
-    if score == int(score) and abs(score) < 1 << 63:
+    if abs(score) < 1 << 63 and score == int(score):  # inf first: int(inf) raises
         return str(int(score)).encode()
     return repr(score).encode()
 

@@ -116,6 +116,7 @@ class Server:
         self.disk_error: str | None = None  # MISCONF text while persisting fails (engine/persistence)
         self.ready_keys: list[tuple[Database, bytes]] = []
         self.paused_connections: set[Any] = set()
+        self.cron_errors: dict[tuple[str, str], int] = {}  # (job, exception type) -> failures
         self.pause_until = 0.0
         self.pause_writes_only = False
         self.acl_active = False
@@ -300,16 +301,31 @@ class Server:
         now = time.time()
         self.lru_clock = int(now) & 0xFFFFFF
         self.stats.ops_samples.append((now, self.stats.total_commands_processed))
-        expire.active_expire_cycle(self)
+        self._cron_job(expire.active_expire_cycle, self)
         if self.timeout_s:
-            for conn in list(self.connections.values()):
-                c = conn.client
-                if (now - c.last_interaction_s > self.timeout_s and c.blocked is None and not c.subscriptions):
-                    conn.close()
+            self._cron_job(self._close_idle_clients, now)
         if self.pause_until and time.monotonic() >= self.pause_until:
-            self.unpause()
+            self._cron_job(self.unpause)
         for hook in self.cron_hooks:
-            hook(self)
+            self._cron_job(hook, self)
+
+    def _cron_job(self, job: Callable[..., Any], *args: Any) -> None:
+        """Run one cron job; a failure is logged once per job and error type and never stops
+        the jobs after it (one bad value must not silence expiry, eviction or persistence)."""
+        try:
+            job(*args)
+        except Exception as e:  # noqa: BLE001 - contained: the other jobs still run
+            name = getattr(job, "__qualname__", repr(job))
+            key = (name, type(e).__name__)
+            self.cron_errors[key] = self.cron_errors.get(key, 0) + 1
+            if self.cron_errors[key] == 1:
+                log.exception("cron job %s failed (reported once; it keeps running each tick)", name)
+
+    def _close_idle_clients(self, now: float) -> None:
+        for conn in list(self.connections.values()):
+            c = conn.client
+            if now - c.last_interaction_s > self.timeout_s and c.blocked is None and not c.subscriptions:
+                conn.close()
 
     def request_shutdown(self, save: bool | None = None) -> None:
         """Stop accepting, run shutdown hooks (final save, AOF fsync), close every client."""

@@ -39,6 +39,8 @@ def select(ctx: Client, index: bytes) -> Reply:
     n = parse_int(index)
     if n is None:
         raise CommandError(NOT_INTEGER)
+    if not -(2**31) <= n < 2**31:  # getIntFromObjectOrReply
+        raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
     if not 0 <= n < len(ctx.server.dbs):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     ctx.select(n)

@@ -27,7 +27,7 @@ from engine.errors import (
 from engine.objects import LIST
 from engine.protocol import NULL_ARRAY, OK, Reply
 from engine.table import command
-from engine.util import LLONG_MAX, parse_int
+from engine.util import LLONG_MAX, LLONG_MIN, parse_int
 
 __all__ = [
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "lrem",
@@ -149,7 +149,12 @@ def _pop(ctx: Client, left: bool, key: bytes, count_arg: tuple[bytes, ...]) -> R
 
         raise wrong_arity("lpop" if left else "rpop")
     has_count = bool(count_arg)
-    count = _positive(count_arg[0]) if has_count else 1
+    count = 1
+    if has_count:  # getPositiveLongFromObjectOrReply: one message for "abc" and "-1"
+        n = parse_int(count_arg[0])
+        if n is None or n < 0:
+            raise CommandError("ERR value is out of range, must be positive")
+        count = n
     db = ctx.db
     lst = db.lookup_write(key, LIST)
     if lst is None:
@@ -214,10 +219,10 @@ def llen(ctx: Client, key: bytes) -> Reply:
 @command("lindex", arity=3, flags="readonly", keys=(1, 1, 1), acl="@list", group="list",
          summary="Get an element from a list by its index")
 def lindex(ctx: Client, key: bytes, index: bytes) -> Reply:
-    i = _int(index)
-    lst = ctx.db.lookup_read(key, LIST)
+    lst = ctx.db.lookup_read(key, LIST)  # lindexCommand: the key and its type before the index
     if lst is None:
         return None
+    i = _int(index)
     if -len(lst) <= i < len(lst):
         return lst[i]
     return None
@@ -226,11 +231,11 @@ def lindex(ctx: Client, key: bytes, index: bytes) -> Reply:
 @command("lset", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="@list", group="list",
          summary="Set the value of an element in a list by its index")
 def lset(ctx: Client, key: bytes, index: bytes, element: bytes) -> Reply:
-    i = _int(index)
     db = ctx.db
-    lst = db.lookup_write(key, LIST)
+    lst = db.lookup_write(key, LIST)  # lsetCommand: the key and its type before the index
     if lst is None:
         raise CommandError(NO_SUCH_KEY)
+    i = _int(index)
     if not -len(lst) <= i < len(lst):
         raise CommandError(OUT_OF_RANGE)
     lst[i] = element
@@ -343,18 +348,22 @@ def lpos(ctx: Client, key: bytes, element: bytes, *options: bytes) -> Reply:
         raw = options[i + 1]
         if opt == b"rank":
             rank = _int(raw)
+            if rank == LLONG_MIN:
+                rank = -1  # Redis negates it in a long: it stays negative, the first match from the tail
             if rank == 0:
                 raise CommandError(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
                     "or use negative to start from the end of the list")
         elif opt == b"count":
-            count = _int(raw)
-            if count < 0:
+            n = parse_int(raw)  # getPositiveLongFromObjectOrReply with its message
+            if n is None or n < 0:
                 raise CommandError("ERR COUNT can't be negative")
+            count = n
         elif opt == b"maxlen":
-            maxlen = _int(raw)
-            if maxlen < 0:
+            n = parse_int(raw)
+            if n is None or n < 0:
                 raise CommandError("ERR MAXLEN can't be negative")
+            maxlen = n
         else:
             raise CommandError(SYNTAX)
         i += 2

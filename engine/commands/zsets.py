@@ -839,14 +839,18 @@ def zrandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         if z is None:
             return None
         return z.index[int(_rng.random() * len(z))][1]
-    withscores = False
-    if len(rest) == 2 and rest[1].lower() == b"withscores":
-        withscores = True
-    elif len(rest) > 1:
-        raise CommandError(SYNTAX)
+    # zrandmemberCommand's order: the count (-LONG_MAX..LONG_MAX), then the syntax, then with
+    # WITHSCORES a count within +-LONG_MAX/2 (C's division truncates toward zero).
     count = _int(rest[0])
     if count < -LLONG_MAX:
         raise CommandError(f"ERR value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
+    withscores = False
+    if len(rest) == 2 and rest[1].lower() == b"withscores":
+        withscores = True
+        if count < -(LLONG_MAX // 2) or count > LLONG_MAX // 2:
+            raise CommandError("ERR value is out of range")
+    elif len(rest) > 1:
+        raise CommandError(SYNTAX)
     z = ctx.db.lookup_read(key, ZSET)
     if z is None or count == 0:
         return []
