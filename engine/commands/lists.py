@@ -22,7 +22,6 @@ from engine.errors import (
     OUT_OF_RANGE,
     SYNTAX,
     CommandError,
-    WrongTypeError,
 )
 from engine.objects import LIST
 from engine.protocol import NULL_ARRAY, OK, Reply
@@ -547,10 +546,9 @@ def _bmove(ctx: Client, name: str, src: bytes, dst: bytes, wherefrom: bool, wher
     def serve(client: Client, key: bytes) -> Reply:
         if _ready_list(client, key) is None:
             return blocking.NOT_READY
-        try:
-            client.db.lookup_write(dst, LIST)
-        except WrongTypeError:
-            return blocking.NOT_READY
+        # serveClientBlockedOnList: a destination of the wrong type answers WRONGTYPE (raised
+        # by _move before it pops) and unblocks this client; the elements stay in the source
+        # for the next waiter.
         value = _move(client, src, dst, wherefrom, whereto)
         blocking.propagate_as(client, twin)
         return value
