@@ -120,8 +120,18 @@ def wrong_arity(name: str) -> CommandError:
 
 
 def unknown_command(name: bytes, args: list[bytes]) -> CommandError:
-    shown = "".join(f"'{_clip(a)}' " for a in args)
-    return CommandError(f"ERR unknown command '{_clip(name)}', with args beginning with: {shown}")
+    """processCommand's text: arguments printed with ``'%.*s' `` (cut at a NUL byte) until
+    128 characters are shown."""
+    shown = ""
+    for a in args:
+        if len(shown) >= 128:
+            break
+        shown += f"'{_clip(a.split(_NUL, 1)[0], 128 - len(shown))}' "
+    cmd = _clip(name.split(_NUL, 1)[0])
+    return CommandError(f"ERR unknown command '{cmd}', with args beginning with: {shown}")
+
+
+_NUL = bytes(1)
 
 
 def unknown_subcommand(sub: bytes, container: str) -> CommandError:

@@ -39,13 +39,20 @@ def parse_int_arg(data: bytes, error: str = NOT_INTEGER) -> int:
     return n
 
 
-def parse_float(data: bytes | bytearray, error: str = NOT_FLOAT) -> float:
-    """A double as Redis accepts it (strtod, no spaces, no NaN)."""
+def parse_float(data: bytes | bytearray, error: str = NOT_FLOAT, strict_range: bool = True) -> float:
+    """A double as Redis accepts it (strtod, no spaces, no NaN).  With ``strict_range``, as
+    getDoubleFromObject: an overflow (``1e309``) or an underflow to zero (``1e-400``) is an
+    error (strtod's ERANGE), while ``inf`` spelled out is accepted."""
     if not data or _FLOAT_RE.fullmatch(data) is None:
         raise CommandError(error)
     value = float(data)
     if math.isnan(value):
         raise CommandError(error)
+    if strict_range:
+        if math.isinf(value) and b"n" not in data.lower():
+            raise CommandError(error)
+        if value == 0.0 and any(48 < c <= 57 for c in data.lower().split(b"e")[0]):
+            raise CommandError(error)
     return value
 
 

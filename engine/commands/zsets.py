@@ -49,9 +49,14 @@ def _int(raw: bytes, msg: str = NOT_INTEGER) -> int:
 def _score_bound(raw: bytes) -> tuple[float, bool]:
     exclusive = raw[:1] == b"("
     text = raw[1:] if exclusive else raw
-    if exclusive and not text:
-        return 0.0, True  # strtod("") is 0 with nothing left over, so Redis accepts "("
-    value = parse_float(text, MIN_MAX_NOT_FLOAT)
+    # zslParseRange calls strtod without getDoubleFromObject's checks: "" is 0, leading
+    # whitespace is skipped, and an overflow (1e309) is +-inf.
+    if not text:
+        return 0.0, exclusive
+    stripped = text.lstrip(b" \t\n\v\f\r")
+    if not stripped:
+        raise CommandError(MIN_MAX_NOT_FLOAT)
+    value = parse_float(stripped, MIN_MAX_NOT_FLOAT, strict_range=False)
     return value, exclusive
 
 
@@ -691,6 +696,8 @@ def _setop(ctx: Client, kind: str, name: str, args: tuple[bytes, ...], store: by
         raise CommandError(SYNTAX)
     keys = args[1:1 + numkeys]
     opts = args[1 + numkeys:]
+    db = ctx.db
+    inputs = [_input(db, k, store is not None) for k in keys]  # WRONGTYPE before the options, as Redis
     weights = [1.0] * numkeys
     agg = "sum"
     withscores = False
@@ -712,8 +719,6 @@ def _setop(ctx: Client, kind: str, name: str, args: tuple[bytes, ...], store: by
         else:
             raise CommandError(SYNTAX)
         i += 1
-    db = ctx.db
-    inputs = [_input(db, k, store is not None) for k in keys]
     result: dict[bytes, float] = {}
     if kind == "union":
         for src, w in zip(inputs, weights, strict=True):
