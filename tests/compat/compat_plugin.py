@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -20,6 +21,10 @@ import pytest
 __all__ = ["read_deselect"]
 
 _results: dict[str, str] = {}
+
+# redis-py's conftest starts tracemalloc for the whole session (to date ResourceWarnings); it
+# taxes every allocation of ~2400 tests and decides no outcome, so it is kept off here.
+tracemalloc.start = lambda *args, **kwargs: None  # type: ignore[assignment]
 
 
 def read_deselect(path: str) -> set[str]:
