@@ -33,8 +33,13 @@ _MAX_US = 24 * 3600 * 1_000_000
 class LatencyHistogram:
     """An HdrHistogram of latencies in microseconds (3 significant digits), bulk-recorded."""
 
-    def __init__(self) -> None:
-        self.h = HdrHistogram(1, _MAX_US, 3)
+    def __init__(self, unit_ns: int = 1000) -> None:
+        """`unit_ns`: the recorded unit (1000: whole microseconds, the default; 1: nanoseconds,
+        for sub-microsecond service times). Histograms of different units do not merge."""
+        self.unit_ns = int(unit_ns)
+        self._per_ms = 1e6 / self.unit_ns  # units per millisecond
+        self._max = _MAX_US * 1000 // self.unit_ns
+        self.h = HdrHistogram(1, self._max, 3)
         self._counts = np.ctypeslib.as_array(self.h.counts)
         self._sum_us = 0.0
 
@@ -59,9 +64,9 @@ class LatencyHistogram:
             for i in range(0, len(latency_ms), block):
                 self.record_ms(latency_ms[i : i + block], weight)
             return
-        x = np.asarray(latency_ms, dtype=np.float64) * 1000.0
+        x = np.asarray(latency_ms, dtype=np.float64) * self._per_ms
         np.rint(x, out=x)
-        np.clip(x, 1, _MAX_US, out=x)
+        np.clip(x, 1, self._max, out=x)
         us = x.astype(np.int64)
         idx = self._index(us)
         self._counts += np.bincount(idx, minlength=len(self._counts)).astype(np.uint64)[: len(self._counts)] * np.uint64(weight)
@@ -72,6 +77,8 @@ class LatencyHistogram:
         self._sum_us += float(us.sum()) * weight
 
     def merge(self, other: LatencyHistogram) -> None:
+        if other.unit_ns != self.unit_ns:
+            raise ValueError(f"cannot merge histograms in units of {other.unit_ns} and {self.unit_ns} ns")
         self._counts += other._counts
         self.h.total_count += other.h.total_count
         self.h.min_value = min(self.h.min_value, other.h.min_value)
@@ -91,7 +98,7 @@ class LatencyHistogram:
         target = max(1, int(min(q, 100.0) * total / 100 + 0.5))
         i = int(np.searchsorted(np.cumsum(self._counts), target))
         v = self.h.get_highest_equivalent_value(self.h.get_value_from_index(i))
-        return v / 1000.0
+        return v / self._per_ms
 
     def cdf(self) -> tuple[np.ndarray, np.ndarray]:
         """(latency_ms, fraction <= it) at the top of every non-empty bucket: the empirical
@@ -101,15 +108,15 @@ class LatencyHistogram:
             return np.empty(0), np.empty(0)
         cum = np.cumsum(self._counts[idx].astype(np.float64))
         h = self.h
-        ms = np.array([h.get_highest_equivalent_value(h.get_value_from_index(int(i))) for i in idx]) / 1000.0
+        ms = np.array([h.get_highest_equivalent_value(h.get_value_from_index(int(i))) for i in idx]) / self._per_ms
         return ms, cum / cum[-1]
 
     def max_ms(self) -> float:
         """The exact maximum (hdrh's get_max_value rounds it up to its bucket's top)."""
-        return self.h.max_value / 1000.0 if self.count else math.nan
+        return self.h.max_value / self._per_ms if self.count else math.nan
 
     def mean_ms(self) -> float:
-        return self._sum_us / self.count / 1000.0 if self.count else math.nan
+        return self._sum_us / self.count / self._per_ms if self.count else math.nan
 
     def summary(self) -> dict[str, float]:
         names = ("p50_ms", "p90_ms", "p99_ms", "p999_ms")

@@ -226,7 +226,16 @@ def _group_figures(rec: Recorder) -> dict[tuple[str, str], dict[str, Any]]:
         out[(row["kind"], row["group"])] = row
     for row in _resource_rows(rec)[0]:
         out[("resource", row["resource"])] = row
+    for c in range(1, len(Outcome.NAMES)):
+        out[("cause", Outcome.NAMES[c])] = {"requests": int(rec.overall.outcomes[c])}
+    for flow, hs in rec.pubsub.items():
+        for j, hist in enumerate(hs):
+            out[("pubsub", f"{flow}#{j}")] = {"deliveries": hist.count, **hist.summary()}
     return out
+
+
+_FIGURES_OF = {"resource": RESOURCE_FIGURES, "cause": ("requests",),
+               "pubsub": ("deliveries", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms")}
 
 
 def intervals_table(per_rep: list[dict[tuple[str, str], dict[str, Any]]]) -> pd.DataFrame:
@@ -234,7 +243,7 @@ def intervals_table(per_rep: list[dict[tuple[str, str], dict[str, Any]]]) -> pd.
     rows = []
     keys = list(per_rep[0])
     for key in keys:
-        figures = RESOURCE_FIGURES if key[0] == "resource" else GROUP_FIGURES
+        figures = _FIGURES_OF.get(key[0], GROUP_FIGURES)
         for metric in figures:
             vals = np.array([float(r[key][metric]) if key in r and r[key].get(metric) is not None else math.nan
                              for r in per_rep])
@@ -249,8 +258,11 @@ def intervals_table(per_rep: list[dict[tuple[str, str], dict[str, Any]]]) -> pd.
 
 
 def intervals_doc(iv: pd.DataFrame) -> dict[str, Any]:
-    """The intervals as JSON: {service|sources|flows|resources: {group: {metric: {...}}}}."""
-    section = {"service": "service", "source": "sources", "flow": "flows", "resource": "resources"}
+    """The intervals as JSON: {service: {metric: {...}}, sources|flows|resources|errors_by_cause|
+    pubsub_delivery: {group: {metric: {mean, half_width_95, low, high}}}}; a pub/sub subscriber
+    is `flow#index`."""
+    section = {"service": "service", "source": "sources", "flow": "flows", "resource": "resources",
+               "cause": "errors_by_cause", "pubsub": "pubsub_delivery"}
     doc: dict[str, Any] = {v: {} for v in section.values()}
     for r in iv.replace({np.nan: None}).to_dict("records"):
         entry = {"mean": r["mean"], "half_width_95": r["half_width_95"], "low": r["low"], "high": r["high"]}
@@ -311,7 +323,7 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
         for ra, rb in zip(pooled.res, other.res, strict=True):
             ra.merge(rb)
         for flow, hists in other.pubsub.items():
-            mine = pooled.pubsub.setdefault(flow, [type(h)() for h in hists])
+            mine = pooled.pubsub.setdefault(flow, [type(h)(h.unit_ns) for h in hists])
             for ha, hb in zip(mine, hists, strict=True):
                 ha.merge(hb)
         pooled.minutes += other.minutes

@@ -470,6 +470,11 @@ class CacheServiceSpec(_Model):
         description="load shedding in front of each instance: a request that would wait longer is refused "
         "at once (outcome `shed`); None: no shedding",
     )
+    placement: Literal["modulo", "hash_slots"] = Field(
+        default="modulo",
+        description="which shard holds a key: `modulo` (key id mod shards) or `hash_slots` (Redis Cluster: "
+        "CRC16 of the key name `key:<id>` mod 16384, slots in contiguous ranges per shard)",
+    )
 
     @model_validator(mode="after")
     def _capacity(self) -> CacheServiceSpec:
@@ -716,6 +721,13 @@ class RunSpec(_Model):
     seed: int = Field(default=0, ge=0)
     replications: int = Field(default=1, ge=1)
     model: Literal["auto", "simpy", "vector"] = "auto"
+    latency_resolution_ns: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="unit latencies are recorded in: 1000 (whole microseconds, 3 significant digits) "
+        "or down to 1 for sub-microsecond service times (in-memory calls, pipelined commands)",
+    )
     parallel: bool = Field(
         default=False,
         description="answer the cache's hit/miss queries of the next chunk in a forked process while "

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simlab.model.cache import replay_trace
+from simlab.model.cluster import slot_owners, slots_of_ids
 from simlab.paths import PROJECT_ROOT
 from simlab.scenario import Dist, FlowSpec, Scenario
 from simlab.workload.arrivals import arrival_times_s
@@ -212,8 +213,41 @@ class PlanBuilder:
         self.traces = {i: TraceStream(s.trace, base_dir=PROJECT_ROOT) for i, s in enumerate(sc.sources)
                        if s.trace is not None}
         self.trace_key_base = sc.keyspace.num_keys
+        self._slot_of_key: np.ndarray | None = None
+        self._owners = np.zeros(1, dtype=np.int64)
 
     # --- cache content -------------------------------------------------------------------
+
+    def shard_of(self, keys: np.ndarray) -> np.ndarray:
+        """The shard holding each key id (`cache.placement`)."""
+        shards = self.sc.cache.shards
+        if self.sc.cache.placement == "modulo" or shards == 1:
+            return keys % shards
+        if self._slot_of_key is None:
+            self._slot_of_key = slots_of_ids(np.arange(self.sc.keyspace.num_keys))
+            self._owners = slot_owners(shards)
+        n = len(self._slot_of_key)
+        inside = keys < n
+        slots = np.empty(len(keys), dtype=np.int64)
+        slots[inside] = self._slot_of_key[keys[inside]]
+        if not inside.all():
+            slots[~inside] = slots_of_ids(keys[~inside])  # trace keys
+        return self._owners[slots]
+
+    def _keys_on(self, shard: int) -> np.ndarray:
+        """Keyspace ids held by `shard` (for hot keys/slots); with hash slots, one slot's keys."""
+        ids = np.arange(max(self.sc.keyspace.num_keys, self.sc.cache.shards), dtype=np.int64)
+        if self.sc.cache.placement == "hash_slots" and self.sc.cache.shards > 1:
+            self.shard_of(ids[:1])
+            slots = self._slot_of_key
+            assert slots is not None
+            mine = ids[: len(slots)][self._owners[slots] == shard]
+            if len(mine):
+                one_slot = mine[slots[mine] == slots[mine[0]]]
+                return one_slot
+            return ids[:1]
+        mine = ids[ids % self.sc.cache.shards == shard]
+        return mine if len(mine) else ids[:1]
 
     def _wipes(self, shard: int) -> list[float]:
         """Times the shard's cache is emptied: restarts without persistence, lost nodes."""
@@ -243,7 +277,7 @@ class PlanBuilder:
         elif sizes is None:
             sizes = self.keys.sizes_bytes(keys)
         for s in range(shards):
-            idx = order[(keys[order] % shards) == s]
+            idx = order[self.shard_of(keys[order]) == s]
             if len(idx) == 0:
                 continue
             cuts = sorted(set(self._wipes(s)))
@@ -368,23 +402,23 @@ class PlanBuilder:
         hit = np.full(n, -1, dtype=np.int8)
         dly[:, 0] = pre
 
-        shards, copies = sc.cache.shards, self.copies
+        copies = self.copies
         keys = self.keys.keys(r_key, n)
         sizes = self.keys.sizes_bytes(keys)
         if from_trace.any():
             keys[from_trace] = t_key[from_trace] + self.trace_key_base
             sizes[from_trace] = t_size[from_trace]
         for kind, hot_shard, a, b, share in self.windows.hot:
-            # a hot key: one key of the shard (id = shard number); a hot slot: keys of the shard
+            # a hot key: one key of the shard; a hot slot: the keys of one slot of the shard
             m = np.flatnonzero((t0 >= a) & (t0 < b))
             m = m[r_hot.random(len(m)) < share]
+            on_shard = self._keys_on(hot_shard)
             if kind == "hot_key":
-                keys[m] = hot_shard
+                keys[m] = on_shard[0]
             else:
-                moved = keys[m] - keys[m] % shards + hot_shard
-                keys[m] = np.where(moved < max(sc.keyspace.num_keys, shards), moved, hot_shard)
+                keys[m] = on_shard[keys[m] % len(on_shard)]
             sizes[m] = self.keys.sizes_bytes(keys[m] % sc.keyspace.num_keys)
-        shard = (keys % shards).astype(np.int16)
+        shard = self.shard_of(keys).astype(np.int16)
         primary = shard * copies
         if sc.cache.read_from_replicas and copies > 1:
             reader = primary + r_key.integers(0, copies, n).astype(np.int16)
@@ -454,7 +488,7 @@ class PlanBuilder:
                     one_way = _half(r_net, fs.subscriber_rtt_ms, k * fs.subscribers).reshape(k, fs.subscribers)
                     pubsub.append((fi, rows, one_way))
             elif fs.kind == "lock":
-                lock_primary = (self.lock_key % shards) * copies
+                lock_primary = int(self.shard_of(np.array([self.lock_key]))[0]) * copies
                 res[rows, 0] = lock_primary
                 svc[rows, 0] = svc_of("SET", r_svc, k) + write_cost(rows)
                 res[rows, 1] = self.lock_res

@@ -112,18 +112,19 @@ class Recorder:
 
     def __init__(
         self, source_names: list[str], flow_names: list[str], resources: list[Resource], lock_res: int,
-        thresholds_ms: Sequence[float] = (),
+        thresholds_ms: Sequence[float] = (), unit_ns: int = 1000,
     ) -> None:
         self.source_names = source_names
+        self.unit_ns = unit_ns  # latency histogram resolution (run.latency_resolution_ns)
         # per-minute counts by group, outcome and latency bucket, for SLIs (simlab.slo)
         self.events = MinuteEvents(source_names, flow_names, thresholds_ms)
         self.flow_names = flow_names
         self.resources = resources
         self.lock_res = lock_res
-        self.overall = GroupStats()
-        self.by_source = [GroupStats() for _ in source_names]
-        self.by_flow = [GroupStats() for _ in flow_names]
-        self.res = [ResourceStats() for _ in resources]
+        self.overall = GroupStats(hist=LatencyHistogram(unit_ns))
+        self.by_source = [GroupStats(hist=LatencyHistogram(unit_ns)) for _ in source_names]
+        self.by_flow = [GroupStats(hist=LatencyHistogram(unit_ns)) for _ in flow_names]
+        self.res = [ResourceStats(wait_hist=LatencyHistogram(unit_ns)) for _ in resources]
         self.minutes: list[tuple[int, int, int, int, int, float, float]] = []
         self.pubsub: dict[str, list[LatencyHistogram]] = {}
         self.window_s = 0.0
@@ -234,7 +235,7 @@ class Recorder:
             pr, fr, ow = pr[good], fr[good], one_way[sel][good]
             start = att.dep[fr, 0] - att.svc_eff[fr, 0]
             nsub = ow.shape[1]
-            hs = self.pubsub.setdefault(self.flow_names[fi], [LatencyHistogram() for _ in range(nsub)])
+            hs = self.pubsub.setdefault(self.flow_names[fi], [LatencyHistogram(self.unit_ns) for _ in range(nsub)])
             for j in range(nsub):
                 deliver = start + att.svc_eff[fr, 0] * (j + 1) / nsub + ow[:, j]
                 hs[j].record_ms((deliver - plan.t0[pr]) * 1e3, wt)

@@ -131,7 +131,7 @@ def simulate(
         builder = PlanBuilder(sc, windows, plan_seq, _cache_factory(sc, seed + rep))
         faults = FaultLookup(windows, len(builder.resources))
         rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res,
-                       thresholds_ms=sc.slo.latency_thresholds_ms())
+                       thresholds_ms=sc.slo.latency_thresholds_ms(), unit_ns=sc.run.latency_resolution_ns)
         rec.end_s = duration_s
         state = QueueState(builder.resources)
         chunk_seqs = chunk_seq.spawn(len(edges) - 1)
@@ -212,7 +212,7 @@ def simulate_day_fast(
     builder = PlanBuilder(no_faults, windows, plan_seq, _cache_factory(sc, seed))
     faults = FaultLookup(windows, len(builder.resources))
     rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res,
-                   thresholds_ms=sc.slo.latency_thresholds_ms())
+                   thresholds_ms=sc.slo.latency_thresholds_ms(), unit_ns=sc.run.latency_resolution_ns)
     state = QueueState(builder.resources)
     seqs = chunk_seq.spawn(hours + 1)
     if cache_warmup_s > 0:

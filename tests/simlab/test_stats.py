@@ -38,6 +38,21 @@ def test_every_json_figure_carries_an_interval() -> None:
         for k, v in row.items():
             if k not in NOT_FIGURES and v is not None:
                 assert k in iv["resources"][row["resource"]], (row["resource"], k)
+    for cause in doc["errors_by_cause"]:
+        assert "requests" in iv["errors_by_cause"][cause]
+
+
+def test_pubsub_delivery_figures_carry_intervals() -> None:
+    from simlab.paths import DEFAULT_SCENARIO
+    from simlab.scenario import load_scenario
+
+    doc = simulate(load_scenario(DEFAULT_SCENARIO), duration_s=8, warmup_s=2, replications=2).to_dict()
+    assert doc["pubsub_delivery"]
+    for row in doc["pubsub_delivery"]:
+        group = f"{row['flow']}#{row['subscriber']}"
+        for k, v in row.items():
+            if k not in ("flow", "subscriber") and v is not None:
+                assert k in doc["intervals"]["pubsub_delivery"][group], (group, k)
 
 
 def test_overloaded_queue_reports_offered_load_and_busy_fraction_apart() -> None:
@@ -99,3 +114,15 @@ def test_target_ci_stops_at_the_cap_and_says_so() -> None:
     sc = single_queue(500.0, EXP_1MS, duration_s=2, warmup_s=0.2)
     t = simulate(sc, target_ci=1e-6, max_replications=4).extra["target_ci"]
     assert not t["met"] and t["replications"] == 4
+
+
+def test_sub_microsecond_resolution() -> None:
+    """A constant 0.3 us service at low load: recorded in microseconds the latency is clipped
+    to the 1 us floor; in nanoseconds it is 0.3 us to HdrHistogram's 3 significant digits."""
+    from simlab.scenario import scenario_from_dict
+
+    sc = single_queue(1000.0, {"kind": "constant", "value": 0.3}, duration_s=2, warmup_s=0.1)
+    assert simulate(sc).overall["p50_ms"] == pytest.approx(1e-3)
+    fine = scenario_from_dict({**sc.model_dump(), "run": {**sc.run.model_dump(), "latency_resolution_ns": 1}})
+    o = simulate(fine).overall
+    assert o["p50_ms"] == pytest.approx(0.3e-3, rel=1e-3) and o["mean_ms"] == pytest.approx(0.3e-3, rel=1e-3)
