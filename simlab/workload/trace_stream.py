@@ -113,7 +113,7 @@ def _looks_binary(path: Path) -> bool:
     return False
 
 
-def _numeric(path: Path, name: str, col: pd.Series | np.ndarray, what: str, first_line: int) -> np.ndarray:
+def _numeric(path: Path, name: str | int, col: pd.Series | np.ndarray, what: str, first_line: int) -> np.ndarray:
     try:
         return np.asarray(col, dtype=np.float64)
     except (TypeError, ValueError):
@@ -159,6 +159,12 @@ def _csv_blocks(spec: TraceSpec, path: Path, block: int) -> Iterator[Trace]:
         return cols.index(ref)
 
     where = {k: (None if v is None else index_of(k, v)) for k, v in names.items()}
+
+    def label(k: str) -> str | int:
+        """How the user named the column: its header name, or its 0-based index."""
+        i = where[k]
+        assert i is not None
+        return cols[i] if header else i
     if twitter and len(cols) != len(TWITTER_COLUMNS):
         raise TraceError(path, f"a Twitter cache trace has 7 columns {list(TWITTER_COLUMNS)}, this one has {len(cols)}")
     line = 2 if header else 1
@@ -182,11 +188,11 @@ def _csv_blocks(spec: TraceSpec, path: Path, block: int) -> Iterator[Trace]:
         if key_raw.dtype.kind in "iu":
             keys = (key_raw.astype(np.int64) & _KEY_MASK).astype(np.int64)
         elif key_raw.dtype.kind == "f":
-            keys = _numeric(path, cols[where["key"] or 0], key_raw, "key", line).astype(np.int64)
+            keys = _numeric(path, label("key"), key_raw, "key", line).astype(np.int64)
         else:
             keys = _hash_keys(key_raw)
         if where["time"] is not None:
-            times = _numeric(path, cols[where["time"]], col("time"), "time", line)
+            times = _numeric(path, label("time"), col("time"), "time", line)
         else:
             times = np.arange(line, line + n, dtype=np.float64)
         if twitter:
@@ -194,7 +200,7 @@ def _csv_blocks(spec: TraceSpec, path: Path, block: int) -> Iterator[Trace]:
                      + _numeric(path, "value_size", batch.column(3).to_numpy(zero_copy_only=False), "value_size",
                                 line)).astype(np.int64)
         elif where["size"] is not None:
-            sizes = _numeric(path, cols[where["size"]], col("size"), "size", line).astype(np.int64)
+            sizes = _numeric(path, label("size"), col("size"), "size", line).astype(np.int64)
         else:
             sizes = np.ones(n, dtype=np.int64)
         if n and sizes.min() < 1:
@@ -211,7 +217,7 @@ def _csv_blocks(spec: TraceSpec, path: Path, block: int) -> Iterator[Trace]:
         else:
             ops = np.zeros(n, dtype=np.int8)
         if where["ttl"] is not None:
-            ttls = _numeric(path, cols[where["ttl"]], col("ttl"), "ttl", line)
+            ttls = _numeric(path, label("ttl"), col("ttl"), "ttl", line)
             ttls[ttls <= 0] = np.nan
         else:
             ttls = np.full(n, np.nan)
