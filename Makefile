@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: report test install lint clean compat
+.PHONY: report test install lint clean fuzz soak compat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: $(STAMP)
 # redis-server passes.  COMPAT_ARGS=--report-only prints the counts and exits 0.
 compat: $(STAMP)
 	$(BIN)/python tests/compat/run_compat.py $(COMPAT_ARGS)
+
+# Long reliability runs against a real redis-server (Debian package redis-server): 10,000
+# differential fuzz sequences of 20 commands (0 mismatches expected), and a 10-minute soak.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.differential.fuzz --sequences 10000 --seed 1
+
+soak: $(STAMP)
+	$(BIN)/python -m tests.engine.security.soak --seconds 600
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine simlab tests benchmarks
