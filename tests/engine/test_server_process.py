@@ -88,3 +88,15 @@ def test_port_in_use_is_reported(tmp_path: Path) -> None:
     with started(tmp_path) as (_proc, port):
         res = subprocess.run(_argv("--port", str(port), "--save", ""), capture_output=True, text=True, timeout=30)
         assert res.returncode != 0 and str(port) in res.stdout + res.stderr
+
+
+def test_parameters_of_every_command_family_are_accepted_at_startup(tmp_path: Path) -> None:
+    """Parameters that command-family modules declare (streams, HyperLogLog, tracking, ACL
+    pub/sub) are known on the command line, as redis-server knows every one of its own."""
+    with started(tmp_path, "--stream-node-max-entries", "50", "--hll-sparse-max-bytes", "3000",
+                 "--tracking-table-max-keys", "100", "--acl-pubsub-default", "resetchannels") as (_, port):
+        r = redis.Redis(port=port, decode_responses=True)
+        assert r.config_get("stream-node-max-entries") == {"stream-node-max-entries": "50"}
+        assert r.config_get("hll-sparse-max-bytes") == {"hll-sparse-max-bytes": "3000"}
+        assert r.config_get("tracking-table-max-keys") == {"tracking-table-max-keys": "100"}
+        r.close()
