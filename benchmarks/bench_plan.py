@@ -1,6 +1,6 @@
 """Speed of the capacity planner and of sweeps on Dask (issue 8's targets).
 
-    python benchmarks/bench_plan.py [--budget full|quick] [--points 8] [--skip-plan]
+    python benchmarks/bench_plan.py [--budget full|quick] [--points 8] [--skip-plan] [--cpu]
 
 Prints:
   * `plan_capacity` of the default scenario for 1x/2x/5x/10x over the default configuration
@@ -25,6 +25,9 @@ def main() -> None:
     ap.add_argument("--budget", default="full", choices=["full", "quick"])
     ap.add_argument("--points", type=int, default=8)
     ap.add_argument("--skip-plan", action="store_true")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also run each plan serially in this process and print its CPU time: a figure the "
+                         "machine's other load does not move, the wall time of an idle machine's serial run")
     args = ap.parse_args()
 
     from simlab.paths import DEFAULT_SCENARIO
@@ -81,6 +84,12 @@ def main() -> None:
                         f"binds {a.binding_slo}/{a.binding_resource}, knee {a.knee_growth or float('nan'):.2f}x")
                 rows.append((f"  {a.growth:g}x (today {'meets' if a.baseline_met else 'misses'}, binds "
                              f"{a.baseline_binding_resource})", desc, f"{a.simulated} simulated"))
+            if args.cpu:
+                c0 = time.process_time()
+                p = plan_capacity(sc, growth=(1, 2, 5, 10), budget=budget, parallel=False, cache_dir=None,  # type: ignore[arg-type]
+                                  progress=False)
+                rows.append((f"plan ({budget}) serial CPU time", f"{time.process_time() - c0:.1f} s for "
+                             f"{p.simulated} configurations", "idle-machine serial wall time"))
 
     w = max(len(r[0]) for r in rows)
     for name, value, target in rows:
