@@ -200,6 +200,14 @@ def _install(server: Any, loaded: rdb.RdbLoadResult) -> None:
                                    f"more than {len(server.dbs)} databases. Exiting")
         db = server.dbs[dbid]
         db.load(data, expires)
+    if loaded.functions:
+        from engine.commands.functions import load_libraries  # the command layer sits above this one
+        from engine.errors import RedisError
+
+        try:
+            load_libraries(server, loaded.functions)
+        except RedisError as exc:
+            raise PersistenceError(f"Failed loading library: {exc}. Exiting.") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -240,7 +248,8 @@ def load_on_start(server: Any, execute: Callable[[list[bytes]], None] | None = N
             if path.exists():
                 start = time.monotonic()
                 try:
-                    loaded = rdb.load(path, now_ms=_now_ms())
+                    # rdbchecksum no: the stored CRC is not verified on load (rdbLoadRio)
+                    loaded = rdb.load(path, now_ms=_now_ms(), verify_checksum=_yes(server, "rdbchecksum", "yes"))
                 except rdb.RdbError as exc:
                     raise PersistenceError(f"Fatal error loading the DB: {exc}. Exiting.") from None
                 except OSError as exc:
@@ -402,10 +411,13 @@ def _sync_lastsave(server: Any, st: PersistenceState) -> None:
         server.lastsave = st.lastsave
 
 
-def _rdb_options(server: Any) -> dict[str, bool]:
+def _rdb_options(server: Any) -> dict[str, Any]:
+    from engine.commands.functions import library_codes  # the command layer sits above this one
+
     return {
         "compression": _yes(server, "rdbcompression", "yes"),
         "checksum": _yes(server, "rdbchecksum", "yes"),
+        "functions": library_codes(server),  # rdbSaveFunctions
     }
 
 
