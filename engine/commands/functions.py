@@ -26,7 +26,7 @@ from engine.scripting import ScriptEngine, function_engine
 from engine.table import command, container, subcommand
 from engine.util import glob_match
 
-__all__ = ["Library", "fcall", "fcall_ro"]
+__all__ = ["Library", "fcall", "fcall_ro", "library_codes", "load_libraries"]
 
 _NAME_OK = re.compile(rb"[A-Za-z0-9_]+")
 _KNOWN_FLAGS = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
@@ -49,7 +49,11 @@ class Library:
 
 
 def _registry(ctx: Client) -> tuple[ScriptEngine, dict[bytes, Library], dict[bytes, Function]]:
-    eng = function_engine(ctx.server)
+    return _registry_of(ctx.server)
+
+
+def _registry_of(server: Any) -> tuple[ScriptEngine, dict[bytes, Library], dict[bytes, Function]]:
+    eng = function_engine(server)
     libs: dict[bytes, Library] | None = getattr(eng, "libraries", None)
     if libs is None:
         libs = {}
@@ -83,8 +87,25 @@ def _parse_header(code: bytes) -> bytes:
     return name
 
 
+def library_codes(server: Any) -> list[bytes]:
+    """The loaded libraries' source codes, in load order (what an RDB snapshot saves)."""
+    libs: dict[bytes, Library] | None = getattr(getattr(server, "function_vm", None), "libraries", None)
+    return [lib.code for lib in libs.values()] if libs else []
+
+
+def load_libraries(server: Any, codes: list[bytes]) -> None:
+    """Load the libraries an RDB snapshot held (rdbFunctionLoad): a library that fails to
+    compile or register, or whose name is taken, raises :class:`CommandError` with Redis's text."""
+    for code in codes:
+        _load_on(server, code, replace=False)
+
+
 def _load(ctx: Client, code: bytes, replace: bool) -> bytes:
-    eng, libs, funcs = _registry(ctx)
+    return _load_on(ctx.server, code, replace)
+
+
+def _load_on(server: Any, code: bytes, replace: bool) -> bytes:
+    eng, libs, funcs = _registry_of(server)
     name = _parse_header(code)
     old = libs.get(name)
     if old is not None and not replace:
@@ -120,7 +141,7 @@ def _load(ctx: Client, code: bytes, replace: bool) -> bytes:
             funcs.pop(fname, None)
     libs[name] = lib
     funcs.update(lib.functions)
-    ctx.server.dirty += 1
+    server.dirty += 1
     return name
 
 

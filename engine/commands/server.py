@@ -216,7 +216,7 @@ def command_getkeys(ctx: Client, *argv: bytes) -> Reply:
     return [argv[i] for i in positions]
 
 
-@subcommand("command", "getkeysandflags", arity=-3, flags="loading stale", acl="@connection", group="server",
+@subcommand("command", "getkeysandflags", arity=-4, flags="loading stale", acl="@connection", group="server",
             since="7.0.0", summary="Extract keys and access flags given a full Redis command",
             complexity="O(N) where N is the number of arguments to the command")
 def command_getkeysandflags(ctx: Client, *argv: bytes) -> Reply:

@@ -13,8 +13,9 @@ The writer chooses the encodings Redis 7.0 itself chooses with default settings
 ``redis-check-rdb`` and a real ``redis-server`` 7.0 accept the engine's ``dump.rdb``.  The
 reader accepts everything Redis 7.0 writes for strings, lists, hashes, sets and sorted sets,
 plus the older encodings it still reads (ziplist, zipmap, quicklist v1, plain lists and
-``ZSET`` with string scores); module auxiliary data and functions are skipped with a
-warning, as ``redis-check-rdb`` skips them.
+``ZSET`` with string scores); module auxiliary data is skipped with a warning, as
+``redis-check-rdb`` skips it.  FUNCTION libraries are ``RDB_OPCODE_FUNCTION2`` records (the
+library's source) after the aux fields, written and read back.
 
 :func:`save` writes to ``temp-<pid>.rdb`` in the target directory, fsyncs and renames it over
 the destination, so a crash leaves either the old snapshot or the new one, never half of one
@@ -159,6 +160,8 @@ class RdbLoadResult:
     end_offset: int
     keys_loaded: int = 0
     expired_skipped: int = 0
+    #: FUNCTION LOAD'ed libraries' source, in file order (``RDB_OPCODE_FUNCTION2`` records).
+    functions: list[bytes] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,13 +382,21 @@ def write_stream(
     checksum: bool = True,
     aof_base: bool = False,
     aux: Mapping[bytes, bytes] | None = None,
+    functions: Iterable[bytes] = (),
 ) -> int:
-    """Write a complete RDB file to ``out``; return its size in bytes."""
+    """Write a complete RDB file to ``out``; return its size in bytes.
+
+    ``functions`` are the FUNCTION libraries' source codes: each is one ``RDB_OPCODE_FUNCTION2``
+    record after the aux fields and before the databases, where rdbSaveRio (rdbSaveFunctions)
+    puts them, so redis-server 7.0 loads them back."""
     w = RdbWriter(out, compression=compression, checksum=checksum)
     w.header()
     w.default_aux(aof_base=aof_base)
     for name, value in (aux or {}).items():
         w.aux(name, value)
+    for code in functions:
+        w._raw(bytes((OPCODE_FUNCTION2,)))
+        w.string(code)
     for db in dbs:
         w.database(db)
     w.finish()
@@ -752,8 +763,7 @@ def loads(
             log.warning("skipping module aux data (module id %d) at offset %d: no such module", moduleid, op_at)
             continue
         if t == OPCODE_FUNCTION2:
-            r.string()
-            log.warning("skipping a function library at offset %d: functions are not restored", op_at)
+            result.functions.append(r.string())
             continue
         if t == OPCODE_FUNCTION:
             raise r.error("pre-release function format is not supported", op_at)
