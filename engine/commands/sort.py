@@ -61,14 +61,23 @@ def lookup_by_pattern(db: Database, pattern: bytes, element: bytes) -> bytes | N
 
 
 def _score(raw: bytes) -> float:
-    """strtod over the whole string: leading blanks allowed, trailing ones and NaN are not."""
-    if not raw or raw.rstrip() != raw or b"_" in raw:
+    """strtod over the whole string: leading blanks allowed, trailing ones and NaN are not; ""
+    is 0 (nothing to convert, nothing left over); a result out of range (overflow, underflow,
+    subnormal: glibc's ERANGE) is refused.  (Redis does not clear errno before its strtod, so a
+    stale ERANGE from an earlier command can fail a valid numeric SORT there: not emulated.)"""
+    if not raw:
+        return 0.0
+    if raw.rstrip() != raw or b"_" in raw:
         raise CommandError(NOT_DOUBLE)
     try:
         value = float(raw)
     except ValueError:
         raise CommandError(NOT_DOUBLE) from None
     if math.isnan(value):
+        raise CommandError(NOT_DOUBLE)
+    if math.isinf(value) and b"n" not in raw.lower():
+        raise CommandError(NOT_DOUBLE)
+    if abs(value) < 2.2250738585072014e-308 and any(48 < c <= 57 for c in raw.lower().split(b"e")[0]):
         raise CommandError(NOT_DOUBLE)
     return value
 

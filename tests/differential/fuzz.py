@@ -7,7 +7,9 @@ Each sequence is 20 commands over a pool of five keys, so commands meet keys of 
 that reach validation branches: non-integers, ``" 1"``, ``1.5``, ``inf``, empty strings,
 LLONG_MIN/MAX and their neighbours, negative counts, wrong arities and unknown options.
 Counts that Redis would honour by streaming billions of elements (SRANDMEMBER -huge) are not
-drawn: both servers would only run out of memory.
+drawn: both servers would only run out of memory.  SORT is drawn with ALPHA (or as a syntax
+error) only: Redis's sortCommand reads errno without clearing it, so an ERANGE left by any
+earlier strtod (``1e309`` in another command) fails a valid numeric SORT there at random.
 
 Long runs (``make fuzz``)::
 
@@ -130,7 +132,7 @@ def _keys(r: R) -> Command:
         [b"EXPIRE", k, r.choice([b"100", b"0", b"-1", b"abc", b"9223372036854775807"])], [b"PERSIST", k],
         [b"EXPIRE", k, b"100", r.choice([b"NX", b"XX", b"GT", b"LT", b"BAD"])], [b"TTL", k], [b"PTTL", k],
         [b"COPY", k, _k(r), r.choice([b"REPLACE", b"DB", b"BAD"])], [b"KEYS", r.choice([b"*", b"k[0-2]", b"k?", b"*[", b"\\k*"])],
-        [b"DBSIZE"], [b"UNLINK", k], [b"TOUCH", k, _k(r)], [b"SORT", k, r.choice([b"ALPHA", b"DESC", b"LIMIT"])],
+        [b"DBSIZE"], [b"UNLINK", k], [b"TOUCH", k, _k(r)], [b"SORT", k, r.choice([b"ALPHA", b"LIMIT"])],
         [b"SORT", k, b"LIMIT", _i(r), _i(r), b"ALPHA"], [b"OBJECT", b"BADSUB", k], [b"EXPIRETIME", k],
     ])
 

@@ -123,3 +123,16 @@ def test_cron_survives_inf_score_and_a_failing_job(engine: EmbeddedServer, caplo
     finally:
         server.cron_hooks.remove(broken)
     assert r.memory_usage("infz") is not None
+
+
+def test_sort_scores_parse_as_strtod(engine: EmbeddedServer) -> None:
+    """SORT: "" is 0 (Redis 7.0 sorts it), an out-of-range double (1e309, 1e-320) is refused."""
+    r = redis.Redis(port=engine.port)
+    r.delete("sl", "sbad")
+    r.rpush("sl", "10", "", "-1")
+    assert r.sort("sl") == [b"-1", b"", b"10"]
+    for bad in ("1e309", "1e-320"):
+        r.delete("sbad")
+        r.rpush("sbad", "1", bad)
+        with pytest.raises(redis.ResponseError, match="can't be converted into double"):
+            r.sort("sbad")
