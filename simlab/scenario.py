@@ -513,10 +513,16 @@ class FaultSpec(_Model):
     aof_delayed_fsync), i.e. stalls of fsync_ms - 2000 ms every fsync_ms.
     hot_key / hot_slot: a `share` of requests go to one key / to keys of one hash slot on
     `shard` (default 0).
+    reshard: a `share` of `shard`'s slots (its last ones; with modulo placement, a hash-chosen
+    share of its keys) move to `to_shard` during the window, as `redis-cli --cluster reshard`
+    does: MIGRATE in batches of 10 keys, `migrate_us_per_key` of work on the source primary
+    and the same on the destination's, spread evenly over the window; from its end, requests
+    for the moved keys go to the destination, whose cache has them (the data moved along). ASK
+    redirections during the move are not modelled.
     """
 
     kind: Literal["restart", "slow", "blip", "failover", "node_loss", "backend_slow", "backend_outage",
-                  "partition", "slow_disk", "hot_key", "hot_slot"]
+                  "partition", "slow_disk", "hot_key", "hot_slot", "reshard"]
     at_s: float | None = Field(default=None, ge=0)
     rate_per_hour: float | None = Field(default=None, gt=0)
     duration_s: float = Field(gt=0)
@@ -528,7 +534,11 @@ class FaultSpec(_Model):
     promotion_s: float | None = Field(default=None, ge=0, description="failover: election + promotion")
     resync: Literal["full", "partial"] = "full"
     fsync_ms: float = Field(default=0.0, ge=0, description="slow_disk: fsync time during the fault")
-    share: float = Field(default=0.0, ge=0, le=1, description="hot_key/hot_slot: share of requests redirected")
+    share: float = Field(default=0.0, ge=0, le=1, description="hot_key/hot_slot: share of requests redirected; "
+                         "reshard: share of the shard's slots (keys) moved")
+    to_shard: int | None = Field(default=None, ge=0, description="reshard: destination (default: the next shard)")
+    migrate_us_per_key: float = Field(
+        default=50.0, ge=0, description="reshard: MIGRATE work per key on the source and RESTORE on the destination")
 
     @model_validator(mode="after")
     def _when(self) -> FaultSpec:
@@ -538,6 +548,8 @@ class FaultSpec(_Model):
             raise ValueError(f"{self.kind} needs `share` > 0")
         if self.kind == "slow_disk" and self.fsync_ms <= 0:
             raise ValueError("slow_disk needs `fsync_ms` > 0")
+        if self.kind == "reshard" and (self.shard is None or self.at_s is None or self.share <= 0):
+            raise ValueError("reshard needs `shard`, `at_s` and `share` > 0")
         return self
 
     def failover_delay_s(self) -> float:
@@ -784,6 +796,9 @@ class Scenario(_Model):
         for fault in self.faults:
             if fault.shard is not None and fault.shard >= self.cache.shards:
                 raise ValueError(f"fault shard {fault.shard} >= cache.shards {self.cache.shards}")
+            if fault.kind == "reshard" and (self.cache.shards < 2 or (fault.to_shard or 0) >= self.cache.shards
+                                            or fault.to_shard == fault.shard):
+                raise ValueError("reshard needs 2+ shards and a `to_shard` other than `shard`, below cache.shards")
             if fault.kind == "failover" and self.cache.replicas < 1:
                 raise ValueError("a failover fault needs cache.replicas >= 1 (nothing to promote)")
         table = {k.upper() for k in self.cache.service_time_us}

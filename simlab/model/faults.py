@@ -15,7 +15,8 @@ run (exponential gaps) and lasts `duration_s`. Each kind becomes windows on reso
 * node_loss without replicas: a refusal window and a forced wipe (the disk is gone too);
 * partition: per-resource windows in which packets wait for the heal;
 * slow_disk: fsync time of the shard's primary in the window;
-* hot_key / hot_slot: request redirection to one key / slot of the shard.
+* hot_key / hot_slot: request redirection to one key / slot of the shard;
+* reshard: moved keys and the MIGRATE batches on both primaries.
 """
 
 from __future__ import annotations
@@ -91,4 +92,7 @@ def expand_faults(sc: Scenario, duration_s: float, n_resources: int, rng: np.ran
                     w.fsync.append((primary, t, end, f.fsync_ms))
                 elif f.kind in ("hot_key", "hot_slot"):
                     w.hot.append((f.kind, s, t, end, f.share))
+                elif f.kind == "reshard":
+                    dst = (s + 1) % sc.cache.shards if f.to_shard is None else f.to_shard
+                    w.reshard.append((s, dst, t, end, f.share, f.migrate_us_per_key * 1e-6))
     return w

@@ -38,7 +38,7 @@ from simlab.scenario import Dist, FlowSpec, Scenario
 from simlab.workload.arrivals import arrival_times_s
 from simlab.workload.distributions import sample
 from simlab.workload.keyspace import KeySampler, sample_ttls_s
-from simlab.workload.trace_stream import TraceStream
+from simlab.workload.trace_stream import TraceStream, mix64
 from simlab.workload.traces import OPS, Trace
 
 __all__ = [
@@ -116,6 +116,8 @@ class Windows:
     fsync: list[tuple[int, float, float, float]] = field(default_factory=list)
     hot: list[tuple[str, int, float, float, float]] = field(default_factory=list)
     resync: list[tuple[int, float, float]] = field(default_factory=list)
+    # (source shard, destination shard, start, end, share moved, migrate work per key in s)
+    reshard: list[tuple[int, int, float, float, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -233,6 +235,21 @@ class PlanBuilder:
         if not inside.all():
             slots[~inside] = slots_of_ids(keys[~inside])  # trace keys
         return self._owners[slots]
+
+    def moved_keys(self, keys: np.ndarray, shard: int, share: float) -> np.ndarray:
+        """Which of `keys` (all on `shard`) a reshard of `share` of the shard moves: the last
+        slots of its range with hash slots, a hash-chosen share of its keys with modulo."""
+        if self.sc.cache.placement == "hash_slots":
+            self.shard_of(keys[:1])
+            own = np.flatnonzero(self._owners == shard)
+            first_moved = own[len(own) - int(round(share * len(own)))] if share > 0 else np.inf
+            slots = np.empty(len(keys), dtype=np.int64)
+            assert self._slot_of_key is not None
+            inside = keys < len(self._slot_of_key)
+            slots[inside] = self._slot_of_key[keys[inside]]
+            slots[~inside] = slots_of_ids(keys[~inside])
+            return slots >= first_moved
+        return (mix64(keys) % np.uint64(1_000_000)) < np.uint64(int(share * 1_000_000))
 
     def _keys_on(self, shard: int) -> np.ndarray:
         """Keyspace ids held by `shard` (for hot keys/slots); with hash slots, one slot's keys."""
@@ -419,6 +436,10 @@ class PlanBuilder:
                 keys[m] = on_shard[keys[m] % len(on_shard)]
             sizes[m] = self.keys.sizes_bytes(keys[m] % sc.keyspace.num_keys)
         shard = self.shard_of(keys).astype(np.int16)
+        for src_shard, dst_shard, _a, b, share, _cost in self.windows.reshard:
+            moved = (t0 >= b) & (shard == src_shard)
+            moved[moved] = self.moved_keys(keys[moved], src_shard, share)
+            shard[moved] = dst_shard
         primary = shard * copies
         if sc.cache.read_from_replicas and copies > 1:
             reader = primary + r_key.integers(0, copies, n).astype(np.int16)
@@ -616,6 +637,20 @@ class PlanBuilder:
                 ts.append(st)
                 rs.append(np.full(len(st), p_res))
                 ss.append(np.full(len(st), period - 2.0))
+        for src_shard, dst_shard, a, b, share, cost_s in self.windows.reshard:
+            # MIGRATE in batches of 10 keys (redis-cli --cluster reshard's default pipeline),
+            # evenly over the window, on the source primary and the destination primary
+            ids = np.arange(self.sc.keyspace.num_keys, dtype=np.int64)
+            ids = ids[self.shard_of(ids) == src_shard]
+            n_moved = int(self.moved_keys(ids, src_shard, share).sum())
+            batches = max(1, -(-n_moved // 10))
+            st = a + (np.arange(batches) + 0.5) * (b - a) / batches
+            st = st[(st >= start_s) & (st < end_s)]
+            work = np.full(len(st), n_moved / batches * cost_s)
+            for p_res in (src_shard * self.copies, dst_shard * self.copies):
+                ts.append(st)
+                rs.append(np.full(len(st), p_res))
+                ss.append(work)
         for r_res, t, pause_s in self.windows.resync:
             if start_s <= t < end_s and pause_s > 0:
                 ts.append(np.array([t]))

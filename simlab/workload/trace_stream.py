@@ -37,6 +37,7 @@ __all__ = [
     "TraceStream",
     "check_trace",
     "iter_trace",
+    "mix64",
     "shards_keep",
     "TWITTER_COLUMNS",
 ]
@@ -66,6 +67,9 @@ def _mix64(x: np.ndarray) -> np.ndarray:
         z *= np.uint64(0x94D049BB133111EB)
         z ^= z >> np.uint64(31)
     return z
+
+
+mix64 = _mix64  # public name: simlab.model.plan hashes keys the same way
 
 
 def shards_keep(keys: np.ndarray, rate: float) -> np.ndarray:
