@@ -21,6 +21,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,14 @@ def build_report(
     summary: dict[str, Any] = {"scenario": sc.name, "description": sc.description, "seed": seed, "quick": quick,
                                "scenario_file": None if scenario_file is None else str(scenario_file)}
 
+    # The capacity plan runs on its own Dask workers (processes) while this process simulates the
+    # steps below: on two cores the planner's long search overlaps the rest instead of adding to
+    # it. It is joined before the live validation, which needs the machine quiet to measure.
+    plan_problems: list[str] = []
+    plan_summary: dict[str, Any] = {}
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simlab-plan") if plan else None
+    plan_future = pool.submit(_plan, sc, cfg, data, plan_summary, plan_problems) if pool is not None else None
+
     # 1. the run, with replications ------------------------------------------------------------
     t0 = time.perf_counter()
     result = simulate(sc, seed=seed, duration_s=cfg.duration_s, warmup_s=cfg.warmup_s, replications=reps)
@@ -326,8 +335,13 @@ def build_report(
 
     # 7. capacity plan -------------------------------------------------------------------------
     t0 = time.perf_counter()
-    ctx["sections"]["plan"] = _plan(sc, cfg, data, summary, problems) if plan else {}
-    if not plan:
+    if plan_future is not None and pool is not None:
+        ctx["sections"]["plan"] = plan_future.result()
+        pool.shutdown()
+        summary.update(plan_summary)
+        problems.extend(plan_problems)
+    else:
+        ctx["sections"]["plan"] = {}
         problems.append("capacity plan: skipped (--no-plan)")
     steps.step("plan", t0)
 
