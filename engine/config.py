@@ -295,6 +295,53 @@ for _p in (
     register_param(_p)
 
 
+
+def _memory_or_percent(text: str) -> int | str:
+    """maxmemory-clients: a memory value, or a percentage of maxmemory (kept as written)."""
+    t = text.strip()
+    if t.endswith("%"):
+        if not t[:-1].isdigit():
+            raise ConfigError("argument must be a memory or percent value")
+        return t
+    try:
+        return parse_memory(t)
+    except ConfigError:
+        raise ConfigError("argument must be a memory or percent value") from None
+
+
+# Redis 7.0 parameters whose mechanism the engine does not have (replication, client memory
+# eviction, I/O threads): they exist, validate and read back as in Redis so configuration
+# files and CONFIG SET scripts written for Redis work, and change nothing.
+_NOOP = "accepted and validated like Redis 7.0; no effect in the engine (no replication/I/O threads)"
+for _p in (
+    Param("repl-backlog-size", "memory", 1024 * 1024, parse_fn=parse_memory, doc=_NOOP),
+    Param("repl-backlog-ttl", "int", 3600, minimum=0, maximum=2**31 - 1, doc=_NOOP),
+    Param("repl-timeout", "int", 60, minimum=1, maximum=2**31 - 1, doc=_NOOP),
+    Param("repl-ping-replica-period", "int", 10, aliases=("repl-ping-slave-period",), minimum=1,
+          maximum=2**31 - 1, doc=_NOOP),
+    Param("repl-diskless-sync", "bool", True, doc=_NOOP),
+    Param("repl-diskless-sync-delay", "int", 5, minimum=0, maximum=2**31 - 1, doc=_NOOP),
+    Param("repl-diskless-sync-max-replicas", "int", 0, minimum=0, maximum=2**31 - 1, doc=_NOOP),
+    Param("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb"), doc=_NOOP),
+    Param("repl-disable-tcp-nodelay", "bool", False, doc=_NOOP),
+    Param("replica-read-only", "bool", True, aliases=("slave-read-only",), doc=_NOOP),
+    Param("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",), doc=_NOOP),
+    Param("replica-lazy-flush", "bool", False, aliases=("slave-lazy-flush",), doc=_NOOP),
+    Param("replica-priority", "int", 100, aliases=("slave-priority",), minimum=0, maximum=2**31 - 1, doc=_NOOP),
+    Param("replica-announce-ip", "string", "", aliases=("slave-announce-ip",), doc=_NOOP),
+    Param("replica-announce-port", "int", 0, aliases=("slave-announce-port",), minimum=0, maximum=65535, doc=_NOOP),
+    Param("replica-announced", "bool", True, doc=_NOOP),
+    Param("replica-ignore-maxmemory", "bool", True, aliases=("slave-ignore-maxmemory",), doc=_NOOP),
+    Param("min-replicas-to-write", "int", 0, aliases=("min-slaves-to-write",), minimum=0, maximum=2**31 - 1, doc=_NOOP),
+    Param("min-replicas-max-lag", "int", 10, aliases=("min-slaves-max-lag",), minimum=0, maximum=2**31 - 1, doc=_NOOP),
+    Param("masterauth", "string", "", doc=_NOOP),
+    Param("masteruser", "string", "", doc=_NOOP),
+    Param("maxmemory-clients", "special", 0, parse_fn=_memory_or_percent, doc=_NOOP),
+    Param("io-threads", "int", 1, mutable=False, minimum=1, maximum=128, doc=_NOOP),
+    Param("io-threads-do-reads", "bool", False, mutable=False, doc=_NOOP),
+):
+    register_param(_p)
+
 def parse_config_text(text: str, source: str = "<config>") -> list[tuple[str, list[str], int]]:
     """Split redis.conf syntax into ``(name, args, line_number)``: one directive per line,
     ``#`` comments, quoted arguments as in Redis's sdssplitargs."""

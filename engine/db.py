@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Database", "now_ms"]
 
+_NOTIFY_NEW = 1 << 14  # NOTIFY_NEW (engine/notify.py CLASSES["n"])
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -98,6 +100,8 @@ class Database:
         data = self.data
         if key not in data:
             self.keys.add(key)
+            if self.server.notify_flags & _NOTIFY_NEW:  # dbAdd's "new" event (class n)
+                self.server.notify("n", "new", key, self.id)
         elif not keep_ttl and key in self.expires:
             del self.expires[key]
             self.volatile.discard(key)
@@ -108,6 +112,8 @@ class Database:
     def add(self, key: bytes, value: Any) -> None:
         """Store a value under a key known to be absent (dbAdd), e.g. the first LPUSH."""
         self.keys.add(key)
+        if self.server.notify_flags & _NOTIFY_NEW:
+            self.server.notify("n", "new", key, self.id)
         self.data[key] = value
         self.server.on_key_written(self, key, value)
         self.signal_modified(key)

@@ -43,18 +43,19 @@ def parse_flags(text: str) -> int | None:
 
 
 def format_flags(flags: int) -> str:
+    """keyspaceEventsFlagsToString as Redis 7.0.15 prints it: ``A`` or the class letters
+    (``n`` among them, so ``A`` hides it), then ``K``, ``E``, ``m`` (``KA`` reads ``AK``)."""
     out = ""
     if flags & ALL == ALL:
         out += "A"
     else:
-        for ch in "g$lshzxetd":
+        for ch in "g$lshzxetdn":
             if flags & CLASSES[ch]:
                 out += ch
-    for ch in "mn":
-        if flags & CLASSES[ch]:
-            out += ch
     if flags & KEYSPACE:
         out += "K"
     if flags & KEYEVENT:
         out += "E"
+    if flags & CLASSES["m"]:
+        out += "m"
     return out

@@ -101,7 +101,9 @@ def config_set(ctx: Client, *args: bytes) -> Reply:
     try:
         for raw, canon, text in pairs:  # noqa: B007 - raw names the failing argument below
             if canon == "notify-keyspace-events":
-                config.values[canon] = text
+                from engine.notify import format_flags, parse_flags
+
+                config.values[canon] = format_flags(parse_flags(text) or 0)  # read back normalised
                 server.set_notify_flags(text)
             else:
                 config.set_text(canon, text, server)
