@@ -21,8 +21,9 @@ lives in one place.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -38,6 +39,10 @@ __all__ = [
     "is_int_string",
     "encoding",
     "register_type",
+    "is_hashtable",
+    "mark_hashtable",
+    "hash_grew",
+    "set_grew",
 ]
 
 
@@ -149,6 +154,55 @@ def is_int_string(data: bytes | bytearray) -> bool:
     return -(1 << 63) <= n < (1 << 63) and str(n).encode() == bytes(data)
 
 
+# -- sticky hashtable encodings -------------------------------------------------------------
+#
+# Redis converts a listpack hash or an intset set to a hashtable when it outgrows the
+# thresholds, and never converts back (t_hash.c hashTypeConvert, t_set.c setTypeConvert).  The
+# engine keeps hashes and sets as plain ``dict``/``set`` (their commands are one C call), so the
+# converted ones are remembered here: id -> the value itself, which keeps the id from being
+# reused while the entry exists.  Values that are gone from every keyspace (only this table
+# still refers to them) are dropped whenever the table doubles, so its size stays within twice
+# the number of live converted values plus a constant.
+
+_HASHTABLE: dict[int, object] = {}
+_sweep_at = 256
+
+
+def is_hashtable(value: object) -> bool:
+    """True once ``value`` (a hash or set) was converted to Redis's hashtable encoding."""
+    return id(value) in _HASHTABLE
+
+
+def mark_hashtable(value: object) -> None:
+    """Record the conversion of a hash or set to ``hashtable``: it stays so when it shrinks."""
+    global _sweep_at
+    _HASHTABLE[id(value)] = value
+    if len(_HASHTABLE) >= _sweep_at:
+        for k in list(_HASHTABLE):
+            v = _HASHTABLE[k]
+            if sys.getrefcount(v) <= 3:  # this table, ``v`` and getrefcount's argument
+                del _HASHTABLE[k]
+        _sweep_at = max(256, 2 * len(_HASHTABLE))
+
+
+def hash_grew(h: dict[bytes, bytes], written: Iterable[bytes], config: Any) -> None:
+    """hashTypeTryConversion + hashTypeSet: after a write of ``written`` (fields and values) to
+    ``h``, convert it when a written string is longer than hash-max-listpack-value or it holds
+    more than hash-max-listpack-entries fields.  Callers skip this once ``is_hashtable(h)``."""
+    values = config.values
+    limit = values["hash-max-listpack-value"]
+    if len(h) > values["hash-max-listpack-entries"] or any(len(x) > limit for x in written):
+        mark_hashtable(h)
+
+
+def set_grew(s: set[bytes], added: Iterable[bytes], config: Any) -> None:
+    """setTypeAdd: an intset set becomes a hashtable when a member that is not an integer is
+    added or it holds more than set-max-intset-entries members.  Callers skip this once
+    ``is_hashtable(s)``."""
+    if len(s) > config.values["set-max-intset-entries"] or not all(is_int_string(m) for m in added):
+        mark_hashtable(s)
+
+
 def encoding(value: object, config: Any) -> str:
     """The name OBJECT ENCODING prints, from Redis 7.0's conversion rules (object.c, t_*.c).
 
@@ -158,9 +212,10 @@ def encoding(value: object, config: Any) -> str:
     set-max-intset-entries of them (7.0 has no listpack sets), else ``hashtable``.  Hashes and
     sorted sets are ``listpack`` while within their *-max-listpack-entries/value limits, else
     ``hashtable`` / ``skiplist``.  Redis never converts back when a value shrinks: sorted sets
-    remember it (``ZSet.skiplist``, set by the zset commands); for hashes and sets the answer
-    is computed from the current contents, so it differs for one that grew past a limit and
-    then shrank below it again.
+    remember it (``ZSet.skiplist``, set by the zset commands), hashes and sets in the table of
+    :func:`mark_hashtable` (set by the commands that add to them).  A value not marked is judged
+    from its contents with today's thresholds (and marked when it is over them), so lowering a
+    threshold with CONFIG SET shows on a value at once, where Redis waits for its next write.
     """
     t = type(value)
     if t is bytes:
@@ -171,11 +226,14 @@ def encoding(value: object, config: Any) -> str:
         return "raw"
     if t is deque:
         return "quicklist"
+    if (t is set or t is dict) and id(value) in _HASHTABLE:
+        return "hashtable"
     if t is set:
         if len(value) <= config["set-max-intset-entries"] and all(  # type: ignore[arg-type]
             is_int_string(m) for m in value  # type: ignore[attr-defined]
         ):
             return "intset"
+        mark_hashtable(value)
         return "hashtable"
     if t is dict:
         limit = config["hash-max-listpack-value"]
@@ -183,6 +241,7 @@ def encoding(value: object, config: Any) -> str:
             len(k) <= limit and len(v) <= limit for k, v in value.items()  # type: ignore[attr-defined]
         ):
             return "listpack"
+        mark_hashtable(value)
         return "hashtable"
     if t is ZSet:
         if value.skiplist:  # type: ignore[attr-defined]

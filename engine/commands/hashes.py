@@ -10,6 +10,7 @@ import random
 from fractions import Fraction
 
 from engine.client import Client
+from engine.collscan import scan_step
 from engine.commands.keys import parse_scan_cursor, parse_scan_options
 from engine.commands.strings import add_long_double, format_long_double, parse_long_double
 from engine.errors import (
@@ -22,7 +23,7 @@ from engine.errors import (
     CommandError,
     wrong_arity,
 )
-from engine.objects import HASH
+from engine.objects import HASH, encoding, hash_grew, is_hashtable
 from engine.protocol import OK, Reply
 from engine.table import command
 from engine.util import LLONG_MAX, LLONG_MIN, glob_match, parse_int, parse_int_arg
@@ -50,6 +51,8 @@ def _hset_pairs(ctx: Client, name: str, key: bytes, args: tuple[bytes, ...]) -> 
     before = len(h)
     for i in range(0, len(args), 2):
         h[args[i]] = args[i + 1]
+    if not is_hashtable(h):
+        hash_grew(h, args, ctx.server.config)
     db = ctx.db
     db.set(key, h, keep_ttl=True)
     ctx.server.notify("h", "hset", key, db.id)
@@ -77,6 +80,8 @@ def hsetnx(ctx: Client, key: bytes, field: bytes, value: bytes) -> Reply:
     if field in h:
         return 0
     h[field] = value
+    if not is_hashtable(h):
+        hash_grew(h, (field, value), ctx.server.config)
     db = ctx.db
     db.set(key, h, keep_ttl=True)
     ctx.server.notify("h", "hset", key, db.id)
@@ -181,6 +186,8 @@ def hincrby(ctx: Client, key: bytes, field: bytes, amount: bytes) -> Reply:
         raise CommandError(INCR_OVERFLOW)
     value += incr
     h[field] = b"%d" % value
+    if not is_hashtable(h):
+        hash_grew(h, (field, h[field]), ctx.server.config)
     db = ctx.db
     db.set(key, h, keep_ttl=True)
     ctx.server.notify("h", "hincrby", key, db.id)
@@ -203,6 +210,8 @@ def hincrbyfloat(ctx: Client, key: bytes, field: bytes, amount: bytes) -> Reply:
         raise CommandError(NAN_OR_INF)
     text = format_long_double(total)
     h[field] = text
+    if not is_hashtable(h):
+        hash_grew(h, (field, text), ctx.server.config)
     db = ctx.db
     db.set(key, h, keep_ttl=True)
     ctx.server.notify("h", "hincrbyfloat", key, db.id)
@@ -255,13 +264,19 @@ def hrandfield(ctx: Client, key: bytes, *args: bytes) -> Reply:
          summary="Incrementally iterate hash fields and associated values")
 def hscan(ctx: Client, key: bytes, cursor_arg: bytes, *options: bytes) -> Reply:
     """The whole hash in one reply with cursor 0, as Redis does for listpack-encoded hashes;
-    a full answer trivially meets SCAN's guarantees (COUNT is only a hint)."""
-    parse_scan_cursor(cursor_arg)
+    a hashtable-encoded one is walked COUNT fields per call (engine/collscan.py)."""
+    cursor = parse_scan_cursor(cursor_arg)
     h = ctx.db.lookup_read(key, HASH)
     if h is None:
         return [b"0", []]
-    _count, pattern, _type = parse_scan_options(options, allow_type=False)
+    count, pattern, _type = parse_scan_options(options, allow_type=False)
     out: list[bytes] = []
+    if encoding(h, ctx.server.config) == "hashtable":
+        nxt, fields = scan_step(ctx.server, h, cursor, count)
+        for f in fields:
+            if pattern is None or glob_match(pattern, f):
+                out += (f, h[f])
+        return [b"%d" % nxt, out]
     for f, v in h.items():
         if pattern is None or glob_match(pattern, f):
             out += (f, v)

@@ -23,7 +23,7 @@ from engine.errors import (
     CommandError,
 )
 from engine.evict import LFU_INIT_VAL, lfu_decr_and_return, lfu_time_in_minutes
-from engine.objects import ZSet, encoding, type_name
+from engine.objects import ZSet, encoding, is_hashtable, mark_hashtable, type_name
 from engine.protocol import OK, Reply, Status
 from engine.table import command, subcommand
 from engine.util import LLONG_MAX, glob_match, parse_int, parse_int_arg
@@ -249,7 +249,10 @@ def copy_value(value: Any) -> Any:
     if t is ZSet:
         return value.copy()
     if t is dict or t is set:
-        return t(value)
+        dup = t(value)
+        if is_hashtable(value):  # dupSetObject/dupHashObject keep the encoding
+            mark_hashtable(dup)
+        return dup
     return _copy.copy(value)
 
 

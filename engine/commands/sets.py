@@ -7,17 +7,20 @@ it empties the set), since replaying a random pop would pick other members.
 
 Random picks (SPOP, SRANDMEMBER) copy the members to a tuple first, O(n) per call, because a
 Python ``set`` offers no random access; Redis picks in O(1).  SSCAN returns every member in one
-call (cursor 0), as Redis does for small intset-encoded sets.
+call (cursor 0), as Redis does for small intset-encoded sets; hashtable-encoded ones are
+walked COUNT members per call (engine/collscan.py).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from engine.client import Client
+from engine.collscan import scan_step
 from engine.errors import NOT_INTEGER, SYNTAX, CommandError, WrongTypeError
-from engine.objects import SET
+from engine.objects import SET, encoding, is_hashtable, set_grew
 from engine.protocol import Reply
 from engine.table import command
 from engine.util import LLONG_MAX, glob_match, parse_int
@@ -45,12 +48,15 @@ def sadd(ctx: Client, key: bytes, *members: bytes) -> Reply:
     s = db.lookup_write(key, SET)
     if s is None:
         s = set(members)
+        set_grew(s, members, ctx.server.config)
         db.add(key, s)
         added = len(s)
     else:
         before = len(s)
         s.update(members)
         added = len(s) - before
+        if added and not is_hashtable(s):
+            set_grew(s, members, ctx.server.config)
         if added:
             db.signal_modified(key)
             ctx.server.on_key_written(db, key, s)
@@ -198,9 +204,13 @@ def smove(ctx: Client, src: bytes, dst: bytes, member: bytes) -> Reply:
         db.delete(src)
         server.notify("g", "del", src, db.id)
     if d is None:
-        db.add(dst, {member})
+        d = {member}
+        set_grew(d, (member,), server.config)
+        db.add(dst, d)
     elif member not in d:
         d.add(member)
+        if not is_hashtable(d):
+            set_grew(d, (member,), server.config)
         db.signal_modified(dst)
         server.on_key_written(db, dst, d)
     server.dirty += 1
@@ -351,13 +361,17 @@ def scan_args(cursor: bytes, opts: tuple[bytes, ...]) -> tuple[int, bytes | None
          summary="Incrementally iterate Set elements")
 def sscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
     """One call returns every member and cursor 0, as Redis does for intset-encoded sets;
-    SCAN's guarantees (every member present throughout is returned) hold trivially."""
-    _c, pattern, _count = scan_args(cursor, opts)
+    a hashtable-encoded one is walked COUNT members per call (engine/collscan.py)."""
+    c, pattern, count = scan_args(cursor, opts)
     s = ctx.db.lookup_read(key, SET)
     if s is None:
         return [b"0", []]
-    members = list(s) if pattern is None else [m for m in s if glob_match(pattern, m)]
-    return [b"0", members]
+    nxt = 0
+    members: Any = s
+    if encoding(s, ctx.server.config) == "hashtable":
+        nxt, members = scan_step(ctx.server, s, c, count)
+    members = list(members) if pattern is None else [m for m in members if glob_match(pattern, m)]
+    return [b"%d" % nxt, members]
 
 
 

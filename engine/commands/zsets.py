@@ -17,11 +17,12 @@ from typing import Any
 
 from engine import blocking
 from engine.client import Client
+from engine.collscan import scan_step
 from engine.commands.lists import mpop_keys
 from engine.commands.sets import scan_args
 from engine.db import Database
 from engine.errors import NOT_INTEGER, NOT_POSITIVE, SYNTAX, CommandError, WrongTypeError
-from engine.objects import SET, ZSET, ZSet
+from engine.objects import SET, ZSET, ZSet, encoding
 from engine.protocol import NULL_ARRAY, Reply, format_double
 from engine.table import command
 from engine.util import LLONG_MAX, glob_match, parse_float, parse_int
@@ -875,12 +876,21 @@ def zrandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
          since="2.8.0", summary="Incrementally iterate sorted sets elements and associated scores")
 def zscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
     """One call returns every member with its score and cursor 0, as Redis does for a
-    listpack-encoded sorted set; scores are bulk strings in both protocols."""
-    _c, pattern, _count = scan_args(cursor, opts)
+    listpack-encoded sorted set (a skiplist-encoded one is walked COUNT members per call,
+    engine/collscan.py); scores are bulk strings in both protocols."""
+    c, pattern, count = scan_args(cursor, opts)
     z = ctx.db.lookup_read(key, ZSET)
     if z is None:
         return [b"0", []]
     out: list[bytes] = []
+    if encoding(z, ctx.server.config) == "skiplist":
+        nxt, members = scan_step(ctx.server, z.dict, c, count)
+        scores = z.dict
+        for m in members:
+            if pattern is None or glob_match(pattern, m):
+                out.append(m)
+                out.append(format_double(scores[m]))
+        return [b"%d" % nxt, out]
     for s, m in z.index:
         if pattern is None or glob_match(pattern, m):
             out.append(m)

@@ -1,0 +1,71 @@
+"""Sticky encodings and collection-scan cursors in the engine (the behaviour compared with
+redis-server is in tests/differential/test_differential_encodings.py): the table of converted
+hashes and sets forgets values that left the keyspace, and SSCAN keeps its guarantee with more
+scans in progress than it keeps snapshots for (the cursor then continues over a fresh one)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from engine import collscan, objects
+
+
+@pytest.fixture
+def rr(r: redis.Redis) -> Iterator[redis.Redis]:
+    r.flushall()
+    yield r
+    r.config_set("hash-max-listpack-entries", 512)
+    r.config_set("set-max-intset-entries", 512)
+    r.flushall()
+
+
+def test_converted_values_leave_the_table_after_delete(rr: redis.Redis) -> None:
+    """600 hashes converted then deleted: after the table's next sweep (it sweeps when it
+    doubles, so 1000 more marks force one) none of them is held any more."""
+    rr.config_set("hash-max-listpack-entries", 1)
+    for i in range(600):
+        rr.hset(f"h{i}", mapping={"a": 1, "b": 2})
+    assert rr.object("encoding", "h0") == b"hashtable"
+    rr.hdel("h0", "b")
+    assert rr.object("encoding", "h0") == b"hashtable"
+    rr.flushall()
+    gc.collect()
+    for _ in range(1000):
+        objects.mark_hashtable({})  # each dict is garbage at once: swept with the deleted hashes
+    assert len(objects._HASHTABLE) < 600
+
+
+def test_sscan_with_more_scans_than_snapshots(rr: redis.Redis) -> None:
+    """MAX_SCANS + 10 scans interleaved call by call: every one completes and returns every
+    member exactly as SSCAN promises for members present throughout (none is deleted here)."""
+    n_scans = collscan.MAX_SCANS + 10
+    members = {b"m%d" % i for i in range(300)}
+    rr.sadd("s", *members)
+    cursors = [0] * n_scans
+    seen: list[set[bytes]] = [set() for _ in range(n_scans)]
+    done = [False] * n_scans
+    for _ in range(1000):  # bounded: 300 members / COUNT 10 = 30 rounds needed
+        for i in range(n_scans):
+            if done[i]:
+                continue
+            cursors[i], batch = rr.sscan("s", cursors[i], count=10)
+            seen[i].update(batch)
+            done[i] = cursors[i] == 0
+        if all(done):
+            break
+    assert all(done)
+    assert all(s == members for s in seen)
+
+
+def test_copy_keeps_hashtable(rr: redis.Redis) -> None:
+    rr.config_set("set-max-intset-entries", 2)
+    rr.sadd("s", 1, 2, 3)
+    rr.srem("s", 3)
+    rr.copy("s", "t")
+    assert rr.object("encoding", "t") == b"hashtable"
+    rr.sadd("u", 1, 2)
+    assert rr.object("encoding", "u") == b"intset"
