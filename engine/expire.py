@@ -28,7 +28,8 @@ def active_expire_cycle(server: Server) -> int:
     per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP // 4 * effort
     stale_perc = ACCEPTABLE_STALE_PERC - effort
     budget_s = (SLOW_TIME_PERC + 2 * effort) / 100 / server.hz
-    deadline = perf_counter() + budget_s
+    start = perf_counter()
+    deadline = start + budget_s
     expired_total = 0
     for db in server.dbs:
         while db.expires:
@@ -45,4 +46,8 @@ def active_expire_cycle(server: Server) -> int:
                 break
         if perf_counter() > deadline:
             break
+    latency = getattr(server, "latency", None)
+    if latency is not None and latency.threshold_ms:
+        # activeExpireCycle: latencyAddSampleIfNeeded("expire-cycle", elapsed ms)
+        latency.add_event("expire-cycle", int((perf_counter() - start) * 1000))
     return expired_total

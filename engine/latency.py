@@ -69,6 +69,14 @@ class EventSeries:
 class LatencyState:
     __slots__ = ("hists", "events", "threshold_ms")
 
+    def add_event(self, event: str, ms: int) -> None:
+        """latencyAddSampleIfNeeded: record ``ms`` for ``event`` when it reaches the threshold."""
+        if self.threshold_ms and ms >= self.threshold_ms:
+            series = self.events.get(event)
+            if series is None:
+                series = self.events[event] = EventSeries()
+            series.add(ms)
+
     def __init__(self) -> None:
         # Keyed by the command table row (hashed by identity: no name lookup per call).
         self.hists: dict[Any, dict[int, int]] = {}

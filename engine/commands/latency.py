@@ -50,7 +50,10 @@ def latency_histogram(ctx: Client, *names: bytes) -> Reply:
             out[name.encode()] = _cdf(h)
         return out
     for raw in names:
-        cmd = COMMANDS.get(raw.lower())
+        parent, _, sub = raw.lower().partition(b"|")  # lookupCommandBySds: "client|id"
+        cmd = COMMANDS.get(parent)
+        if cmd is not None and sub:
+            cmd = cmd.subcommands.get(sub) if cmd.subcommands else None
         if cmd is None:
             continue
         rows = [cmd] + list(cmd.subcommands.values()) if cmd.subcommands else [cmd]

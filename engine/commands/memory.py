@@ -190,6 +190,7 @@ def info_memory(server: Any) -> dict[str, Any]:
         "used_memory_startup": startup,
         "used_memory_dataset": dataset,
         "used_memory_dataset_perc": f"{dataset * 100.0 / max(1, used - startup):.2f}%",
+        "number_of_cached_scripts": len(getattr(getattr(server, "scripting", None), "scripts", None) or ()),
         "maxmemory": maxmemory,
         "maxmemory_human": bytes_human(maxmemory),
         "maxmemory_policy": server.maxmemory_policy,

@@ -87,3 +87,43 @@ def _params(port: int) -> list[object]:
 
 def test_replication_parameters_validate_like_redis(engine: EmbeddedServer, redis_real_shared: RealRedis) -> None:
     assert _params(engine.port) == _params(redis_real_shared.port)
+
+
+def test_expire_cycle_latency_event(engine: EmbeddedServer) -> None:
+    """activeExpireCycle records "expire-cycle" once it takes latency-monitor-threshold ms
+    (1 ms here: expiring 20,000 keys in a cycle takes longer on any machine)."""
+    r = redis.Redis(port=engine.port)
+    r.latency_reset()
+    r.config_set("latency-monitor-threshold", 1)
+    try:
+        pipe = r.pipeline(transaction=False)
+        for i in range(20000):
+            pipe.set(f"exp:{i}", "v", px=1)
+        pipe.execute()
+        deadline = time.monotonic() + 10
+        events: list[bytes] = []
+        while time.monotonic() < deadline:
+            events = [e[0] for e in r.execute_command("LATENCY", "LATEST")]
+            if b"expire-cycle" in events:
+                break
+            time.sleep(0.1)
+        assert b"expire-cycle" in events
+    finally:
+        r.config_set("latency-monitor-threshold", 0)
+        r.flushall()
+
+
+def _script_and_histogram(port: int) -> tuple[object, ...]:
+    r = redis.Redis(port=port, decode_responses=True)
+    r.script_flush()
+    r.script_load("return 1")
+    r.script_load("return 2")
+    r.client_id()
+    hist = r.execute_command("LATENCY", "HISTOGRAM", "client|id", "CLIENT|ID", "nosuch")
+    n = r.info("memory")["number_of_cached_scripts"]
+    r.script_flush()
+    return n, sorted(hist) if isinstance(hist, dict) else [h for h in hist[::2]]
+
+
+def test_cached_scripts_and_container_histogram_match_redis(engine: EmbeddedServer, redis_real_shared: RealRedis) -> None:
+    assert _script_and_histogram(engine.port) == _script_and_histogram(redis_real_shared.port)
