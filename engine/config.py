@@ -199,8 +199,9 @@ def _apply_attr(attr: str) -> Callable[[Any, Any], None]:
 
 
 for _p in (
-    Param("bind", "special", ["127.0.0.1", "-::1"], mutable=False, parse_fn=_bind_parse, format_fn=_string_list_format),
-    Param("port", "int", 6379, mutable=False, minimum=0, maximum=65535),
+    Param("bind", "special", ["127.0.0.1", "-::1"], parse_fn=_bind_parse, format_fn=_string_list_format,
+          apply=lambda server, value: server.rebind(hosts=value)),
+    Param("port", "int", 6379, minimum=0, maximum=65535, apply=lambda server, value: server.rebind(port=value)),
     Param("tcp-backlog", "int", 511, mutable=False, minimum=0),
     Param("timeout", "int", 0, minimum=0, apply=_apply_attr("timeout_s")),
     Param("tcp-keepalive", "int", 300, minimum=0),

@@ -133,6 +133,7 @@ class Server:
         self.script_busy = ""  # the BUSY reply text while a script is past busy-reply-threshold
         self.pubsub: Any = None
         self.listeners: list[asyncio.AbstractServer] = []
+        self.bound_hosts: list[str] = []  # the addresses the listeners are bound to
         self.port = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
@@ -265,6 +266,7 @@ class Server:
             hook(self)
         port = self.config["port"]
         hosts = [h.lstrip("-") for h in self.config["bind"]]
+        self.bound_hosts = hosts
         for host in hosts:
             try:
                 srv = await self.loop.create_server(
@@ -280,6 +282,74 @@ class Server:
                 port = self.port
         self._cron_task = self.loop.create_task(self._cron())
         log.info("Ready to accept connections tcp on %s:%d", ",".join(hosts), self.port)
+
+    def rebind(self, hosts: list[str] | None = None, port: int | None = None) -> None:
+        """CONFIG SET bind / port at run time (changeBindAddr / changeListenPort): the old
+        listening sockets are closed, the new ones bound; if one cannot be bound the old
+        addresses are bound again and OSError carries Redis's message.  Connected clients stay."""
+        if getattr(self, "loop", None) is None or not getattr(self, "listeners", None):
+            return  # not started yet: start() binds what the config says
+        hosts = [h.lstrip("-") for h in (hosts if hosts is not None else self.config["bind"])]
+        port = self.port if port is None else port
+        if port == self.port and hosts == self.bound_hosts:
+            return  # unchanged (also CONFIG SET's rollback to the values in use)
+        old_hosts, old_port = self.bound_hosts, self.port
+        for srv in self.listeners:
+            srv.close()
+        self.listeners = []
+        try:
+            socks = self._bind_sockets(hosts, port)
+        except OSError:
+            try:
+                self._serve_sockets(self._bind_sockets(old_hosts, old_port), old_hosts, old_port)
+            except OSError:
+                log.warning("Could not listen again on %s:%d", ",".join(old_hosts), old_port)
+            raise OSError("Unable to listen on this port. Check server logs." if port != old_port
+                          else "Failed to bind to specified addresses.") from None
+        self._serve_sockets(socks, hosts, port)
+
+    def _bind_sockets(self, hosts: list[str], port: int) -> list[socket.socket]:
+        socks: list[socket.socket] = []
+        try:
+            for host in hosts:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                try:
+                    sock = socket.socket(family, socket.SOCK_STREAM)
+                except OSError:
+                    if len(hosts) > 1 and host in ("::1", "::"):
+                        continue  # IPv6 unavailable: skipped as start() does
+                    raise
+                socks.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    if len(hosts) > 1 and host in ("::1", "::"):
+                        socks.pop().close()
+                        continue
+                    raise
+                sock.listen(self.config["tcp-backlog"])
+                sock.setblocking(False)
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+
+    def _serve_sockets(self, socks: list[socket.socket], hosts: list[str], port: int) -> None:
+        from engine.connection import Connection
+
+        if port == 0 and socks:
+            port = socks[0].getsockname()[1]
+        self.port = port
+        self.bound_hosts = hosts
+        loop = self.loop
+        assert loop is not None
+        for sock in socks:
+            task = loop.create_task(loop.create_server(lambda: Connection(self), sock=sock))
+            task.add_done_callback(lambda t: self.listeners.append(t.result()) if not t.exception() else None)
 
     def check_dir(self) -> None:
         """Chdir to ``dir`` like Redis, and report a missing or non-writable one at start."""
