@@ -571,6 +571,7 @@ def validate_fault(
                                   duration_s=duration_s, warmup_s=0.0, seed=seed)
         plan = plan_from_scenario(vsc, duration_s=duration_s, seed=seed, warmup_s=0.0)
         measured_fault = [fault_s]
+        measured_at = [at_s]
 
         started = threading.Event()
         t0 = [0.0]
@@ -593,9 +594,10 @@ def validate_fault(
                 c.close()
             else:
                 assert engine is not None
-                t = time.monotonic()
-                engine.restart()
-                measured_fault[0] = time.monotonic() - t
+                gone, back = engine.restart()
+                # the outage is from the old process's exit to the new one's first answer
+                measured_at[0] = gone - t0[0]
+                measured_fault[0] = back - gone
 
         th = threading.Thread(target=inject, daemon=True)
         th.start()
@@ -603,7 +605,7 @@ def validate_fault(
                        on_start=on_start)
         started.set()
         th.join(fault_s + 30)
-        fsc = fault_scenario(vsc, kind, at_s, measured_fault[0])
+        fsc = fault_scenario(vsc, kind, measured_at[0], measured_fault[0])
         pred = simulate(fsc, seed=seed).overall
         m = res.percentiles_ms
         rows = []
@@ -614,7 +616,7 @@ def validate_fault(
         rows.append({"figure": "hit_ratio", "predicted": float(pred["hit_ratio"]), "measured": float(res.hit_ratio)})
         table = pd.DataFrame(rows)
         table["rel_err"] = [(_rel(p, q)) for p, q in zip(table["predicted"], table["measured"], strict=True)]
-        return FaultValidation(scenario=scenario.name, kind=kind, target=tgt.label, at_s=at_s,
+        return FaultValidation(scenario=scenario.name, kind=kind, target=tgt.label, at_s=measured_at[0],
                                fault_s=measured_fault[0], table=table, load=res)
     finally:
         if own and engine is not None:

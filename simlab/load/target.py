@@ -201,7 +201,7 @@ class EngineProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout_s: float = 30.0) -> EngineProcess:
+    def start(self, timeout_s: float = 30.0, poll_s: float = 0.05) -> EngineProcess:
         args = [sys.executable, "-m", "engine", "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", self.dir]
         for k, v in self.options.items():
@@ -219,7 +219,7 @@ class EngineProcess:
                         err = f.read().decode(errors="replace")
                     self.stop()
                     raise RuntimeError(f"the engine did not start on port {self.port}: {err[-1000:]}") from None
-                time.sleep(0.05)
+                time.sleep(poll_s)
 
     def stop(self) -> None:
         p = self.proc
@@ -237,11 +237,15 @@ class EngineProcess:
 
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def restart(self) -> None:
-        """Stop the process and start a new one on the same port (the restart fault)."""
+    def restart(self) -> tuple[float, float]:
+        """Stop the process and start a new one on the same port (the restart fault). Returns
+        (when the old process had exited, when the new one answered PING), ``time.monotonic()``
+        clock: between the two nothing listens on the port."""
         self.stop()
+        gone = time.monotonic()
         self.dir = tempfile.mkdtemp(prefix="cachelab-engine-")
-        self.start()
+        self.start(poll_s=0.005)
+        return gone, time.monotonic()
 
     def __enter__(self) -> EngineProcess:
         return self.start()
