@@ -396,6 +396,11 @@ def executive_summary(sc: Scenario, summary: dict[str, Any], curve: LoadCurve) -
         if last.get("busiest_resource"):
             parts.append(f"What breaks first: {last['busiest_resource']} (offered load "
                          f"{last['busiest_offered_load']:.2f} at {last['factor']:g}x).")
+    val = summary.get("validation") or {}
+    if "passed" in val:
+        parts.append("The live validation against the engine "
+                     + ("agrees with the prediction within its tolerances." if val["passed"] else
+                        "disagrees with the prediction beyond its tolerances (see Predicted against measured)."))
     cost = summary.get("cost")
     if cost:
         cpm = cost.get("cost_per_million_requests_usd")
