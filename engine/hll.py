@@ -62,10 +62,9 @@ def murmurhash64a(data: bytes, seed: int = 0xADC83B19) -> int:
         k = (k * m) & _M64
         h ^= k
         h = (h * m) & _M64
-    rest = n & 7
-    if rest:
-        for j in range(rest - 1, -1, -1):
-            h ^= data[end + j] << (8 * j)
+    if n & 7:
+        # the switch's fall-through XORs byte j at bit 8*j: the tail read as a little-endian int
+        h ^= int.from_bytes(data[end:], "little")
         h = (h * m) & _M64
     h ^= h >> r
     h = (h * m) & _M64

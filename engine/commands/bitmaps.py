@@ -296,7 +296,27 @@ def _bf_overflow(value: int, incr: int, bits: int, signed: bool, how: str) -> tu
     return True, ((value + incr) & _M64) & ~((_M64 << bits) & _M64)
 
 
+#: Parsed BITFIELD argument lists (an application sends the same few shapes over and over):
+#: (args, proto-max-bulk-len) -> (ops, highest bit written).  Only lists that parsed cleanly
+#: are kept; the cache is emptied when it reaches its bound.
+_BF_PARSED: dict[tuple[tuple[bytes, ...], int], tuple[list[tuple[str, bool, int, int, int, str]], int]] = {}
+_BF_PARSED_MAX = 1024
+
+
 def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bool) -> Reply:
+    values = ctx.server.config.values
+    cache_key = (args, values.get("proto-max-bulk-len", 0))
+    parsed = _BF_PARSED.get(cache_key)
+    if parsed is None:
+        parsed = _bf_parse(ctx, args)
+        if len(_BF_PARSED) >= _BF_PARSED_MAX:
+            _BF_PARSED.clear()
+        _BF_PARSED[cache_key] = parsed
+    return _bf_run(ctx, key, parsed[0], parsed[1], readonly_cmd)
+
+
+def _bf_parse(ctx: Client, args: tuple[bytes, ...]) -> tuple[list[tuple[str, bool, int, int, int, str]], int]:
+    """bitfieldGeneric's argument loop: the operations and the highest bit a SET/INCRBY writes."""
     ops: list[tuple[str, bool, int, int, int, str]] = []
     overflow = "wrap"
     highest = -1
@@ -328,6 +348,11 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
             value = parse_int_arg(args[j + 3])
         ops.append((op, signed, bits, offset, value, overflow))
         j += 3 if op == "get" else 4
+    return ops, highest
+
+
+def _bf_run(ctx: Client, key: bytes, ops: list[tuple[str, bool, int, int, int, str]], highest: int,
+            readonly_cmd: bool) -> Reply:
     db = ctx.db
     if highest < 0:
         current = db.lookup_read(key, STRING)
@@ -336,7 +361,9 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
         raise CommandError("ERR BITFIELD_RO only supports the GET subcommand")
     current = db.lookup_write(key, STRING)
     need = (highest >> 3) + 1
-    buf = bytearray(current) if current is not None else bytearray()
+    size = len(current) if current is not None else 0
+    # a bytearray value is changed in place (Redis's dbUnshareStringValue then setbits)
+    buf = current if type(current) is bytearray else bytearray(current or b"")
     if len(buf) < need:
         buf += bytes(need - len(buf))
     out: list[Any] = []
@@ -360,7 +387,7 @@ def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bo
             out.append(ret)
             _bf_set(buf, offset, bits, new)
         changes += 1
-    if current is None or len(buf) != len(current) or changes:
+    if current is None or len(buf) != size or changes:
         db.set(key, buf, keep_ttl=True)
     if changes:
         ctx.server.notify("$", "setbit", key, db.id)

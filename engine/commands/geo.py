@@ -89,11 +89,23 @@ def geoadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     return _zadd(ctx, key, tuple(zargs), incr_only=False)
 
 
+#: (longitude text, latitude text) -> geohash score of the coordinates GEOADD parsed cleanly:
+#: places are re-added with the same coordinates (a fleet's depots, a shop's branches), and the
+#: parse and interleave are most of GEOADD's own work.  Emptied when it reaches its bound.
+_SCORES: dict[tuple[bytes, bytes], float] = {}
+_SCORES_MAX = 4096
+
+
 def _geoadd_one(ctx: Client, key: bytes, raw_lon: bytes, raw_lat: bytes, member: bytes) -> Reply:
     """GEOADD key lon lat member, the common form: what ZADD does for one new score, without
     formatting the score and parsing it back."""
-    lon, lat = _lonlat(raw_lon, raw_lat)
-    score = float(geohash.score_of(lon, lat))
+    score = _SCORES.get((raw_lon, raw_lat))
+    if score is None:
+        lon, lat = _lonlat(raw_lon, raw_lat)
+        score = float(geohash.score_of(lon, lat))
+        if len(_SCORES) >= _SCORES_MAX:
+            _SCORES.clear()
+        _SCORES[(raw_lon, raw_lat)] = score
     db = ctx.db
     server = ctx.server
     z = db.lookup_write(key, ZSET)

@@ -31,7 +31,8 @@ def _check(value: bytes | bytearray) -> None:
 
 
 def _max_bytes(ctx: Client) -> int:
-    return int(ctx.server.config["hll-sparse-max-bytes"])
+    value = ctx.server.config.values.get("hll-sparse-max-bytes")  # a dict read on PFADD's path
+    return int(ctx.server.config["hll-sparse-max-bytes"] if value is None else value)
 
 
 @command("pfadd", arity=-2, flags="write denyoom fast", keys=(1, 1, 1), acl="@hyperloglog", group="hyperloglog",

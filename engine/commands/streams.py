@@ -275,7 +275,11 @@ _PLAIN = _TrimArgs()
 
 def _node_limits(ctx: Client) -> tuple[int, int]:
     cfg = ctx.server.config
-    return cfg["stream-node-max-entries"], cfg["stream-node-max-bytes"]
+    values = cfg.values  # the live values by canonical name: two dict reads on XADD's path
+    entries, size = values.get("stream-node-max-entries"), values.get("stream-node-max-bytes")
+    if entries is None or size is None:
+        return cfg["stream-node-max-entries"], cfg["stream-node-max-bytes"]
+    return entries, size
 
 
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="@stream", group="stream", since="5.0.0",
@@ -450,10 +454,10 @@ def xsetid(ctx: Client, key: bytes, id_raw: bytes, *opts: bytes) -> Reply:
 
 # -- XREAD / XREADGROUP ---------------------------------------------------------------------
 def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, start: StreamID, count: int,
-             noack: bool, props: list[list[bytes]]) -> list[Any]:
+             noack: bool, props: list[list[bytes]] | None) -> list[Any]:
     """streamReplyWithRange with a group: new entries after ``start``, into the PELs.  What the
     AOF gets is Redis's propagation of it: an XCLAIM ... FORCE JUSTID per pending entry and an
-    XGROUP SETID with the read counter (``props``)."""
+    XGROUP SETID with the read counter (``props``; None when there is no AOF to append to)."""
     out = []
     now = ctx.server.now_ms()
     for sid in s.entries.irange(start, None):
@@ -475,11 +479,12 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
                 nack.delivery_time = now
                 nack.delivery_count = 1
             consumer.pel[sid] = nack
-            props.append([b"XCLAIM", key, g.name, consumer.name, b"0", format_id(sid), b"TIME", b"%d" % now,
-                          b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)])
+            if props is not None:
+                props.append([b"XCLAIM", key, g.name, consumer.name, b"0", format_id(sid), b"TIME", b"%d" % now,
+                              b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)])
         if count and len(out) >= count:
             break
-    if out:
+    if out and props is not None:
         props.append([b"XGROUP", b"SETID", key, g.name, format_id(g.last_id), b"ENTRIESREAD",
                       b"%d" % g.entries_read])
     return out
@@ -592,7 +597,9 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
             continue
         ids.append(_strict(raw))
     out: list[tuple[bytes, list[Any]]] = []
-    props: list[list[bytes]] = []
+    # the commands the AOF gets instead of XREADGROUP; not built when there is no AOF
+    aof = ctx.server.persistence.aof_file  # type: ignore[attr-defined]
+    props: list[list[bytes]] | None = [] if aof is not None else None
     for j, key in enumerate(keys):
         s = db.peek(key) if key in db.data else None
         if type(s) is not Stream:
