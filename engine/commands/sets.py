@@ -5,8 +5,9 @@ RESP3 clients get the ``~`` type as from Redis; empty sets are deleted, every ch
 ``server.dirty`` and fires Redis's keyspace event.  SPOP is propagated as SREM (or DEL when
 it empties the set), since replaying a random pop would pick other members.
 
-Random picks (SPOP, SRANDMEMBER) copy the members to a tuple first, O(n) per call, because a
-Python ``set`` offers no random access; Redis picks in O(1).  SSCAN returns every member in one
+Random picks (SPOP, SRANDMEMBER) are O(count) through a cached copy of a large set's members
+(engine/setsample.py: a Python ``set`` has no random access), so SADD and SMOVE's destination
+tell it when members were added.  SSCAN returns every member in one
 call (cursor 0), as Redis does for small intset-encoded sets; hashtable-encoded ones are
 walked COUNT members per call (engine/collscan.py).
 """
@@ -17,6 +18,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+from engine import setsample
 from engine.client import Client
 from engine.collscan import scan_step
 from engine.errors import NOT_INTEGER, SYNTAX, CommandError, WrongTypeError
@@ -55,6 +57,8 @@ def sadd(ctx: Client, key: bytes, *members: bytes) -> Reply:
         before = len(s)
         s.update(members)
         added = len(s) - before
+        if added:
+            setsample.forget(s)
         if added and not is_hashtable(s):
             set_grew(s, members, ctx.server.config)
         if added:
@@ -139,9 +143,9 @@ def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         popped = list(s)
         s.clear()
     else:
-        # set.pop() takes the first hash slot, not a random member: sample instead.  O(n) per
-        # call where Redis's dictGetFairRandomKey is O(1); see the module docstring.
-        popped = _rng.sample(tuple(s), count)
+        # set.pop() takes the first hash slot, not a random member: sample instead, O(count)
+        # (see the module docstring).
+        popped = [setsample.random_member(s, _rng)] if count == 1 else setsample.sample(s, count, _rng)
         s.difference_update(popped)
     server.dirty += len(popped)
     server.notify("s", "spop", key, db.id)
@@ -165,19 +169,18 @@ def srandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         s = ctx.db.lookup_read(key, SET)
         if s is None:
             return None
-        return _rng.choice(tuple(s)) if len(s) > 1 else next(iter(s))
+        return setsample.random_member(s, _rng) if len(s) > 1 else next(iter(s))
     count = _int(rest[0])
     if count < -LLONG_MAX:
         raise CommandError(f"ERR value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
     s = ctx.db.lookup_read(key, SET)
     if s is None or count == 0:
         return []
-    members = tuple(s)
     if count < 0:
-        return [members[int(_rng.random() * len(members))] for _ in range(-count)]
-    if count >= len(members):
-        return list(members)
-    return _rng.sample(members, count)
+        return setsample.choices(s, -count, _rng)
+    if count >= len(s):
+        return list(s)
+    return setsample.sample(s, count, _rng)
 
 
 @command("smove", arity=4, flags="write fast", keys=(1, 2, 1), acl="@set", group="set",
@@ -209,6 +212,7 @@ def smove(ctx: Client, src: bytes, dst: bytes, member: bytes) -> Reply:
         db.add(dst, d)
     elif member not in d:
         d.add(member)
+        setsample.forget(d)
         if not is_hashtable(d):
             set_grew(d, (member,), server.config)
         db.signal_modified(dst)

@@ -69,3 +69,67 @@ def test_copy_keeps_hashtable(rr: redis.Redis) -> None:
     assert rr.object("encoding", "t") == b"hashtable"
     rr.sadd("u", 1, 2)
     assert rr.object("encoding", "u") == b"intset"
+
+
+# -- SPOP / SRANDMEMBER -----------------------------------------------------------------------
+
+def _seed(n: int) -> None:
+    from engine.commands import sets
+
+    sets._rng.seed(n)
+
+
+def test_srandmember_reuses_one_copy_and_sees_changes(rr: redis.Redis) -> None:
+    """A large set is copied once for many picks (the cached tuple stays the same object across
+    calls: no per-call copy); removed members are never returned, added ones are."""
+    from engine import setsample
+
+    _seed(1)
+    rr.sadd("s", *[b"m%d" % i for i in range(1000)])
+    rr.srandmember("s", 5)
+    cached = [e[1] for e in setsample._CACHE.values() if len(e[0]) == 1000 and b"m0" in e[0]]
+    assert len(cached) == 1
+    for _ in range(50):
+        rr.srandmember("s")
+        rr.srandmember("s", -3)
+    assert any(e[1] is cached[0] for e in setsample._CACHE.values())
+    rr.srem("s", *[b"m%d" % i for i in range(500)])
+    picks = rr.srandmember("s", -2000)
+    assert all(int(p[1:]) >= 500 for p in picks)
+    rr.sadd("s", *[b"n%d" % i for i in range(1000)])
+    picks = rr.srandmember("s", -2000)  # 2/3 of the set is new: none picked has probability 3^-2000
+    assert any(p.startswith(b"n") for p in picks)
+
+
+def test_spop_drains_each_member_once(rr: redis.Redis) -> None:
+    _seed(2)
+    members = {b"m%d" % i for i in range(3000)}
+    rr.sadd("s", *members)
+    popped: list[bytes] = []
+    for _ in range(1000):  # bounded: 3000 / 7 calls needed, then single pops
+        got = rr.spop("s", 7)
+        if not got:
+            break
+        popped += got
+        one = rr.spop("s")
+        if one is not None:
+            popped.append(one)
+    assert sorted(popped) == sorted(members)
+    assert rr.exists("s") == 0
+
+
+def test_srandmember_is_uniform(rr: redis.Redis) -> None:
+    """20,000 picks with repetition over 200 members (seeded): Pearson's chi-square with 199
+    degrees of freedom has mean 199 and sd 20; 320 is six sd above, so only a biased picker
+    fails.  Distinct picks (count 50) never repeat a member."""
+    _seed(3)
+    rr.sadd("s", *[b"m%d" % i for i in range(200)])
+    picks = rr.srandmember("s", -20000)
+    counts: dict[bytes, int] = {}
+    for p in picks:
+        counts[p] = counts.get(p, 0) + 1
+    expected = 20000 / 200
+    chi2 = sum((counts.get(b"m%d" % i, 0) - expected) ** 2 / expected for i in range(200))
+    assert chi2 < 320, chi2
+    distinct = rr.srandmember("s", 50)
+    assert len(set(distinct)) == 50
