@@ -468,8 +468,11 @@ FAULT_KINDS = ("stall", "pause", "restart")
 #: a stall's tail (P99, P99.9) is the stall itself: the scheduler moves its start and the
 #: backlog's drain by tens of ms on a shared machine
 FAULT_TAIL_TOLERANCE = 0.25
-#: a restart's errors: reconnection within the generator's 50 ms interval and the count's spread
-FAULT_ERRORS_TOLERANCE = 0.15
+#: a restart's errors: the outage's edges are not seen to better than a few hundred ms from
+#: outside (the engine closes its clients, its listener and its process at different moments of
+#: its shutdown; the new one accepts before it answers), so its length, taken from the old
+#: process's exit to the new one's first answer, is uncertain by that much: 0.62-1.05 x measured
+FAULT_ERRORS_TOLERANCE = 0.5
 
 
 @dataclass
