@@ -438,13 +438,21 @@ def rewrite_commands(dbs: Iterable[rdb.DatabaseImage]) -> Iterator[list[bytes]]:
                 yield [b"PEXPIREAT", key, str(when).encode()]
 
 
-def write_base(path: Path, dbs: Iterable[rdb.DatabaseImage], *, use_rdb_preamble: bool) -> int:
-    """Write a base file (RDB image with ``aof-base 1``, or commands), fsynced; returns size."""
+def write_base(path: Path, dbs: Iterable[rdb.DatabaseImage], *, use_rdb_preamble: bool,
+               functions: Iterable[bytes] = ()) -> int:
+    """Write a base file (RDB image with ``aof-base 1``, or commands), fsynced; returns size.
+
+    ``functions`` (FUNCTION libraries' source) go first: as RDB_OPCODE_FUNCTION2 records in the
+    preamble, or as ``FUNCTION LOAD`` commands (rewriteFunctions in aof.c)."""
     with open(path, "wb", buffering=1 << 16) as f:
         if use_rdb_preamble:
-            size = rdb.write_stream(f, dbs, aof_base=True)
+            size = rdb.write_stream(f, dbs, aof_base=True, functions=functions)
         else:
             size = 0
+            for code in functions:
+                b = encode_command([b"FUNCTION", b"LOAD", code])
+                f.write(b)
+                size += len(b)
             for argv in rewrite_commands(dbs):
                 b = encode_command(argv)
                 f.write(b)

@@ -369,7 +369,8 @@ def set_appendonly(server: Any, on: bool) -> None:
             f.manifest.base = None
         seq = f.manifest.curr_base_seq + 1
         name = f.base_name(seq)
-        aof.write_base(f.dir / name, images(server), use_rdb_preamble=f.use_rdb_preamble)
+        aof.write_base(f.dir / name, images(server), use_rdb_preamble=f.use_rdb_preamble,
+                       functions=_rdb_options(server)["functions"])
         f.manifest.base = aof.AofFileInfo(name, seq, aof.TYPE_BASE)
         f.manifest.curr_base_seq = seq
         f.base_size = (f.dir / name).stat().st_size
@@ -518,9 +519,10 @@ def aof_rewrite_background(server: Any) -> bool:
     dbs = images(server)
     preamble = f.use_rdb_preamble
     target = f
+    functions = _rdb_options(server)["functions"]
 
     def work() -> None:
-        aof.write_base(target.temp_rewrite_path(os.getpid()), dbs, use_rdb_preamble=preamble)
+        aof.write_base(target.temp_rewrite_path(os.getpid()), dbs, use_rdb_preamble=preamble, functions=functions)
 
     pid = _fork(server, st, CHILD_AOF, work)
     if pid is None:

@@ -11,6 +11,7 @@ required (FUNCTION LIST entries and FCALL replies are deterministic).
 from __future__ import annotations
 
 import shutil
+import time
 import subprocess
 from pathlib import Path
 
@@ -111,3 +112,34 @@ def test_functions_only_snapshot_and_flush(tmp_path: Path) -> None:
     assert rdb.load(tmp_path / "dump.rdb").functions == []
     with EmbeddedServer(dir=str(tmp_path)) as eng:
         assert redis.Redis.from_url(eng.url).execute_command("FUNCTION", "LIST") == []
+
+
+def _wait_rewrite(c: redis.Redis) -> None:
+    for _ in range(300):  # bounded: 30 s
+        info = c.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError("BGREWRITEAOF did not finish in 30 s")
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_functions_survive_aof_rewrite(tmp_path: Path, preamble: str) -> None:
+    """After BGREWRITEAOF the base holds the libraries (RDB_OPCODE_FUNCTION2 in the preamble, or
+    FUNCTION LOAD commands): the engine restarted on the directory, and redis-server started on
+    it with appendonly yes, both call them."""
+    opts = {"dir": str(tmp_path), "appendonly": "yes", "aof-use-rdb-preamble": preamble}
+    with EmbeddedServer(**opts) as eng:
+        c = redis.Redis.from_url(eng.url)
+        c.execute_command("FUNCTION", "LOAD", LIB_B)
+        c.set("plain", "1")
+        c.execute_command("BGREWRITEAOF")
+        _wait_rewrite(c)
+    with EmbeddedServer(**opts) as eng:
+        c = redis.Redis.from_url(eng.url)
+        assert c.execute_command("FCALL", "b_sum", 0, 1, 2) == 3
+        assert c.get("plain") == b"1"
+    with real_redis("--appendonly", "yes", "--aof-use-rdb-preamble", preamble, dir=tmp_path) as srv:
+        rc = srv.client()
+        assert rc.execute_command("FCALL", "b_sum", 0, 1, 2) == 3
+        assert rc.get("plain") == b"1"
