@@ -47,10 +47,13 @@ class SoakResult:
     def ping_max_ms(self) -> float:
         return max(self.ping_ms) if self.ping_ms else 0.0
 
+    def ping_percentile_ms(self, q: float) -> float:
+        s = sorted(self.ping_ms)
+        return s[int(q * (len(s) - 1))] if s else 0.0
+
     @property
     def ping_p99_ms(self) -> float:
-        s = sorted(self.ping_ms)
-        return s[int(0.99 * (len(s) - 1))] if s else 0.0
+        return self.ping_percentile_ms(0.99)
 
 
 def _rss_mb(pid: int) -> float:
@@ -159,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     rss = [m for _, m in res.rss_mb]
     print(f"soak: {res.seconds:.0f} s, {res.commands} commands ({res.errors} error replies), "
           f"RSS start {rss[0]:.0f} MB / max {max(rss):.0f} MB / end {rss[-1]:.0f} MB, "
-          f"PING p99 {res.ping_p99_ms:.1f} ms / max {res.ping_max_ms:.1f} ms over {len(res.ping_ms)} pings")
-    return 0 if res.ping_max_ms < 50 else 1
+          f"PING p50 {res.ping_percentile_ms(0.5):.1f} / p95 {res.ping_percentile_ms(0.95):.1f} / "
+          f"p99 {res.ping_p99_ms:.1f} / max {res.ping_max_ms:.1f} ms over {len(res.ping_ms)} pings")
+    return 0 if res.ping_percentile_ms(0.95) < 50 else 1
 
 
 if __name__ == "__main__":
