@@ -44,7 +44,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from engine.latency import HISTOGRAM_BYTES
-from engine.objects import ZSet
+from engine.objects import ZSet, is_hashtable
 from engine.server import on_init, on_start
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def value_bytes(value: Any, limits: _Limits, samples: int = 0, sizeof: bool = Fa
         return _string_bytes(value)
     if t is dict:
         n = len(value)
-        if n <= limits.hash_entries and all(
+        if n <= limits.hash_entries and not is_hashtable(value) and all(
             len(f) <= limits.hash_value and len(v) <= limits.hash_value for f, v in value.items()
         ):
             return ROBJ + jemalloc_size(7 + sum(_lp_entry(f) + _lp_entry(v) for f, v in value.items()))
@@ -213,7 +213,7 @@ def value_bytes(value: Any, limits: _Limits, samples: int = 0, sizeof: bool = Fa
         return ROBJ + QUICKLIST + nodes * (QUICKLIST_NODE + per_node)
     if t is set:
         n = len(value)
-        if n <= limits.set_intset and all(_is_long(m) for m in value):
+        if n <= limits.set_intset and not is_hashtable(value) and all(_is_long(m) for m in value):
             width = 2
             for m in value:
                 v = int(m)
@@ -226,7 +226,7 @@ def value_bytes(value: Any, limits: _Limits, samples: int = 0, sizeof: bool = Fa
     if t is ZSet:
         d = value.dict
         n = len(d)
-        if n <= limits.zset_entries and all(len(m) <= limits.zset_value for m in d):
+        if n <= limits.zset_entries and not value.skiplist and all(len(m) <= limits.zset_value for m in d):
             return ROBJ + jemalloc_size(7 + sum(_lp_entry(m) + _lp_entry(_score_bytes(s)) for m, s in d.items()))
         items = _sample(d, n, samples)
         per = sum(entry + ZSL_NODE_AVG + sds_alloc(len(m)) for m in items)

@@ -146,3 +146,20 @@ def test_sscan_sees_every_member_present_throughout(raw_pair: tuple[RawClient, R
         c.call("sadd", "s", *members)
         seen, _, _ = _scan_all(c, "sscan", "s", 5, between)
         assert {m.encode() for m in stable} <= set(seen)
+
+
+def test_memory_usage_follows_the_sticky_encoding(pair_defaults: tuple[RawClient, RawClient]) -> None:
+    """A hash and a set that shrank back under the thresholds keep their hashtable's size in
+    MEMORY USAGE: on both servers they report more than a fresh listpack/intset value with the
+    same contents (a dict with its entries is several times a small listpack)."""
+    for c in pair_defaults:
+        c.call("config", "set", "hash-max-listpack-entries", "4")
+        c.call("config", "set", "set-max-intset-entries", "4")
+        c.call("hset", "grown", *[a for i in range(8) for a in (f"f{i}", "v")])
+        c.call("hdel", "grown", *[f"f{i}" for i in range(2, 8)])
+        c.call("hset", "fresh", "f0", "v", "f1", "v")
+        c.call("sadd", "sgrown", *range(8))
+        c.call("srem", "sgrown", *range(2, 8))
+        c.call("sadd", "sfresh", 0, 1)
+        usage = {k: c.call("memory", "usage", k).value for k in ("grown", "fresh", "sgrown", "sfresh")}
+        assert usage["grown"] > usage["fresh"] and usage["sgrown"] > usage["sfresh"], usage
