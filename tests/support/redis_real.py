@@ -25,11 +25,19 @@ import redis
 __all__ = ["RealRedis", "free_port", "real_redis", "redis_server_binary"]
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(max_port: int = 65535) -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago (at most ``max_port``)."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port <= max_port:
+            return port
+    raise RuntimeError(f"no free loopback port at or below {max_port}")
+
+
+#: A cluster node also listens on its port + 10000 (the cluster bus), so its port must leave room.
+CLUSTER_MAX_PORT = 65535 - 10000
 
 
 def redis_server_binary() -> str:
@@ -65,7 +73,7 @@ def real_redis(*args: str, dir: Path | None = None, port: int | None = None) -> 
     binary = redis_server_binary()
     own_dir = dir is None
     workdir = Path(tempfile.mkdtemp(prefix="real-redis-")) if dir is None else dir
-    port = port or free_port()
+    port = port or free_port(CLUSTER_MAX_PORT if "--cluster-enabled" in args else 65535)
     cmd = [
         binary,
         "--port", str(port),
