@@ -24,19 +24,30 @@ Before a ``denyoom`` command runs while ``maxmemory`` is set, dispatch calls
 
 Each eviction deletes the key (WATCH is signalled by ``db.delete``), counts ``evicted_keys``,
 fires the ``evicted`` keyspace event and propagates ``DEL`` to the AOF through the same
-``server.expire_hooks`` expiry uses.  simlab/model/cache.py models the same algorithms.
+``server.expire_hooks`` expiry uses.  The arithmetic (LRU idle, LFU counter, the pool) is
+engine/evict_math.py, which simlab's cache model imports too.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
-from engine import memory
+from engine import evict_math, memory
 from engine.config import PARAMS
 from engine.errors import OOMError, RedisError
+from engine.evict_math import (
+    EVPOOL_SIZE,
+    LFU_INIT_VAL,
+    LRU_CLOCK_MAX,
+    EvictionPool,
+    lfu_decr_and_return,
+    lfu_initial_field,
+    lfu_log_incr,
+    lfu_touch_field,
+    lru_idle,
+)
 from engine.server import on_init
 
 if TYPE_CHECKING:
@@ -59,101 +70,39 @@ __all__ = [
     "EVICT_FAIL",
 ]
 
-EVPOOL_SIZE = 16
-LFU_INIT_VAL = 5
-LRU_CLOCK_MAX = (1 << 24) - 1
 EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
 
 _rng = random.Random()
 
 
 def lfu_time_in_minutes() -> int:
-    """LFUGetTimeInMinutes: the low 16 bits of unix time in minutes."""
-    return (int(time.time()) // 60) & 65535
-
-
-def lfu_decr_and_return(field: int, now_min: int, decay_time: int) -> int:
-    """LFUDecrAndReturn: the counter after one decrement per elapsed decay period (not stored)."""
-    ldt = field >> 8
-    counter = field & 255
-    if decay_time:
-        elapsed = now_min - ldt if now_min >= ldt else 65535 - ldt + now_min
-        periods = elapsed // decay_time
-        if periods:
-            counter = 0 if periods > counter else counter - periods
-    return counter
-
-
-def lfu_log_incr(counter: int, log_factor: int, r: float) -> int:
-    """LFULogIncr: +1 with probability 1 / ((counter - LFU_INIT_VAL) * log_factor + 1)."""
-    if counter == 255:
-        return 255
-    baseval = counter - LFU_INIT_VAL
-    if baseval < 0:
-        baseval = 0
-    if r < 1.0 / (baseval * log_factor + 1):
-        return counter + 1
-    return counter
+    """LFUGetTimeInMinutes on the wall clock (engine/evict_math.py holds the arithmetic)."""
+    return evict_math.lfu_time_in_minutes(time.time())
 
 
 def lfu_touch(server: Server, db: Database, key: bytes) -> None:
     """updateLFU: decay, increment logarithmically, stamp the minute."""
-    now_min = (int(time.time()) // 60) & 65535
+    now_min = lfu_time_in_minutes()
     lru = db.lru
     field = lru.get(key)
     if field is None:
-        field = (now_min << 8) | LFU_INIT_VAL
+        field = lfu_initial_field(now_min)
     cfg = server.config
-    counter = lfu_decr_and_return(field, now_min, cfg["lfu-decay-time"])
-    lru[key] = (now_min << 8) | lfu_log_incr(counter, cfg["lfu-log-factor"], _rng.random())
-
-
-class EvictionPool:
-    """EvictionPoolLRU: up to 16 (idle, db id, key) sorted by ascending idle; the best
-    candidate is at the right.  Stale and duplicate entries are allowed, as in Redis."""
-
-    __slots__ = ("idles", "entries")
-
-    def __init__(self) -> None:
-        self.idles: list[float] = []
-        self.entries: list[tuple[int, bytes]] = []
-
-    def __len__(self) -> int:
-        return len(self.idles)
-
-    def insert(self, idle: float, db_id: int, key: bytes) -> None:
-        idles = self.idles
-        k = bisect_left(idles, idle)
-        if len(idles) < EVPOOL_SIZE:
-            idles.insert(k, idle)
-            self.entries.insert(k, (db_id, key))
-        elif k > 0:
-            del idles[0]
-            del self.entries[0]
-            idles.insert(k - 1, idle)
-            self.entries.insert(k - 1, (db_id, key))
-
-    def pop_best(self, server: Server, volatile: bool) -> tuple[Database, bytes] | None:
-        """From the right: the first entry whose key still exists (others are dropped)."""
-        while self.entries:
-            self.idles.pop()
-            db_id, key = self.entries.pop()
-            db = server.dbs[db_id]
-            if key in (db.expires if volatile else db.data):
-                return db, key
-        return None
+    lru[key] = lfu_touch_field(field, now_min, cfg["lfu-log-factor"], cfg["lfu-decay-time"], _rng.random())
 
 
 class EvictState:
     __slots__ = ("pool", "next_db", "running")
 
     def __init__(self) -> None:
-        self.pool = EvictionPool()
+        self.pool: EvictionPool[tuple[int, bytes]] = EvictionPool()
         self.next_db = 0
         self.running = False
 
 
-def _populate(server: Server, db: Database, policy: str, volatile: bool, pool: EvictionPool) -> int:
+def _populate(
+    server: Server, db: Database, policy: str, volatile: bool, pool: EvictionPool[tuple[int, bytes]]
+) -> int:
     """evictionPoolPopulate for one database; returns how many keys the space holds."""
     space = db.volatile if volatile else db.keys
     n = len(space)
@@ -164,18 +113,17 @@ def _populate(server: Server, db: Database, policy: str, volatile: bool, pool: E
     if policy.endswith("lru"):
         clock = server.lru_clock
         for key in samples:
-            o = lru.get(key, clock)
-            pool.insert(clock - o if clock >= o else LRU_CLOCK_MAX - o + clock, db.id, key)
+            pool.insert(lru_idle(clock, lru.get(key, clock)), (db.id, key))
     elif policy.endswith("lfu"):
         now_min = lfu_time_in_minutes()
         decay = server.config["lfu-decay-time"]
         for key in samples:
-            field = lru.get(key, (now_min << 8) | LFU_INIT_VAL)
-            pool.insert(255 - lfu_decr_and_return(field, now_min, decay), db.id, key)
+            field = lru.get(key, lfu_initial_field(now_min))
+            pool.insert(255 - lfu_decr_and_return(field, now_min, decay), (db.id, key))
     else:  # volatile-ttl
         expires = db.expires
         for key in samples:
-            pool.insert(-expires.get(key, 0), db.id, key)
+            pool.insert(-expires.get(key, 0), (db.id, key))
     return n
 
 
@@ -206,9 +154,11 @@ def _select_victim(server: Server, st: EvictState, policy: str) -> tuple[Databas
             total += _populate(server, db, policy, volatile, pool)
         if not total:
             return None
-        best = pool.pop_best(server, volatile)
+        best = pool.pop_best(
+            lambda e: e[1] in (dbs[e[0]].expires if volatile else dbs[e[0]].data)
+        )
         if best is not None:
-            return best
+            return dbs[best[0]], best[1]
 
 
 def perform_evictions(server: Server, full: bool = True) -> int:
@@ -285,7 +235,7 @@ def install_policy(server: Server) -> None:
 
         def written(db: Database, key: bytes, value: Any) -> None:
             if key not in db.lru:
-                db.lru[key] = (lfu_time_in_minutes() << 8) | LFU_INIT_VAL
+                db.lru[key] = lfu_initial_field(lfu_time_in_minutes())
 
         server.on_key_written = written  # type: ignore[method-assign]
     else:

@@ -13,7 +13,8 @@ mechanisms the way Redis does them, request by request:
   that still exists is evicted.  LRU idle time comes from a 24-bit clock with 1 s resolution
   (``LRU_CLOCK_MAX``, ``LRU_CLOCK_RESOLUTION``); LFU keeps Morris-style 8-bit logarithmic
   counters (object.c/evict.c ``LFULogIncr``, ``LFUDecrAndReturn``; see
-  https://redis.io/docs/latest/develop/reference/eviction/).
+  https://redis.io/docs/latest/develop/reference/eviction/).  That arithmetic and the pool
+  are engine/evict_math.py, the module the engine's evict.py runs too.
 * ``allkeys-random``, ``volatile-random``: one uniformly random key per eviction.
 * ``noeviction``: over ``maxmemory`` the filling write is refused (an OOM error in Redis),
   so the request stays a miss and nothing is stored.
@@ -56,12 +57,26 @@ jemalloc rounding of the payloads themselves (up to ~25 % of small strings) is n
 from __future__ import annotations
 
 import random
-from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from engine.evict_math import (
+    EVPOOL_SIZE,
+    LFU_INIT_VAL,
+    LRU_CLOCK_MAX,
+    EvictionPool,
+    lfu_decr_and_return,
+    lfu_initial_field,
+    lfu_log_incr,
+    lfu_time_elapsed,
+    lfu_time_in_minutes,
+    lfu_touch_field,
+    lru_clock,
+    lru_idle,
+)
 
 if TYPE_CHECKING:
     from simlab.workload.traces import Trace
@@ -105,9 +120,6 @@ POLICIES: tuple[str, ...] = (
 REDIS_KEY_OVERHEAD_BYTES = 32 + 8 + 16 + 4 + 4
 REDIS_EXPIRE_OVERHEAD_BYTES = 32 + 8
 
-EVPOOL_SIZE = 16  # evict.c
-LRU_CLOCK_MAX = (1 << 24) - 1  # server.h: 24-bit lru field, LRU_CLOCK_RESOLUTION 1000 ms
-LFU_INIT_VAL = 5  # server.h
 ACTIVE_EXPIRE_KEYS_PER_LOOP = 20  # expire.c ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP
 ACTIVE_EXPIRE_ACCEPTABLE_STALE_PCT = 10  # expire.c ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE
 ACTIVE_EXPIRE_MAX_LOOPS = 1250  # stands in for the 25 ms time limit, see module docstring
@@ -115,53 +127,6 @@ _MAX_CRON_TICKS_PER_ACCESS = 100  # bounds catch-up work after a long idle gap
 # dictGetSomeKeys returns distinct keys; below this many keys we sample without replacement,
 # above it independent draws repeat a key with probability <= samples**2 / (2 n) (1.3 % for 5).
 _DISTINCT_SAMPLE_BELOW = 1000
-
-
-def lru_clock(now_s: float) -> int:
-    """Redis's ``LRU_CLOCK()``: seconds modulo 2**24 (evict.c ``getLRUClock``)."""
-    return int(now_s) & LRU_CLOCK_MAX
-
-
-def lfu_time_in_minutes(now_s: float) -> int:
-    """evict.c ``LFUGetTimeInMinutes``: the low 16 bits of Unix time in minutes."""
-    return (int(now_s) // 60) & 65535
-
-
-def lfu_time_elapsed(ldt: int, now_min: int) -> int:
-    """evict.c ``LFUTimeElapsed``: minutes since ``ldt``, allowing one wrap of 16 bits."""
-    if now_min >= ldt:
-        return now_min - ldt
-    return 65535 - ldt + now_min
-
-
-def lfu_log_incr(counter: int, lfu_log_factor: int, r: float) -> int:
-    """evict.c ``LFULogIncr``: add one with probability 1/((counter-5)*factor+1).
-
-    ``r`` is the uniform draw in [0, 1), passed in so tests can pin it.  Saturates at 255.
-    """
-    if counter == 255:
-        return 255
-    baseval = counter - LFU_INIT_VAL
-    if baseval < 0:
-        baseval = 0
-    if r < 1.0 / (baseval * lfu_log_factor + 1):
-        return counter + 1
-    return counter
-
-
-def lfu_decr_and_return(lru_field: int, now_min: int, lfu_decay_time: int) -> int:
-    """evict.c ``LFUDecrAndReturn``: the counter after one decrement per elapsed decay period.
-
-    ``lru_field`` is Redis's 24-bit ``robj.lru`` in LFU mode: 16 bits of last-decrement time
-    in minutes, then the 8-bit counter.  Nothing is written back, as in Redis.
-    """
-    ldt = lru_field >> 8
-    counter = lru_field & 255
-    if lfu_decay_time:
-        num_periods = lfu_time_elapsed(ldt, now_min) // lfu_decay_time
-        if num_periods:
-            counter = 0 if num_periods > counter else counter - num_periods
-    return counter
 
 
 class CacheModel:
@@ -525,7 +490,7 @@ class RedisCache(CacheModel):
         self._keys: list[int] = []
         self._charged: list[int] = []
         self._lru: list[int] = []
-        self._pool = EvictionPool()
+        self._pool: EvictionPool[int] = EvictionPool()
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -556,7 +521,7 @@ class RedisCache(CacheModel):
                 if self._is_lfu:
                     self._lru[slot] = self._lfu_touch(self._lru[slot], now_s)
                 else:
-                    self._lru[slot] = int(now_s) & LRU_CLOCK_MAX
+                    self._lru[slot] = lru_clock(now_s)
                 if write:
                     self._overwrite(key, slot, size_bytes, now_s, ttl_s)
                 self.hits += 1
@@ -570,9 +535,9 @@ class RedisCache(CacheModel):
         self._keys.append(key)
         self._charged.append(charged)
         if self._is_lfu:
-            self._lru.append((((int(now_s) // 60) & 65535) << 8) | LFU_INIT_VAL)
+            self._lru.append(lfu_initial_field(lfu_time_in_minutes(now_s)))
         else:
-            self._lru.append(int(now_s) & LRU_CLOCK_MAX)
+            self._lru.append(lru_clock(now_s))
         self.used_memory_bytes += charged
         if ttl_s is not None:
             self._set_expire(key, now_s + ttl_s)
@@ -621,6 +586,8 @@ class RedisCache(CacheModel):
                 and (slot := slot_get(key)) is not None
                 and not (when and key in when and now > when[key])
             ):
+                # lru_clock(now) inlined: the one copy of engine/evict_math.py kept for speed;
+                # test_fast_path_evicts_the_same_victims runs both paths and compares victims
                 lru[slot] = lfu_touch(lru[slot], now) if is_lfu else int(now) & LRU_CLOCK_MAX
                 fast_hits += 1
                 out[i] = 1
@@ -631,10 +598,9 @@ class RedisCache(CacheModel):
 
     def _lfu_touch(self, field: int, now_s: float) -> int:
         """db.c ``updateLFU``: decay, then a logarithmic increment, then stamp the minute."""
-        now_min = (int(now_s) // 60) & 65535
-        counter = lfu_decr_and_return(field, now_min, self.lfu_decay_time)
-        counter = lfu_log_incr(counter, self.lfu_log_factor, self._rng.random())
-        return (now_min << 8) | counter
+        return lfu_touch_field(
+            field, lfu_time_in_minutes(now_s), self.lfu_log_factor, self.lfu_decay_time, self._rng.random()
+        )
 
     def _overwrite(self, key: int, slot: int, size_bytes: int, now_s: float, ttl_s: float | None) -> None:
         """SET on an existing key: new size; a TTL replaces the old one, no TTL clears it."""
@@ -695,7 +661,7 @@ class RedisCache(CacheModel):
             if not live:
                 return None
             self._populate_pool(now_s)
-            key = pop_best(live)
+            key = pop_best(live.__contains__)
             if key is not None:
                 return key
 
@@ -709,8 +675,8 @@ class RedisCache(CacheModel):
         slot_of = self._slot
         lru = self._lru
         when = self._when
-        clock = int(now_s) & LRU_CLOCK_MAX
-        now_min = (int(now_s) // 60) & 65535
+        clock = lru_clock(now_s)
+        now_min = lfu_time_in_minutes(now_s)
         if n <= self.samples:
             picks = list(space)
         elif n < _DISTINCT_SAMPLE_BELOW:
@@ -719,58 +685,11 @@ class RedisCache(CacheModel):
             picks = [space[int(rnd() * n)] for _ in range(self.samples)]
         for key in picks:
             if kind == _LRU:
-                o_lru = lru[slot_of[key]]
-                insert(key, clock - o_lru if clock >= o_lru else LRU_CLOCK_MAX - o_lru + clock)
+                insert(lru_idle(clock, lru[slot_of[key]]), key)
             elif kind == _LFU:
-                insert(key, 255 - lfu_decr_and_return(lru[slot_of[key]], now_min, self.lfu_decay_time))
+                insert(255 - lfu_decr_and_return(lru[slot_of[key]], now_min, self.lfu_decay_time), key)
             else:  # volatile-ttl: sooner expiry = better candidate
-                insert(key, -when[key])
-
-
-class EvictionPool:
-    """evict.c's ``EvictionPoolLRU``: up to 16 candidates sorted by ascending idle score.
-
-    Redis keeps the pool in a fixed array, filled from the left and emptied from the right,
-    so it is always a sorted prefix; we keep that prefix as two Python lists and find the
-    insertion point with ``bisect_left`` (Redis's linear scan stops at the first entry whose
-    idle is not smaller, which is the same index).  Entries may be stale or duplicated, as in
-    Redis: a pooled key's idle score is not refreshed when the key is touched.
-    """
-
-    __slots__ = ("keys", "idles")
-
-    def __init__(self) -> None:
-        self.keys: list[int] = []
-        self.idles: list[float] = []
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def insert(self, key: int, idle: float) -> None:
-        """Insert as ``evictionPoolPopulate`` does for one sampled key."""
-        idles = self.idles
-        k = bisect_left(idles, idle)
-        if len(idles) < EVPOOL_SIZE:
-            idles.insert(k, idle)
-            self.keys.insert(k, key)
-        elif k > 0:
-            # full: discard the smallest idle (index 0), the new entry lands at k-1
-            del idles[0]
-            del self.keys[0]
-            idles.insert(k - 1, idle)
-            self.keys.insert(k - 1, key)
-        # else: full and worse than everything in it
-
-    def pop_best(self, live: dict[int, Any]) -> int | None:
-        """Take entries from the best end until one is still in ``live`` (others are ghosts)."""
-        keys = self.keys
-        idles = self.idles
-        while keys:
-            key = keys.pop()
-            idles.pop()
-            if key in live:
-                return key
-        return None
+                insert(-when[key], key)
 
 
 def make_cache(

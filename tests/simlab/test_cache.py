@@ -182,13 +182,13 @@ def _redis_pool_insert(pool_key: list, pool_idle: list, key: int, idle: float) -
 
 def test_eviction_pool_matches_evict_c() -> None:
     rng = np.random.default_rng(4)
-    ours = EvictionPool()
+    ours: EvictionPool[int] = EvictionPool()
     ref_key: list = [None] * EVPOOL_SIZE
     ref_idle: list = [0] * EVPOOL_SIZE
     for step in range(5_000):
         if rng.random() < 0.15:
             live = {int(k): 1 for k in rng.integers(0, 50, 30)}
-            got = ours.pop_best(live)
+            got = ours.pop_best(live.__contains__)
             want = None
             for k in range(EVPOOL_SIZE - 1, -1, -1):  # evict.c's backward scan
                 if ref_key[k] is None:
@@ -202,10 +202,10 @@ def test_eviction_pool_matches_evict_c() -> None:
             assert got == want, step
         else:
             key, idle = int(rng.integers(0, 50)), int(rng.integers(0, 40))
-            ours.insert(key, idle)
+            ours.insert(idle, key)
             _redis_pool_insert(ref_key, ref_idle, key, idle)
         filled = [k for k in ref_key if k is not None]
-        assert ours.keys == filled and ours.idles == ref_idle[: len(filled)], step
+        assert ours.entries == filled and ours.idles == ref_idle[: len(filled)], step
 
 
 def test_memory_overshoot_then_evict_before_next_command() -> None:
@@ -410,3 +410,30 @@ def test_delete_and_replay_trace(tmp_path) -> None:
     assert replay_trace(c, tr).tolist() == [False, True, True, False, False, True, False]
     assert c.expirations == 1 and len(c) == 1
     assert c.delete(12345, 10.0) is False
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl"])
+def test_fast_path_evicts_the_same_victims(policy: str) -> None:
+    """RedisCache.access_many inlines the read-hit path (the LRU clock stamp and the LFU
+    touch); run it and the per-request :meth:`access` on the same sequence and require the
+    same victims in the same order: the slot list (which records every eviction's swap) and
+    every ``robj.lru`` word are compared after each chunk.  Tolerance: none (same seed, same
+    draws)."""
+    rng = np.random.default_rng(14)
+    n = 6_000
+    keys = rng.zipf(1.1, n) % 400
+    sizes = rng.integers(50, 300, n)
+    times = np.cumsum(rng.exponential(0.7, n))  # ~70 min: LFU decays, the LRU clock moves
+    ttls = np.where(rng.random(n) < 0.7, rng.uniform(30, 600, n), np.nan)
+    writes = rng.random(n) < 0.1
+    fast = make_cache(policy, 20_000, seed=3)
+    ref = make_cache(policy, 20_000, seed=3)
+    assert isinstance(fast, RedisCache) and isinstance(ref, RedisCache)
+    for start in range(0, n, 250):
+        part = slice(start, start + 250)
+        fast.access_many(keys[part], sizes[part], times[part], ttls[part], writes[part])
+        for i in range(start, min(n, start + 250)):
+            ttl = None if np.isnan(ttls[i]) else float(ttls[i])
+            ref.access(int(keys[i]), int(sizes[i]), float(times[i]), ttl, bool(writes[i]))
+        assert fast._keys == ref._keys and fast._lru == ref._lru, start
+    assert fast.evictions == ref.evictions > 100
