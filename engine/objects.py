@@ -43,6 +43,7 @@ __all__ = [
     "mark_hashtable",
     "hash_grew",
     "set_grew",
+    "sweep_hashtables",
 ]
 
 
@@ -162,7 +163,8 @@ def is_int_string(data: bytes | bytearray) -> bool:
 # converted ones are remembered here: id -> the value itself, which keeps the id from being
 # reused while the entry exists.  Values that are gone from every keyspace (only this table
 # still refers to them) are dropped whenever the table doubles, so its size stays within twice
-# the number of live converted values plus a constant.
+# the number of live converted values plus a constant, and a few at a time by
+# :func:`sweep_hashtables` from the server cron, so a deleted value is not kept for long.
 
 _HASHTABLE: dict[int, object] = {}
 _sweep_at = 256
@@ -183,6 +185,20 @@ def mark_hashtable(value: object) -> None:
             if sys.getrefcount(v) <= 3:  # this table, ``v`` and getrefcount's argument
                 del _HASHTABLE[k]
         _sweep_at = max(256, 2 * len(_HASHTABLE))
+
+
+def sweep_hashtables(budget: int) -> int:
+    """Look at up to ``budget`` entries, oldest first (those alive go to the back); drop the
+    ones only this table refers to.  Returns how many were dropped."""
+    dropped = 0
+    for _ in range(min(budget, len(_HASHTABLE))):
+        k = next(iter(_HASHTABLE))
+        v = _HASHTABLE.pop(k)
+        if sys.getrefcount(v) > 2:  # more than ``v`` and getrefcount's argument: still stored
+            _HASHTABLE[k] = v
+        else:
+            dropped += 1
+    return dropped
 
 
 def hash_grew(h: dict[bytes, bytes], written: Iterable[bytes], config: Any) -> None:

@@ -11,14 +11,24 @@ at most two tries on average and a run of SPOPs costs O(n) copies in all, not O(
 
 Sets of at most :data:`SMALL` members are copied per call (that is O(1) for them).  The cache
 holds at most :data:`MAX_CACHED` members over all sets, the oldest entries dropped first; an
-entry keeps its set alive until then (so ids are never reused while cached).
+entry keeps its set alive (so ids are never reused while cached), so the server cron drops the
+entries of sets no longer stored anywhere, a few per tick, and sweeps the sticky-encoding table
+of engine/objects.py the same way.
 """
 
 from __future__ import annotations
 
 import random
+import sys
+from typing import Any
 
-__all__ = ["SMALL", "MAX_CACHED", "forget", "random_member", "sample", "choices"]
+from engine.objects import is_hashtable, sweep_hashtables
+from engine.server import on_init
+
+__all__ = ["SMALL", "MAX_CACHED", "SWEEP_BUDGET", "forget", "random_member", "sample", "choices", "sweep"]
+
+#: Entries of each side table looked at per cron tick.
+SWEEP_BUDGET = 64
 
 #: Sets up to this size are copied per call instead of cached.
 SMALL = 128
@@ -36,6 +46,35 @@ def forget(s: set[bytes]) -> None:
         entry = _CACHE.pop(id(s), None)
         if entry is not None:
             _cached -= len(entry[1])
+
+
+def sweep(budget: int) -> int:
+    """Look at up to ``budget`` cached entries, oldest first (live ones go to the back); drop
+    those whose set only this cache refers to.  Returns how many were dropped."""
+    global _cached
+    dropped = 0
+    for _ in range(min(budget, len(_CACHE))):
+        k = next(iter(_CACHE))
+        entry = _CACHE.pop(k)
+        s = entry[0]
+        # references besides this entry, ``s``, getrefcount's argument and the sticky-encoding
+        # table's: the set is still stored somewhere
+        if sys.getrefcount(s) - is_hashtable(s) > 3:
+            _CACHE[k] = entry
+        else:
+            _cached -= len(entry[1])
+            dropped += 1
+    return dropped
+
+
+def _cron(server: Any) -> None:
+    sweep(SWEEP_BUDGET)
+    sweep_hashtables(SWEEP_BUDGET)
+
+
+@on_init
+def _init(server: Any) -> None:
+    server.cron_hooks.append(_cron)
 
 
 def _members(s: set[bytes]) -> tuple[bytes, ...]:

@@ -39,6 +39,30 @@ def test_converted_values_leave_the_table_after_delete(rr: redis.Redis) -> None:
     assert len(objects._HASHTABLE) < 600
 
 
+def test_cron_drops_deleted_values_from_the_side_tables(rr: redis.Redis) -> None:
+    """Converted hashes and cached large sets that were deleted are let go by the server cron
+    (64 entries of each table per tick at hz 10) with no further command: within 10 s
+    (bounded wait, polled every 50 ms) the tables shrink by at least what was deleted."""
+    import time
+
+    from engine import setsample
+
+    rr.config_set("hash-max-listpack-entries", 1)
+    for i in range(50):
+        rr.hset(f"h{i}", mapping={"a": 1, "b": 2})
+        rr.sadd(f"s{i}", *[b"m%d" % j for j in range(200)])
+        rr.srandmember(f"s{i}")
+    before = (len(objects._HASHTABLE), len(setsample._CACHE))
+    rr.flushall()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if len(objects._HASHTABLE) <= before[0] - 50 and len(setsample._CACHE) <= before[1] - 50:
+            break
+        time.sleep(0.05)
+    assert len(objects._HASHTABLE) <= before[0] - 50, before
+    assert len(setsample._CACHE) <= before[1] - 50, before
+
+
 def test_sscan_with_more_scans_than_snapshots(rr: redis.Redis) -> None:
     """MAX_SCANS + 10 scans interleaved call by call: every one completes and returns every
     member exactly as SSCAN promises for members present throughout (none is deleted here)."""
