@@ -1,0 +1,122 @@
+"""RequestParser.parse_batch's fast path (hiredis's Reader on a checked window) parses exactly
+what the networking.c port (next_request, proven against redis-server in
+tests/engine/security/test_protocol_parser.py) parses, and lets no header make hiredis allocate.
+
+Tolerance: equality, request for request and error for error, for every seeded stream; the
+allocation bound (4 MB of traced peak) is far above what parsing a few KB costs and far below
+the 80 MB list a ten-million-element header would have made hiredis build."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+
+import pytest
+
+from engine.errors import ProtocolError
+from engine.request import RequestParser
+
+MAX_BULK = 512 * 1024 * 1024
+
+
+def enc(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+VALID = [
+    enc(b"GET", b"key:000001"),
+    enc(b"SET", b"key:000002", b"v" * 100),
+    enc(b"ECHO", b"a\r\nb\r\n"),  # payload holding CRLF
+    enc(b"ECHO", b""),
+    enc(b"MSET", *[b"k%d" % i for i in range(1200)]),  # 1200 arguments: a big array header
+    enc(b"SET", b"big", b"x" * 40000),  # over PROTO_MBULK_BIG_ARG
+    enc(b"ECHO", b"*9999\r\n~12345"),  # payload that reads like big aggregate headers
+    b"PING\r\n",  # inline
+    b"\r\n",
+    b"*0\r\n",
+    b"*-1\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$1\r\nabc\r\n",  # the bulk's CRLF skipped unchecked
+]
+BAD = [
+    b"*1\r\n+PING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n:5\r\n",
+    b"*1\r\n*1\r\n$1\r\na\r\n",
+    b"*01\r\n$4\r\nPING\r\n",
+    b"*1\r\n$04\r\nPING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$-1\r\n",
+    b"*1\r\n%1\r\n$1\r\na\r\n:1\r\n",
+    b"*x\rfoo",
+    b"*1\r\n$600000000\r\nabc",
+]
+
+
+def drain_exact(p: RequestParser, got: list[object]) -> bool:
+    """next_request alone; False once a protocol error was recorded."""
+    while True:
+        try:
+            req = p.next_request(MAX_BULK, True)
+        except ProtocolError as e:
+            got.append(("error", str(e)))
+            return False
+        if req is None:
+            return True
+        got.append(req)
+
+
+def drain_batch(p: RequestParser, got: list[object], rng: random.Random) -> bool:
+    while True:
+        try:
+            batch = p.parse_batch(MAX_BULK, True, rng.randint(1, 600))
+        except ProtocolError as e:
+            got.append(("error", str(e)))
+            return False
+        if not batch:
+            return True
+        got.extend(batch)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_fast_path_parses_what_networking_c_parses(seed: int) -> None:
+    rng = random.Random(seed)
+    items = [rng.choice(VALID) if rng.random() < 0.8 else VALID[0] for _ in range(rng.randint(1, 40))]
+    if seed % 3:
+        items.insert(rng.randint(0, len(items)), rng.choice(BAD))
+    stream = b"".join(items)
+    cuts = sorted(rng.sample(range(1, len(stream)), min(len(stream) - 1, rng.randint(0, 8))))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    exact, fast = RequestParser(), RequestParser()
+    want: list[object] = []
+    got: list[object] = []
+    ok_exact = ok_fast = True
+    for chunk in chunks:
+        if ok_exact:
+            exact.feed(chunk)
+            ok_exact = drain_exact(exact, want)
+        if ok_fast:
+            fast.feed(chunk)
+            ok_fast = drain_batch(fast, got, rng)
+        assert got == want
+        if ok_exact:
+            assert fast.held == exact.held  # what client-query-buffer-limit measures
+    assert ok_fast == ok_exact
+
+
+@pytest.mark.parametrize("header", [b"*10000000\r\n", b"~10000000\r\n", b">10000000\r\n", b"*1\r\n*10000000\r\n", b"*2\r\n$1\r\na\r\n*10000000\r\n"])
+def test_fast_path_window_stops_before_a_big_aggregate_header(header: bytes) -> None:
+    """Well-formed requests, then a header announcing ten million elements: the requests are
+    returned and nothing of the header's size is allocated (hiredis would build the list)."""
+    p = RequestParser()
+    p.feed(enc(b"GET", b"k") * 50 + header + b"$1\r\na\r\n")
+    tracemalloc.start()
+    try:
+        reqs: list[list[bytes]] = []
+        try:
+            while batch := p.parse_batch(MAX_BULK, True, 512):
+                reqs.extend(batch)
+        except ProtocolError:
+            pass  # nested or non-bulk elements are refused, as Redis does
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reqs[:50] == [[b"GET", b"k"]] * 50
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes"
