@@ -6,5 +6,8 @@ fastpath.py  vectorised engine: Lindley's recursion over arrays, fixed point ove
 events.py    simpy engine: events only at contended resources (the general case)
 faults.py    restart / slow / blip windows; pipeline.py: cache worker for long runs
 record.py    measurements per chunk; run.py: simulate() and the fast day
-cache.py     cache contents under Redis's eviction policies
+cache.py     cache contents under Redis's eviction policies (make_cache, replay_trace): the
+             facade over cache_exact.py (lru, fifo), cache_redis.py (Redis's sampled
+             policies, arithmetic from engine/evict_math.py) and cache_memory.py (memory
+             accounting, TTLs and expiry every policy shares)
 """
