@@ -22,7 +22,7 @@ As in Redis, a header is complete once its ``\\r`` has one more byte after it (t
 ``\\r`` is skipped unchecked), so ``*x\\r`` followed by anything is refused at once.
 
 For speed, an authenticated client's requests are first handed to hiredis's Reader, but only
-a window in which no aggregate header can announce 1000 elements or more, and only the requests
+a window in which no aggregate header can announce 100 elements or more, and only the requests
 whose canonical encoding is byte for byte what was received are kept (see
 :meth:`RequestParser._reader_requests`); whatever else comes goes through the port above.
 
@@ -47,15 +47,24 @@ UNAUTH_MAX_MULTIBULK = 10  # processMultibulkBuffer's authRequired() limits
 UNAUTH_MAX_BULK = 16384
 _INT_MAX = 2**31 - 1
 _WINDOW = 64 * 1024  # bytes handed at once to hiredis by parse_batch's fast path
-# An aggregate header announcing 1000 or more elements (hiredis would preallocate for it), or
+# An aggregate header announcing 100 or more elements (hiredis would preallocate for it), or
 # anything that could read as one: the fast path's window ends before it.  ``*`` is searched
 # alone (a regex with a literal first byte is ten times faster than one with a class).
-_BIG_ARRAY = re.compile(rb"\*[0-9]{4}")
+_BIG_ARRAY = re.compile(rb"\*[0-9]{3}")
 _OTHER_AGGREGATES = (b"%", b"~", b">", b"|")
-_BIG_AGGREGATE = re.compile(rb"[%~>|][0-9]{4}")
+_BIG_AGGREGATE = re.compile(rb"[%~>|][0-9]{3}")
 # Canonical headers, looked up instead of formatted when checking what hiredis returned.
-_ARRAY_HEADERS = tuple(b"*%d\r\n" % i for i in range(1000))
-_BULK_HEADERS = tuple(b"$%d\r\n" % i for i in range(1024))
+class _Headers(dict[int, bytes]):
+    """``$<n>\\r\\n`` by length, made on first use: lengths are below the 64 KiB window, so
+    at most 65536 entries (~3 MB), in practice the few sizes a workload sends."""
+
+    def __missing__(self, n: int) -> bytes:
+        h = self[n] = b"$%d\r\n" % n
+        return h
+
+
+_ARRAY_HEADERS = tuple(b"*%d\r\n" % i for i in range(100))  # counts of 100+ never get here
+_BULK_HEADERS = _Headers()
 _EXACT_RUN = 16  # requests parsed exactly after the fast path stopped, before trying it again
 
 
@@ -247,10 +256,12 @@ class RequestParser:
 
         hiredis preallocates a list of the announced size on an aggregate header, so the window
         handed to it ends before the first aggregate marker (``*%~>|``, wherever it is, payloads
-        included) followed by four digits: no header it sees announces 1000 or more elements,
-        what Redis's own preallocation for a multibulk count is bounded by (1024).  Bulk headers
-        decide no allocation in hiredis (it slices a bulk once all of its bytes are there), and
-        the window holds no more than 64 KiB.  What hiredis accepts is then only kept if the
+        included) followed by three digits: no header it sees announces 100 elements or more.
+        Nested headers (``*99\\r\\n`` repeated) could still make it hold one such list per
+        level, up to its nesting limit: ~0.9 MB at most, freed with the Reader before this
+        returns, so it never accumulates across clients (with a 1000-element cap it would be
+        8 MB).  Bulk headers decide no allocation in hiredis (it slices a bulk once all of its
+        bytes are there), and the window holds no more than 64 KiB.  What hiredis accepts is then only kept if the
         canonical encoding of the requests it returned is byte for byte the head of the window:
         that proves every header was a canonical ``*N`` / ``$N`` line and every element a bulk,
         so the requests are exactly what :meth:`next_request` would have returned; the first
@@ -286,11 +297,11 @@ class RequestParser:
         if not reqs:
             return False
         try:
-            # The canonical encoding, headers from tables (an IndexError past them, a TypeError
-            # on an element that is not a bulk: both checked one request at a time below).
+            # The canonical encoding, headers from tables (a TypeError on an element that is
+            # not a bulk, IndexError never: then checked one request at a time below).
             ah, bh = _ARRAY_HEADERS, _BULK_HEADERS
             enc = b"".join([ah[len(r)] + b"".join([bh[len(a)] + a + b"\r\n" for a in r]) for r in reqs])
-        except (IndexError, TypeError):
+        except (TypeError, IndexError):
             enc = b""
         if enc and buf.startswith(enc, pos):
             out.extend(reqs)

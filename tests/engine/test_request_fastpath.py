@@ -3,8 +3,10 @@ what the networking.c port (next_request, proven against redis-server in
 tests/engine/security/test_protocol_parser.py) parses, and lets no header make hiredis allocate.
 
 Tolerance: equality, request for request and error for error, for every seeded stream; the
-allocation bound (4 MB of traced peak) is far above what parsing a few KB costs and far below
-the 80 MB list a ten-million-element header would have made hiredis build."""
+allocation bound (4 MB of traced peak) is far above what parsing a few KB costs (and the
+~0.9 MB of nested 99-element headers hiredis may see) and far below the 80 MB list a
+ten-million-element header, or the 8 MB of nested 999-element ones, would have made hiredis
+build."""
 
 from __future__ import annotations
 
@@ -101,10 +103,22 @@ def test_fast_path_parses_what_networking_c_parses(seed: int) -> None:
     assert ok_fast == ok_exact
 
 
-@pytest.mark.parametrize("header", [b"*10000000\r\n", b"~10000000\r\n", b">10000000\r\n", b"*1\r\n*10000000\r\n", b"*2\r\n$1\r\na\r\n*10000000\r\n"])
+HEADERS = [
+    b"*10000000\r\n",
+    b"~10000000\r\n",
+    b">10000000\r\n",
+    b"*1\r\n*10000000\r\n",
+    b"*2\r\n$1\r\na\r\n*10000000\r\n",
+    b"*999\r\n" * 10000,  # nested: one list per level, up to hiredis's nesting limit (8 MB)
+    b"*99\r\n" * 10000,  # what may reach hiredis: ~0.9 MB
+]
+
+
+@pytest.mark.parametrize("header", HEADERS, ids=lambda h: repr(h[:24]))
 def test_fast_path_window_stops_before_a_big_aggregate_header(header: bytes) -> None:
-    """Well-formed requests, then a header announcing ten million elements: the requests are
-    returned and nothing of the header's size is allocated (hiredis would build the list)."""
+    """Well-formed requests, then a header announcing ten million elements, or deeply nested
+    headers: the requests are returned and nothing of the headers' size is allocated (hiredis
+    would build the lists)."""
     p = RequestParser()
     p.feed(enc(b"GET", b"k") * 50 + header + b"$1\r\na\r\n")
     tracemalloc.start()
