@@ -55,7 +55,7 @@ EXIT_INTERNAL = 4
 
 
 class ModelName(StrEnum):
-    """The simulation engines `simulate(model=...)` accepts."""
+    """The simulation solvers `simulate(model=...)` accepts."""
 
     auto = "auto"
     simpy = "simpy"
@@ -255,7 +255,7 @@ def _positive(value: float | None) -> float | None:
 
 DURATION_OPT = typer.Option(None, callback=_positive, help="override run.duration_s (seconds, > 0)")
 REPLICATIONS_OPT = typer.Option(None, min=1, help="override run.replications (>= 1)")
-MODEL_OPT = typer.Option(None, case_sensitive=False, help="simulation engine")
+MODEL_OPT = typer.Option(None, case_sensitive=False, help="simulation solver")
 
 
 @app.command()

@@ -1,11 +1,11 @@
-"""Attempts: the plan's rows plus the retries an engine spawns, and the rules both engines share.
+"""Attempts: the plan's rows plus the retries a solver spawns, and the rules both solvers share.
 
 A request's attempt fails with CONNECTION when one of its stages reaches an instance that is
 restarting (the remaining stages do not run), or with TIMEOUT when the client's deadline
 passes before the response (the server-side stages still run: the service does not know the
 client gave up). A failed attempt with retries left is retried after a backoff that doubles
 each time (exponential backoff): a CONNECTION failure detected at time t retries at
-t + backoff, a TIMEOUT at max(deadline + backoff, time detected). The engines apply these rules
+t + backoff, a TIMEOUT at max(deadline + backoff, time detected). The solvers apply these rules
 in the same way so that their results agree.
 """
 

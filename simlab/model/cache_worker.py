@@ -1,4 +1,4 @@
-"""A second process that answers the cache's hit/miss queries of the next chunk.
+"""The forked cache worker: a second process answers the next chunk's cache hit/miss queries.
 
 Long runs are walked in chunks (an hour each). Which request hits is decided by the cache
 model, one request after the other (it cannot be vectorised: each access changes the state),

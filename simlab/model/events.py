@@ -1,4 +1,4 @@
-"""Event-driven engine on simpy: the general case (multi-threaded instances, any mix of stages).
+"""Event-driven solver on simpy: the general case (multi-threaded instances, any mix of stages).
 
 Only arrivals at contended resources are simpy events; the pure delays between them were
 sampled as arrays by the plan (`simlab.model.plan`). At an arrival the FIFO queue's departure
@@ -33,14 +33,14 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     """Run one plan through simpy; returns the attempts with arrivals and departures.
 
     `state` (a `simlab.model.fastpath.QueueState`) carries the servers' free times from one
-    chunk of a long run to the next, as in the vectorised engine."""
+    chunk of a long run to the next, as in the vectorised solver."""
     att = Attempts(plan)
     env = simpy.Environment(initial_time=float(min(0.0, plan.t0.min(initial=0.0))))
     n = plan.n
-    nst = plan.nst.tolist()
+    n_stages = plan.n_stages.tolist()
     res = plan.res.ravel().tolist()  # row-major: [i * 3 + k]
-    svc = plan.svc.ravel().tolist()
-    dly = plan.dly.ravel().tolist()
+    service_s = plan.service_s.ravel().tolist()
+    delay_s = plan.delay_s.ravel().tolist()
     post = plan.post.tolist()
     ok_plan = (plan.outcome == Outcome.OK).tolist()
     # growable per-attempt state as Python lists (fast scalar access)
@@ -106,7 +106,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         R.extend((-1, -1, -1))
         fail.append(0)
         detect.append(nan)
-        at(t + dly[r0 * 3], j, 0)
+        at(t + delay_s[r0 * 3], j, 0)
 
     def stage(i: int, k: int, now: float) -> None:
         p = root[i]
@@ -124,7 +124,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
                 if retries[i] > 0 and ok_plan[p]:
                     retry(i)
             return
-        s = svc[pk]
+        s = service_s[pk]
         if has_slow:
             s *= faults.factor(r, now)
         if bounded[r]:
@@ -162,7 +162,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         S[ik] = s
         if bounded[r]:
             heapq.heappush(in_sys[r], d)
-        last = k + 1 == nst[p]
+        last = k + 1 == n_stages[p]
         # late if the response cannot reach the client by the deadline (post >= 0, so for
         # the last stage d + post > deadline also covers d > deadline)
         if (d + post[p] if last else d) > deadline[i] and fail[i] == 0:
@@ -171,9 +171,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             if retries[i] > 0 and ok_plan[p]:
                 retry(i)
         if not last:
-            at(d + dly[pk + 1], i, k + 1)
+            at(d + delay_s[pk + 1], i, k + 1)
 
-    first = (plan.t0 + plan.dly[:, 0]).tolist()
+    first = (plan.t0 + plan.delay_s[:, 0]).tolist()
     order = np.argsort(np.asarray(first), kind="stable").tolist()
 
     n_first = len(order)

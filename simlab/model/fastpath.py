@@ -1,4 +1,4 @@
-"""Vectorised engine: FIFO queues computed over whole arrays with numpy, no event loop.
+"""Vectorised solver: FIFO queues computed over whole arrays with numpy, no event loop.
 
 A single FIFO server obeys Lindley's recursion W_n = max(0, W_{n-1} + S_{n-1} - T_n), which
 looks sequential, but unrolls into prefix sums and a running extremum:
@@ -16,7 +16,7 @@ DEL after the hold), so arrival times of later stages depend on departures: we i
 fixed point (start from no waiting, recompute all queues, repeat until no arrival time
 changes). Causality makes this converge: each pass fixes at least one more link of every
 dependency chain, and chains are short because waits are short. Retries append rows and
-iterate again. The result equals the event-driven engine's (`simlab.model.events`).
+iterate again. The result equals the event-driven solver's (`simlab.model.events`).
 """
 
 from __future__ import annotations
@@ -256,12 +256,12 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     pr = att.root
     n = att.n
     n_res = len(state.resources)
-    res, svc, nst, dly = p.res[pr], p.svc[pr], p.nst[pr], p.dly[pr]
+    res, service_s, n_stages, delay_s = p.res[pr], p.service_s[pr], p.n_stages[pr], p.delay_s[pr]
     conn_at = np.full(n, -1, dtype=np.int8)
     A = np.full((n, MAX_STAGES), np.nan)
     D = np.full((n, MAX_STAGES), np.nan)
     S = np.zeros((n, MAX_STAGES))
-    A[:, 0] = att.t0 + dly[:, 0]
+    A[:, 0] = att.t0 + delay_s[:, 0]
     res_orig = res
     if faults.has_redirect:
         res = res.copy()
@@ -273,13 +273,13 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
         conn_at[c] = 0
         rows0 = np.flatnonzero(~c)
     r0 = res[rows0, 0].astype(np.int64)
-    s0 = svc[rows0, 0].copy()
+    s0 = service_s[rows0, 0].copy()
     if faults.has_slow:
         s0 *= faults.factor_many(r0, A[rows0, 0])
     S[rows0, 0] = s0
     conn0 = conn_at.copy()
     entries = _Entries(r0, A[rows0, 0], s0, n_res)
-    later = [np.flatnonzero(nst > k) for k in range(1, MAX_STAGES)]
+    later = [np.flatnonzero(n_stages > k) for k in range(1, MAX_STAGES)]
     # starting point: nobody waits
     D[rows0, 0] = A[rows0, 0] + s0
     prev: tuple[np.ndarray, np.ndarray] | None = None
@@ -292,7 +292,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
         alive = conn_at < 0
         for k, rows in enumerate(later, start=1):
             rows = rows[alive[rows] & ~np.isnan(D[rows, k - 1])]
-            a = D[rows, k - 1] + dly[rows, k]
+            a = D[rows, k - 1] + delay_s[rows, k]
             r = res[rows, k].astype(np.int64)
             if faults.has_redirect:
                 r = faults.route_many(res_orig[rows, k].astype(np.int64), a)
@@ -304,7 +304,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
                     A[rows[c], k] = a[c]
                     alive[rows[c]] = False
                     rows, a, r = rows[~c], a[~c], r[~c]
-            s = svc[rows, k]
+            s = service_s[rows, k]
             if faults.has_slow:
                 s = s * faults.factor_many(r, a)
             rd_parts.append(r)
@@ -343,7 +343,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
         fail[c] = Outcome.CONNECTION
         detect[c] = A[c, k]
         dk = D[:, k]
-        last = nst == k + 1
+        last = n_stages == k + 1
         with np.errstate(invalid="ignore"):
             late = open_ & ~c & ~np.isnan(dk) & ((dk > att.deadline) | (last & (dk + post > att.deadline)))
         fail[late] = Outcome.TIMEOUT
@@ -365,7 +365,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
 
 
 def run_vector(plan: Plan, resources: list[Resource], faults: FaultLookup, state: QueueState | None = None) -> Attempts:
-    """Run one plan through the vectorised engine; `state` carries queues across chunks."""
+    """Run one plan through the vectorised solver; `state` carries queues across chunks."""
     state = state or QueueState(resources)
     att = Attempts(plan)
     while True:

@@ -1,14 +1,14 @@
 """The plan of a run: every request's path through the service as arrays, sampled up front.
 
 Only contended resources (cache instances, the backend's connection pool, the hot lock) need
-a queueing engine; everything else on the path (network round trips, proxy and application
+a queueing solver; everything else on the path (network round trips, proxy and application
 service times, which key, hit or miss, errors returned by a hop) does not depend on the state
 of a queue and is sampled here as whole arrays. A request is then a chain of at most three
-*stages*; stage k waits `dly[k]` seconds (after the previous stage left its resource, or after
-the request started for k = 0), then queues at resource `res[k]` for `svc[k]` seconds. The
-response reaches the client `post` seconds after the last stage.
+*stages*; stage k waits `delay_s[k]` seconds (after the previous stage left its resource, or
+after the request started for k = 0), then queues at resource `res[k]` for `service_s[k]`
+seconds. The response reaches the client `post` seconds after the last stage.
 
-Both engines (`simlab.model.events`, simpy, and `simlab.model.fastpath`, numpy) consume the
+Both solvers (`simlab.model.events`, simpy, and `simlab.model.fastpath`, numpy) consume the
 same plan, so they implement the same model and differ only in how they compute departures.
 
 Flows (see `simlab.scenario.FlowSpec`), stages by resource:
@@ -17,7 +17,7 @@ Flows (see `simlab.scenario.FlowSpec`), stages by resource:
   cache_aside set/del/incr, session, pubsub, command: cache(primary)
   lock:                   cache(primary of the lock key, SET NX) -> lock -> cache(DEL)
 
-Modelling choices (identical in both engines): hit or miss is decided when the first attempt
+Modelling choices (identical in both solvers): hit or miss is decided when the first attempt
 reaches the cache, in arrival order, by `simlab.model.cache` (SET and INCR store the key, DEL
 removes it, GET fills it on a miss; a miss fills the key at once, so
 the few ms until the application's SET are not a window of extra misses); a retry repeats its
@@ -128,10 +128,10 @@ class Plan:
     src: np.ndarray  # int16 source index
     flow: np.ndarray  # int16 flow index
     rec: np.ndarray  # bool: counted in the results (False for background jobs)
-    nst: np.ndarray  # int8 number of stages
+    n_stages: np.ndarray  # int8 number of stages
     res: np.ndarray  # int16 [n, 3] resource per stage (-1 unused)
-    svc: np.ndarray  # float64 [n, 3] service time per stage, s
-    dly: np.ndarray  # float64 [n, 3] delay before each stage, s
+    service_s: np.ndarray  # float64 [n, 3] service time per stage, s
+    delay_s: np.ndarray  # float64 [n, 3] delay before each stage, s
     post: np.ndarray  # float64 delay from last departure to the client, s
     deadline: np.ndarray  # float64 t0 + client timeout (inf if none)
     retries: np.ndarray  # int8 retries left
@@ -413,11 +413,11 @@ class PlanBuilder:
             outcome[(r_err.random(n) < net.app_error_probability) & (outcome == 0)] = Outcome.UPSTREAM
 
         res = np.full((n, MAX_STAGES), -1, dtype=np.int16)
-        svc = np.zeros((n, MAX_STAGES))
-        dly = np.zeros((n, MAX_STAGES))
-        nst = np.ones(n, dtype=np.int8)
+        service_s = np.zeros((n, MAX_STAGES))
+        delay_s = np.zeros((n, MAX_STAGES))
+        n_stages = np.ones(n, dtype=np.int8)
         hit = np.full(n, -1, dtype=np.int8)
-        dly[:, 0] = pre
+        delay_s[:, 0] = pre
 
         copies = self.copies
         keys = self.keys.keys(r_key, n)
@@ -489,20 +489,20 @@ class PlanBuilder:
                 g = rows[ops == 0]
                 read_cmd = "MGET" if fs.keys_per_request > 1 else "GET"
                 res[g, 0] = reader[g]
-                svc[g, 0] = svc_of(read_cmd, r_svc, len(g)) * fs.keys_per_request
+                service_s[g, 0] = svc_of(read_cmd, r_svc, len(g)) * fs.keys_per_request
                 for code, cmd in ((1, "SET"), (2, "DEL"), (3, "INCR")):
                     w = rows[ops == code]
                     res[w, 0] = primary[w]
-                    svc[w, 0] = svc_of(cmd, r_svc, len(w)) + write_cost(w)
+                    service_s[w, 0] = svc_of(cmd, r_svc, len(w)) + write_cost(w)
                 cache_rows.append(rows)
                 cache_ops.append(_TRACE_OP[ops])
                 miss_candidates = np.concatenate([miss_candidates, g])
             elif fs.kind == "session":
                 res[rows, 0] = primary[rows]
-                svc[rows, 0] = svc_of("HGETALL", r_svc, k) + svc_of("EXPIRE", r_svc, k) + write_cost(rows)
+                service_s[rows, 0] = svc_of("HGETALL", r_svc, k) + svc_of("EXPIRE", r_svc, k) + write_cost(rows)
             elif fs.kind == "pubsub":
                 res[rows, 0] = primary[rows]
-                svc[rows, 0] = svc_of("PUBLISH", r_svc, k) + fs.subscribers * svc_of(
+                service_s[rows, 0] = svc_of("PUBLISH", r_svc, k) + fs.subscribers * svc_of(
                     "PUBLISH_PER_SUBSCRIBER", r_svc, k
                 )
                 if fs.subscribers:
@@ -511,25 +511,25 @@ class PlanBuilder:
             elif fs.kind == "lock":
                 lock_primary = int(self.shard_of(np.array([self.lock_key]))[0]) * copies
                 res[rows, 0] = lock_primary
-                svc[rows, 0] = svc_of("SET", r_svc, k) + write_cost(rows)
+                service_s[rows, 0] = svc_of("SET", r_svc, k) + write_cost(rows)
                 res[rows, 1] = self.lock_res
-                dly[rows, 1] = ac[rows] * 2
-                svc[rows, 1] = sample(fs.hold_ms, r_svc, k) * 1e-3
+                delay_s[rows, 1] = ac[rows] * 2
+                service_s[rows, 1] = sample(fs.hold_ms, r_svc, k) * 1e-3
                 res[rows, 2] = lock_primary
-                dly[rows, 2] = ac[rows] * 2
-                svc[rows, 2] = svc_of("DEL", r_svc, k) + write_cost(rows)
-                nst[rows] = 3
+                delay_s[rows, 2] = ac[rows] * 2
+                service_s[rows, 2] = svc_of("DEL", r_svc, k) + write_cost(rows)
+                n_stages[rows] = 3
             elif fs.kind == "command":
                 res[rows, 0] = primary[rows]
                 for cmd, count in (fs.commands or {"GET": 1}).items():
-                    svc[rows, 0] += svc_of(cmd, r_svc, k) * count
+                    service_s[rows, 0] += svc_of(cmd, r_svc, k) * count
 
         # partition app <-> cache: a request reaching a cut-off instance waits for the heal
         # (its segments are retransmitted), so the client's timeout decides, not an error
         for p_res, a, b in self.windows.partition:
-            arr0 = t0 + dly[:, 0]
+            arr0 = t0 + delay_s[:, 0]
             m = (res[:, 0] == p_res) & (arr0 >= a) & (arr0 < b)
-            dly[m, 0] += b - arr0[m]
+            delay_s[m, 0] += b - arr0[m]
 
         # maxclients: connections beyond it are refused; the clients holding them fail
         asked = sum(s.connections or 0 for s in sc.sources)
@@ -540,7 +540,7 @@ class PlanBuilder:
                     ok_rows = np.flatnonzero((src == i) & (outcome == Outcome.OK))
                     refused_rows = ok_rows[r_hot.random(len(ok_rows)) < refused]
                     outcome[refused_rows] = Outcome.SHED
-                    nst[refused_rows] = 1
+                    n_stages[refused_rows] = 1
                     res[refused_rows, 1:] = -1
 
         # rate limiting: INCR+EXPIRE pipelined in front; over the limit -> rejected, one stage
@@ -549,22 +549,22 @@ class PlanBuilder:
                 if s.rate_limit is None:
                     continue
                 rows = np.flatnonzero(src == i)
-                svc[rows, 0] += svc_of("INCR", r_svc, len(rows)) + svc_of("EXPIRE", r_svc, len(rows))
-                arr0 = t0[rows] + dly[rows, 0]
+                service_s[rows, 0] += svc_of("INCR", r_svc, len(rows)) + svc_of("EXPIRE", r_svc, len(rows))
+                arr0 = t0[rows] + delay_s[rows, 0]
                 o = np.argsort(arr0, kind="stable")
                 win = np.floor(arr0[o] / s.rate_limit.window_s).astype(np.int64)
                 first = np.r_[0, np.flatnonzero(np.diff(win)) + 1]
                 rank = np.arange(len(o)) - np.repeat(first, np.diff(np.r_[first, len(o)]))
                 over = rows[o[rank >= s.rate_limit.limit]]
                 outcome[over] = Outcome.REJECTED
-                nst[over] = 1
+                n_stages[over] = 1
                 res[over, 1:] = -1
 
         # hit / miss in order of arrival at the cache; misses take the backend and SET
         cr = np.concatenate(cache_rows) if cache_rows else np.empty(0, np.int64)
         cops = np.concatenate(cache_ops) if cache_rows else np.empty(0, np.int8)
         cw = cops != _TRACE_OP[0]
-        ct = t0[cr] + dly[cr, 0]
+        ct = t0[cr] + delay_s[cr, 0]
         h = yield (keys[cr], ct, cops, None if ttls is None else ttls[cr], sizes[cr])
         if len(cr):
             hit[cr[~cw]] = h[~cw].astype(np.int8)
@@ -573,27 +573,27 @@ class PlanBuilder:
             be = sc.backend
             b_half = _half(r_net, be.rtt_ms, k)
             res[miss, 1] = self.backend_res
-            dly[miss, 1] = ac[miss] * 2 + b_half
-            svc[miss, 1] = sample(be.latency_ms, r_svc, k) * 1e-3
+            delay_s[miss, 1] = ac[miss] * 2 + b_half
+            service_s[miss, 1] = sample(be.latency_ms, r_svc, k) * 1e-3
             res[miss, 2] = primary[miss]
-            dly[miss, 2] = b_half + ac[miss] * 2
-            svc[miss, 2] = svc_of("SET", r_svc, k) + write_cost(miss)
-            nst[miss] = 3
+            delay_s[miss, 2] = b_half + ac[miss] * 2
+            service_s[miss, 2] = svc_of("SET", r_svc, k) + write_cost(miss)
+            n_stages[miss] = 3
             if be.error_probability > 0:
                 bad = miss[r_err.random(k) < be.error_probability]
                 outcome[bad[outcome[bad] == 0]] = Outcome.UPSTREAM
 
-        # slow-period service factors are applied by the engines (they depend on arrival time)
+        # slow-period service factors are applied by the solvers (they depend on arrival time)
         bg_t, bg_res, bg_svc = self._background(start_s, end_s, r_bg)
         plan = Plan(
             t0=t0,
             src=src,
             flow=flow,
             rec=np.ones(n, dtype=bool),
-            nst=nst,
+            n_stages=n_stages,
             res=res,
-            svc=svc,
-            dly=dly,
+            service_s=service_s,
+            delay_s=delay_s,
             post=post,
             deadline=deadline,
             retries=retries,
@@ -665,8 +665,8 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
     k = len(t)
     res = np.full((k, MAX_STAGES), -1, dtype=np.int16)
     res[:, 0] = r
-    svc = np.zeros((k, MAX_STAGES))
-    svc[:, 0] = s
+    service_s = np.zeros((k, MAX_STAGES))
+    service_s[:, 0] = s
 
     def cat(a, b):
         return np.concatenate([a, b])
@@ -676,10 +676,10 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
         src=cat(plan.src, np.full(k, -1, np.int16)),
         flow=cat(plan.flow, np.full(k, -1, np.int16)),
         rec=cat(plan.rec, np.zeros(k, bool)),
-        nst=cat(plan.nst, np.ones(k, np.int8)),
+        n_stages=cat(plan.n_stages, np.ones(k, np.int8)),
         res=cat(plan.res, res),
-        svc=cat(plan.svc, svc),
-        dly=cat(plan.dly, np.zeros((k, MAX_STAGES))),
+        service_s=cat(plan.service_s, service_s),
+        delay_s=cat(plan.delay_s, np.zeros((k, MAX_STAGES))),
         post=cat(plan.post, np.zeros(k)),
         deadline=cat(plan.deadline, np.full(k, np.inf)),
         retries=cat(plan.retries, np.zeros(k, np.int8)),

@@ -1,4 +1,4 @@
-"""Turns an engine's attempts into measurements, chunk by chunk (streaming, mergeable).
+"""Turns a solver's attempts into measurements, chunk by chunk (streaming, mergeable).
 
 Per request (first attempt plus its retries): the outcome is the plan's (upstream error, rate
 limit rejection) or else the last attempt's failure, if any; the latency runs from the first
@@ -34,12 +34,12 @@ def request_outcomes(plan: Plan, att: Attempts, lo_s: float, hi_s: float):
     final[att.root[n:]] = np.arange(n, att.n)
     keep = np.flatnonzero(plan.rec & (plan.t0 >= lo_s) & (plan.t0 < hi_s))
     f = final[keep]
-    nst = plan.nst[keep]
+    n_stages = plan.n_stages[keep]
     fail = att.fail[f]
     outcome = plan.outcome[keep].copy()
     ok = outcome == Outcome.OK
     outcome[ok] = fail[ok]
-    resp = att.dep[f, nst - 1] + plan.post[keep]
+    resp = att.dep[f, n_stages - 1] + plan.post[keep]
     t_fail = fail == Outcome.TIMEOUT
     resp[t_fail] = att.deadline[f[t_fail]]
     c_fail = (fail == Outcome.CONNECTION) | (fail == Outcome.SHED)
@@ -197,7 +197,7 @@ class Recorder:
                 sh_r = plan.res[att.root[sh_rows], sh_k]
             else:
                 sh_r = att.res_eff[sh_rows, sh_k]
-            sh_s = plan.svc[att.root[sh_rows], sh_k]
+            sh_s = plan.service_s[att.root[sh_rows], sh_k]
             inside_sh = (sh_a >= lo_s) & (sh_a < hi_s)
             for ri, st in enumerate(self.res):
                 m = inside_sh & (sh_r == ri)

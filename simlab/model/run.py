@@ -1,13 +1,13 @@
-"""Run a scenario: pick the engine, walk the run in chunks, repeat for replications.
+"""Run a scenario: pick the solver, walk the run in chunks, repeat for replications.
 
 Randomness: one `numpy.random.SeedSequence([seed, replication])` per replication, spawned
 into independent streams for faults, keys, and each chunk (whose plan spawns one stream per
 source and per component), so the same scenario and seed give identical results and
 replications are independent.
 
-Engine: `auto` takes the vectorised engine when every cache instance has one command thread
+Solver: `auto` takes the vectorised solver when every cache instance has one command thread
 (Redis executes commands on one thread; a single FIFO server is what Lindley's recursion
-solves) and the simpy engine otherwise; both compute the same model.
+solves) and the simpy solver otherwise; both compute the same model.
 """
 
 from __future__ import annotations
@@ -19,24 +19,24 @@ from collections.abc import Callable
 import numpy as np
 
 from simlab.model.attempts import FaultLookup
+from simlab.model.cache_worker import CacheWorker
 from simlab.model.events import run_events
 from simlab.model.fastpath import QueueState, run_vector
 from simlab.model.faults import expand_faults
-from simlab.model.pipeline import CacheWorker
 from simlab.model.plan import PlanBuilder, finish
 from simlab.model.record import Recorder
 from simlab.results import RunResult, _group_figures, build_result, widest_relative_ci
 from simlab.scenario import Scenario
 
-__all__ = ["choose_engine", "simulate", "simulate_day_fast"]
+__all__ = ["choose_solver", "simulate", "simulate_day_fast"]
 
 
-def choose_engine(sc: Scenario, model: str = "auto") -> str:
+def choose_solver(sc: Scenario, model: str = "auto") -> str:
     """'vector' or 'simpy' for this scenario.
 
     Bounded queues (a backend pool's acquire timeout, load shedding) also take simpy: a shed
-    job leaves no later stages, so the vectorised engine's fixed point over stage arrivals
-    needs many passes under overload (tens per retry round) where the event engine makes one."""
+    job leaves no later stages, so the vectorised solver's fixed point over stage arrivals
+    needs many passes under overload (tens per retry round) where the event solver makes one."""
     if model != "auto":
         return model
     bounded = sc.backend.acquire_timeout_ms is not None or sc.cache.shed_wait_ms is not None
@@ -89,7 +89,7 @@ def simulate(
     """Simulate `sc`; arguments override the scenario's `run` section.
 
     Long runs go in chunks (an hour by default) whose queues carry over; with `parallel`,
-    a forked process answers the next chunk's cache queries meanwhile (`pipeline`).
+    a forked process answers the next chunk's cache queries meanwhile (`cache_worker`).
 
     `target_ci` (e.g. 0.05): after the scenario's replications (at least 3), keep adding
     independent replications until the widest relative 95 % half-width of the service-level
@@ -100,11 +100,11 @@ def simulate(
     duration_s = sc.run.duration_s if duration_s is None else duration_s
     warmup_s = min(sc.run.warmup_s if warmup_s is None else warmup_s, duration_s / 2)
     reps = sc.run.replications if replications is None else replications
-    engine = choose_engine(sc, model or sc.run.model)
+    solver = choose_solver(sc, model or sc.run.model)
     parallel = parallel or sc.run.parallel
-    if engine == "simpy" and not parallel:
+    if solver == "simpy" and not parallel:
         chunk_s = duration_s
-    elif engine == "simpy":
+    elif solver == "simpy":
         chunk_s = chunk_s or 60.0
     chunk_s = chunk_s or min(duration_s, 3600.0)
     chunk_s = max(60.0, round(chunk_s / 60.0) * 60.0) if chunk_s < duration_s else duration_s
@@ -151,7 +151,7 @@ def simulate(
                     plan = finish(steps, hits)
                 else:
                     plan = builder.build(a, b, chunk_seqs[c])
-                if engine == "vector":
+                if solver == "vector":
                     att = run_vector(plan, builder.resources, faults, state)
                 else:
                     att = run_events(plan, builder.resources, faults, state if len(chunks) > 1 else None)
@@ -168,7 +168,7 @@ def simulate(
         if target_ci is not None:
             per_rep.append(_group_figures(rec))
     little_worst = max(r.little_worst for r in recs)
-    result = build_result(recs, scenario=sc.name, seed=seed, duration_s=duration_s, model=engine)
+    result = build_result(recs, scenario=sc.name, seed=seed, duration_s=duration_s, model=solver)
     result.wall_s = time.perf_counter() - t_start
     result.extra["little_worst_rel"] = little_worst
     if target_ci is not None:

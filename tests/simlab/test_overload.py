@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from simlab.model.run import choose_engine, simulate
+from simlab.model.run import choose_solver, simulate
 from simlab.paths import SCENARIOS_DIR
 from simlab.scenario import ScenarioError, load_scenario, scenario_from_dict
 
@@ -39,7 +39,7 @@ def test_pool_acquire_timeout_bounds_the_wait_and_sheds_the_excess(engine: str) 
     is shed (served ~ 100/s: shed fraction ~ 0.5; tolerance 0.03 covers Poisson noise and the
     bound's slack). Offered load counts the shed work too."""
     sc = scenario_from_dict(_all_miss(200.0, concurrency=1, acquire_timeout_ms=50))
-    assert choose_engine(sc) == "simpy"
+    assert choose_solver(sc) == "simpy"
     r = simulate(sc, model=engine)
     b = _row(r, "backend")
     assert b["offered_load"] == pytest.approx(2.0, rel=0.05)

@@ -1,6 +1,6 @@
-"""The simpy engine and the vectorised engine compute the same model.
+"""The simpy solver and the vectorised solver compute the same model.
 
-Same plan, same seed: the two engines must give the same latencies request by request (up to
+Same plan, same seed: the two solvers must give the same latencies request by request (up to
 floating-point summation order, 1e-9 s), including misses, locks, retries, restarts and slow
 periods. Different seeds: their latency distributions must agree by a two-sample
 Kolmogorov-Smirnov test (significance 0.001, so a correct pair fails once in a thousand).
@@ -19,7 +19,7 @@ from simlab.model.fastpath import run_vector
 from simlab.model.faults import expand_faults
 from simlab.model.plan import Outcome, PlanBuilder
 from simlab.model.record import request_outcomes
-from simlab.model.run import _cache_factory, choose_engine, simulate
+from simlab.model.run import _cache_factory, choose_solver, simulate
 from simlab.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +28,14 @@ DEFAULT = ROOT / "data" / "scenarios" / "redis-cache-service.yaml"
 
 def _both(sc, duration_s: float, seed: int = 0):
     out = []
-    for engine in (run_vector, run_events):
+    for solver in (run_vector, run_events):
         ss = np.random.SeedSequence([seed, 0])
         fseq, pseq, cseq = ss.spawn(3)
         n_res = sc.cache.shards * (sc.cache.replicas + 1) + 2
         win = expand_faults(sc, duration_s, n_res, np.random.default_rng(fseq))
         b = PlanBuilder(sc, win, pseq, _cache_factory(sc, seed))
         plan = b.build(0.0, duration_s, cseq)
-        att = engine(plan, b.resources, FaultLookup(win, len(b.resources)))
+        att = solver(plan, b.resources, FaultLookup(win, len(b.resources)))
         out.append((plan, att, request_outcomes(plan, att, 0.0, duration_s)))
     return out
 
@@ -61,14 +61,14 @@ def _stressed():
     return scenario_from_dict(d)
 
 
-def test_engines_identical_on_default_scenario():
+def test_solvers_identical_on_default_scenario():
     sc = load_scenario(DEFAULT)
     (p1, a1, (k1, _, o1, l1)), (p2, a2, (k2, _, o2, l2)) = _both(sc, 20.0)
     assert np.array_equal(k1, k2) and np.array_equal(o1, o2)
     np.testing.assert_allclose(l1, l2, rtol=0, atol=1e-6)  # ms, i.e. 1e-9 s
 
 
-def test_engines_identical_with_faults_retries_and_pools():
+def test_solvers_identical_with_faults_retries_and_pools():
     sc = _stressed()
     (p1, a1, (k1, _, o1, l1)), (p2, a2, (k2, _, o2, l2)) = _both(sc, 20.0, seed=4)
     # the scenario really exercises the failure paths
@@ -84,7 +84,7 @@ def test_engines_identical_with_faults_retries_and_pools():
     np.testing.assert_array_equal(a1.fail[o1], a2.fail[o2])
 
 
-def test_engines_agree_in_distribution_across_seeds():
+def test_solvers_agree_in_distribution_across_seeds():
     sc = load_scenario(DEFAULT)
     (_, _, (_, _, _, lv)), _ = _both(sc, 20.0, seed=1)
     _, (_, _, (_, _, _, ls)) = _both(sc, 20.0, seed=2)
@@ -93,9 +93,9 @@ def test_engines_agree_in_distribution_across_seeds():
 
 def test_auto_picks_vector_for_single_threaded_instances():
     sc = load_scenario(DEFAULT)
-    assert choose_engine(sc) == "vector"
+    assert choose_solver(sc) == "vector"
     multi = sc.model_copy(update={"cache": sc.cache.model_copy(update={"threads": 4})})
-    assert choose_engine(multi) == "simpy"
+    assert choose_solver(multi) == "simpy"
 
 
 def test_deterministic_same_seed_same_result():
