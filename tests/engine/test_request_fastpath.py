@@ -16,7 +16,7 @@ import tracemalloc
 import pytest
 
 from engine.errors import ProtocolError
-from engine.request import RequestParser
+from engine.request import RequestParser, _canonical
 
 MAX_BULK = 512 * 1024 * 1024
 
@@ -134,3 +134,16 @@ def test_fast_path_window_stops_before_a_big_aggregate_header(header: bytes) -> 
         tracemalloc.stop()
     assert reqs[:50] == [[b"GET", b"k"]] * 50
     assert peak < 4 * 1024 * 1024, f"peak {peak} bytes"
+
+
+def test_canonical_encoding_of_what_hiredis_returned() -> None:
+    """The check the fast path rests on: requests of one arity and of mixed arities encode as a
+    client sends them (a wrong encoding would only send everything the slow way, unseen)."""
+    same = [[b"GET", b"k%d" % i] for i in range(5)]
+    mixed = [[b"PING"], [b"SET", b"k", b"v" * 2000], [b"ECHO", b""], [b"GET", b"a\r\nb"]]
+    for reqs in (same, mixed):
+        assert _canonical(reqs) == b"".join(enc(*r) for r in reqs)
+    with pytest.raises(TypeError):
+        _canonical([[b"ECHO", 5]])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        _canonical([[b"ECHO", [b"a"]], [b"GET", b"k"]])  # type: ignore[list-item]
