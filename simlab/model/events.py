@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import Event
 
 from simlab.model.attempts import Attempts, FaultLookup
 from simlab.model.plan import Outcome, Plan, Resource
+from simlab.model.simpy_events import event_scheduler
 
 __all__ = ["run_events"]
 
@@ -70,23 +71,17 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     SHED = Outcome.SHED
     unlimited = [r.servers == 0 for r in resources]
     has_restart, has_slow = faults.has_restart, faults.has_slow
-    schedule = env.schedule
+    schedule_at = event_scheduler(env)
     heapreplace = heapq.heapreplace
     TIMEOUT = Outcome.TIMEOUT
 
-    new_event = Event.__new__
-
     def fire(ev: Event) -> None:
-        stage(*ev._value)
+        args: Any = ev.value  # (i, k, t) given to schedule_at by `at`
+        stage(*args)
 
     def at(t: float, i: int, k: int) -> None:
         """An already-triggered event at time t whose value says which stage arrives."""
-        ev = new_event(Event)
-        ev.env = env
-        ev.callbacks = [fire]
-        ev._ok = True
-        ev._value = (i, k, t)
-        schedule(ev, NORMAL, t - env.now)
+        schedule_at(t, fire, (i, k, t))
 
     def retry(i: int) -> None:
         r0 = root[i]
@@ -188,12 +183,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             t = first[i]
             if t >= peek() and _ev is None:
                 pos[0] = j
-                ev = new_event(Event)
-                ev.env = env
-                ev.callbacks = [feed]
-                ev._ok = True
-                ev._value = None
-                schedule(ev, NORMAL, t - env.now)
+                schedule_at(t, feed, None)
                 return
             _ev = None
             stage(i, 0, t)
