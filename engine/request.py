@@ -46,6 +46,7 @@ MBULK_BIG_ARG = 32 * 1024  # PROTO_MBULK_BIG_ARG
 UNAUTH_MAX_MULTIBULK = 10  # processMultibulkBuffer's authRequired() limits
 UNAUTH_MAX_BULK = 16384
 _INT_MAX = 2**31 - 1
+_SMALL_READ = 256  # below this the Reader's setup costs more than it saves (bench_parser.py)
 _WINDOW = 64 * 1024  # bytes handed at once to hiredis by parse_batch's fast path
 # An aggregate header announcing 100 or more elements (hiredis would preallocate for it), or
 # anything that could read as one: the fast path's window ends before it.  ``*`` is searched
@@ -240,6 +241,8 @@ class RequestParser:
         if self._error is not None:
             e, self._error = self._error, None
             raise e
+        if self._pos >= len(self._buf) and not self._mbulk and self._big is None:
+            return []  # nothing buffered: the common second call after a read's requests ran
         out: list[list[bytes]] = []
         try:
             while len(out) < limit:
@@ -287,6 +290,8 @@ class RequestParser:
         after it are left to :meth:`next_request`."""
         buf = self._buf
         pos = self._pos
+        if len(buf) - pos < _SMALL_READ:
+            return False  # a read of one or two small requests: the exact parser is cheaper
         end = min(len(buf), pos + _WINDOW)
         m = _BIG_ARRAY.search(buf, pos, end)
         if m is not None:
