@@ -11,8 +11,8 @@ required (FUNCTION LIST entries and FCALL replies are deterministic).
 from __future__ import annotations
 
 import shutil
-import time
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
