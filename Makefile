@@ -38,7 +38,7 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.engine.security.soak --seconds 600
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine simlab tests benchmarks
+	$(BIN)/ruff check engine simlab tests benchmarks notebooks
 	$(BIN)/mypy engine simlab
 
 clean:
