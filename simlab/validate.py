@@ -468,11 +468,11 @@ FAULT_KINDS = ("stall", "pause", "restart")
 #: a stall's tail (P99, P99.9) is the stall itself: the scheduler moves its start and the
 #: backlog's drain by tens of ms on a shared machine
 FAULT_TAIL_TOLERANCE = 0.25
-#: a restart's errors: the outage's edges are not seen to better than a few hundred ms from
-#: outside (the engine closes its clients, its listener and its process at different moments of
-#: its shutdown; the new one accepts before it answers), so its length, taken from the old
-#: process's exit to the new one's first answer, is uncertain by that much: 0.62-1.05 x measured
-FAULT_ERRORS_TOLERANCE = 0.5
+#: a restart's errors: the outage is timed from outside, from SIGTERM to the new process's first
+#: PONG (a bare socket, polled every 5 ms); the generator's connections retry every few ms, so
+#: its edges are seen to within about 10 ms at each end. Measured/predicted was 1.00-1.06 over
+#: ten runs, four of them beside two CPU-bound processes on a 2-core machine
+FAULT_ERRORS_TOLERANCE = 0.25
 
 
 @dataclass
@@ -598,7 +598,7 @@ def validate_fault(
             else:
                 assert engine is not None
                 gone, back = engine.restart()
-                # the outage is from the old process's exit to the new one's first answer
+                # the outage is from SIGTERM to the new one's first answer (see EngineProcess.restart)
                 measured_at[0] = gone - t0[0]
                 measured_fault[0] = back - gone
 
