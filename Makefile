@@ -30,12 +30,13 @@ compat: $(STAMP)
 	$(BIN)/python tests/compat/run_compat.py $(COMPAT_ARGS)
 
 # Long reliability runs against a real redis-server (Debian package redis-server): 10,000
-# differential fuzz sequences of 20 commands (0 mismatches expected), and a 10-minute soak.
+# differential fuzz sequences of 20 commands (0 mismatches expected), and a 10-minute soak of
+# redis-server and then the engine, the same seeded load on each.
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.differential.fuzz --sequences 10000 --seed 1
 
 soak: $(STAMP)
-	$(BIN)/python -m tests.engine.security.soak --seconds 600
+	$(BIN)/python -m tests.engine.security.soak --seconds 600 --server redis --server engine
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine simlab tests benchmarks notebooks

@@ -94,12 +94,19 @@ def _work(port: int, seed: int, stop: Any, counts: Any, slot: int) -> None:
         counts[2 * slot + 1] += sum(isinstance(x, Exception) for x in replies)
 
 
-def run_soak(seconds: float, seed: int = 1, workers: int = 2) -> SoakResult:
-    """Start an engine process, load it for ``seconds`` from ``workers`` processes, PING it every
-    50 ms from another client; the process is stopped before returning."""
+SERVERS = {
+    "engine": [sys.executable, "-m", "engine"],
+    "redis": ["redis-server"],
+}
+
+
+def run_soak(seconds: float, seed: int = 1, workers: int = 2, server: str = "engine") -> SoakResult:
+    """Start a server process (``engine``, or a real ``redis`` for the side-by-side figure), load
+    it for ``seconds`` from ``workers`` processes, PING it every 50 ms from another client; the
+    process is stopped before returning."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", "--port", str(port), "--save", "", "--appendonly", "no"],
+        [*SERVERS[server], "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
     )
@@ -111,7 +118,7 @@ def run_soak(seconds: float, seed: int = 1, workers: int = 2) -> SoakResult:
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("engine process did not start") from None
+                    raise RuntimeError(f"{server} process did not start") from None
                 time.sleep(0.05)
         result = SoakResult(seconds=seconds, commands=0, errors=0)
         # The load runs in other processes, so the pinger's latency is the server's, not this
@@ -157,14 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Soak the engine with mixed odd commands; report RSS and PING latency.")
     p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--server", choices=sorted(SERVERS), action="append",
+                   help="which server to soak (repeat for side by side; default: engine)")
     args = p.parse_args(argv)
-    res = run_soak(args.seconds, args.seed)
-    rss = [m for _, m in res.rss_mb]
-    print(f"soak: {res.seconds:.0f} s, {res.commands} commands ({res.errors} error replies), "
-          f"RSS start {rss[0]:.0f} MB / max {max(rss):.0f} MB / end {rss[-1]:.0f} MB, "
-          f"PING p50 {res.ping_percentile_ms(0.5):.1f} / p95 {res.ping_percentile_ms(0.95):.1f} / "
-          f"p99 {res.ping_p99_ms:.1f} / max {res.ping_max_ms:.1f} ms over {len(res.ping_ms)} pings")
-    return 0 if res.ping_percentile_ms(0.95) < 50 else 1
+    ok = True
+    for server in args.server or ["engine"]:
+        res = run_soak(args.seconds, args.seed, server=server)
+        rss = [m for _, m in res.rss_mb]
+        print(f"soak {server}: {res.seconds:.0f} s, {res.commands} commands ({res.errors} error replies), "
+              f"RSS start {rss[0]:.0f} MB / max {max(rss):.0f} MB / end {rss[-1]:.0f} MB, "
+              f"PING p50 {res.ping_percentile_ms(0.5):.1f} / p95 {res.ping_percentile_ms(0.95):.1f} / "
+              f"p99 {res.ping_p99_ms:.1f} / max {res.ping_max_ms:.1f} ms over {len(res.ping_ms)} pings", flush=True)
+        ok = ok and res.ping_percentile_ms(0.95) < 50
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
