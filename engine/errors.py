@@ -18,6 +18,8 @@ __all__ = [
     "BusyError",
     "NoScriptError",
     "ExecAbortError",
+    "ScriptError",
+    "ScriptCallError",
     "ClientClosing",
     "wrong_arity",
     "unknown_command",
@@ -111,6 +113,19 @@ class ExecAbortError(RedisError):
         super().__init__("EXECABORT Transaction discarded because of previous errors.")
 
 
+class ScriptError(RedisError):
+    """An error reply a script produced, sent exactly as worded (no ``ERR`` added): Redis
+    replies ``-My Err`` to ``return redis.error_reply('My Err')``."""
+
+    def reply_text(self) -> str:
+        return self.message
+
+
+class ScriptCallError(Exception):
+    """A failed redis.call (or a redis.* argument error), raised into Lua: its text is the
+    error reply the script sees."""
+
+
 class ClientClosing(Exception):
     """Raised by QUIT/SHUTDOWN-like handlers: reply, then close the connection."""
 
@@ -159,3 +174,11 @@ HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 NOT_POSITIVE = "ERR value is out of range, must be positive"
 SAME_OBJECT = "ERR source and destination objects are the same"
+
+# Scripting (eval.c, script_lua.c, script.c).
+BUSY_SCRIPT = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+SCRIPT_KILLED = "ERR Script killed by user with SCRIPT KILL..."
+LUA_STACK_LIMIT = "ERR reached lua stack limit"
+LUA_NO_ARGS = "ERR Please specify at least one argument for this redis lib call"
+LUA_BAD_ARG_TYPE = "ERR Lua redis lib command arguments must be strings or integers"

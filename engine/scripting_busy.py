@@ -14,6 +14,12 @@ A script runs on the event-loop thread, so while it runs asyncio serves nobody. 
 * notices SIGTERM/SIGINT: the loop's own handlers cannot run during the script, so a
   Python-level handler installed for the busy period records the signal and the hook ends
   the script; the loop then sees the signal too and shuts down as usual.
+
+One :class:`BusyServer` lives for one busy period: the script engine's count hook creates it
+when the script passes the threshold (:meth:`BusyServer.begin` sets the BUSY reply dispatch
+sends), calls :meth:`BusyServer.serve` on every check after that, and :meth:`BusyServer.end`
+when the script returns.  It sits next to engine/connection.py because it does that layer's
+job (reading sockets, accepting, handing sockets to the loop) underneath asyncio.
 """
 
 from __future__ import annotations
@@ -118,15 +124,18 @@ class _AdoptedConnection(Connection):
 class BusyServer:
     """What the script hook serves while the script is busy, for one busy period."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, busy_message: str) -> None:
         self.server = server
+        self.busy_message = busy_message
         self.listening: list[socket.socket] = []
         self.adopted: list[tuple[_AdoptedConnection, _SocketTransport]] = []
         self.signalled = False
         self._old_handlers: dict[int, Any] = {}
 
-    def begin(self) -> None:
-        """The script just passed busy-reply-threshold."""
+    def begin(self, threshold_ms: int) -> None:
+        """The script just passed busy-reply-threshold: from now on dispatch answers BUSY."""
+        self.server.script_busy = self.busy_message
+        log.warning("Slow script detected: still in execution after %d milliseconds.", threshold_ms)
         for srv in getattr(self.server, "listeners", ()):
             for s in getattr(srv, "sockets", ()) or ():
                 try:
@@ -177,6 +186,14 @@ class BusyServer:
             elif isinstance(conn.transport, _SocketTransport):
                 conn.transport.close()  # the peer closed a connection accepted while busy
 
+    def must_stop(self) -> bool:
+        """SIGTERM/SIGINT, or SHUTDOWN NOSAVE served meanwhile: the script must end so the loop
+        can handle the signal or stop."""
+        if self.signalled:
+            return True
+        stopped = self.server._stopped
+        return stopped is not None and stopped.is_set()
+
     def _adopt(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
@@ -193,6 +210,7 @@ class BusyServer:
 
     def end(self) -> None:
         """The script ended: restore the signal handlers, hand the accepted sockets to the loop."""
+        self.server.script_busy = ""
         for sig, old in self._old_handlers.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(sig, old)

@@ -112,7 +112,7 @@ def _load_on(server: Any, code: bytes, replace: bool) -> bytes:
         raise CommandError(f"ERR Library '{name.decode()}' already exists")
     # The header line stays in the code (as a comment for Lua: replaced by an empty line).
     body = b"\n" + code.split(b"\n", 1)[1] if b"\n" in code else b""
-    f, err = eng._compile(body, b"@user_function")
+    f, err = eng.compile_chunk(body, b"@user_function")
     if f is None:
         raise CommandError(f"ERR Error compiling function: {_text(err)}")
     lib = Library(name, code)
@@ -124,7 +124,7 @@ def _load_on(server: Any, code: bytes, replace: bool) -> bytes:
             raise RedisError("Function already exists in the library")
         lib.functions[fn.name] = fn
 
-    ok, result = eng._load_library(f, register)
+    ok, result = eng.load_library(f, register)
     if not ok:
         text = _text(result[b"err"]) if lua51.lua_type(result) == "table" else _text(result)
         raise CommandError(f"ERR Error registering functions: {text}")

@@ -1,6 +1,6 @@
 """EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD|EXISTS|FLUSH|KILL (eval.c).
 
-The Lua VM, the sandbox and the conversions live in engine/scripting.py.  Scripts are cached
+The Lua VM lives in engine/scripting.py (the sandbox, libraries and conversions beside it).  Scripts are cached
 by the SHA1 of their body (EVAL caches too, so EVALSHA works after it); SCRIPT FLUSH drops
 the cache and the VM.  Replies and error texts follow Redis 7.0.15, checked against
 redis-server by tests/differential/test_differential_scripts.py.
@@ -14,7 +14,7 @@ from engine import errors
 from engine.client import Client
 from engine.errors import CommandError, NoScriptError, RedisError
 from engine.protocol import OK, Reply
-from engine.scripting import ScriptEngine, script_engine
+from engine.scripting import ScriptEngine, function_engine, script_engine
 from engine.table import command, container, subcommand
 from engine.util import parse_int
 
@@ -174,8 +174,6 @@ def script_kill(ctx: Client) -> Reply:
 
 def request_kill(ctx: Client, functions: bool) -> Reply:
     """SCRIPT KILL / FUNCTION KILL (scriptKill): only a script that has not written."""
-    from engine.scripting import function_engine
-
     eng = script_engine(ctx.server)
     other = function_engine(ctx.server)
     if functions:
