@@ -44,7 +44,8 @@ __all__ = [
     "widest_relative_ci",
 ]
 
-_ERR = [Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.UPSTREAM, Outcome.SHED]
+_ERR = [Outcome.TIMEOUT, Outcome.CONNECTION, Outcome.UPSTREAM, Outcome.SHED, Outcome.POOL_TIMEOUT,
+        Outcome.MAXCLIENTS]
 
 
 def _row(name: str, kind: str, g: GroupStats, window_s: float) -> dict[str, Any]:
@@ -144,7 +145,7 @@ GROUP_FIGURES = ("requests", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p9
 RESOURCE_FIGURES = ("jobs", "shed", "shed_fraction", "throughput_rps", "offered_load", "busy_fraction", "utilisation",
                     "mean_busy_servers",
                     "mean_in_system", "mean_queue_len", "wait_probability", "mean_wait_ms", "p99_wait_ms",
-                    "mean_sojourn_ms", "mean_service_ms")
+                    "mean_sojourn_ms", "mean_service_ms", "refused", "open_connections")
 #: An offered load at or above this is over capacity (queues grow without bound).
 OVER_CAPACITY = 1.0
 #: A busy fraction above this while most jobs wait or some are shed: saturated.
@@ -156,13 +157,15 @@ def _resource_rows(rec: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, 
     res_rows = []
     little_rows = []
     w = rec.window_s
-    for r, st in zip(rec.resources, rec.res, strict=True):
-        if st.jobs == 0:
+    pools = getattr(rec, "pools", [])
+    for r, st in zip(list(rec.resources) + pools, list(rec.res) + getattr(rec, "pool_res", []), strict=True):
+        if st.jobs == 0 and st.shed == 0 and st.refused == 0:
             continue
         servers = r.servers if r.servers > 0 else math.nan
         lam = st.jobs / w
-        W = st.sojourn_s / st.jobs
-        Wq = max(0.0, st.wait_s / st.jobs)
+        jobs = max(st.jobs, 1)
+        W = st.sojourn_s / jobs
+        Wq = max(0.0, st.wait_s / jobs)
         busy = st.busy_in_s / w / servers if servers == servers else math.nan
         res_rows.append({
             "resource": r.name, "kind": r.kind, "servers": r.servers, "jobs": st.jobs, "throughput_rps": lam,
@@ -172,11 +175,14 @@ def _resource_rows(rec: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, 
             "utilisation": busy,
             "mean_busy_servers": st.busy_in_s / w,
             "mean_in_system": st.area_s / w, "mean_queue_len": st.queue_area_s / w,
-            "wait_probability": st.waited / st.jobs,
+            "wait_probability": st.waited / jobs,
             "mean_wait_ms": Wq * 1e3, "p99_wait_ms": st.wait_hist.percentile_ms(99.0),
             "mean_sojourn_ms": W * 1e3,
-            "mean_service_ms": st.busy_s / st.jobs * 1e3,
+            "mean_service_ms": st.busy_s / jobs * 1e3,
+            "refused": st.refused,
         })
+        if r.kind == "client_pool":
+            res_rows[-1]["open_connections"] = st.peak_open
         little_rows.append({
             "resource": r.name, "L_time_avg": st.area_s / w, "lambda_W": lam * W,
             "Lq_time_avg": st.queue_area_s / w, "lambda_Wq": lam * Wq,
@@ -210,7 +216,7 @@ def _overload(res: pd.DataFrame, pooled: Recorder) -> dict[str, Any]:
                 + (f"; {row['shed']} requests ({100 * row['shed_fraction']:.1f} %) shed by its bound"
                    if row["shed"] else ""),
             })
-    for r in pooled.resources:
+    for r in list(pooled.resources) + getattr(pooled, "pools", []):
         if r.servers == 0:
             continue  # unlimited servers: a pure delay, nothing queues
         if not getattr(r, "bounded", False):
@@ -321,6 +327,8 @@ def build_result(recs: list[Recorder], *, scenario: str, seed: int, duration_s: 
         for a, b in zip(pooled.by_flow, other.by_flow, strict=True):
             a.merge(b)
         for ra, rb in zip(pooled.res, other.res, strict=True):
+            ra.merge(rb)
+        for ra, rb in zip(pooled.pool_res, other.pool_res, strict=True):
             ra.merge(rb)
         for flow, hists in other.pubsub.items():
             mine = pooled.pubsub.setdefault(flow, [type(h)(h.unit_ns) for h in hists])

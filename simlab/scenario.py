@@ -21,6 +21,7 @@ __all__ = [
     "ArrivalSpec",
     "BackendSpec",
     "CacheServiceSpec",
+    "ClientPoolSpec",
     "CostSpec",
     "Dist",
     "FAILOVER_DEFAULTS",
@@ -232,6 +233,28 @@ class RateLimitSpec(_Model):
     window_s: float = Field(gt=0)
 
 
+class ClientPoolSpec(_Model):
+    """A client-side connection pool to each cache instance, as redis-py's
+    `BlockingConnectionPool(max_connections=..., timeout=...)`: a command takes an idle
+    connection, or opens a new one while fewer than `max_connections` are open (connections
+    are opened lazily and stay open), or waits up to `timeout_ms` for one to be released and
+    then fails (`ConnectionError: No connection available.`; outcome `pool_timeout`). A
+    connection is held from sending the command until its reply is back at the application
+    (app -> cache leg, queue and service at the instance, cache -> app leg); a cache-aside
+    miss releases it between its GET and its SET (the backend call holds none), a lock between
+    its SET NX and its DEL. Opening a connection beyond the instance's `cache.maxclients` is
+    refused (`-ERR max number of clients reached`; outcome `maxclients`). Each of `instances`
+    application instances has its own pool; requests are spread over them uniformly at random.
+    Connection set-up time is not charged."""
+
+    max_connections: int = Field(gt=0, description="connections per pool (redis-py max_connections)")
+    timeout_ms: float | None = Field(
+        default=20000.0, gt=0,
+        description="how long a command waits for a connection before failing (redis-py's "
+        "BlockingConnectionPool timeout, 20 s by default); None: waits as long as it takes")
+    instances: int = Field(default=1, ge=1, description="application instances, each with its own pool")
+
+
 class SourceSpec(_Model):
     """One traffic source and the first hop of its path (client -> its entry proxy)."""
 
@@ -256,9 +279,16 @@ class SourceSpec(_Model):
         default=None,
         description="replay a trace; with use both/arrivals its times replace rate_rps and arrival",
     )
+    pool: ClientPoolSpec | None = Field(
+        default=None,
+        description="this source's own connection pool to each cache instance; None: the application's "
+        "(`network.app_pool`) if there is one, else no pool (connections are not a limit)",
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> SourceSpec:
+        if self.pool is not None and self.connections is not None:
+            raise ValueError("give `pool` (connections opened on demand) or `connections` (a fixed count), not both")
         if not self.flows or min(self.flows.values()) < 0 or sum(self.flows.values()) <= 0:
             raise ValueError("flows must map at least one flow name to a share > 0")
         total = sum(self.flows.values())
@@ -373,6 +403,11 @@ class NetworkSpec(_Model):
     app_error_probability: float = Field(default=0.0, ge=0, le=1)
     loss_probability: float = Field(default=0.0, ge=0, le=1, description="per request, one lost segment")
     retransmit_timeout_ms: float = Field(default=200.0, ge=0, description="Linux TCP_RTO_MIN is 200 ms")
+    app_pool: ClientPoolSpec | None = Field(
+        default=None,
+        description="the application's connection pool to each cache instance, used by every source "
+        "without its own `pool`; None: no pool",
+    )
 
 
 class BackendSpec(_Model):
@@ -460,9 +495,10 @@ class CacheServiceSpec(_Model):
     maxclients: int = Field(
         default=10000,
         ge=1,
-        description="connections each instance accepts; when the sources' `connections` add up to more, "
-        "the excess clients are refused ('ERR max number of clients reached'): that share of their "
-        "requests fails (outcome `shed`)",
+        description="connections each instance accepts at once. Fixed `connections` of sources are opened "
+        "first; when they add up to more, the excess clients are refused ('ERR max number of clients "
+        "reached'): that share of their requests fails. Connection pools open connections on demand; "
+        "one opened beyond the limit is refused and its command fails. Outcome `maxclients` (an error)",
     )
     shed_wait_ms: float | None = Field(
         default=None,
@@ -809,6 +845,17 @@ class Scenario(_Model):
                         f"cache.service_time_us has no time for {cmd} (used by {where}) and no `default`"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _pools(self) -> Scenario:
+        if self.run.model == "vector" and self.has_client_pools():
+            raise ValueError("run.model: the vector solver cannot model client connection pools "
+                             "(sources.*.pool, network.app_pool); use auto or simpy")
+        return self
+
+    def has_client_pools(self) -> bool:
+        """Whether any request goes through a client-side connection pool."""
+        return self.network.app_pool is not None or any(s.pool is not None for s in self.sources)
 
     def commands_used(self) -> list[tuple[str, str]]:
         """(who, COMMAND) for every command the model will need a service time for."""

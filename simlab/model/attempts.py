@@ -94,6 +94,12 @@ class Attempts:
         self.spawned = np.zeros(n, dtype=bool)
         self.passes = 0
         self.res_eff: np.ndarray | None = None  # resource per stage when a failover redirected some
+        # client pools (event solver only): per stage when it asked, got and gave back a
+        # connection (NaN: no pool / not granted), and each pool's open connections at the end
+        self.pool_ask: np.ndarray | None = None
+        self.pool_got: np.ndarray | None = None
+        self.pool_rel: np.ndarray | None = None
+        self.pool_open: list[int] = []
 
     @property
     def n(self) -> int:
@@ -101,7 +107,7 @@ class Attempts:
 
     def retry_time(self, i: int) -> float:
         """When the client retries failed attempt i (see module docstring)."""
-        if self.fail[i] in (Outcome.CONNECTION, Outcome.SHED):
+        if self.fail[i] in Outcome.REFUSED:
             return float(self.detect[i] + self.backoff[i])
         return float(max(self.deadline[i] + self.backoff[i], self.detect[i]))
 

@@ -11,12 +11,22 @@ First-stage arrivals are known in advance (sorted), so the feeder handles every 
 comes before the next scheduled event inline (`env.peek()` lookahead) and schedules an event
 for the next arrival only when another event is due first; the order in which queues see
 arrivals is the same.
+
+Client connection pools (`simlab.scenario.ClientPoolSpec`) are the one place where a job holds
+one resource while it uses another: a connection is taken when the application sends a
+command and given back when the reply is back, so a pool's wait depends on the instance's
+queue. They are simulated as events: a command asks its pool `lead` seconds before it would
+reach the instance; with a connection it goes on, else it waits in FIFO order until a release
+hands it one or its timeout passes (`pool_timeout`); a pool below its size opens a connection
+unless the instance is at `maxclients` (`maxclients`). The vectorised solver has no events, so
+scenarios with pools run here (`simlab.model.run.choose_solver`).
 """
 
 from __future__ import annotations
 
 import heapq
 from array import array
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -24,17 +34,32 @@ import simpy
 from simpy.events import Event
 
 from simlab.model.attempts import Attempts, FaultLookup
-from simlab.model.plan import Outcome, Plan, Resource
+from simlab.model.plan import Outcome, Plan, Pool, Resource
 from simlab.model.simpy_events import event_scheduler
 
 __all__ = ["run_events"]
 
 
-def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state: Any = None) -> Attempts:
+class _PoolState:
+    """One client pool while a plan runs: connections open and in use, commands waiting."""
+
+    __slots__ = ("busy", "open", "waiting", "releases")
+
+    def __init__(self, open_: int = 0) -> None:
+        self.busy = 0
+        self.open = open_
+        self.waiting: deque[list] = deque()  # [attempt, stage, asked at, still waiting]
+        self.releases: list[float] = []  # release times (carried to the next chunk)
+
+
+def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state: Any = None,
+               pools: list[Pool] | None = None, pool_maxclients: int = 0) -> Attempts:
     """Run one plan through simpy; returns the attempts with arrivals and departures.
 
     `state` (a `simlab.model.fastpath.QueueState`) carries the servers' free times from one
-    chunk of a long run to the next, as in the vectorised solver."""
+    chunk of a long run to the next, as in the vectorised solver, and the pools' open
+    connections and releases still due. `pools` are the plan's client pools (`plan.pool`
+    indexes them); `pool_maxclients` is how many connections each instance accepts from them."""
     att = Attempts(plan)
     env = simpy.Environment(initial_time=float(min(0.0, plan.t0.min(initial=0.0))))
     n = plan.n
@@ -74,6 +99,24 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     schedule_at = event_scheduler(env)
     heapreplace = heapq.heapreplace
     TIMEOUT = Outcome.TIMEOUT
+    REFUSED = Outcome.REFUSED
+    # --- client pools ---------------------------------------------------------------------
+    has_pool = plan.pool is not None and bool(pools)
+    pools = pools or []
+    pool_of = plan.pool.ravel().tolist() if has_pool and plan.pool is not None else []
+    conn = plan.conn_s.tolist() if has_pool and plan.conn_s is not None else []
+    lead0 = plan.lead0_s.tolist() if has_pool and plan.lead0_s is not None else []
+    P_ASK = array("d", [nan]) * (3 * n)  # when each stage asked its pool
+    P_GOT = array("d", [nan]) * (3 * n)  # when it got a connection (NaN: it did not)
+    P_REL = array("d", [nan]) * (3 * n)  # when it gave the connection back
+    carried = getattr(state, "pools", None) if state is not None else None
+    pst = [_PoolState() for _ in pools]
+    inst_open = [0] * len(resources)  # connections open to each instance from pools
+    if carried:
+        for ps, (open_, _due) in zip(pst, carried, strict=True):
+            ps.open = open_
+    for ps, pl in zip(pst, pools, strict=True):
+        inst_open[pl.res] += ps.open
 
     def fire(ev: Event) -> None:
         args: Any = ev.value  # (i, k, t) given to schedule_at by `at`
@@ -85,7 +128,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
 
     def retry(i: int) -> None:
         r0 = root[i]
-        if fail[i] == Outcome.CONNECTION or fail[i] == Outcome.SHED:
+        if fail[i] in REFUSED:
             t = detect[i] + backoff[i]
         else:
             t = max(deadline[i] + backoff[i], detect[i])
@@ -101,7 +144,108 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         R.extend((-1, -1, -1))
         fail.append(0)
         detect.append(nan)
-        at(t + delay_s[r0 * 3], j, 0)
+        if has_pool:
+            P_ASK.extend((nan, nan, nan))
+            P_GOT.extend((nan, nan, nan))
+            P_REL.extend((nan, nan, nan))
+        enter(j, 0, t + delay_s[r0 * 3])
+
+    def enter(i: int, k: int, t: float) -> None:
+        """Stage k of attempt i would reach its resource at t: through its pool, if any."""
+        pid = pool_of[root[i] * 3 + k] if has_pool else -1
+        if pid < 0:
+            at(t, i, k)
+        else:
+            lead = lead0[root[i]] if k == 0 else conn[root[i]]
+            schedule_at(t - lead, on_ask, (i, k, t - lead, pid))
+
+    def on_ask(ev: Event) -> None:
+        args: Any = ev.value
+        ask(*args)
+
+    def ask(i: int, k: int, now: float, pid: int) -> None:
+        """The application asks pool pid for a connection for stage k of attempt i."""
+        ps = pst[pid]
+        P_ASK[i * 3 + k] = now
+        if ps.busy < ps.open:
+            ps.busy += 1
+            grant(i, k, now)
+        elif ps.open < pools[pid].max_connections:
+            r = pools[pid].res
+            if inst_open[r] >= pool_maxclients:
+                # the new connection is refused: the application reads -ERR max number of
+                # clients reached one round trip after connecting; `detect` is stated one leg
+                # earlier (see on_give_up)
+                P_REL[i * 3 + k] = now
+                refuse(i, Outcome.MAXCLIENTS, now + conn[root[i]])
+                return
+            inst_open[r] += 1
+            ps.open += 1
+            ps.busy += 1
+            grant(i, k, now)
+        else:
+            w = [i, k, now, True]
+            ps.waiting.append(w)
+            to = pools[pid].timeout_s
+            if to < float("inf"):
+                schedule_at(now + to, on_give_up, (w, pid))
+
+    def on_give_up(ev: Event) -> None:
+        args: Any = ev.value
+        w, pid = args
+        if not w[3]:
+            return
+        w[3] = False
+        i, k, asked = w[0], w[1], w[2]
+        now = asked + pools[pid].timeout_s
+        P_REL[i * 3 + k] = now
+        # the application learns at `now`; `detect` is stated as the time a reply would
+        # have left the instance (one leg earlier), so that detect + post is when the
+        # client hears of it, as for the other refusals
+        refuse(i, Outcome.POOL_TIMEOUT, now - conn[root[i]])
+
+    def refuse(i: int, code: int, told: float) -> None:
+        if fail[i] != 0:
+            return
+        p = root[i]
+        if told + post[p] > deadline[i]:
+            fail[i] = TIMEOUT  # the client gave up first
+            detect[i] = told
+        else:
+            fail[i] = code
+            detect[i] = told
+        if retries[i] > 0 and ok_plan[p]:
+            retry(i)
+
+    def grant(i: int, k: int, now: float) -> None:
+        P_GOT[i * 3 + k] = now
+        lead = lead0[root[i]] if k == 0 else conn[root[i]]
+        at(now + lead, i, k)
+
+    def release(pid: int, t: float) -> None:
+        schedule_at(t, on_release, pid)
+        pst[pid].releases.append(t)
+
+    def on_release(ev: Event) -> None:
+        pid: Any = ev.value
+        ps = pst[pid]
+        now = env.now
+        while ps.waiting:
+            w = ps.waiting.popleft()
+            if w[3]:
+                w[3] = False
+                grant(w[0], w[1], now)
+                return
+        ps.busy -= 1
+
+    def done(i: int, k: int, t: float) -> None:
+        """Stage k of attempt i is over at the instance at t: its connection comes back with
+        the reply (one leg later)."""
+        pid = pool_of[root[i] * 3 + k]
+        if pid >= 0:
+            rel = t + conn[root[i]]
+            P_REL[i * 3 + k] = rel
+            release(pid, rel)
 
     def stage(i: int, k: int, now: float) -> None:
         p = root[i]
@@ -113,6 +257,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             R[ik] = r
         if has_restart and faults.restarting(r, now):
             A[ik] = now
+            if has_pool:
+                done(i, k, now)
             if fail[i] == 0:
                 fail[i] = Outcome.CONNECTION
                 detect[i] = now
@@ -130,6 +276,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             f = free[r] if single[r] else free[r][0]
             if (rr.max_in_system and len(q) >= rr.max_in_system) or (f - now > rr.max_wait_s):
                 A[ik] = now
+                if has_pool:
+                    done(i, k, now)
                 if fail[i] == 0:
                     told = now + rr.report_after_s
                     if told > deadline[i]:
@@ -155,6 +303,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         A[ik] = now
         D[ik] = d
         S[ik] = s
+        if has_pool:
+            done(i, k, d)
         if bounded[r]:
             heapq.heappush(in_sys[r], d)
         last = k + 1 == n_stages[p]
@@ -166,9 +316,14 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             if retries[i] > 0 and ok_plan[p]:
                 retry(i)
         if not last:
-            at(d + delay_s[pk + 1], i, k + 1)
+            enter(i, k + 1, d + delay_s[pk + 1])
 
-    first = (plan.t0 + plan.delay_s[:, 0]).tolist()
+    first_a = plan.t0 + plan.delay_s[:, 0]
+    if has_pool and plan.lead0_s is not None and plan.pool is not None:
+        # a pooled first stage starts when the application asks its pool
+        first_a = first_a - np.where(plan.pool[:, 0] >= 0, plan.lead0_s, 0.0)
+        is_ask = (plan.pool[:, 0] >= 0).tolist()
+    first = first_a.tolist()
     order = np.argsort(np.asarray(first), kind="stable").tolist()
 
     n_first = len(order)
@@ -186,15 +341,27 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
                 schedule_at(t, feed, None)
                 return
             _ev = None
-            stage(i, 0, t)
+            if has_pool and is_ask[i]:
+                ask(i, 0, t, pool_of[i * 3])
+            else:
+                stage(i, 0, t)
             j += 1
         pos[0] = j
 
     peek = env.peek
+    if carried:
+        # connections still held by the previous chunk's commands come back when they are due
+        for pid, (ps, (_open, due)) in enumerate(zip(pst, carried, strict=True)):
+            for t in due:
+                ps.busy += 1
+                schedule_at(t, on_release, pid)
     feed()
     env.run()
     if state is not None:
         state.free = free
+        if has_pool:
+            end = float(plan.t0.max(initial=0.0))
+            state.pools = [(ps.open, [t for t in ps.releases if t > end]) for ps in pst]
     m = len(t0)
     att.spawn(np.empty(0, np.int64), np.empty(0))
     att.t0 = np.asarray(t0)
@@ -210,4 +377,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     att.fail = np.asarray(fail, dtype=np.int8)
     att.detect = np.asarray(detect)
     att.spawned = np.zeros(m, dtype=bool)
+    if has_pool:
+        att.pool_ask = np.frombuffer(P_ASK, dtype=np.float64).reshape(m, 3)
+        att.pool_got = np.frombuffer(P_GOT, dtype=np.float64).reshape(m, 3)
+        att.pool_rel = np.frombuffer(P_REL, dtype=np.float64).reshape(m, 3)
+        att.pool_open = [ps.open for ps in pst]
     return att

@@ -163,6 +163,8 @@ class QueueState:
     def __init__(self, resources: list[Resource]) -> None:
         self.resources = resources
         self.free: list[Any] = []
+        # client pools (event solver): per pool (open connections, releases still due)
+        self.pools: list[tuple[int, list[float]]] | None = None
         for r in resources:
             if r.servers == 1:
                 self.free.append(-np.inf)
@@ -175,6 +177,7 @@ class QueueState:
         other = QueueState.__new__(QueueState)
         other.resources = self.resources
         other.free = [list(f) if isinstance(f, list) else f for f in self.free]
+        other.pools = None if self.pools is None else [(o, list(d)) for o, d in self.pools]
         return other
 
 

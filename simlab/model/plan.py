@@ -47,6 +47,7 @@ __all__ = [
     "Outcome",
     "Plan",
     "PlanBuilder",
+    "Pool",
     "Resource",
     "ServiceModel",
     "Windows",
@@ -69,8 +70,12 @@ class Outcome:
     CONNECTION = 2
     UPSTREAM = 3
     REJECTED = 4
-    SHED = 5  # refused by a bound: pool acquire timeout, load shedding, maxclients
-    NAMES = ("ok", "timeout", "connection", "upstream", "rejected", "shed")
+    SHED = 5  # refused by a server-side bound: backend pool acquire timeout, load shedding
+    POOL_TIMEOUT = 6  # no client pool connection within the pool's timeout (ConnectionError)
+    MAXCLIENTS = 7  # a connection refused by the instance: -ERR max number of clients reached
+    NAMES = ("ok", "timeout", "connection", "upstream", "rejected", "shed", "pool_timeout", "maxclients")
+    #: failures the client learns of at `detect` (+ the way back): retried after a backoff
+    REFUSED = (CONNECTION, SHED, POOL_TIMEOUT, MAXCLIENTS)
 
 
 class MissingServiceTime(KeyError):
@@ -97,6 +102,22 @@ class Resource:
     @property
     def bounded(self) -> bool:
         return self.max_wait_s < float("inf") or self.max_in_system > 0
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A client-side connection pool (`simlab.scenario.ClientPoolSpec`) of one owner (a source
+    or the application; one per application instance) to one cache instance `res`."""
+
+    name: str
+    max_connections: int
+    timeout_s: float  # inf: wait as long as it takes
+    res: int  # the cache resource its connections go to
+
+    def as_resource(self) -> Resource:
+        """The pool as a resource row (servers = connections, its bound = the timeout)."""
+        return Resource(self.name, self.max_connections, "client_pool", max_wait_s=self.timeout_s,
+                        report_after_s=0.0 if self.timeout_s == float("inf") else self.timeout_s)
 
 
 @dataclass
@@ -141,6 +162,11 @@ class Plan:
     # per pubsub flow: (flow index, rows, subscriber one-way delays [rows, subscribers] in s)
     pubsub: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
     size: np.ndarray | None = None  # int64 bytes of the key's entry (byte hit ratio of reads)
+    # client pools: pool per stage (-1: none) and the one-way app <-> cache leg a connection is
+    # held for before the instance and after it (None: no pools in the scenario)
+    pool: np.ndarray | None = None  # int32 [n, 3]
+    conn_s: np.ndarray | None = None  # float64 [n]: later stages' lead, and every stage's tail
+    lead0_s: np.ndarray | None = None  # float64 [n]: stage 0's lead (plus blips, partition waits)
 
     @property
     def n(self) -> int:
@@ -203,6 +229,7 @@ class PlanBuilder:
                                        max_wait_s=acquire_s, report_after_s=0.0 if acquire_s == np.inf else acquire_s))
         self.lock_res = len(self.resources)
         self.resources.append(Resource("lock", 1, "lock"))
+        self._build_pools()
         self.services = ServiceModel(dict(cs.service_time_us))
         key_seq, self._cache_seq = seq.spawn(2)
         self.keys = KeySampler(sc.keyspace, np.random.default_rng(key_seq))
@@ -217,6 +244,59 @@ class PlanBuilder:
         self.trace_key_base = sc.keyspace.num_keys
         self._slot_of_key: np.ndarray | None = None
         self._owners = np.zeros(1, dtype=np.int64)
+
+    def _build_pools(self) -> None:
+        """Client pools: per owner (a source with its own `pool`, or the application's
+        `network.app_pool` shared by the others) and application instance, one pool to each
+        cache instance. `pool_group[source]` = (first pool id, instances) or None."""
+        sc = self.sc
+        n_cache = self.backend_res
+        self.pools: list[Pool] = []
+        self.pool_group: list[tuple[int, int] | None] = []
+        app_group: tuple[int, int] | None = None
+
+        def add(owner: str, spec) -> tuple[int, int]:
+            first = len(self.pools)
+            timeout_s = np.inf if spec.timeout_ms is None else spec.timeout_ms * 1e-3
+            for j in range(spec.instances):
+                who = owner if spec.instances == 1 else f"{owner}#{j}"
+                for r in range(n_cache):
+                    self.pools.append(Pool(f"pool({who}).{self.resources[r].name}", spec.max_connections,
+                                           float(timeout_s), r))
+            return first, spec.instances
+
+        for s in sc.sources:
+            if s.pool is not None:
+                self.pool_group.append(add(s.name, s.pool))
+            elif sc.network.app_pool is not None:
+                if app_group is None:
+                    app_group = add("app", sc.network.app_pool)
+                self.pool_group.append(app_group)
+            else:
+                self.pool_group.append(None)
+        # connections each instance still accepts from pools: maxclients less the fixed ones
+        fixed = sum(s.connections or 0 for s in sc.sources)
+        self.pool_maxclients = max(0, sc.cache.maxclients - fixed)
+
+    def _assign_pools(self, src: np.ndarray, res: np.ndarray, n_stages: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+        """Pool id per stage (-1: none): every stage at a cache instance of a pooled source."""
+        n = len(src)
+        pool = np.full((n, MAX_STAGES), -1, dtype=np.int32)
+        n_cache = self.backend_res
+        for i, grp in enumerate(self.pool_group):
+            if grp is None:
+                continue
+            first, instances = grp
+            rows = np.flatnonzero(src == i)
+            base = np.full(len(rows), first, dtype=np.int64)
+            if instances > 1:
+                base += rng.integers(0, instances, len(rows)) * n_cache
+            for k in range(MAX_STAGES):
+                r = res[rows, k]
+                on_cache = (r >= 0) & (r < n_cache) & (n_stages[rows] > k)
+                pool[rows[on_cache], k] = base[on_cache] + r[on_cache]
+        return pool
 
     # --- cache content -------------------------------------------------------------------
 
@@ -367,6 +447,7 @@ class PlanBuilder:
         r_err = np.random.default_rng(next(streams))
         r_bg = np.random.default_rng(next(streams))
         r_hot = np.random.default_rng(next(streams))
+        r_pool = np.random.default_rng(next(streams))  # the 8th stream: which app instance's pool
 
         flow = np.zeros(n, dtype=np.int16)
         pre = np.zeros(n)
@@ -407,8 +488,11 @@ class PlanBuilder:
         if net.loss_probability > 0:
             lost = r_net.random(n) < net.loss_probability
             pre[lost] += net.retransmit_timeout_ms * 1e-3
+        lead0 = ac.copy()  # stage 0: from the app sending (holding a connection) to the instance
         for a, b, extra_ms in self.windows.blip:
-            pre[(t0 >= a) & (t0 < b)] += extra_ms * 1e-3
+            blipped = (t0 >= a) & (t0 < b)
+            pre[blipped] += extra_ms * 1e-3
+            lead0[blipped] += extra_ms * 1e-3
         if net.app_error_probability > 0:
             outcome[(r_err.random(n) < net.app_error_probability) & (outcome == 0)] = Outcome.UPSTREAM
 
@@ -530,6 +614,7 @@ class PlanBuilder:
             arr0 = t0 + delay_s[:, 0]
             m = (res[:, 0] == p_res) & (arr0 >= a) & (arr0 < b)
             delay_s[m, 0] += b - arr0[m]
+            lead0[m] += b - arr0[m]
 
         # maxclients: connections beyond it are refused; the clients holding them fail
         asked = sum(s.connections or 0 for s in sc.sources)
@@ -539,7 +624,7 @@ class PlanBuilder:
                 if s.connections:
                     ok_rows = np.flatnonzero((src == i) & (outcome == Outcome.OK))
                     refused_rows = ok_rows[r_hot.random(len(ok_rows)) < refused]
-                    outcome[refused_rows] = Outcome.SHED
+                    outcome[refused_rows] = Outcome.MAXCLIENTS
                     n_stages[refused_rows] = 1
                     res[refused_rows, 1:] = -1
 
@@ -603,6 +688,10 @@ class PlanBuilder:
             pubsub=pubsub,
             size=sizes,
         )
+        if self.pools:
+            plan.pool = self._assign_pools(src, res, n_stages, r_pool)
+            plan.conn_s = ac
+            plan.lead0_s = lead0
         if len(bg_t):
             plan = _append_background(plan, bg_t, bg_res, bg_svc)
         return plan
@@ -688,4 +777,7 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
         hit=cat(plan.hit, np.full(k, -1, np.int8)),
         pubsub=plan.pubsub,
         size=None if plan.size is None else cat(plan.size, np.zeros(k, np.int64)),
+        pool=None if plan.pool is None else cat(plan.pool, np.full((k, MAX_STAGES), -1, np.int32)),
+        conn_s=None if plan.conn_s is None else cat(plan.conn_s, np.zeros(k)),
+        lead0_s=None if plan.lead0_s is None else cat(plan.lead0_s, np.zeros(k)),
     )

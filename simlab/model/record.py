@@ -42,7 +42,7 @@ def request_outcomes(plan: Plan, att: Attempts, lo_s: float, hi_s: float):
     resp = att.dep[f, n_stages - 1] + plan.post[keep]
     t_fail = fail == Outcome.TIMEOUT
     resp[t_fail] = att.deadline[f[t_fail]]
-    c_fail = (fail == Outcome.CONNECTION) | (fail == Outcome.SHED)
+    c_fail = np.isin(fail, Outcome.REFUSED)
     resp[c_fail] = att.detect[f[c_fail]] + plan.post[keep[c_fail]]
     lat_ms = (resp - plan.t0[keep]) * 1e3
     return keep, final, outcome, lat_ms
@@ -92,6 +92,8 @@ class ResourceStats:
     queue_area_s: float = 0.0  # integral of the number waiting over the window
     shed: int = 0  # jobs arriving in the window that a bound refused (not served)
     shed_work_s: float = 0.0  # the service they would have needed (offered work all the same)
+    refused: int = 0  # client pools: connections the instance refused (maxclients)
+    peak_open: int = 0  # client pools: connections open at the end of the run (never closed)
 
     def merge(self, o: ResourceStats) -> None:
         self.jobs += o.jobs
@@ -105,6 +107,8 @@ class ResourceStats:
         self.queue_area_s += o.queue_area_s
         self.shed += o.shed
         self.shed_work_s += o.shed_work_s
+        self.refused += o.refused
+        self.peak_open = max(self.peak_open, o.peak_open)
 
 
 class Recorder:
@@ -112,7 +116,7 @@ class Recorder:
 
     def __init__(
         self, source_names: list[str], flow_names: list[str], resources: list[Resource], lock_res: int,
-        thresholds_ms: Sequence[float] = (), unit_ns: int = 1000,
+        thresholds_ms: Sequence[float] = (), unit_ns: int = 1000, pools: Sequence[Resource] = (),
     ) -> None:
         self.source_names = source_names
         self.unit_ns = unit_ns  # latency histogram resolution (run.latency_resolution_ns)
@@ -125,6 +129,9 @@ class Recorder:
         self.by_source = [GroupStats(hist=LatencyHistogram(unit_ns)) for _ in source_names]
         self.by_flow = [GroupStats(hist=LatencyHistogram(unit_ns)) for _ in flow_names]
         self.res = [ResourceStats(wait_hist=LatencyHistogram(unit_ns)) for _ in resources]
+        # client pools as resources: a connection is a server, holding it is the service
+        self.pools = list(pools)
+        self.pool_res = [ResourceStats(wait_hist=LatencyHistogram(unit_ns)) for _ in self.pools]
         self.minutes: list[tuple[int, int, int, int, int, float, float]] = []
         self.pubsub: dict[str, list[LatencyHistogram]] = {}
         self.window_s = 0.0
@@ -132,6 +139,44 @@ class Recorder:
         # end of the measured window: a job's time in a resource counts up to here, also the
         # part after its own chunk (None: clip at each chunk's end, for weighted windows)
         self.end_s: float | None = None
+
+    def _add_pools(self, plan: Plan, att: Attempts, lo_s: float, hi_s: float, wt: int) -> None:
+        """Pool figures of the commands that asked for a connection in [lo, hi): a granted
+        command is a job whose wait runs from asking to getting one and whose service is the
+        time it held it; one that timed out is shed; one whose new connection the instance
+        refused is `refused`."""
+        assert att.pool_ask is not None and att.pool_got is not None and att.pool_rel is not None
+        assert plan.pool is not None
+        rows, ks = np.nonzero(~np.isnan(att.pool_ask))
+        pid = plan.pool[att.root[rows], ks]
+        ask, got, rel = att.pool_ask[rows, ks], att.pool_got[rows, ks], att.pool_rel[rows, ks]
+        inside = (ask >= lo_s) & (ask < hi_s)
+        granted = ~np.isnan(got)
+        end = hi_s if self.end_s is None else self.end_s
+        for p, st in enumerate(self.pool_res):
+            m = inside & (pid == p)
+            if not m.any():
+                continue
+            g = m & granted
+            a, gt, r = ask[g], got[g], rel[g]
+            hold = r - gt
+            w = gt - a
+            st.jobs += int(g.sum()) * wt
+            st.busy_s += float(hold.sum()) * wt
+            st.sojourn_s += float((r - a).sum()) * wt
+            st.wait_s += float(w.sum()) * wt
+            st.waited += int((w > 1e-12).sum()) * wt
+            st.wait_hist.record_ms(np.maximum(w, 0) * 1e3, wt)
+            st.area_s += _overlap(a, r, lo_s, end) * wt
+            st.busy_in_s += _overlap(gt, r, lo_s, end) * wt
+            st.queue_area_s += _overlap(a, gt, lo_s, end) * wt
+            lost = m & ~granted
+            timed_out = lost & (rel > ask)
+            st.shed += int(timed_out.sum()) * wt
+            st.shed_work_s += float(timed_out.sum()) * (float(hold.mean()) if len(hold) else 0.0) * wt
+            st.refused += int((lost & ~timed_out & ~np.isnan(rel)).sum()) * wt
+            if att.pool_open:
+                st.peak_open = max(st.peak_open, att.pool_open[p])
 
     def add(
         self, plan: Plan, att: Attempts, lo_s: float, hi_s: float, weight: int = 1, shift_s: float = 0.0
@@ -224,6 +269,9 @@ class Recorder:
             st.queue_area_s += _overlap(am, np.maximum(start, am), lo_s, end) * wt
             if ll["lambda_W"] > 0:
                 self.little_worst = max(self.little_worst, abs(ll["L"] - ll["lambda_W"]) / ll["lambda_W"])
+
+        if self.pools and att.pool_ask is not None:
+            self._add_pools(plan, att, lo_s, hi_s, wt)
 
         # pub/sub delivery per subscriber: the server writes to subscriber i after (i+1)/N of
         # the PUBLISH's fan-out work, then the message travels one way to the subscriber

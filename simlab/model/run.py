@@ -26,7 +26,7 @@ from simlab.model.faults import expand_faults
 from simlab.model.plan import PlanBuilder, finish
 from simlab.model.record import Recorder
 from simlab.results import RunResult, _group_figures, build_result, widest_relative_ci
-from simlab.scenario import Scenario
+from simlab.scenario import Scenario, ScenarioError
 
 __all__ = ["choose_solver", "simulate", "simulate_day_fast"]
 
@@ -36,11 +36,18 @@ def choose_solver(sc: Scenario, model: str = "auto") -> str:
 
     Bounded queues (a backend pool's acquire timeout, load shedding) also take simpy: a shed
     job leaves no later stages, so the vectorised solver's fixed point over stage arrivals
-    needs many passes under overload (tens per retry round) where the event solver makes one."""
+    needs many passes under overload (tens per retry round) where the event solver makes one.
+    Client connection pools take simpy always: a connection is held while the command queues
+    at the instance (one resource held while using another), which needs events; asking the
+    vectorised solver for a scenario with pools is an error, not a silently different model."""
+    pools = sc.has_client_pools()
+    if model == "vector" and pools:
+        raise ScenarioError(sc.name, [("run.model", "the vector solver cannot model client connection pools "
+                                       "(sources.*.pool, network.app_pool); use auto or simpy")])
     if model != "auto":
         return model
     bounded = sc.backend.acquire_timeout_ms is not None or sc.cache.shed_wait_ms is not None
-    return "vector" if sc.cache.threads == 1 and not bounded else "simpy"
+    return "vector" if sc.cache.threads == 1 and not bounded and not pools else "simpy"
 
 
 def _cache_factory(sc: Scenario, seed: int) -> Callable[[int, int], object]:
@@ -131,7 +138,8 @@ def simulate(
         builder = PlanBuilder(sc, windows, plan_seq, _cache_factory(sc, seed + rep))
         faults = FaultLookup(windows, len(builder.resources))
         rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res,
-                       thresholds_ms=sc.slo.latency_thresholds_ms(), unit_ns=sc.run.latency_resolution_ns)
+                       thresholds_ms=sc.slo.latency_thresholds_ms(), unit_ns=sc.run.latency_resolution_ns,
+                       pools=[p.as_resource() for p in builder.pools])
         rec.end_s = duration_s
         state = QueueState(builder.resources)
         chunk_seqs = chunk_seq.spawn(len(edges) - 1)
@@ -154,7 +162,8 @@ def simulate(
                 if solver == "vector":
                     att = run_vector(plan, builder.resources, faults, state)
                 else:
-                    att = run_events(plan, builder.resources, faults, state if len(chunks) > 1 else None)
+                    att = run_events(plan, builder.resources, faults, state if len(chunks) > 1 else None,
+                                     builder.pools, builder.pool_maxclients)
                 lo = max(a, warmup_s)
                 if b > lo:
                     rec.add(plan, att, lo, b)
