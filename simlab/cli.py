@@ -15,6 +15,8 @@ Exit codes, the same for every command (CI gates on them):
     2  bad input: a scenario, trace, option or file that cannot be used (the line names it)
     3  the environment failed: a server or chromium could not be reached or started
     4  an internal error (a bug: rerun with --debug and report the traceback)
+    5  `simlab validate` only: agreement not shown (a load point up to 70 % of saturation was
+       an invalid run: the load generator fell behind its schedule)
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
 Registered on the `simlab` app by :func:`register`. Errors are one line on stderr naming the
 option or file, with `simlab`'s exit codes: 0 agrees, 1 predicted and measured disagree,
 2 bad input (a URL, a calibration file, a scenario the generator cannot send), 3 the
-environment (a server that cannot be reached or started).
+environment (a server that cannot be reached or started), and for `validate` 5: agreement up
+to 70 % of saturation was not shown (nothing valid disagreed, but a load point up to 70 %
+was an invalid run: the generator fell behind its schedule; rerun on a quieter machine).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from simlab.scenario import ScenarioError, load_scenario
 __all__ = ["register"]
 
 EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
+#: `simlab validate`: no valid load point disagreed, but one up to 70 % of saturation was invalid
+EXIT_NOT_SHOWN = 5
+_VERDICT_EXIT = {"agrees": EXIT_OK, "disagrees": EXIT_MISSED, "not shown": EXIT_NOT_SHOWN}
 
 
 class CliError(Exception):
@@ -119,12 +124,15 @@ def validate(
                                                "(default: validation/<scenario>)"),
     owned: bool = typer.Option(False, "--owned", help="the target is yours: allow a non-loopback address"),
     as_json: bool = typer.Option(False, "--json", help="print the validation as one JSON document"),
+    pin: bool = typer.Option(True, "--pin/--no-pin", help="pin the engine to one CPU and the load generator "
+                             "to the others (Linux, 2+ CPUs; a --target server is never pinned)"),
     fault: str | None = typer.Option(None, "--fault", help="instead: inject stall (DEBUG SLEEP), pause (CLIENT "
                                      "PAUSE) or restart (engine only) and compare tail latency and errors"),
 ) -> None:
     """Predict with the simulator and measure with the open-loop load generator at loads from
     10 % to 90 % of the target's saturation; exit 0 when they agree within the tolerances
-    (P50 and P99 10 %, hit ratio 1 point up to 70 % of saturation; saturation 10 %), else 1."""
+    (P50 and P99 10 %, hit ratio 1 point up to 70 % of saturation; saturation 10 %), 1 when a
+    valid measurement disagrees, 5 when agreement up to 70 % was not shown (invalid runs)."""
     from simlab.validate import validate as run_validation
 
     sc = _load(file)
@@ -132,7 +140,8 @@ def validate(
         _validate_fault(sc, fault, target, owned=owned, seed=seed, as_json=as_json)
     say = None if as_json else (lambda m: print(f"simlab validate: {m}", file=sys.stderr))
     try:
-        v = run_validation(sc, target, quick=quick, seed=seed, calibration=calibration, owned=owned, progress=say)
+        v = run_validation(sc, target, quick=quick, seed=seed, calibration=calibration, owned=owned, progress=say,
+                           pin=pin)
     except _live_errors() as err:
         raise _fail(CliError(str(err))) from None
     except _env_errors() as err:
@@ -161,7 +170,7 @@ def validate(
                 elif c.startswith("err_"):
                     cells.append("-" if x != x else f"{x * 100:+.1f}%")
                 elif c == "pass":
-                    cells.append("[green]pass[/green]" if x else f"[red]fail[/red] {row['why']}")
+                    cells.append(_verdict_cell(row))
                 elif c.endswith("_rps"):
                     cells.append(f"{x:.0f}")
                 elif c == "measured_error_rate":
@@ -174,10 +183,30 @@ def validate(
         console.print(f"saturation: measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.0f} %), "
                       f"predicted {s['predicted_rps']:.0f} rps{'; ' + s['why'] if s.get('why') else ''}")
         console.print(f"generator round trip P50 {v.generator_rtt_us['p50']:.0f} us, P99 {v.generator_rtt_us['p99']:.0f} us")
+        console.print(f"CPUs: {v.pinning}")
+        for note in v.notes:
+            console.print(f"note: {note}")
         console.print(f"saved {paths['table']}, {paths['json']}, {paths['plot']} ({v.wall_s:.0f} s)")
-        console.print("[green]prediction agrees with measurement[/green]" if v.passed
-                      else "[red]prediction and measurement disagree[/red]")
-    raise typer.Exit(EXIT_OK if v.passed else EXIT_MISSED)
+        console.print(_VERDICT_LINE[v.verdict])
+    raise typer.Exit(_VERDICT_EXIT[v.verdict])
+
+
+_VERDICT_LINE = {
+    "agrees": "[green]prediction agrees with measurement up to 70 % of saturation[/green]",
+    "disagrees": "[red]prediction and measurement disagree[/red]",
+    "not shown": ("[yellow]agreement up to 70 % of saturation NOT SHOWN: a load point there was an invalid run "
+                  "(the generator fell behind its schedule); no valid point disagreed (exit 5)[/yellow]"),
+}
+
+
+def _verdict_cell(row: dict[str, Any]) -> str:
+    v = row.get("verdict", "pass" if row["pass"] else "fail")
+    if v == "pass":
+        return "[green]pass[/green]"
+    if v == "not judged":
+        return "not judged"
+    color = "red" if v == "fail" else "yellow"
+    return f"[{color}]{v}[/{color}] {row['why']}"
 
 
 def _validate_fault(sc: Any, kind: str, target: str | None, *, owned: bool, seed: int, as_json: bool) -> None:

@@ -31,7 +31,21 @@
 
 Agreement is judged as the issue states it: up to 70 % of saturation, P50 and P99 within
 10 % and hit ratio within 1 percentage point; beyond, the predicted saturation within 10 % of
-the measured one. A load point whose run was invalid (the generator fell behind) fails.
+the measured one. The verdict (:attr:`Validation.verdict`) has three values:
+
+* ``agrees``: every load point up to 70 % ran validly and agreed, and so did the saturation;
+* ``disagrees``: a validly measured figure missed its tolerance;
+* ``not shown``: nothing valid disagreed, but a load point up to 70 % was invalid (the
+  generator fell behind its schedule or the achieved rate fell short), so agreement there was
+  not measured. Invalid points stay in the table, marked, with their figures. A point beyond
+  70 % that is invalid is shown and named in the notes but not judged: there the saturation
+  point is.
+
+**Pinning.** On Linux with two or more usable CPUs, the server this run starts (the engine,
+or a server whose PID the caller gives) is pinned to the first CPU and the generator's
+workers to the others, one worker per generator CPU (:mod:`simlab.load.affinity`): the model
+has the server alone on its core, the generator costing it nothing, and this makes it so.
+Where pinning is unavailable the processes share the cores and the result says so.
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.calibrate import Calibration, calibrate, load_calibration
+from simlab.load.affinity import Pinning, pin_process, split
 from simlab.load.generator import LoadResult, run_load
 from simlab.load.target import EngineProcess, Target, parse_target
 from simlab.load.worker import K_CMD
@@ -65,6 +80,7 @@ __all__ = [
     "FAULT_KINDS",
     "FAULT_TAIL_TOLERANCE",
     "FaultValidation",
+    "VERDICTS",
     "Validation",
     "fault_scenario",
     "figure",
@@ -79,6 +95,8 @@ P99_TOLERANCE = 0.10
 HIT_RATIO_TOLERANCE_PP = 1.0
 SATURATION_TOLERANCE = 0.10
 AGREEMENT_UP_TO = 0.70
+#: the values of :attr:`Validation.verdict` (module docstring)
+VERDICTS = ("agrees", "disagrees", "not shown")
 _SERVER_BOUND_CPU = 0.90
 
 
@@ -99,15 +117,34 @@ class Validation:
     service_time_us: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
     loads: list[LoadResult] = field(default_factory=list, repr=False)
+    #: where the server and the generator ran ("not pinned: ..." where they shared the cores)
+    pinning: str = "not pinned"
+
+    @property
+    def verdict(self) -> str:
+        """``agrees``, ``disagrees`` or ``not shown`` (module docstring)."""
+        t = self.table
+        if not bool(self.saturation.get("pass", True)):
+            return "disagrees"
+        if len(t) == 0:
+            return "not shown"
+        valid = t["valid_run"].astype(bool)
+        judged = t["fraction"] <= AGREEMENT_UP_TO + 1e-9
+        if (judged & valid & ~t["pass"].astype(bool)).any():
+            return "disagrees"
+        if not judged.any() or (judged & ~valid).any():
+            return "not shown"
+        return "agrees"
 
     @property
     def passed(self) -> bool:
-        return bool(self.table["pass"].all()) and bool(self.saturation.get("pass", True))
+        """True only when agreement up to 70 % of saturation was measured and holds."""
+        return self.verdict == "agrees"
 
     def to_dict(self) -> dict[str, Any]:
         return _clean({
             "scenario": self.scenario, "target": self.target, "server": self.server, "seed": self.seed,
-            "passed": self.passed,
+            "passed": self.passed, "verdict": self.verdict, "pinning": self.pinning,
             "tolerances": {"p50_rel": P50_TOLERANCE, "p99_rel": P99_TOLERANCE,
                            "hit_ratio_pp": HIT_RATIO_TOLERANCE_PP, "saturation_rel": SATURATION_TOLERANCE,
                            "agreement_up_to_fraction_of_saturation": AGREEMENT_UP_TO},
@@ -134,14 +171,15 @@ class Validation:
         return paths
 
     def _repr_html_(self) -> str:
-        verdict = "<b style='color:green'>agrees</b>" if self.passed else "<b style='color:red'>disagrees</b>"
+        color = {"agrees": "green", "disagrees": "red"}.get(self.verdict, "darkorange")
+        verdict = f"<b style='color:{color}'>{self.verdict}</b>"
         sat = self.saturation
         head = (f"<p>{self.scenario} on {self.target} ({self.server}): prediction {verdict} with measurement. "
                 f"Saturation measured {sat.get('measured_rps', float('nan')):.0f} rps"
                 f"{' (generator ceiling)' if sat.get('generator_bound') else ''}, predicted "
-                f"{sat.get('predicted_rps', float('nan')):.0f} rps.</p>")
+                f"{sat.get('predicted_rps', float('nan')):.0f} rps. {self.pinning}.</p>")
         cols = ["fraction", "offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "err_p50",
-                "predicted_p99_ms", "measured_p99_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio", "pass", "why"]
+                "predicted_p99_ms", "measured_p99_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio", "valid_run", "pass", "why"]
         return head + self.table[cols].to_html(index=False, float_format=lambda x: f"{x:.4g}")
 
 
@@ -207,7 +245,8 @@ def _rate(sc: Scenario) -> float:
 
 
 def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 400.0, duration_s: float = 3.0,
-                  workers: int = 2, connections: int = 16, seed: int = 0) -> tuple[dict[str, Any], dict[str, float]]:
+                  workers: int = 2, connections: int = 16, seed: int = 0,
+                  cpus: tuple[int, ...] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
     """The round trip the load generator adds: its latency for single GETs at a low rate,
     less GET's service time. Returns (empirical distribution in ms, percentiles in us)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77]))
@@ -221,7 +260,7 @@ def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 40
     plan = LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
                     [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
                     [2.0], [None])
-    res = run_load(plan, target, workers=workers, connections=connections)
+    res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus)
     r = res.rows
     ok = np.isfinite(r["done"])
     lat_us = (r["done"][ok] - r["t"][ok]) * 1e6
@@ -245,13 +284,13 @@ def _server_cpu(target: Target) -> tuple[float, float]:
 
 
 def _saturation(vsc: Scenario, target: Target, *, seconds: float, workers: int, connections: int,
-                seed: int) -> tuple[float, float, LoadResult]:
+                seed: int, cpus: tuple[int, ...] | None = None) -> tuple[float, float, LoadResult]:
     """Closed-loop throughput of the workload and the server's CPU share meanwhile."""
     big = validation_scenario_like(vsc, rate=60_000.0, duration_s=seconds)
     plan = plan_from_scenario(big, duration_s=seconds, seed=seed, warmup_s=0.0)
     cpu0, t0 = _server_cpu(target)
     res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
-                   concurrency=workers * connections * 2, max_seconds=seconds)
+                   concurrency=workers * connections * 2, max_seconds=seconds, cpus=cpus)
     cpu1, t1 = _server_cpu(target)
     busy = (cpu1 - cpu0) / max(1e-9, t1 - t0 - 0.3)  # less the workers' start-up before t0
     return res.achieved_rps, busy, res
@@ -309,9 +348,16 @@ def validate(
     workers: int = 2,
     connections: int = 16,
     progress: Callable[[str], None] | None = None,
+    pin: bool = True,
+    server_pid: int | None = None,
 ) -> Validation:
     """Predict and measure ``scenario`` on ``target`` (module docstring). ``quick`` takes three
-    load points of 5 s (about 40 s in all); otherwise nine of 10 s."""
+    load points of 5 s (about 40 s in all); otherwise nine of 10 s.
+
+    ``pin`` (default) pins the engine this run starts, or the local server whose PID is
+    ``server_pid``, to one CPU and the generator to the others (module docstring); ``workers``
+    is then at most the number of generator CPUs. A target given without ``server_pid`` is
+    not pinned (its process is not ours to move)."""
     t_start = time.perf_counter()
     say = progress or (lambda _m: None)
     if fractions is None:
@@ -325,7 +371,15 @@ def validate(
         notes.append("a sharded scenario is validated per shard against a Redis Cluster "
                      "(simlab.load.cluster.drive_cluster); here it runs as one server in both the "
                      "prediction and the measurement")
+    pinning: Pinning | None = split() if pin and (target is None or server_pid is not None) else None
+    if pin and pinning is None and (target is None or server_pid is not None):
+        notes.append("not pinned: CPU affinity is unavailable here or there is one usable CPU, so the "
+                     "server and the generator share the cores (the model charges the server nothing "
+                     "for the generator)")
     try:
+        if pinning is not None and server_pid is not None and not pin_process(server_pid, pinning.server):
+            notes.append(f"could not pin the server (pid {server_pid}); not pinned")
+            pinning = None
         if target is None:
             opts: dict[str, str | int] = {}
             if scenario.cache.maxmemory_bytes:
@@ -333,7 +387,10 @@ def validate(
                         "maxmemory-policy": str(scenario.cache.maxmemory_policy),
                         "maxmemory-samples": scenario.cache.maxmemory_samples}
             say("starting the cachelab engine in a child process")
-            engine = EngineProcess(**opts).start()
+            engine = EngineProcess(cpus=pinning.server if pinning else None, **opts).start()
+            if pinning is not None and not engine.cpus:
+                notes.append("could not pin the engine; not pinned")
+                pinning = None
             tgt = engine.target()
         elif isinstance(target, Target):
             tgt = target
@@ -346,15 +403,22 @@ def validate(
         else:
             say(f"calibrating {tgt.label}")
             cal = calibrate(tgt, requests=400 if quick else 1500, max_seconds=15 if quick else 45)
+        gen_cpus = pinning.generator if pinning else None
+        if pinning is not None:
+            workers = max(1, min(workers, len(pinning.generator)))
+            say(f"{pinning.describe()} ({workers} worker{'s' if workers > 1 else ''})")
+        pin_text = (f"{pinning.describe()}, {workers} generator worker{'s' if workers > 1 else ''}" if pinning
+                    else f"not pinned: server and {workers} generator worker{'s' if workers > 1 else ''} "
+                         "placed by the scheduler")
         value_bytes = mean_of(scenario.keyspace.value_size_bytes)
         service = cal.service_time_us(value_bytes, pipelined=True)
         say("measuring the generator's round trip")
         rtt_dist, rtt_pct = generator_rtt(tgt, service["GET"]["mean"], duration_s=2.0 if quick else 4.0,
-                                          workers=workers, connections=connections, seed=seed)
+                                          workers=workers, connections=connections, seed=seed, cpus=gen_cpus)
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
         say("finding the saturation throughput (closed loop)")
         sat_rps, busy, sat_run = _saturation(vsc, tgt, seconds=3.0 if quick else 5.0, workers=workers,
-                                             connections=connections, seed=seed)
+                                             connections=connections, seed=seed, cpus=gen_cpus)
         gen_busy = sat_run.generator_cpu_busy
         generator_bound = busy < _SERVER_BOUND_CPU
         pred_cap = _predicted_capacity(vsc, seed)
@@ -388,7 +452,7 @@ def validate(
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
-            meas = run_load(plan, tgt, workers=workers, connections=connections)
+            meas = run_load(plan, tgt, workers=workers, connections=connections, cpus=gen_cpus)
             ev1 = _evicted(tgt)
             loads.append(meas)
             row = _row(frac, offered, pred, meas)
@@ -399,10 +463,13 @@ def validate(
             rows.append(row)
         del base
         table = pd.DataFrame(rows)
+        beyond = [f"{r['fraction']:.0%}" for r in rows if r["fraction"] > AGREEMENT_UP_TO + 1e-9 and not r["valid_run"]]
+        if beyond:
+            notes.append(f"invalid runs beyond {AGREEMENT_UP_TO:.0%} of saturation (shown, not judged): {', '.join(beyond)}")
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
                           service_time_us=service,
-                          wall_s=time.perf_counter() - t_start, loads=loads)
+                          wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)
     finally:
         if engine is not None:
             engine.stop()
@@ -422,6 +489,7 @@ def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult) ->
     row["predicted_error_rate"] = float(pred["error_rate"])
     row["measured_error_rate"] = float(meas.error_rate)
     row["valid_run"] = meas.valid
+    row["send_lag_p99_ms"] = float(meas.send_lag_p99_ms)
     why: list[str] = []
     if not meas.valid:
         why.append("run invalid: " + "; ".join(meas.invalid_reasons))
@@ -434,6 +502,11 @@ def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult) ->
             why.append(f"hit ratio {row['hit_ratio_diff_pp']:+.2f} pp")
     row["pass"] = not why
     row["why"] = "; ".join(why)
+    judged = frac <= AGREEMENT_UP_TO + 1e-9
+    if not meas.valid:
+        row["verdict"] = "invalid" if judged else "invalid, not judged"
+    else:
+        row["verdict"] = ("pass" if row["pass"] else "fail") if judged else "not judged"
     return row
 
 
@@ -558,7 +631,7 @@ def validate_fault(
 
     own = engine is None and target is None
     if own:
-        engine = EngineProcess(**{"enable-debug-command": "local"}).start()
+        engine = EngineProcess(cpus=None, **{"enable-debug-command": "local"}).start()
     try:
         tgt = target or (engine.target() if engine is not None else None)
         assert tgt is not None

@@ -78,6 +78,8 @@ class LoadResult:
     generator_cpu_busy: float = 0.0
     #: the workers' CPU time per request sent (independent of what else runs on the machine)
     generator_cpu_us_per_request: float = float("nan")
+    #: the CPUs the workers were pinned to (empty: not pinned, the scheduler placed them)
+    pinned_cpus: tuple[int, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -97,6 +99,7 @@ class LoadResult:
             **self.percentiles_ms, "hit_ratio": self.hit_ratio, "error_rate": self.error_rate,
             "send_lag_p99_ms": self.send_lag_p99_ms, "generator_cpu_busy": self.generator_cpu_busy,
             "generator_cpu_us_per_request": self.generator_cpu_us_per_request,
+            "generator_cpus": ",".join(map(str, self.pinned_cpus)) or "not pinned",
             "valid": self.valid,
             "invalid_reasons": "; ".join(self.invalid_reasons),
         }
@@ -151,6 +154,7 @@ def run_load(
     prefix: str | None = None,
     cleanup: bool = True,
     on_start: Callable[[float], None] | None = None,
+    cpus: tuple[int, ...] | list[int] | None = None,
 ) -> LoadResult:
     """Send ``plan`` to ``target`` and measure.
 
@@ -160,6 +164,8 @@ def run_load(
     timeout + 5 s). Keys go under ``prefix`` (a fresh one by default) and are removed
     afterwards unless ``cleanup`` is False. ``on_start`` is called with the run's start
     instant (``time.monotonic()`` clock) once the workers have it (fault injection times from it).
+    ``cpus`` pins every worker to those CPUs (:mod:`simlab.load.affinity`); the result's
+    ``pinned`` says which.
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be 'open' or 'closed', not {mode!r}")
@@ -173,6 +179,7 @@ def run_load(
         "mode": mode, "concurrency": max(1, int(concurrency) // workers), "max_seconds": float(max_seconds),
         "timeout_s": plan.timeout_s, "rate_limits": plan.rate_limits,
         "max_value_bytes": int(plan.rows["vsize"].max(initial=1)),
+        "cpus": list(cpus) if cpus else None,
     }
     parts = [np.arange(w, n, workers) for w in range(workers)]
     procs: list[subprocess.Popen[bytes]] = []
@@ -223,8 +230,10 @@ def run_load(
                 remove_prefix(target, prefix)
             except Exception:  # noqa: BLE001 - the server may be the thing that failed
                 pass
-    return _assemble(plan, target, results, parts, mode=mode, workers=workers, connections=connections,
-                     wall_s=time.perf_counter() - t_wall)
+    res = _assemble(plan, target, results, parts, mode=mode, workers=workers, connections=connections,
+                    wall_s=time.perf_counter() - t_wall)
+    res.pinned_cpus = tuple(sorted({c for r in results for c in r.get("cpus", [])}))
+    return res
 
 
 def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], parts: list[np.ndarray], *,

@@ -196,7 +196,9 @@ class EngineProcess:
     its interpreter lock and measure the two together. Stopped by PID.
     """
 
-    def __init__(self, **options: str | int) -> None:
+    def __init__(self, *, cpus: tuple[int, ...] | list[int] | None = None, **options: str | int) -> None:
+        #: pin the engine (every thread, from its start) to these CPUs (simlab.load.affinity)
+        self.cpus = tuple(cpus) if cpus else ()
         self.options = {k.replace("_", "-"): str(v) for k, v in options.items()}
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="cachelab-engine-")
@@ -221,6 +223,11 @@ class EngineProcess:
             args += [f"--{k}", v]
         self._log = open(os.path.join(self.dir, "engine.log"), "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self._log)
+        if self.cpus:
+            from simlab.load.affinity import pin_process
+
+            if not pin_process(self.proc.pid, self.cpus):
+                self.cpus = ()
         deadline = time.monotonic() + timeout_s
         while not _answers_ping(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from simlab.calibrate import calibrate
+from simlab.load.affinity import split
 from simlab.load.target import EngineProcess, parse_target
 from simlab.scenario import scenario_from_dict
 from simlab.validate import HIT_RATIO_TOLERANCE_PP, validate, validation_scenario
@@ -43,6 +44,16 @@ def _check(v, tmp_path: Path) -> None:
     assert doc["passed"] == v.passed and len(doc["points"]) == 2
     assert paths["plot"].stat().st_size > 10_000
     assert "predicted" in v._repr_html_()
+    # honest verdict: a pass is claimed only when every judged point ran validly and agreed
+    assert v.passed == (v.verdict == "agrees") and doc["verdict"] == v.verdict
+    if not t["valid_run"].all():
+        assert not v.passed and set(t.loc[~t["valid_run"], "verdict"]) == {"invalid"}
+    # the server and the generator each on their own CPU where the machine allows it
+    pinning = split()
+    if pinning is not None:
+        assert v.pinning.startswith(pinning.describe()) and "1 generator worker" in v.pinning
+        assert all(m.pinned_cpus == pinning.generator for m in v.loads)
+    assert doc["pinning"] == v.pinning
 
 
 def test_validate_against_the_engine(tmp_path: Path) -> None:
@@ -50,7 +61,7 @@ def test_validate_against_the_engine(tmp_path: Path) -> None:
     with EngineProcess() as eng:
         cal = calibrate(eng.target(), requests=100, sizes=(64, 2048), max_seconds=20)
         v = validate(sc, eng.target(), fractions=[0.2, 0.6], duration_s=3.0, calibration=cal,
-                     workers=1, connections=8)
+                     workers=1, connections=8, server_pid=eng.pid)
     _check(v, tmp_path)
     assert v.server.startswith("cachelab engine")
 
@@ -61,7 +72,8 @@ def test_validate_against_a_real_redis_server(tmp_path: Path) -> None:
     with real_redis() as r:
         target = parse_target(r.url)
         cal = calibrate(target, requests=100, sizes=(64, 2048), max_seconds=20)
-        v = validate(sc, target, fractions=[0.2, 0.6], duration_s=3.0, calibration=cal, workers=1, connections=8)
+        v = validate(sc, target, fractions=[0.2, 0.6], duration_s=3.0, calibration=cal, workers=1, connections=8,
+                     server_pid=r.pid)
         assert r.client().dbsize() == 0  # its keys were removed
     _check(v, tmp_path)
     assert v.server.startswith("redis 7")

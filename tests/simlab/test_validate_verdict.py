@@ -1,0 +1,70 @@
+"""The verdict of `simlab validate` (simlab.validate.Validation.verdict) and its exit code.
+
+A table is built row by row with the same function the live run uses (simlab.validate._row),
+from LoadResults whose validity is what is being varied; the point is the rule, not a
+measurement: agreement up to 70 % of saturation is claimed only when every load point up to
+70 % ran validly and agreed. A run where every point above 10 % is invalid must not pass."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from simlab.calibrate import Calibration
+from simlab.cli_live import _VERDICT_EXIT, EXIT_MISSED, EXIT_NOT_SHOWN, EXIT_OK
+from simlab.load.generator import LoadResult
+from simlab.metrics import LatencyHistogram
+from simlab.validate import Validation, _row
+
+
+def _load(p50: float, p99: float, hit: float, invalid: list[str]) -> LoadResult:
+    return LoadResult(
+        mode="open loop", target="t", scenario="s", seed=0, workers=1, connections=1, duration_s=1.0,
+        warmup_s=0.0, requests=1, intended_rps=1.0, achieved_rps=1.0, histogram=LatencyHistogram(),
+        percentiles_ms={"p50_ms": p50, "p90_ms": p50, "p99_ms": p99, "p999_ms": p99}, hit_ratio=hit, reads=1,
+        outcomes={}, errors={}, error_rate=0.0, send_lag_p99_ms=5.0 if invalid else 0.1,
+        per_second=pd.DataFrame(), by_kind=pd.DataFrame(), invalid_reasons=invalid, wall_s=1.0)
+
+
+PRED = {"throughput_rps": 1.0, "p50_ms": 1.0, "p90_ms": 1.0, "p99_ms": 2.0, "p999_ms": 2.0, "hit_ratio": 0.5,
+        "error_rate": 0.0}
+LAG = ["generator behind schedule: P99 send lag 5.00 ms > 1.0 ms"]
+
+
+def _validation(points: list[tuple[float, LoadResult]], saturation_pass: bool = True) -> Validation:
+    table = pd.DataFrame([_row(f, 100 * f, PRED, m) for f, m in points])
+    cal = Calibration(name="c", date="d", target="t", server="s", machine={}, software={}, rtt_us=[1.0], fits={},
+                      measurements=pd.DataFrame())
+    return Validation(scenario="s", target="t", server="s", seed=0, table=table,
+                      saturation={"pass": saturation_pass}, calibration=cal, generator_rtt_us={})
+
+
+AGREE = _load(1.02, 2.1, 0.502, [])
+
+
+def test_every_point_above_10_percent_invalid_is_not_shown_and_does_not_pass() -> None:
+    v = _validation([(0.1, AGREE), (0.4, _load(1.0, 2.0, 0.5, LAG)), (0.7, _load(1.0, 2.0, 0.5, LAG))])
+    assert v.verdict == "not shown" and not v.passed
+    assert list(v.table["verdict"]) == ["pass", "invalid", "invalid"]
+    assert v.to_dict()["verdict"] == "not shown" and v.to_dict()["passed"] is False
+    assert _VERDICT_EXIT[v.verdict] == EXIT_NOT_SHOWN != EXIT_OK
+
+
+def test_a_valid_point_that_misses_disagrees_even_beside_invalid_ones() -> None:
+    # P99 measured 2.5 ms against 2.0 predicted: -20 %, outside the 10 % tolerance
+    v = _validation([(0.1, _load(1.0, 2.5, 0.5, [])), (0.4, _load(1.0, 2.0, 0.5, LAG))])
+    assert v.verdict == "disagrees" and _VERDICT_EXIT[v.verdict] == EXIT_MISSED
+    assert "P99 -20.0 %" in v.table["why"][0]
+
+
+@pytest.mark.parametrize("beyond_valid", [True, False])
+def test_points_beyond_70_percent_are_shown_not_judged(beyond_valid: bool) -> None:
+    beyond = _load(9.0, 90.0, 0.3, [] if beyond_valid else LAG)
+    v = _validation([(0.1, AGREE), (0.4, AGREE), (0.7, AGREE), (0.9, beyond)])
+    assert v.verdict == "agrees" and v.passed and _VERDICT_EXIT[v.verdict] == EXIT_OK
+    assert v.table["verdict"].iloc[-1] == ("not judged" if beyond_valid else "invalid, not judged")
+
+
+def test_a_missed_saturation_disagrees() -> None:
+    assert _validation([(0.1, AGREE)], saturation_pass=False).verdict == "disagrees"
+    assert _validation([]).verdict == "not shown"
