@@ -1,8 +1,17 @@
-"""Every error reply the engine sends, worded as Redis 7.0 words it.
+"""The error replies the engine sends, worded as Redis 7.0 words them.
 
 Handlers raise these; the connection turns them into ``-`` replies in one place.  Keeping the
 texts here makes it easy to check them against Redis's own (server.c ``shared.*`` objects and
 the ``addReplyError*`` call sites) and impossible for two commands to word one error twice.
+
+Which texts live here.  Every text sent from more than one place -- by two command modules,
+by two raise sites of one module, or by the argument parsers of engine/args.py that every
+command shares -- is a constant here, or a function or exception type when it carries values.
+A text one raise site alone sends (``ERR XGROUP CREATECONSUMER ...``-style rules of a single
+command) stays inline at that site, where it reads as that command's own rule: moving it here
+would only add a name to look up.  tests/engine/test_errors_catalogue.py holds
+engine/commands/ and the scripting modules to this: no error text literal appears twice there,
+and none repeats a text defined here.
 """
 
 from __future__ import annotations
@@ -41,6 +50,9 @@ __all__ = [
     "HASH_NOT_FLOAT",
     "NOT_POSITIVE",
     "SAME_OBJECT",
+    "value_not_in_range",
+    "unknown_client_type",
+    "no_such_group",
 ]
 
 
@@ -182,3 +194,56 @@ SCRIPT_KILLED = "ERR Script killed by user with SCRIPT KILL..."
 LUA_STACK_LIMIT = "ERR reached lua stack limit"
 LUA_NO_ARGS = "ERR Please specify at least one argument for this redis lib call"
 LUA_BAD_ARG_TYPE = "ERR Lua redis lib command arguments must be strings or integers"
+
+# Argument parsing shared by many commands (engine/args.py).
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+INVALID_CURSOR = "ERR invalid cursor"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+COUNT_NOT_POSITIVE = "ERR COUNT must be > 0"
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+
+
+def value_not_in_range(lo: int, hi: int) -> str:
+    """getRangeLongFromObjectOrReply's text for a number outside [lo, hi]."""
+    return f"ERR value is out of range, value must between {lo} and {hi}"
+
+
+# Clients and connections.
+CLIENT_NAME_INVALID = "ERR Client names cannot contain spaces, newlines or special characters."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+
+
+def unknown_client_type(name: str) -> str:
+    return f"ERR Unknown client type '{name}'"
+
+
+# Types other than strings: sorted sets, HyperLogLogs, streams, bitfields.
+MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
+LEX_RANGE_INVALID = "ERR min or max not valid string range item"
+SCORE_NAN = "ERR resulting score is not a number (NaN)"
+SORT_NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
+HLL_CORRUPTED = "INVALIDOBJ Corrupted HLL object detected"
+BITFIELD_TYPE = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+STREAM_INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
+XADD_SMALLER = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+XADD_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
+STREAM_EXHAUSTED = "ERR The stream has exhausted the last possible ID, unable to add more items"
+STREAM_BAD_START = "ERR invalid start ID for the interval"
+BUSYGROUP = "BUSYGROUP Consumer Group name already exists"
+
+
+def no_such_group(key: bytes, group: bytes) -> str:
+    return (f"NOGROUP No such consumer group '{group.decode('utf-8', 'replace')}' "
+            f"for key name '{key.decode('utf-8', 'replace')}'")
+
+
+# Geo, cluster, functions and scripts.
+NEED_NUMERIC_RADIUS = "ERR need numeric radius"
+RADIUS_NEGATIVE = "ERR radius cannot be negative"
+NO_CLUSTER = "ERR This instance has cluster support disabled"
+BAD_PAYLOAD = "ERR payload version or checksum are wrong"
+SCRIPT_WRITE_FLAG_RO = "ERR Can not execute a script with write flag using *_ro command."

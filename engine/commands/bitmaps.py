@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.client import Client
-from engine.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, CommandError
+from engine.errors import BIT_OFFSET, BIT_VALUE, BITFIELD_TYPE, SYNTAX, CommandError
 from engine.objects import STRING
 from engine.protocol import Reply
 from engine.table import command
@@ -202,18 +202,17 @@ def bitop(ctx: Client, op_arg: bytes, dest: bytes, *srcs: bytes) -> Reply:
 
 
 # -- BITFIELD ------------------------------------------------------------------------------
-_TYPE_ERR = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
 
 
 @lru_cache(maxsize=512)
 def _bf_type(raw: bytes) -> tuple[bool, int]:
     """getBitfieldTypeFromArgument: (signed, bits) for ``i1..i64`` / ``u1..u63``."""
     if not raw or raw[:1] not in (b"i", b"u"):
-        raise CommandError(_TYPE_ERR)
+        raise CommandError(BITFIELD_TYPE)
     signed = raw[:1] == b"i"
     bits = parse_int(raw[1:])
     if bits is None or bits < 1 or bits > (64 if signed else 63):
-        raise CommandError(_TYPE_ERR)
+        raise CommandError(BITFIELD_TYPE)
     return signed, bits
 
 

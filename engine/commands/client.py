@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.client import Client
 from engine.commands.config import help_reply
-from engine.errors import SYNTAX, CommandError
+from engine.errors import CLIENT_NAME_INVALID, SYNTAX, TIMEOUT_NOT_INTEGER, CommandError, unknown_client_type
 from engine.protocol import OK, Reply, Verbatim
 from engine.table import subcommand
 from engine.util import parse_int
@@ -87,7 +87,7 @@ def client_id(ctx: Client) -> Reply:
             summary="Set the current connection name", complexity="O(1)")
 def client_setname(ctx: Client, name: bytes) -> Reply:
     if _bad_name(name):
-        raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+        raise CommandError(CLIENT_NAME_INVALID)
     ctx.name = name or None
     return OK
 
@@ -106,7 +106,7 @@ def client_list(ctx: Client, *args: bytes) -> Reply:
     if len(args) == 2 and args[0].lower() == b"type":
         kind = args[1].lower().decode("utf-8", "replace")
         if kind not in _TYPES:
-            raise CommandError(f"ERR Unknown client type '{args[1].decode('utf-8', 'replace')}'")
+            raise CommandError(unknown_client_type(args[1].decode('utf-8', 'replace')))
         if kind == "pubsub":
             clients = [c for c in clients if c.subscriptions]
         elif kind == "normal":
@@ -173,7 +173,7 @@ def client_kill(ctx: Client, *args: bytes) -> Reply:
         elif opt == b"type":
             kind = text.lower()
             if kind not in _TYPES:
-                raise CommandError(f"ERR Unknown client type '{text}'")
+                raise CommandError(unknown_client_type(text))
             tests.append(lambda c, k=kind: (bool(c.subscriptions) if k == "pubsub" else
                                             (not c.subscriptions) if k == "normal" else False))
         elif opt == b"addr":
@@ -225,7 +225,7 @@ def client_no_evict(ctx: Client, mode: bytes) -> Reply:
 def client_pause(ctx: Client, timeout: bytes, *mode: bytes) -> Reply:
     ms = parse_int(timeout)
     if ms is None or ms < 0:
-        raise CommandError("ERR timeout is not an integer or out of range")
+        raise CommandError(TIMEOUT_NOT_INTEGER)
     writes_only = False
     if len(mode) == 1 and mode[0].lower() in (b"write", b"all"):
         writes_only = mode[0].lower() == b"write"

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from engine.client import Client
-from engine.errors import DB_INDEX_OUT_OF_RANGE, NOT_INTEGER, CommandError, NoAuthError, RedisError
+from engine.errors import (
+    CLIENT_NAME_INVALID,
+    DB_INDEX_OUT_OF_RANGE,
+    NOT_INTEGER,
+    SYNTAX,
+    WRONGPASS,
+    CommandError,
+    NoAuthError,
+    RedisError,
+)
 from engine.protocol import OK, PONG, Push, Reply, Status
 from engine.server import VERSION
 from engine.table import command
@@ -56,7 +65,7 @@ def authenticate(ctx: Client, username: bytes, password: bytes) -> None:
         return
     required = server.config["requirepass"]
     if username != b"default" or not required or password.decode("utf-8", "replace") != required:
-        raise RedisError("WRONGPASS invalid username-password pair or user is disabled.")
+        raise RedisError(WRONGPASS)
     ctx.authenticated = True
     ctx.user = "default"
 
@@ -65,7 +74,7 @@ def authenticate(ctx: Client, username: bytes, password: bytes) -> None:
          group="connection", summary="Authenticate to the server")
 def auth(ctx: Client, *args: bytes) -> Reply:
     if len(args) > 2:
-        raise CommandError("ERR syntax error")
+        raise CommandError(SYNTAX)
     if len(args) == 1 and not ctx.server.requires_auth():
         raise CommandError(
             "ERR AUTH <password> called without any password configured for the default user. "
@@ -98,7 +107,7 @@ def hello(ctx: Client, *args: bytes) -> Reply:
         elif opt == b"setname" and i + 1 < len(args):
             setname = args[i + 1]
             if any(c <= 32 or c > 126 for c in setname):
-                raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+                raise CommandError(CLIENT_NAME_INVALID)
             i += 2
         else:
             raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode('utf-8', 'replace')}'")

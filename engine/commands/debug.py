@@ -12,7 +12,7 @@ import time
 
 from engine.client import Client
 from engine.commands.config import help_reply
-from engine.errors import NO_SUCH_KEY, CommandError
+from engine.errors import NO_SUCH_KEY, NOT_POSITIVE, CommandError
 from engine.objects import encoding
 from engine.protocol import OK, Reply, Status
 from engine.table import command
@@ -39,13 +39,13 @@ def _populate(ctx: Client, args: tuple[bytes, ...]) -> Reply:
     with NUL bytes (or cut) to ``size``; existing keys are left alone (debug.c)."""
     count = parse_int(args[0])
     if count is None or count < 0:
-        raise CommandError("ERR value is out of range, must be positive")
+        raise CommandError(NOT_POSITIVE)
     prefix = args[1] if len(args) > 1 else b"key"
     size = None
     if len(args) > 2:
         size = parse_int(args[2])
         if size is None or size < 0:
-            raise CommandError("ERR value is out of range, must be positive")
+            raise CommandError(NOT_POSITIVE)
     db = ctx.db
     data = db.data
     for i in range(count):

@@ -14,7 +14,7 @@ import struct
 
 from engine.client import Client
 from engine.commands.functions import _load, _registry
-from engine.errors import CommandError, RedisError
+from engine.errors import BAD_PAYLOAD, CommandError, RedisError
 from engine.persistence.crc64 import crc64
 from engine.persistence.rdb import (
     OPCODE_FUNCTION,
@@ -46,11 +46,11 @@ def function_dump(ctx: Client) -> Reply:
 
 def _codes(payload: bytes) -> list[bytes]:
     if len(payload) < 10:
-        raise CommandError("ERR payload version or checksum are wrong")
+        raise CommandError(BAD_PAYLOAD)
     (version,) = struct.unpack_from("<H", payload, len(payload) - 10)
     (stored,) = struct.unpack_from("<Q", payload, len(payload) - 8)
     if version > RDB_VERSION or (stored != 0 and stored != crc64(payload[:-8])):
-        raise CommandError("ERR payload version or checksum are wrong")
+        raise CommandError(BAD_PAYLOAD)
     r = _Reader(bytes(payload[:-10]))
     codes = []
     try:

@@ -20,7 +20,7 @@ from lupa import lua51
 
 from engine.client import Client
 from engine.commands.scripting import request_kill, split_keys
-from engine.errors import CommandError, RedisError
+from engine.errors import SCRIPT_WRITE_FLAG_RO, CommandError, RedisError
 from engine.protocol import OK, Reply
 from engine.scripting import ScriptEngine, function_engine
 from engine.table import command, container, subcommand
@@ -278,7 +278,7 @@ def _fcall(ctx: Client, name: bytes, numkeys: bytes, args: tuple[bytes, ...], ro
     keys, argv = split_keys(numkeys, args, bad_number="ERR Bad number of keys provided")
     read_only = b"no-writes" in fn.flags
     if ro and not read_only:
-        raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+        raise CommandError(SCRIPT_WRITE_FLAG_RO)
     eng.running_name = fn.name  # type: ignore[attr-defined]
     eng.running_argv = [b"FCALL_RO" if ro else b"FCALL", name, numkeys, *args]  # type: ignore[attr-defined]
     return eng.execute(ctx, fn.callback, keys, argv, fn.name.decode("utf-8", "replace"), read_only,

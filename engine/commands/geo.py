@@ -13,7 +13,14 @@ from typing import Any
 from engine import geohash
 from engine.client import Client
 from engine.commands.zsets import _check_skiplist, _zadd
-from engine.errors import SYNTAX, CommandError
+from engine.errors import (
+    COUNT_NOT_POSITIVE,
+    NEED_NUMERIC_RADIUS,
+    NOT_INTEGER,
+    RADIUS_NEGATIVE,
+    SYNTAX,
+    CommandError,
+)
 from engine.objects import ZSET, ZSet
 from engine.protocol import NULL_ARRAY, DoubleText, Reply
 from engine.table import command
@@ -208,9 +215,9 @@ def _search(ctx: Client, name: str, args: tuple[bytes, ...], src: bytes, flags: 
         elif low == b"count" and rem >= 1:
             c = parse_int(args[i + 1])
             if c is None:
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             if c <= 0:
-                raise CommandError("ERR COUNT must be > 0")
+                raise CommandError(COUNT_NOT_POSITIVE)
             count = c
             i += 1
         elif low in (b"store", b"storedist") and rem >= 1 and not flags & (RADIUS_NOSTORE | GEOSEARCH):
@@ -229,9 +236,9 @@ def _search(ctx: Client, name: str, args: tuple[bytes, ...], src: bytes, flags: 
             fromloc = True
             i += 2
         elif low == b"byradius" and rem >= 2 and flags & GEOSEARCH and not bybox:
-            shape.radius = parse_float(args[i + 1], "ERR need numeric radius")
+            shape.radius = parse_float(args[i + 1], NEED_NUMERIC_RADIUS)
             if shape.radius < 0:
-                raise CommandError("ERR radius cannot be negative")
+                raise CommandError(RADIUS_NEGATIVE)
             shape.conversion = _unit(args[i + 2])
             byradius = True
             i += 2
@@ -336,9 +343,9 @@ def _radius(ctx: Client, name: str, key: bytes, fixed: tuple[bytes, ...], args: 
         if flags & RADIUS_MEMBER:
             assert z is not None
             shape.lon, shape.lat = _member_position(z, fixed[0])
-        shape.radius = parse_float(radius_raw, "ERR need numeric radius")
+        shape.radius = parse_float(radius_raw, NEED_NUMERIC_RADIUS)
         if shape.radius < 0:
-            raise CommandError("ERR radius cannot be negative")
+            raise CommandError(RADIUS_NEGATIVE)
         shape.conversion = _unit(unit_raw)
     return _search_radius(ctx, name, z, shape, args, flags)
 
@@ -370,9 +377,9 @@ def _search_radius(ctx: Client, name: str, z: ZSet | None, shape: geohash.Shape,
         elif low == b"count" and rem >= 1:
             c = parse_int(args[i + 1])
             if c is None:
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             if c <= 0:
-                raise CommandError("ERR COUNT must be > 0")
+                raise CommandError(COUNT_NOT_POSITIVE)
             count = c
             i += 1
         elif low in (b"store", b"storedist") and rem >= 1 and not flags & RADIUS_NOSTORE:

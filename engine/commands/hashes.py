@@ -20,7 +20,9 @@ from engine.errors import (
     NAN_OR_INF,
     NOT_FLOAT,
     SYNTAX,
+    VALUE_OUT_OF_RANGE,
     CommandError,
+    value_not_in_range,
     wrong_arity,
 )
 from engine.objects import HASH, encoding, hash_grew, is_hashtable
@@ -232,14 +234,14 @@ def hrandfield(ctx: Client, key: bytes, *args: bytes) -> Reply:
         return None if h is None else random.choice(list(h))
     count = parse_int_arg(args[0])
     if count < -_LONG_MAX:
-        raise CommandError(f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}")
+        raise CommandError(value_not_in_range(-_LONG_MAX, _LONG_MAX))
     withvalues = False
     if len(args) > 2 or (len(args) == 2 and args[1].lower() != b"withvalues"):
         raise CommandError(SYNTAX)
     if len(args) == 2:
         withvalues = True
         if count < -(_LONG_MAX // 2) or count > _LONG_MAX // 2:  # C's -LONG_MAX/2 truncates toward zero
-            raise CommandError("ERR value is out of range")
+            raise CommandError(VALUE_OUT_OF_RANGE)
     h = ctx.db.lookup_read(key, HASH)
     if h is None or count == 0:
         return []

@@ -12,7 +12,7 @@ from typing import Any
 from engine import hll
 from engine.client import Client
 from engine.config import Param, register_param
-from engine.errors import CommandError, RedisError
+from engine.errors import HLL_CORRUPTED, NOT_HLL, CommandError, RedisError
 from engine.objects import STRING, is_int_string
 from engine.protocol import OK, Reply, Status
 from engine.table import command
@@ -21,8 +21,6 @@ __all__ = ["pfadd", "pfcount", "pfmerge", "pfdebug"]
 
 register_param(Param("hll-sparse-max-bytes", "memory", 3000, minimum=0))
 
-NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
-CORRUPTED = "INVALIDOBJ Corrupted HLL object detected"
 
 
 def _check(value: bytes | bytearray) -> None:
@@ -53,7 +51,7 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> Reply:
             buf, changed = hll.add(buf, e, limit)
             updated += changed
     except hll.HllError:
-        raise RedisError(CORRUPTED) from None
+        raise RedisError(HLL_CORRUPTED) from None
     if updated:
         hll.invalidate(buf)
         db.set(key, buf, keep_ttl=True)
@@ -77,7 +75,7 @@ def pfcount(ctx: Client, *keys: bytes) -> Reply:
             try:
                 hll.merge_into(regs, v)
             except hll.HllError:
-                raise RedisError(CORRUPTED) from None
+                raise RedisError(HLL_CORRUPTED) from None
         return hll.count(regs)
     key = keys[0]
     v = db.lookup_read(key, STRING)
@@ -90,7 +88,7 @@ def pfcount(ctx: Client, *keys: bytes) -> Reply:
     try:
         card = hll.count(hll.registers(v))
     except hll.HllError:
-        raise RedisError(CORRUPTED) from None
+        raise RedisError(HLL_CORRUPTED) from None
     buf = v if type(v) is bytearray else bytearray(v)
     hll.store_cache(buf, card)
     db.set(key, buf, keep_ttl=True)
@@ -114,7 +112,7 @@ def pfmerge(ctx: Client, dest: bytes, *sources: bytes) -> Reply:
         try:
             hll.merge_into(regs, v)
         except hll.HllError:
-            raise RedisError(CORRUPTED) from None
+            raise RedisError(HLL_CORRUPTED) from None
     current = db.lookup_write(dest, STRING)
     buf = hll.new_sparse() if current is None else bytearray(current)
     try:
@@ -125,7 +123,7 @@ def pfmerge(ctx: Client, dest: bytes, *sources: bytes) -> Reply:
             if r:
                 buf, _ = hll.set_register(buf, i, r, limit)
     except hll.HllError:
-        raise RedisError(CORRUPTED) from None
+        raise RedisError(HLL_CORRUPTED) from None
     hll.invalidate(buf)
     db.set(dest, buf, keep_ttl=True)
     ctx.server.notify("$", "pfadd", dest, db.id)

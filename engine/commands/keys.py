@@ -15,12 +15,14 @@ from engine.client import Client
 from engine.db import Database
 from engine.errors import (
     DB_INDEX_OUT_OF_RANGE,
+    INVALID_CURSOR,
     INVALID_EXPIRE,
     NO_SUCH_KEY,
     NOT_INTEGER,
     SAME_OBJECT,
     SYNTAX,
     CommandError,
+    value_not_in_range,
 )
 from engine.evict import LFU_INIT_VAL, lfu_decr_and_return, lfu_time_in_minutes
 from engine.objects import ZSet, encoding, is_hashtable, mark_hashtable, type_name
@@ -49,7 +51,7 @@ def _parse_int32(raw: bytes, error: str | None = None) -> int:
     if n is None:
         raise CommandError(error or NOT_INTEGER)
     if not INT_MIN <= n <= INT_MAX:
-        raise CommandError(error or f"ERR value is out of range, value must between {INT_MIN} and {INT_MAX}")
+        raise CommandError(error or value_not_in_range(INT_MIN, INT_MAX))
     return n
 
 
@@ -119,10 +121,10 @@ def keys(ctx: Client, pattern: bytes) -> Reply:
 def parse_scan_cursor(raw: bytes) -> int:
     """parseScanCursorOrReply: strtoul semantics (a leading '-' wraps), else "invalid cursor"."""
     if _CURSOR_RE.fullmatch(raw) is None:
-        raise CommandError("ERR invalid cursor")
+        raise CommandError(INVALID_CURSOR)
     n = int(raw)
     if abs(n) > ULONG_MAX:
-        raise CommandError("ERR invalid cursor")
+        raise CommandError(INVALID_CURSOR)
     return n & ULONG_MAX
 
 

@@ -19,9 +19,11 @@ from engine.errors import (
     NO_SUCH_KEY,
     NOT_INTEGER,
     NOT_POSITIVE,
+    NUMKEYS_NOT_POSITIVE,
     OUT_OF_RANGE,
     SYNTAX,
     CommandError,
+    value_not_in_range,
 )
 from engine.objects import LIST
 from engine.protocol import NULL_ARRAY, OK, Reply
@@ -34,7 +36,6 @@ __all__ = [
     "blmpop", "mpop_keys",
 ]
 
-_LONG_RANGE = "ERR value is out of range, value must between {} and {}"
 
 
 def _int(raw: bytes) -> int:
@@ -58,7 +59,7 @@ def _range(raw: bytes, lo: int, hi: int, msg: str | None = None) -> int:
     if n is None:
         raise CommandError(msg or NOT_INTEGER)
     if n < lo or n > hi:
-        raise CommandError(msg or _LONG_RANGE.format(lo, hi))
+        raise CommandError(msg or value_not_in_range(lo, hi))
     return n
 
 
@@ -152,7 +153,7 @@ def _pop(ctx: Client, left: bool, key: bytes, count_arg: tuple[bytes, ...]) -> R
     if has_count:  # getPositiveLongFromObjectOrReply: one message for "abc" and "-1"
         n = parse_int(count_arg[0])
         if n is None or n < 0:
-            raise CommandError("ERR value is out of range, must be positive")
+            raise CommandError(NOT_POSITIVE)
         count = n
     db = ctx.db
     lst = db.lookup_write(key, LIST)
@@ -447,7 +448,7 @@ def mpop_keys(argv: list[bytes], numkeys_index: int = 1) -> list[int]:
 
 def parse_mpop(args: tuple[bytes, ...], where_words: tuple[bytes, bytes]) -> tuple[tuple[bytes, ...], bool, int]:
     """numkeys key... WHERE [COUNT n] -> (keys, first-word?, count) as lmpopGenericCommand."""
-    numkeys = _range(args[0], 1, LLONG_MAX, "ERR numkeys should be greater than 0")
+    numkeys = _range(args[0], 1, LLONG_MAX, NUMKEYS_NOT_POSITIVE)
     where_idx = 1 + numkeys
     if where_idx >= len(args):
         raise CommandError(SYNTAX)

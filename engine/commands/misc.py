@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.client import Client
 from engine.commands.strings import getrange
-from engine.errors import SYNTAX, CommandError
+from engine.errors import NO_CLUSTER, NOT_INTEGER, SYNTAX, CommandError
 from engine.objects import STRING
 from engine.protocol import OK, Replies, Reply, Verbatim
 from engine.table import command, subcommand
@@ -129,7 +129,7 @@ def lolwut(ctx: Client, *args: bytes) -> Reply:
     """LOLWUT [VERSION v]: the engine draws no art; it answers the version line that
     lolwutUnstableCommand answers for Redis 7."""
     if len(args) >= 2 and args[0].lower() == b"version" and parse_int(args[1]) is None:
-        raise CommandError("ERR value is not an integer or out of range")
+        raise CommandError(NOT_INTEGER)
     return Verbatim(f"Redis ver. {REDIS_VERSION}\n".encode())
 
 
@@ -143,7 +143,7 @@ def _replicaof(host: bytes, port: bytes) -> Reply:
     if host.lower() == b"no" and port.lower() == b"one":
         return OK
     if parse_int(port) is None:
-        raise CommandError("ERR value is not an integer or out of range")
+        raise CommandError(NOT_INTEGER)
     raise CommandError("ERR REPLICAOF is not supported: this server runs standalone without replication")
 
 
@@ -203,32 +203,31 @@ def module_help(ctx: Client) -> Reply:
     ]
 
 
-_NO_CLUSTER = "ERR This instance has cluster support disabled"
 
 
 @command("cluster", arity=-2, flags="", acl="@slow", group="cluster", since="3.0.0",
          summary="A container for cluster commands")
 def cluster(ctx: Client, *args: bytes) -> Reply:
     """The engine runs standalone, as redis-server with cluster-enabled no answers."""
-    raise CommandError(_NO_CLUSTER)
+    raise CommandError(NO_CLUSTER)
 
 
 @command("readonly", arity=1, flags="loading stale fast", acl="@connection", group="cluster", since="3.0.0",
          summary="Enables read queries for a connection to a cluster replica node")
 def readonly(ctx: Client) -> Reply:
-    raise CommandError(_NO_CLUSTER)
+    raise CommandError(NO_CLUSTER)
 
 
 @command("readwrite", arity=1, flags="loading stale fast", acl="@connection", group="cluster", since="3.0.0",
          summary="Disables read queries for a connection to a cluster replica node")
 def readwrite(ctx: Client) -> Reply:
-    raise CommandError(_NO_CLUSTER)
+    raise CommandError(NO_CLUSTER)
 
 
 @command("asking", arity=1, flags="fast", acl="@connection", group="cluster", since="3.0.0",
          summary="Sent by cluster clients after an -ASK redirect")
 def asking(ctx: Client) -> Reply:
-    raise CommandError(_NO_CLUSTER)
+    raise CommandError(NO_CLUSTER)
 
 
 @subcommand("client", "reply", arity=3, flags="noscript loading stale", acl="@connection", group="connection",

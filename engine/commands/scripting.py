@@ -40,7 +40,7 @@ def split_keys(numkeys: bytes, args: tuple[bytes, ...], bad_number: str = errors
     if n < 0:
         raise CommandError("ERR Number of keys can't be negative")
     if n > len(args):
-        raise CommandError("ERR Number of keys can't be greater than number of args")
+        raise CommandError(errors.NUMKEYS_TOO_MANY)
     return list(args[:n]), list(args[n:])
 
 
@@ -79,7 +79,7 @@ def _run(ctx: Client, eng: ScriptEngine, sha: str, body: bytes, keys: list[bytes
         if b"no-writes" in flags:
             read_only = True
         elif read_only:
-            raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+            raise CommandError(errors.SCRIPT_WRITE_FLAG_RO)
         elif b"allow-oom" not in flags and ctx.server.maxmemory:
             # evalGetCommandFlags: a #!lua script that may write is a denyoom command, so over
             # maxmemory it is refused before it runs (scripts without a shebang check per call).

@@ -21,7 +21,18 @@ from typing import Any
 from engine import setsample
 from engine.client import Client
 from engine.collscan import scan_step
-from engine.errors import NOT_INTEGER, SYNTAX, CommandError, WrongTypeError
+from engine.errors import (
+    INVALID_CURSOR,
+    LIMIT_NEGATIVE,
+    NOT_INTEGER,
+    NOT_POSITIVE,
+    NUMKEYS_NOT_POSITIVE,
+    NUMKEYS_TOO_MANY,
+    SYNTAX,
+    CommandError,
+    WrongTypeError,
+    value_not_in_range,
+)
 from engine.objects import SET, encoding, is_hashtable, set_grew
 from engine.protocol import Reply
 from engine.table import command
@@ -129,9 +140,9 @@ def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     has_count = bool(rest)
     count = 1
     if has_count:
-        count = _int(rest[0], "ERR value is out of range, must be positive")
+        count = _int(rest[0], NOT_POSITIVE)
         if count < 0:
-            raise CommandError("ERR value is out of range, must be positive")
+            raise CommandError(NOT_POSITIVE)
     db = ctx.db
     s = db.lookup_write(key, SET)
     if s is None:
@@ -172,7 +183,7 @@ def srandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         return setsample.random_member(s, _rng) if len(s) > 1 else next(iter(s))
     count = _int(rest[0])
     if count < -LLONG_MAX:
-        raise CommandError(f"ERR value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
+        raise CommandError(value_not_in_range(-LLONG_MAX, LLONG_MAX))
     s = ctx.db.lookup_read(key, SET)
     if s is None or count == 0:
         return []
@@ -306,19 +317,19 @@ def _numkeys_keys(argv: list[bytes]) -> list[int]:
          summary="Intersect multiple sets and return the cardinality of the result",
          key_extractor=_numkeys_keys)
 def sintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
-    n = _int(numkeys, "ERR numkeys should be greater than 0")
+    n = _int(numkeys, NUMKEYS_NOT_POSITIVE)
     if n <= 0:
-        raise CommandError("ERR numkeys should be greater than 0")
+        raise CommandError(NUMKEYS_NOT_POSITIVE)
     if n > len(rest):
-        raise CommandError("ERR Number of keys can't be greater than number of args")
+        raise CommandError(NUMKEYS_TOO_MANY)
     keys, opts = rest[:n], rest[n:]
     limit = 0
     i = 0
     while i < len(opts):
         if opts[i].lower() == b"limit" and i + 1 < len(opts):
-            limit = _int(opts[i + 1], "ERR LIMIT can't be negative")
+            limit = _int(opts[i + 1], LIMIT_NEGATIVE)
             if limit < 0:
-                raise CommandError("ERR LIMIT can't be negative")
+                raise CommandError(LIMIT_NEGATIVE)
             i += 2
         else:
             raise CommandError(SYNTAX)
@@ -340,7 +351,7 @@ def scan_args(cursor: bytes, opts: tuple[bytes, ...]) -> tuple[int, bytes | None
     c = parse_int(cursor)  # strtoul in Redis: "-1" is accepted and wraps
     if c is None:
         if not cursor.isdigit() or int(cursor) >= 1 << 64:
-            raise CommandError("ERR invalid cursor")
+            raise CommandError(INVALID_CURSOR)
         c = int(cursor)
     pattern: bytes | None = None
     count = 10

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.client import Client
 from engine.db import Database
-from engine.errors import SYNTAX, CommandError, WrongTypeError
+from engine.errors import NOT_INTEGER, SORT_NOT_DOUBLE, SYNTAX, CommandError, WrongTypeError
 from engine.objects import HASH, LIST, SET, STRING, ZSet
 from engine.protocol import Reply
 from engine.table import COMMANDS, command
@@ -28,7 +28,6 @@ from engine.util import parse_int
 
 __all__ = ["sort", "sort_ro", "lookup_by_pattern"]
 
-NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 
 
 def lookup_by_pattern(db: Database, pattern: bytes, element: bytes) -> bytes | None:
@@ -68,24 +67,24 @@ def _score(raw: bytes) -> float:
     if not raw:
         return 0.0
     if raw.rstrip() != raw or b"_" in raw:
-        raise CommandError(NOT_DOUBLE)
+        raise CommandError(SORT_NOT_DOUBLE)
     try:
         value = float(raw)
     except ValueError:
-        raise CommandError(NOT_DOUBLE) from None
+        raise CommandError(SORT_NOT_DOUBLE) from None
     if math.isnan(value):
-        raise CommandError(NOT_DOUBLE)
+        raise CommandError(SORT_NOT_DOUBLE)
     if math.isinf(value) and b"n" not in raw.lower():
-        raise CommandError(NOT_DOUBLE)
+        raise CommandError(SORT_NOT_DOUBLE)
     if abs(value) < 2.2250738585072014e-308 and any(48 < c <= 57 for c in raw.lower().split(b"e")[0]):
-        raise CommandError(NOT_DOUBLE)
+        raise CommandError(SORT_NOT_DOUBLE)
     return value
 
 
 def _int(raw: bytes) -> int:
     n = parse_int(raw)
     if n is None:
-        raise CommandError("ERR value is not an integer or out of range")
+        raise CommandError(NOT_INTEGER)
     return n
 
 

@@ -13,7 +13,24 @@ from typing import Any
 from engine.blocking import NOT_READY, block, can_block
 from engine.client import Client
 from engine.config import Param, register_param
-from engine.errors import NO_SUCH_KEY, SYNTAX, CommandError, RedisError, wrong_arity
+from engine.errors import (
+    BUSYGROUP,
+    COUNT_NOT_POSITIVE,
+    NO_SUCH_KEY,
+    NOT_INTEGER,
+    STREAM_BAD_START,
+    STREAM_EXHAUSTED,
+    STREAM_INVALID_ID,
+    SYNTAX,
+    TIMEOUT_NEGATIVE,
+    TIMEOUT_NOT_INTEGER,
+    XADD_SMALLER,
+    XADD_ZERO,
+    CommandError,
+    RedisError,
+    no_such_group,
+    wrong_arity,
+)
 from engine.protocol import NULL_ARRAY, OK, Reply
 from engine.streamtype import (
     INVALID_ENTRIES_READ,
@@ -40,13 +57,8 @@ STREAM: tuple[type, ...] = (Stream,)
 register_param(Param("stream-node-max-entries", "int", 100, minimum=0))
 register_param(Param("stream-node-max-bytes", "memory", 4096, minimum=0))
 
-INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
-XADD_SMALLER = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
-XADD_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
-EXHAUSTED = "ERR The stream has exhausted the last possible ID, unable to add more items"
 NEEDS_KEY = ("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use "
              "the MKSTREAM option to create an empty stream automatically.")
-BUSYGROUP = "BUSYGROUP Consumer Group name already exists"
 
 
 # -- IDs ----------------------------------------------------------------------------------
@@ -62,22 +74,22 @@ def parse_id(raw: bytes, missing_seq: int = 0, strict: bool = False, allow_parti
     """streamGenericParseIDOrReply: ``ms[-seq]``, ``-``/``+`` unless ``strict``; with
     ``allow_partial`` ``ms-*`` returns ``seq_given=False``.  Returns (id, seq_given)."""
     if len(raw) > 127:
-        raise CommandError(INVALID_ID)
+        raise CommandError(STREAM_INVALID_ID)
     if raw == b"-" or raw == b"+":
         if strict:
-            raise CommandError(INVALID_ID)
+            raise CommandError(STREAM_INVALID_ID)
         return (MIN_ID if raw == b"-" else MAX_ID), True
     ms_part, dash, seq_part = raw.partition(b"-")
     ms = _u64(ms_part)
     if ms is None:
-        raise CommandError(INVALID_ID)
+        raise CommandError(STREAM_INVALID_ID)
     if not dash:
         return (ms, missing_seq), True
     if allow_partial and seq_part == b"*":
         return (ms, 0), False
     seq = _u64(seq_part)
     if seq is None:
-        raise CommandError(INVALID_ID)
+        raise CommandError(STREAM_INVALID_ID)
     return (ms, seq), True
 
 
@@ -115,7 +127,7 @@ def _range_bounds(start_raw: bytes, end_raw: bytes) -> tuple[StreamID, StreamID]
     if start_ex:
         nxt = _incr(start)
         if nxt is None:
-            raise CommandError("ERR invalid start ID for the interval")
+            raise CommandError(STREAM_BAD_START)
         start = nxt
     end, end_ex = _interval(end_raw, U64)
     if end_ex:
@@ -129,7 +141,7 @@ def _range_bounds(start_raw: bytes, end_raw: bytes) -> tuple[StreamID, StreamID]
 def _ll(raw: bytes, error: str | None = None) -> int:
     n = parse_int(raw)
     if n is None:
-        raise CommandError(error or "ERR value is not an integer or out of range")
+        raise CommandError(error or NOT_INTEGER)
     return n
 
 
@@ -303,7 +315,7 @@ def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
         s = Stream()
         created = True
     if s.last_id == MAX_ID:
-        raise CommandError(EXHAUSTED)
+        raise CommandError(STREAM_EXHAUSTED)
     if a.id_given:
         if a.seq_given:
             sid = a.id
@@ -318,7 +330,7 @@ def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     else:
         nxt = s.next_id(ctx.server.now_ms())
         if nxt is None:
-            raise CommandError(EXHAUSTED)
+            raise CommandError(STREAM_EXHAUSTED)
         sid = nxt
     max_entries, max_bytes = _node_limits(ctx)
     s.append(sid, fields, max_entries, max_bytes)
@@ -538,9 +550,9 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
             raw = args[i]
             ms = parse_int(raw)
             if ms is None:
-                raise CommandError("ERR timeout is not an integer or out of range")
+                raise CommandError(TIMEOUT_NOT_INTEGER)
             if ms < 0:
-                raise CommandError("ERR timeout is negative")
+                raise CommandError(TIMEOUT_NEGATIVE)
             timeout = ms / 1000.0
         elif low == b"count" and more:
             i += 1
@@ -691,8 +703,7 @@ def _xgroup_common(ctx: Client, key: bytes, group: bytes, mkstream: bool, need_g
         if s is None:
             raise CommandError(NEEDS_KEY)
         if g is None and need_group:
-            raise RedisError(f"NOGROUP No such consumer group '{group.decode('utf-8', 'replace')}' for key name "
-                             f"'{key.decode('utf-8', 'replace')}'")
+            raise RedisError(no_such_group(key, group))
     return s, g
 
 
@@ -987,7 +998,7 @@ def xautoclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, mini
     if start_ex:
         nxt = _incr(start)
         if nxt is None:
-            raise CommandError("ERR invalid start ID for the interval")
+            raise CommandError(STREAM_BAD_START)
         start = nxt
     count = 100
     justid = False
@@ -998,7 +1009,7 @@ def xautoclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, mini
         if low == b"count" and more:
             count = parse_int(opts[j + 1]) or 0
             if count < 1 or count > ((1 << 63) - 1) // 16:
-                raise CommandError("ERR COUNT must be > 0")
+                raise CommandError(COUNT_NOT_POSITIVE)
             j += 1
         elif low == b"justid":
             justid = True
@@ -1145,8 +1156,7 @@ def xinfo_consumers(ctx: Client, key: bytes, group: bytes) -> Reply:
         raise CommandError(NO_SUCH_KEY)
     g = s.groups.get(group)
     if g is None:
-        raise RedisError(f"NOGROUP No such consumer group '{group.decode('utf-8', 'replace')}' for key name "
-                         f"'{key.decode('utf-8', 'replace')}'")
+        raise RedisError(no_such_group(key, group))
     now = ctx.server.now_ms()
     out = []
     for name in sorted(g.consumers):

@@ -21,7 +21,19 @@ from engine.collscan import scan_step
 from engine.commands.lists import mpop_keys
 from engine.commands.sets import scan_args
 from engine.db import Database
-from engine.errors import NOT_INTEGER, NOT_POSITIVE, SYNTAX, CommandError, WrongTypeError
+from engine.errors import (
+    LEX_RANGE_INVALID,
+    LIMIT_NEGATIVE,
+    MIN_MAX_NOT_FLOAT,
+    NOT_INTEGER,
+    NOT_POSITIVE,
+    SCORE_NAN,
+    SYNTAX,
+    VALUE_OUT_OF_RANGE,
+    CommandError,
+    WrongTypeError,
+    value_not_in_range,
+)
 from engine.objects import SET, ZSET, ZSet, encoding
 from engine.protocol import NULL_ARRAY, Reply, format_double
 from engine.table import command
@@ -32,9 +44,6 @@ __all__ = ["zadd", "zrange", "zunionstore", "zpopmin", "bzpopmin", "zmpop", "bzm
 
 _INF = math.inf
 _rng = random.Random()
-MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
-LEX_RANGE_INVALID = "ERR min or max not valid string range item"
-NOT_NUMBER = "ERR resulting score is not a number (NaN)"
 
 
 def _int(raw: bytes, msg: str = NOT_INTEGER) -> int:
@@ -231,7 +240,7 @@ def _zadd(ctx: Client, key: bytes, args: tuple[bytes, ...], incr_only: bool) -> 
             if incr and math.isnan(new):
                 if not z:
                     db.delete(key)
-                raise CommandError(NOT_NUMBER)
+                raise CommandError(SCORE_NAN)
             if (gt and new <= cur) or (lt and new >= cur):
                 continue
             result = new
@@ -815,9 +824,9 @@ def zintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
     i = 0
     while i < len(opts):
         if opts[i].lower() == b"limit" and i + 1 < len(opts):
-            limit = _int(opts[i + 1], "ERR LIMIT can't be negative")
+            limit = _int(opts[i + 1], LIMIT_NEGATIVE)
             if limit < 0:
-                raise CommandError("ERR LIMIT can't be negative")
+                raise CommandError(LIMIT_NEGATIVE)
             i += 2
         else:
             raise CommandError(SYNTAX)
@@ -849,12 +858,12 @@ def zrandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     # WITHSCORES a count within +-LONG_MAX/2 (C's division truncates toward zero).
     count = _int(rest[0])
     if count < -LLONG_MAX:
-        raise CommandError(f"ERR value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
+        raise CommandError(value_not_in_range(-LLONG_MAX, LLONG_MAX))
     withscores = False
     if len(rest) == 2 and rest[1].lower() == b"withscores":
         withscores = True
         if count < -(LLONG_MAX // 2) or count > LLONG_MAX // 2:
-            raise CommandError("ERR value is out of range")
+            raise CommandError(VALUE_OUT_OF_RANGE)
     elif len(rest) > 1:
         raise CommandError(SYNTAX)
     z = ctx.db.lookup_read(key, ZSET)
