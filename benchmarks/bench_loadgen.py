@@ -1,12 +1,14 @@
 """The load generator's ceiling and its own added latency on this machine.
 
-    python benchmarks/bench_loadgen.py [--workers 2] [--connections 16] [--seconds 2]
+    python benchmarks/bench_loadgen.py [--workers 2] [--connections 16] [--seconds 2] [--pin]
 
 Against a server that answers every command at once (simlab.load.pong, its own process):
 the highest open-loop rate held (achieved within 1 % of intended, P99 send lag < 1 ms) and
 the latency measured at 5 000 requests/s. Targets (issue 9): ceiling >= 30 000 requests/s,
 added latency P99 < 100 us. For the peer: redis-benchmark against the same server, the
 ratio printed beside it. The machine is shared: figures move between runs; run it twice.
+``--pin`` puts the instant-reply server on one CPU and one worker per remaining CPU on the
+others (as `simlab validate` runs by default), so the two are measured side by side with it.
 """
 
 from __future__ import annotations
@@ -43,14 +45,16 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--pin", action="store_true", help="server on one CPU, workers on the others")
     a = ap.parse_args()
-    chk = check_generator(workers=a.workers, connections=a.connections, seconds=a.seconds)
+    chk = check_generator(workers=a.workers, connections=a.connections, seconds=a.seconds, pin=a.pin)
     with PongServer(b"+PONG\r\n") as pong:
         peer = redis_benchmark_rps(pong.port)
     if a.json:
         print(json.dumps({**chk.to_dict(), "redis_benchmark_closed_loop_rps": peer}, indent=2))
         return
-    print(f"load generator: {a.workers} workers x {a.connections} connections, open loop, instant-reply server")
+    print(f"load generator: {chk.workers} workers x {chk.connections} connections, open loop, instant-reply server; "
+          f"{chk.pinning}")
     for t in chk.attempts:
         print(f"  intended {t['intended_rps']:>9.0f} rps  achieved {t['achieved_rps']:>9.0f}  "
               f"send lag P99 {t['send_lag_p99_ms']:6.2f} ms  CPU {t['cpu_us_per_request']:5.1f} us/request  "

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from simlab.load.affinity import Pinning, pin_process, split
 from simlab.load.generator import LoadResult, run_load
 from simlab.load.pong import PongServer
 from simlab.load.target import parse_target
@@ -54,27 +55,40 @@ class GeneratorCheck:
     #: generator CPU per request at each attempted rate: what the ceiling is made of, and a
     #: figure that does not depend on what else the machine is doing
     cpu_us_per_request: dict[float, float]
+    #: where the instant-reply server and the workers ran ("not pinned" when the scheduler chose)
+    pinning: str = "not pinned"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"workers": self.workers, "connections_per_worker": self.connections,
+        return {"workers": self.workers, "connections_per_worker": self.connections, "pinning": self.pinning,
                 "ceiling_rps": self.ceiling_rps, "attempts": self.attempts,
                 "added_latency_at_rps": self.latency_rate_rps, "added_latency_ms": self.added_latency_ms,
                 "cpu_us_per_request": {str(k): v for k, v in self.cpu_us_per_request.items()}}
 
 
-def _try(url: str, rate: float, seconds: float, workers: int, connections: int) -> LoadResult:
+def _try(url: str, rate: float, seconds: float, workers: int, connections: int,
+         cpus: tuple[int, ...] | None = None) -> LoadResult:
     return run_load(get_plan(rate, seconds), parse_target(url), workers=workers, connections=connections,
-                    cleanup=False, max_seconds=seconds + 5)
+                    cleanup=False, max_seconds=seconds + 5, cpus=cpus)
 
 
 def check_generator(*, workers: int = 2, connections: int = 16, seconds: float = 2.0, start_rps: float = 8000,
-                    max_rps: float = 256_000, bisect_steps: int = 3, latency_rps: float = 5000) -> GeneratorCheck:
+                    max_rps: float = 256_000, bisect_steps: int = 3, latency_rps: float = 5000,
+                    pin: bool = False) -> GeneratorCheck:
     """Ceiling and added latency of the generator on this machine (module docstring).
-    Bounded: at most log2(max/start) + 1 + ``bisect_steps`` runs of ``seconds`` each."""
+    Bounded: at most log2(max/start) + 1 + ``bisect_steps`` runs of ``seconds`` each.
+    ``pin`` puts the instant-reply server on one CPU and the workers (at most one per
+    remaining CPU) on the others, as :func:`simlab.validate.validate` does (Linux, 2+ CPUs)."""
     attempts: list[dict[str, Any]] = []
+    pinning: Pinning | None = split() if pin else None
+    cpus = pinning.generator if pinning else None
+    if pinning is not None:
+        workers = max(1, min(workers, len(pinning.generator)))
     with PongServer() as pong:
+        if pinning is not None and (pong.proc is None or not pin_process(pong.proc.pid, pinning.server)):
+            pinning, cpus = None, None
+
         def ok(rate: float) -> bool:
-            r = _try(pong.url, rate, seconds, workers, connections)
+            r = _try(pong.url, rate, seconds, workers, connections, cpus)
             attempts.append({"intended_rps": rate, "achieved_rps": r.achieved_rps, "valid": r.valid,
                              "send_lag_p99_ms": r.send_lag_p99_ms, "p99_ms": r.percentiles_ms["p99_ms"],
                              "cpu_us_per_request": r.generator_cpu_us_per_request})
@@ -96,7 +110,9 @@ def check_generator(*, workers: int = 2, connections: int = 16, seconds: float =
                     lo = mid
                 else:
                     hi = mid
-        lat = _try(pong.url, latency_rps, max(seconds, 3.0), workers, connections)
+        lat = _try(pong.url, latency_rps, max(seconds, 3.0), workers, connections, cpus)
     return GeneratorCheck(workers=workers, connections=connections, ceiling_rps=lo, attempts=attempts,
                           latency_rate_rps=latency_rps, added_latency_ms=dict(lat.percentiles_ms),
-                          cpu_us_per_request={a["intended_rps"]: a["cpu_us_per_request"] for a in attempts})
+                          cpu_us_per_request={a["intended_rps"]: a["cpu_us_per_request"] for a in attempts},
+                          pinning=pinning.describe().replace("server", "instant-reply server") if pinning
+                          else "not pinned")

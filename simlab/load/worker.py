@@ -184,6 +184,8 @@ class _Worker:
         self.closed = cfg["mode"] == "closed"
         self.conns: list[_Conn] = []
         self.rr = 0
+        #: the connection every row sent by one tick goes out on (one write for all of them)
+        self.tick_conn: _Conn | None = None
         self.dirty: list[_Conn] = []
         self.fatal: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -274,7 +276,9 @@ class _Worker:
             self.all_done.set_result(None)
 
     def _stage(self, row: int, data: bytes, n: int, cb: Any) -> None:
-        c = self._conn()
+        c = self.tick_conn
+        if c is None or not c.up:
+            c = self._conn()
         if c is None:
             self.fail(row, O_CONNECTION, "no connection")
             return
@@ -431,14 +435,26 @@ class _Worker:
     # --- driving -------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        """Open loop: send every row that is due, then sleep until the next one."""
+        """Open loop: send every row that is due, then sleep until the next one.
+
+        The rows one tick sends (due at once, or due while the loop was busy) share one
+        connection, taken in turn: one write system call for all of them instead of one per
+        row on as many connections (the loopback ``send`` was the worker's largest cost).
+        Against a server that answers at once at 20 000 rows/s: 13 600-16 200 writes for
+        40 000 rows instead of 32 700, and a lower median send lag and latency in three
+        paired runs out of three on the loaded shared machine (CPU per request was not
+        distinguishable there). It is also what a server sees of a busy client: requests
+        arriving together, read in one go."""
         assert self.loop is not None
         t, n, t0 = self.t, self.n, self.t0
         i = self.i
         now = time.monotonic() - t0
-        while i < n and t[i] <= now:
-            self._start(i)
-            i += 1
+        if i < n and t[i] <= now:
+            self.tick_conn = self._conn()
+            while i < n and t[i] <= now:
+                self._start(i)
+                i += 1
+            self.tick_conn = None
         self._flush()
         if i < n and not self.stopping:
             self.loop.call_at(t0 + float(t[i]), self._tick)

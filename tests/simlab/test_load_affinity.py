@@ -70,3 +70,16 @@ def test_workers_ask_linux_for_exact_wakeups() -> None:
             "print(ok, ctypes.CDLL(None).prctl(30, 0, 0, 0, 0))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["True", "1"]
+
+
+@needs_two_cpus
+def test_the_generator_self_check_runs_pinned() -> None:
+    """bench_loadgen --pin: the instant-reply server on one CPU, one worker per other CPU. One
+    short attempt and the latency run (bounded: two runs of 0.5 s and 3 s at 1-2 000 rows/s)."""
+    from simlab.load.selfcheck import check_generator
+
+    assert pinning is not None
+    chk = check_generator(pin=True, seconds=0.5, start_rps=2000, max_rps=2000, bisect_steps=0, latency_rps=1000)
+    assert chk.workers == len(pinning.generator) and "instant-reply server pinned to CPU" in chk.pinning
+    assert len(chk.attempts) == 1 and chk.attempts[0]["cpu_us_per_request"] > 0
+    assert chk.added_latency_ms["p50_ms"] > 0
