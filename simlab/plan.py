@@ -58,11 +58,14 @@ from simlab.sweep import DEFAULT_CACHE_DIR, SimSettings, apply_config, run_sweep
 from simlab.workload.distributions import mean_of
 
 __all__ = [
+    "CLIENT_POOL_KEY",
+    "CLIENT_POOL_SIZES",
     "CapacityPlan",
     "ConfigSpace",
     "GrowthAnswer",
     "MemorySizing",
     "PlanError",
+    "expand_config",
     "hit_ratio_curve",
     "memory_sizing",
     "plan_capacity",
@@ -93,9 +96,13 @@ class ConfigSpace:
     `memory_sizing` (the smallest standard size, 128 MiB to 64 GiB, holding the snapshot peak);
     node types come from the price table.
 
-    Client pool size is not a dimension: Redis serves every connection on one thread, so the
-    simulator has no client pool resource (the number of connections changes nothing it
-    models); the backend pool (`backend.concurrency`) is."""
+    Pools: the backend's (`backend.concurrency`) and, when the scenario has client connection
+    pools (`sources[].pool`, `network.app_pool`), their size (`max_connections`, every pool
+    set to the same value): a connection is held for the command's round trip and its time at
+    the instance, so a small pool binds before the cache does. `client_pool` None: 8 to 256
+    connections when the scenario has pools, nothing otherwise. For each candidate the
+    smallest size keeping every pool's offered load under the bound is taken (larger pools
+    cost nothing in the price model and change nothing else, so they are dominated)."""
 
     maxmemory_bytes: tuple[int, ...] | None = None
     maxmemory_policy: tuple[str, ...] = ("allkeys-lru", "allkeys-lfu")
@@ -103,6 +110,7 @@ class ConfigSpace:
     replicas: tuple[int, ...] = (0, 1)
     persistence: tuple[str, ...] | None = None
     backend_concurrency: tuple[int, ...] = (32, 64, 128)
+    client_pool: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -456,6 +464,7 @@ class CapacityPlan:
                 "policy": c.get("cache.maxmemory_policy"), "shards": c.get("cache.shards"),
                 "replicas": c.get("cache.replicas"), "persistence": c.get("cache.persistence.mode"),
                 "backend_pool": c.get("backend.concurrency"),
+                "client_pool": c.get(CLIENT_POOL_KEY),
                 "instance": a.figures.get("instance"),
                 "monthly_cost_usd": a.monthly_cost_usd, "binding_slo": a.binding_slo,
                 "binding_resource": a.binding_resource, "knee_growth": a.knee_growth,
@@ -478,6 +487,43 @@ class CapacityPlan:
                 f"{self.simulated} configurations simulated ({self.cached} from the cache), {self.wall_s:.0f} s</h4>")
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
         return head + self.table.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="-") + notes
+
+
+#: The configuration key of the client pool size in a plan's answers (applied to every pool).
+CLIENT_POOL_KEY = "client_pool.max_connections"
+#: Client pool sizes searched when the space does not say.
+CLIENT_POOL_SIZES: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+
+
+def _pool_paths(sc: Scenario) -> list[str]:
+    """Dotted paths of every client pool's `max_connections` in the scenario."""
+    paths = [f"sources.{i}.pool.max_connections" for i, s in enumerate(sc.sources) if s.pool is not None]
+    if sc.network.app_pool is not None:
+        paths.append("network.app_pool.max_connections")
+    return paths
+
+
+def expand_config(sc: Scenario, cfg: dict[str, Any]) -> dict[str, Any]:
+    """A plan configuration as `apply_config` keys: the client pool size set on every pool."""
+    if CLIENT_POOL_KEY not in cfg:
+        return cfg
+    out = {k: v for k, v in cfg.items() if k != CLIENT_POOL_KEY}
+    for path in _pool_paths(sc):
+        out[path] = cfg[CLIENT_POOL_KEY]
+    return out
+
+
+def _client_pool_size(sc: Scenario, res: dict[str, dict[str, float]], sizes: Sequence[int],
+                      max_load: float) -> tuple[int | None, int]:
+    """(the smallest pool size keeping every client pool's offered load under `max_load`,
+    sizes pruned below it), from the loads measured on today's pools at the same traffic;
+    None when no size does."""
+    need = 0.0
+    for name, r in res.items():
+        if name.startswith("pool(") and r.get("servers"):
+            need = max(need, r.get("offered_load", 0.0) * r["servers"] / max_load)
+    ok = [c for c in sorted(sizes) if c >= need]
+    return (ok[0] if ok else None), len(sizes) - len(ok)
 
 
 def _resources(row: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -576,14 +622,17 @@ def plan_capacity(
         "an SLO counts as met when its burn rate over the window is <= 1 (the SLI meets its target)",
         "growth multiplies every source's rate, its rate limit and the number of keys; "
         f"headroom: SLOs must hold at growth x {1 + headroom:g} traffic",
-        "client pool size is not searched: the simulator has no client-pool resource (Redis serves "
-        "all connections on one thread)",
+        ("client pool size is searched: every pool's max_connections set to the smallest size keeping its "
+         "offered load under the bound" if _pool_paths(scenario) else
+         "client pool size is not searched: the scenario has no client connection pools (sources[].pool, "
+         "network.app_pool), so connections are not a limit in it"),
     ]
 
     def sweep(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal total_sim, total_cached
         st = SimSettings(mode="steady", duration_s=b["window_s"], warmup_accesses=b["warmup_accesses"],
                          warmup_fill=b["warmup_fill"])
+        configs = [expand_config(scenario, c) for c in configs]
         res = run_sweep(scenario, configs, seeds=(seed,), settings=st, client=client, parallel=parallel,
                         cache_dir=cache_dir, progress=progress)
         total_sim += res.simulated
@@ -665,6 +714,11 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, rps_1
     vcpu_now = float(pod.cpu_request) if pod is not None else 0.1
     pruned = 0
     n_keys_bytes = sc_g.keyspace.num_keys * (_mean_entry_bytes(sc_g)[0] + KEY_OVERHEAD_BYTES + EXPIRE_OVERHEAD_BYTES)
+    pool_sizes: tuple[int | None, ...] = (None,)
+    if _pool_paths(sc):
+        size, cut = _client_pool_size(sc, res, space.client_pool or CLIENT_POOL_SIZES, max_load)
+        pruned += cut
+        pool_sizes = (size,) if size is not None else ()
     if lock_load > max_load:
         note = f"the hot lock alone is offered {lock_load:.2f} of its capacity: no configuration in the space helps"
     else:
@@ -703,7 +757,12 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, rps_1
                             continue
                         cfg = {"cache.maxmemory_bytes": int(mm), "cache.shards": shards, "cache.replicas": replicas,
                                "cache.persistence.mode": mode, "backend.concurrency": pool}
-                        s_cfg = apply_config(sc_g, cfg)
+                        if not pool_sizes:
+                            pruned += 1  # no client pool size in the space carries the load
+                            continue
+                        if pool_sizes[0] is not None:
+                            cfg[CLIENT_POOL_KEY] = pool_sizes[0]
+                        s_cfg = apply_config(sc_g, expand_config(sc, cfg))
                         mem = memory_sizing(s_cfg, hit_ratio=hit_sim, fragmentation_ratio=frag)
                         vcpu = max(vcpu_now, math.ceil(per_shard_cache / max_load * 10 - 1e-9) / 10)
                         cost, bought, capacity = price(s_cfg, shards * (replicas + 1), mem.peak_bytes, vcpu)
@@ -735,7 +794,7 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, rps_1
     for item in ranked[: b["max_sims"]]:
         # one candidate per round: `plan_capacity` runs the rounds of every growth factor
         # together, so the workers stay busy without simulating a candidate past the answer
-        rows = yield [{**item[1], "growth": g, "traffic": lm / g}]
+        rows = yield [{**expand_config(sc, item[1]), "growth": g, "traffic": lm / g}]
         simulated += 1
         if rows[0].get("slo_met"):
             chosen = (item, rows[0])
@@ -769,7 +828,7 @@ def _fill(sc_g: Scenario, cfg: dict[str, Any], mem: MemorySizing, capacity: floa
     hi = max(lo, int(math.ceil(min(cap_bytes, capacity) / step)))
 
     def sized(units: int) -> MemorySizing:
-        return memory_sizing(apply_config(sc_g, {**cfg, "cache.maxmemory_bytes": units * step}),
+        return memory_sizing(apply_config(sc_g, expand_config(sc_g, {**cfg, "cache.maxmemory_bytes": units * step})),
                              hit_ratio=hit, fragmentation_ratio=frag)
 
     if hi <= lo:

@@ -221,9 +221,11 @@ def simulate_day_fast(
     builder = PlanBuilder(no_faults, windows, plan_seq, _cache_factory(sc, seed))
     faults = FaultLookup(windows, len(builder.resources))
     rec = Recorder([s.name for s in sc.sources], [f for f, _ in builder.flows], builder.resources, builder.lock_res,
-                   thresholds_ms=sc.slo.latency_thresholds_ms(), unit_ns=sc.run.latency_resolution_ns)
+                   thresholds_ms=sc.slo.latency_thresholds_ms(), unit_ns=sc.run.latency_resolution_ns,
+                   pools=[p.as_resource() for p in builder.pools])
     state = QueueState(builder.resources)
     seqs = chunk_seq.spawn(hours + 1)
+    solver = choose_solver(sc)  # client pools need events (`choose_solver`)
     if cache_warmup_s > 0:
         steps = builder.steps(0.0, cache_warmup_s, seqs[0], 0)
         builder.hits(next(steps))
@@ -231,10 +233,14 @@ def simulate_day_fast(
     for h in range(hours):
         a = cache_warmup_s + h * window_s
         plan = builder.build(a, a + window_s, seqs[h + 1], h)
-        att = run_vector(plan, builder.resources, faults, state)
+        if builder.pools:
+            att = run_events(plan, builder.resources, faults, state, builder.pools, builder.pool_maxclients)
+        else:
+            att = run_vector(plan, builder.resources, faults, state)
         rec.add(plan, att, a, a + window_s, weight=weight, shift_s=h * hour_s - a)
         if progress is not None:
             progress(h + 1, hours)
-    result = build_result([rec], scenario=sc.name, seed=seed, duration_s=hours * hour_s, model="vector-fast")
+    result = build_result([rec], scenario=sc.name, seed=seed, duration_s=hours * hour_s,
+                          model="vector-fast" if not builder.pools else f"{solver}-fast")
     result.wall_s = time.perf_counter() - t_start
     return result

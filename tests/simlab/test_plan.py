@@ -13,6 +13,7 @@ from simlab.cache_theory import che_hit_ratio, zipf_popularity
 from simlab.paths import DEFAULT_SCENARIO
 from simlab.plan import ConfigSpace, hit_ratio_curve, memory_sizing, plan_capacity, scale_out_whatif
 from simlab.scenario import load_scenario
+from simlab.scenario import scenario_from_dict as load_scenario_dict
 from simlab.sweep import SimSettings
 
 MIB = 1 << 20
@@ -112,3 +113,27 @@ def test_instances_are_priced_as_pods_or_the_cheapest_node_that_holds_the_peak(s
     fits = [n for n in table.node_types if n.memory_gib * 2**30 * (1 - NODE_RESERVED_FRACTION) >= 1.6 * 2**30]
     cheapest = min(fits, key=lambda n: n.usd_per_hour)
     assert node == cheapest.name and cap >= 1.6 * 2**30
+
+
+def test_plan_searches_the_client_pool_and_names_it_when_it_binds(scenario, tmp_path):
+    """The seed's service with an application pool of 2 connections (held ~0.35 ms per
+    command: the 0.3 ms app <-> cache round trip plus the command): at 1x it carries the load;
+    at 5x (6.25x with the headroom) it is offered 4.6 (timed-out commands' retries included)
+    and today's configuration misses its SLOs with the pool, not the cache (0.18) or the
+    backend (1.18), as the binding resource. The plan sizes the pool (the smallest searched
+    size under 0.8 offered: 16, offered 0.33) and the chosen configuration meets its SLOs."""
+    d = scenario.model_dump(mode="json")
+    d["network"]["app_pool"] = {"max_connections": 2, "timeout_ms": 50}
+    sc = load_scenario_dict(d)
+    space = ConfigSpace(shards=(1,), maxmemory_policy=("allkeys-lru",), backend_concurrency=(128,),
+                        client_pool=(2, 4, 8, 16))
+    p = plan_capacity(sc, growth=(5,), space=space, budget="quick", parallel=False, cache_dir=tmp_path,
+                      progress=False)
+    (five,) = p.answers
+    assert not five.baseline_met
+    assert five.baseline_binding_resource == "pool(app).cache[0].primary"
+    assert five.baseline["pool(app).cache[0].primary.offered_load"] > 1.0
+    assert five.config is not None and five.config["client_pool.max_connections"] in (8, 16)
+    assert five.figures["slo_met"]
+    assert p.table.loc[0, "client_pool"] == five.config["client_pool.max_connections"]
+    assert any("client pool size is searched" in n for n in p.notes)
