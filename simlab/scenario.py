@@ -555,10 +555,13 @@ class FaultSpec(_Model):
     and the same on the destination's, spread evenly over the window; from its end, requests
     for the moved keys go to the destination, whose cache has them (the data moved along). ASK
     redirections during the move are not modelled.
+    error_burst: a `share` of the requests starting in the window fail with an error response
+    (a bad deploy, a dependency returning errors); with `shard`, only requests to that shard.
+    They still take their path (as any error a hop returns) and count as upstream errors.
     """
 
     kind: Literal["restart", "slow", "blip", "failover", "node_loss", "backend_slow", "backend_outage",
-                  "partition", "slow_disk", "hot_key", "hot_slot", "reshard"]
+                  "partition", "slow_disk", "hot_key", "hot_slot", "reshard", "error_burst"]
     at_s: float | None = Field(default=None, ge=0)
     rate_per_hour: float | None = Field(default=None, gt=0)
     duration_s: float = Field(gt=0)
@@ -571,7 +574,7 @@ class FaultSpec(_Model):
     resync: Literal["full", "partial"] = "full"
     fsync_ms: float = Field(default=0.0, ge=0, description="slow_disk: fsync time during the fault")
     share: float = Field(default=0.0, ge=0, le=1, description="hot_key/hot_slot: share of requests redirected; "
-                         "reshard: share of the shard's slots (keys) moved")
+                         "reshard: share of the shard's slots (keys) moved; error_burst: share of requests that fail")
     to_shard: int | None = Field(default=None, ge=0, description="reshard: destination (default: the next shard)")
     migrate_us_per_key: float = Field(
         default=50.0, ge=0, description="reshard: MIGRATE work per key on the source and RESTORE on the destination")
@@ -580,7 +583,7 @@ class FaultSpec(_Model):
     def _when(self) -> FaultSpec:
         if (self.at_s is None) == (self.rate_per_hour is None):
             raise ValueError("give exactly one of `at_s` or `rate_per_hour`")
-        if self.kind in ("hot_key", "hot_slot") and self.share <= 0:
+        if self.kind in ("hot_key", "hot_slot", "error_burst") and self.share <= 0:
             raise ValueError(f"{self.kind} needs `share` > 0")
         if self.kind == "slow_disk" and self.fsync_ms <= 0:
             raise ValueError("slow_disk needs `fsync_ms` > 0")

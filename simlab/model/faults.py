@@ -16,7 +16,8 @@ run (exponential gaps) and lasts `duration_s`. Each kind becomes windows on reso
 * partition: per-resource windows in which packets wait for the heal;
 * slow_disk: fsync time of the shard's primary in the window;
 * hot_key / hot_slot: request redirection to one key / slot of the shard;
-* reshard: moved keys and the MIGRATE batches on both primaries.
+* reshard: moved keys and the MIGRATE batches on both primaries;
+* error_burst: a window in which a share of the requests (to one shard, or all) fail.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def expand_faults(sc: Scenario, duration_s: float, n_resources: int, rng: np.ran
                 continue
             if f.kind == "backend_outage":
                 w.restart[backend].append((t, end))
+                continue
+            if f.kind == "error_burst":
+                w.errors.append((-1 if f.shard is None else f.shard, t, end, f.share))
                 continue
             for s in shards:
                 primary = s * copies

@@ -139,6 +139,8 @@ class Windows:
     resync: list[tuple[int, float, float]] = field(default_factory=list)
     # (source shard, destination shard, start, end, share moved, migrate work per key in s)
     reshard: list[tuple[int, int, float, float, float, float]] = field(default_factory=list)
+    # error bursts: (shard or -1 for every shard, start, end, share of requests that fail)
+    errors: list[tuple[int, float, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -688,6 +690,12 @@ class PlanBuilder:
             pubsub=pubsub,
             size=sizes,
         )
+        for burst_shard, a, b, share in self.windows.errors:
+            # an error burst: a share of the requests starting in the window get an error
+            m = np.flatnonzero((t0 >= a) & (t0 < b) & (outcome == Outcome.OK))
+            if burst_shard >= 0:
+                m = m[shard[m] == burst_shard]
+            outcome[m[r_pool.random(len(m)) < share]] = Outcome.UPSTREAM
         if self.pools:
             plan.pool = self._assign_pools(src, res, n_stages, r_pool)
             plan.conn_s = ac

@@ -18,7 +18,7 @@ had run like that for days before (so a 3-day window means 3 days, not the run's
 `prehistory="none"` uses only the minutes there are, as Prometheus' rate() does with a short
 history (which inflates burn rates early in a run).
 
-Incidents are the scenario's `faults` (restart, slow, blip) as the run placed them (the same
+Incidents are the scenario's `faults` (restart, slow, blip, error burst, ...) as the run placed them (the same
 seeded draw as `simulate`, replication 0). For each incident and severity: detected or not,
 detection delay (from the incident's start to the end of the first minute the alert fires
 in, within the incident plus `grace_minutes`), reset time (from the incident's end to the end
@@ -89,7 +89,8 @@ def injected_incidents(sc: Scenario, result: RunResult) -> list[Incident]:
             n = rng.poisson(f.rate_per_hour * result.duration_s / 3600.0)
             starts = sorted(rng.uniform(0, result.duration_s, n).tolist())
         detail = {"slow": f"service x{f.factor:g}", "blip": f"+{f.extra_latency_ms:g} ms",
-                  "restart": "refuses connections"}.get(f.kind, f.kind)
+                  "restart": "refuses connections",
+                  "error_burst": f"{100 * f.share:g} % of requests fail"}.get(f.kind, f.kind)
         if f.shard is not None:
             detail += f", shard {f.shard}"
         out += [Incident(f.kind, float(t), float(t) + f.duration_s, detail, f.at_s is None) for t in starts]

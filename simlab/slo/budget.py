@@ -4,7 +4,9 @@ What counts as bad (the run's outcomes are `simlab.model.plan.Outcome`):
 
 * availability: a request is bad if it ended in an error: a timeout at the client, a refused
   connection (restart), an upstream error (proxy 502/504, application or backend error), a
-  request shed by a bound under overload (pool acquire timeout, maxclients) - and, by default, a rejection by a rate limiter or load shedder (HTTP 429): the client did not
+  request shed by a bound under overload (backend pool acquire timeout, load shedding), a
+  client pool's acquire timeout (`pool_timeout`), a connection refused at `maxclients` - and,
+  by default, a rejection by a rate limiter or load shedder (HTTP 429): the client did not
   get what it asked for. `slo.rejected` (or an objective's `rejected`) chooses: `bad`
   (default), `good` (a deliberate 429 is the service working as designed), or `excluded`
   (429s leave every SLI's events).

@@ -181,3 +181,38 @@ def test_fixed_faults_are_charged_once_by_default():
     assert bd[bd.slo == "availability"].budget_remaining.iloc[-1] == pytest.approx(a.budget_remaining)
     rec = {o.name: o for o in evaluate_slos(sc, result, fixed_faults="recurring").objectives}["availability"]
     assert rec.budget_remaining < -5 and rec.verdict == "missed"
+
+
+def test_page_detects_an_error_burst_after_nine_minutes():
+    """A 20-minute error burst (10 % of requests fail) at minute 60 of a 3-hour run at
+    100 requests/s that is otherwise error-free, availability target 99.9 %: the 5m window
+    burns 100x at once, but the 1h window reaches 14.4x (1.44 % bad) only with 9 burst
+    minutes in it (8 give 1.33 %, 9 give 1.50 %; a minute's share is 10 % +- 0.4 %
+    (binomial, 6,000 requests), which cannot move 9 minutes' mean across 1.44 %): detected at
+    the end of minute 68, 540 s after the start. It resets after minute 83, whose 5m window
+    is the first without burst minute 79: 5040 - 4800 = 240 s after the end. The 6h/30m page
+    needs 21.6 burst minutes in 6 hours and stays quiet; so does the 3-day ticket (20 minutes
+    at 10 % over 3 days: 0.46x). Precision and recall of the page: 1.0."""
+    sc = scenario_from_dict({
+        "name": "error-burst",
+        "sources": [{"name": "web", "rate_rps": 100, "flows": {"get": 1.0}}],
+        "keyspace": {"num_keys": 1000},
+        "flows": {"get": {"kind": "command", "commands": {"GET": 1}}},
+        "cache": {"service_time_us": {"default": {"kind": "constant", "value": 20}}},
+        "faults": [{"kind": "error_burst", "at_s": 3600, "duration_s": 1200, "share": 0.1}],
+        "run": {"duration_s": 3 * 3600, "warmup_s": 0, "seed": 2},
+    })
+    result = simulate(sc)
+    causes = dict(zip(result.errors["cause"], result.errors["requests"], strict=True))
+    assert causes["upstream"] / (1200 * 100) == pytest.approx(0.1, abs=0.004)  # 4.5 sd of 120,000
+    rep = evaluate_alerts(sc, result)
+    assert [(i.kind, i.start_s, i.end_s) for i in rep.incidents] == [("error_burst", 3600, 4800)]
+    page = rows(rep, "availability", "page")
+    fast = page[page.delay_s.notna()]
+    assert len(fast) == 1 and fast.iloc[0].delay_s == 540.0 and fast.iloc[0].reset_s == 240.0
+    ep = rep.episodes[(rep.episodes.slo == "availability") & (rep.episodes.severity == "page")]
+    assert len(ep) == 1 and bool(ep.true_positive.all())
+    ticket = rows(rep, "availability", "ticket")
+    assert not ticket.detected.any()
+    score = rep.scores.set_index("severity").loc["page"]
+    assert score.precision == 1.0 and score.recall == 1.0
