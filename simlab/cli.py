@@ -16,7 +16,7 @@ Exit codes, the same for every command (CI gates on them):
     3  the environment failed: a server or chromium could not be reached or started
     4  an internal error (a bug: rerun with --debug and report the traceback)
     5  `simlab validate` only: agreement not shown (a load point up to 70 % of saturation was
-       an invalid run: the load generator fell behind its schedule)
+       an invalid run, or the machine's other work starved the saturation search)
 """
 
 from __future__ import annotations
@@ -287,6 +287,11 @@ def run(
         doc = result.to_dict()
         doc["slo"] = slo_json(sc, result)  # budgets and burn rates (simlab.slo)
         doc["cost"] = cost_json(sc, result)  # monthly cost and efficiency (simlab.cost)
+        from simlab.day import run_heatmap
+
+        heatmap = run_heatmap(sc, result)  # the hourly heatmap data of a diurnal scenario
+        if heatmap is not None:
+            doc["heatmap"] = heatmap
         doc.setdefault("slo_verdicts", verdicts)
         doc.setdefault("slos_met", met)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

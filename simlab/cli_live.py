@@ -8,7 +8,8 @@ option or file, with `simlab`'s exit codes: 0 agrees, 1 predicted and measured d
 2 bad input (a URL, a calibration file, a scenario the generator cannot send), 3 the
 environment (a server that cannot be reached or started), and for `validate` 5: agreement up
 to 70 % of saturation was not shown (nothing valid disagreed, but a load point up to 70 %
-was an invalid run: the generator fell behind its schedule; rerun on a quieter machine).
+was an invalid run, the generator behind its schedule, or neither the server nor the
+generator had a core during the saturation search; rerun on a quieter machine).
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ _VERDICT_LINE = {
     "agrees": "[green]prediction agrees with measurement up to 70 % of saturation[/green]",
     "disagrees": "[red]prediction and measurement disagree[/red]",
     "not shown": ("[yellow]agreement up to 70 % of saturation NOT SHOWN: a load point there was an invalid run "
-                  "(the generator fell behind its schedule); no valid point disagreed (exit 5)[/yellow]"),
+                  "(the generator fell behind its schedule) or the saturation search was starved by other work "
+                  "on the machine; no valid point disagreed (exit 5)[/yellow]"),
 }
 
 

@@ -9,13 +9,18 @@
    latency for single GETs at a low rate, less GET's service time. That round trip (kernel,
    loopback, the generator's event loop) is what every measured request pays on top of the
    server, so it is the network of the validation scenario.
-   Service times are the *pipelined* CPU time per call: what a command costs the server
-   once the event loop reads several requests per wakeup, as it does under load. The extra
-   cost of waking for a lone request (unpipelined minus pipelined, ~15 us a GET on the
-   engine) is paid only when the server was idle, so it belongs to the round trip, and it
-   lands there: the round trip is the generator's latency less the *pipelined* GET time. At
-   low load the prediction is then the measured latency by construction; what is validated
-   is how latency grows with load, and the saturation (1 / mean service time).
+   Service times depend on batching: a request that finds the server idle pays a wake-up of
+   the event loop of its own (the calibration's lone CPU per call, ~22 us a GET on the
+   engine), one that arrives while the server is busy is read with others (the pipelined CPU
+   per call, ~5 us). At each load point the prediction uses ``s_p + (1 - rho) (s_single -
+   s_p)`` per command, rho the server's busy fraction at that load
+   (:func:`predicted_busy`: Poisson arrivals find it idle with probability 1 - rho), both
+   figures from the calibration, nothing fitted to the live runs. The round trip is the
+   generator's latency less that GET time at the round trip probe's load (nearly the lone
+   one). At low load the prediction is then the measured latency by construction; what is
+   validated is how latency grows with load, and the saturation (1 / mean pipelined service
+   time, the server never idle). ``batching=False`` is the former method: pipelined times at
+   every load, the lone wake-up's extra in the round trip.
 3. **Validation scenario.** The scenario as the live test runs it: the load generator talks
    to the cache directly, so the client, entry, application and backend hops are zero; the
    cache-to-client round trip is the calibrated one; service times are the calibrated ones;
@@ -37,9 +42,11 @@ the measured one. The verdict (:attr:`Validation.verdict`) has three values:
 * ``disagrees``: a validly measured figure missed its tolerance;
 * ``not shown``: nothing valid disagreed, but a load point up to 70 % was invalid (the
   generator fell behind its schedule or the achieved rate fell short), so agreement there was
-  not measured. Invalid points stay in the table, marked, with their figures. A point beyond
-  70 % that is invalid is shown and named in the notes but not judged: there the saturation
-  point is.
+  not measured; or the saturation search was starved (neither the server nor the generator
+  had 90 % of a core: the machine's other work set the maximum, so the load points are
+  fractions of nothing the model describes). Invalid points stay in the table, marked, with
+  their figures. A point beyond 70 % that is invalid is shown and named in the notes but not
+  judged: there the saturation point is.
 
 **Pinning.** On Linux with two or more usable CPUs, the server this run starts (the engine,
 or a server whose PID the caller gives) is pinned to the first CPU and the generator's
@@ -82,6 +89,8 @@ __all__ = [
     "FaultValidation",
     "VERDICTS",
     "Validation",
+    "batching_service_time",
+    "predicted_busy",
     "fault_scenario",
     "figure",
     "generator_rtt",
@@ -113,7 +122,8 @@ class Validation:
     calibration: Calibration
     generator_rtt_us: dict[str, float]
     notes: list[str] = field(default_factory=list)
-    #: the service times the prediction used (pipelined CPU per call at the scenario's value size)
+    #: the calibrated service times at the scenario's value size, pipelined and single (lone);
+    #: each load point's own (``batching``) is in the table (``service_get_us``)
     service_time_us: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
     loads: list[LoadResult] = field(default_factory=list, repr=False)
@@ -132,7 +142,7 @@ class Validation:
         judged = t["fraction"] <= AGREEMENT_UP_TO + 1e-9
         if (judged & valid & ~t["pass"].astype(bool)).any():
             return "disagrees"
-        if not judged.any() or (judged & ~valid).any():
+        if not judged.any() or (judged & ~valid).any() or self.saturation.get("starved"):
             return "not shown"
         return "agrees"
 
@@ -317,8 +327,9 @@ def _evicted(target: Target) -> int:
         c.close()
 
 
-def _predicted_capacity(vsc: Scenario, seed: int) -> float:
-    """Requests/s at which the cache's utilisation reaches 1: rate / utilisation at a light load."""
+def _utilisation_per_rps(vsc: Scenario, seed: int) -> float:
+    """The cache's utilisation per request/s of ``vsc``'s workload (simulated at a light load,
+    1000 rps, where it is proportional to the rate)."""
     from simlab.model.run import simulate
 
     probe = validation_scenario_like(vsc, rate=1000.0, duration_s=20.0)
@@ -328,7 +339,40 @@ def _predicted_capacity(vsc: Scenario, seed: int) -> float:
     col = "utilisation" if "utilisation" in cache.columns else "busy_fraction"
     util = float(cache[col].max()) if len(cache) else float("nan")
     thr = float(res.overall["throughput_rps"])
-    return thr / util if util and util == util else float("nan")
+    return util / thr if thr > 0 else float("nan")
+
+
+def _predicted_capacity(vsc: Scenario, seed: int) -> float:
+    """Requests/s at which the cache's utilisation reaches 1: rate / utilisation at a light load."""
+    u = _utilisation_per_rps(vsc, seed)
+    return 1.0 / u if u and u == u else float("nan")
+
+
+def predicted_busy(rate_rps: float, u_pipelined: float, u_single: float) -> float:
+    """The server's busy fraction at ``rate_rps`` when a request that finds it idle pays the
+    lone wake-up and one that finds it busy is read with others (batching).
+
+    ``u_pipelined`` and ``u_single`` are the utilisation per request/s with the pipelined
+    and the lone (unpipelined) CPU times per call. A Poisson arrival finds the server idle
+    with probability 1 - rho (arrivals see time averages), so the CPU per request is
+    ``s_p + (1 - rho) w`` with ``w = s_single - s_p``, and rho = A + (1 - rho) B with
+    A = rate u_pipelined, B = rate (u_single - u_pipelined): rho = (A + B) / (1 + B).
+    At a light load that is the lone cost, at saturation the pipelined one."""
+    a = rate_rps * u_pipelined
+    b = rate_rps * max(0.0, u_single - u_pipelined)
+    return min(1.0, (a + b) / (1.0 + b))
+
+
+def batching_service_time(pipelined: dict[str, Any], single: dict[str, Any], busy: float) -> dict[str, Any]:
+    """Per-command service times at a server ``busy`` fraction of the time (see
+    :func:`predicted_busy`): the pipelined CPU per call plus (1 - busy) x the lone wake-up's
+    extra (single - pipelined), both from the calibration."""
+    out: dict[str, Any] = {}
+    for cmd, p in pipelined.items():
+        s = single.get(cmd, p)
+        extra = max(0.0, float(s["mean"]) - float(p["mean"]))
+        out[cmd] = {**p, "mean": round(float(p["mean"]) + (1.0 - busy) * extra, 3)}
+    return out
 
 
 def _rel(pred: float, meas: float) -> float:
@@ -350,6 +394,7 @@ def validate(
     progress: Callable[[str], None] | None = None,
     pin: bool = True,
     server_pid: int | None = None,
+    batching: bool = True,
 ) -> Validation:
     """Predict and measure ``scenario`` on ``target`` (module docstring). ``quick`` takes three
     load points of 5 s (about 40 s in all); otherwise nine of 10 s.
@@ -357,7 +402,11 @@ def validate(
     ``pin`` (default) pins the engine this run starts, or the local server whose PID is
     ``server_pid``, to one CPU and the generator to the others (module docstring); ``workers``
     is then at most the number of generator CPUs. A target given without ``server_pid`` is
-    not pinned (its process is not ours to move)."""
+    not pinned (its process is not ours to move).
+
+    ``batching`` (default) gives the prediction at each load point the service time the
+    server pays at its predicted busy fraction (:func:`predicted_busy`); False keeps the
+    pipelined CPU per call at every load, the lone wake-up in the round trip."""
     t_start = time.perf_counter()
     say = progress or (lambda _m: None)
     if fractions is None:
@@ -412,8 +461,16 @@ def validate(
                          "placed by the scheduler")
         value_bytes = mean_of(scenario.keyspace.value_size_bytes)
         service = cal.service_time_us(value_bytes, pipelined=True)
+        single = cal.service_time_us(value_bytes, pipelined=False)
+        rtt_rate = 400.0
+        get_us = service["GET"]["mean"]
+        if batching:
+            # the round trip probe's single GETs at 400 rps find the server idle almost always
+            g_p, g_s = get_us * 1e-6, single["GET"]["mean"] * 1e-6
+            get_us = batching_service_time({"GET": service["GET"]}, {"GET": single["GET"]},
+                                           predicted_busy(rtt_rate, g_p, g_s))["GET"]["mean"]
         say("measuring the generator's round trip")
-        rtt_dist, rtt_pct = generator_rtt(tgt, service["GET"]["mean"], duration_s=2.0 if quick else 4.0,
+        rtt_dist, rtt_pct = generator_rtt(tgt, get_us, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0,
                                           workers=workers, connections=connections, seed=seed, cpus=gen_cpus)
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
         say("finding the saturation throughput (closed loop)")
@@ -422,10 +479,15 @@ def validate(
         gen_busy = sat_run.generator_cpu_busy
         generator_bound = busy < _SERVER_BOUND_CPU
         pred_cap = _predicted_capacity(vsc, seed)
+        u_pipe = 1.0 / pred_cap if pred_cap else float("nan")
+        u_single = (_utilisation_per_rps(validation_scenario(scenario, single, rtt_dist, duration_s=duration_s,
+                                                             warmup_s=warmup_s, seed=seed), seed)
+                    if batching else u_pipe)
         saturation: dict[str, Any] = {
             "measured_rps": sat_rps, "server_cpu_busy": busy, "generator_cpu_busy": gen_busy,
             "generator_bound": generator_bound, "predicted_rps": pred_cap, "err": _rel(pred_cap, sat_rps),
         }
+        saturation["starved"] = generator_bound and gen_busy < _SERVER_BOUND_CPU
         if generator_bound:
             saturation["pass"] = True
             limit = ("the generator's ceiling" if gen_busy >= _SERVER_BOUND_CPU else
@@ -447,7 +509,9 @@ def validate(
         for frac in fractions:
             offered = frac * sat_rps
             say(f"load point {frac:.0%} of saturation: {offered:.0f} rps")
-            sc_p = validation_scenario(scenario, service, rtt_dist, scale=offered / _rate(scenario),
+            busy_p = predicted_busy(offered, u_pipe, u_single) if batching else offered * u_pipe
+            service_p = batching_service_time(service, single, busy_p) if batching else service
+            sc_p = validation_scenario(scenario, service_p, rtt_dist, scale=offered / _rate(scenario),
                                        duration_s=duration_s, warmup_s=warmup_s, seed=seed)
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
@@ -456,6 +520,8 @@ def validate(
             ev1 = _evicted(tgt)
             loads.append(meas)
             row = _row(frac, offered, pred, meas)
+            row["predicted_server_busy"] = busy_p
+            row["service_get_us"] = service_p["GET"]["mean"]
             if scenario.cache.maxmemory_bytes:
                 # shown, not judged: the model charges key + value + 64 B a key, a server its allocator's
                 row["predicted_evictions"] = plan.predicted_evictions
@@ -468,7 +534,7 @@ def validate(
             notes.append(f"invalid runs beyond {AGREEMENT_UP_TO:.0%} of saturation (shown, not judged): {', '.join(beyond)}")
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
-                          service_time_us=service,
+                          service_time_us={"pipelined": service, "single": single, "batching": batching},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)
     finally:
         if engine is not None:

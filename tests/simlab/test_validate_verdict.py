@@ -65,6 +65,34 @@ def test_points_beyond_70_percent_are_shown_not_judged(beyond_valid: bool) -> No
     assert v.table["verdict"].iloc[-1] == ("not judged" if beyond_valid else "invalid, not judged")
 
 
+def test_a_starved_saturation_search_shows_nothing() -> None:
+    """Neither side had 90 % of a core at the closed-loop maximum: the load points are
+    fractions of what the machine's other work left, so agreement is not shown."""
+    v = _validation([(0.1, AGREE), (0.4, AGREE), (0.7, AGREE)])
+    v.saturation["starved"] = True
+    assert v.verdict == "not shown" and not v.passed
+
+
 def test_a_missed_saturation_disagrees() -> None:
     assert _validation([(0.1, AGREE)], saturation_pass=False).verdict == "disagrees"
     assert _validation([]).verdict == "not shown"
+
+
+def test_the_service_time_goes_from_lone_to_pipelined_as_the_server_gets_busy() -> None:
+    """predicted_busy / batching_service_time (simlab.validate): exact arithmetic, no tolerance.
+    GET costs 5 us pipelined and 22 us alone (the engine's calibration, rounded)."""
+    from simlab.validate import batching_service_time, predicted_busy
+
+    u_p, u_s = 5e-6, 22e-6  # utilisation per request/s
+    assert predicted_busy(0.0, u_p, u_s) == 0.0
+    # at 1/u_p requests/s the server is never idle: the pipelined time, busy 1
+    assert predicted_busy(1 / u_p, u_p, u_s) == pytest.approx(1.0)
+    # rho = (A + B) / (1 + B) at 20 000 rps: A = 0.1, B = 0.34
+    rho = predicted_busy(20_000, u_p, u_s)
+    assert rho == pytest.approx(0.44 / 1.34)
+    st = batching_service_time({"GET": {"kind": "gamma", "mean": 5.0, "cv": 0.5}},
+                               {"GET": {"kind": "gamma", "mean": 22.0, "cv": 0.5}}, rho)
+    assert st["GET"]["mean"] == pytest.approx(5.0 + (1 - rho) * 17.0, abs=1e-3) and st["GET"]["cv"] == 0.5
+    # self-consistent: the busy fraction is the rate times the mean CPU per request (the mean
+    # is rounded to 1 ns: 20 000/s x 0.5 ns = 1e-5)
+    assert rho == pytest.approx(20_000 * st["GET"]["mean"] * 1e-6, abs=1e-5)
