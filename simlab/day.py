@@ -26,7 +26,7 @@ from simlab.model.record import request_outcomes
 from simlab.results import RunResult
 from simlab.scenario import Scenario
 
-__all__ = ["BANDS", "band_of", "heatmap_dict", "hourly_heatmap", "simulate_day"]
+__all__ = ["BANDS", "band_of", "heatmap_dict", "hourly_heatmap", "is_diurnal", "run_heatmap", "simulate_day"]
 
 #: (name, upper bound as a fraction of the SLO, the seed's symbol)
 BANDS: tuple[tuple[str, float, str], ...] = (
@@ -132,13 +132,14 @@ def _start_hour(sc: Scenario) -> int:
     return 0
 
 
-def hourly_heatmap(result: RunResult, slo_ms: float) -> pd.DataFrame:
+def hourly_heatmap(result: RunResult, slo_ms: float, start_hour: int = 0) -> pd.DataFrame:
     """One row per hour: hour, requests, throughput_rps, P50/P90/P99/max (ms), p99_over_slo
     (P99 / `slo_ms`), band (the seed's: under 50%, 50-75%, 75-100%, over SLO) and symbol.
 
     From a `simulate_day` result the percentiles are the hour's own; from another run with a
     per-minute series (`result.timeseries`), P50/P99 are the request-weighted means of the
-    minutes' and P90/max are not available (NaN): `exact` says which."""
+    minutes' and P90/max are not available (NaN): `exact` says which. `start_hour`: the
+    clock hour of the run's time 0 (a diurnal arrival's `start_hour`) for per-minute series."""
     if slo_ms <= 0:
         raise ValueError(f"slo_ms must be > 0, not {slo_ms:g}")
     hourly = result.extra.get("hourly")
@@ -149,7 +150,7 @@ def hourly_heatmap(result: RunResult, slo_ms: float) -> pd.DataFrame:
         ts = result.timeseries
         if ts is None or len(ts) == 0:
             raise ValueError("this result has no hourly or per-minute series; run simlab.day.simulate_day")
-        t = ts.assign(hour=(ts["minute"] // 60) % 24)
+        t = ts.assign(hour=(ts["minute"] // 60 + start_hour) % 24)
         w = t["requests"].astype(float)
         g = t.assign(w50=t["p50_ms"] * w, w99=t["p99_ms"] * w, w=w).groupby("hour", as_index=False)
         agg = g.agg(requests=("requests", "sum"), w50=("w50", "sum"), w99=("w99", "sum"), w=("w", "sum"),
@@ -168,10 +169,10 @@ def hourly_heatmap(result: RunResult, slo_ms: float) -> pd.DataFrame:
     return df.sort_values("hour").reset_index(drop=True)
 
 
-def heatmap_dict(result: RunResult, slo_ms: float) -> dict[str, Any]:
-    """The heatmap as JSON (`simlab day --json`): the SLO, the band edges, the hourly rows and
-    the count of hours per band."""
-    df = hourly_heatmap(result, slo_ms)
+def heatmap_dict(result: RunResult, slo_ms: float, start_hour: int = 0) -> dict[str, Any]:
+    """The heatmap as JSON (`simlab day --json`, `simlab run --json` of a diurnal scenario):
+    the SLO, the band edges, the hourly rows and the count of hours per band."""
+    df = hourly_heatmap(result, slo_ms, start_hour)
     rows = []
     for r in df.to_dict("records"):
         rows.append({k: (None if isinstance(v, float) and not math.isfinite(v) else (v.item() if hasattr(v, "item") else v))
@@ -183,3 +184,22 @@ def heatmap_dict(result: RunResult, slo_ms: float) -> dict[str, Any]:
         "hours_per_band": {n: int((df["band"] == n).sum()) for n, _, _ in BANDS},
         "window_s": result.extra.get("day_window_s"),
     }
+
+
+def is_diurnal(sc: Scenario) -> bool:
+    """Whether any source's arrivals follow a daily profile (`arrival.kind: diurnal`)."""
+    return any(s.arrival.kind == "diurnal" for s in sc.sources)
+
+
+def run_heatmap(sc: Scenario, result: RunResult) -> dict[str, Any] | None:
+    """The heatmap of a `simulate` run of a diurnal scenario (None for other scenarios), from
+    its per-minute series, for `simlab run --json`: the hours the run covers, clock hours from
+    the diurnal `start_hour`, P50/P99 as request-weighted means of the minutes' (`exact`
+    false; P90/max null). `hours_covered` says how many of the 24 the run reached; `simlab
+    day` (`simulate_day`) gives all 24 with each hour's own percentiles."""
+    if not is_diurnal(sc) or result.timeseries is None or len(result.timeseries) == 0:
+        return None
+    doc = heatmap_dict(result, sc.slo.latency_p99_ms, _start_hour(sc))
+    doc["hours_covered"] = len(doc["hours"])
+    doc["source"] = "the run's per-minute series (simlab day simulates every hour)"
+    return doc

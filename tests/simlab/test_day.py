@@ -74,3 +74,42 @@ def test_heatmap_bands_and_json(day_result):
     assert doc["hours_per_band"]["50-75%"] >= 12
     with pytest.raises(ValueError, match="slo_ms"):
         hourly_heatmap(r, 0)
+
+
+def test_run_json_of_a_diurnal_scenario_carries_its_heatmap(tmp_path):
+    """`simlab run --json` of a diurnal scenario: the heatmap of the hours the run covers
+    (2 hours starting at 22:00, clock hours 22 and 23), through the same `heatmap_dict` as
+    `simlab day`; a scenario without a daily profile has none. The hours' rates follow the
+    profile (20 and 40 requests/s: Poisson counts of 72k and 144k, 4.5 sd under 2 %)."""
+    from typer.testing import CliRunner
+
+    from simlab.cli import app
+
+    mult = [1.0] * 24
+    mult[22], mult[23] = 0.5, 1.0
+    doc = {
+        "name": "night", "keyspace": {"num_keys": 100},
+        "sources": [{"name": "web", "rate_rps": 40, "flows": {"get": 1.0},
+                     "arrival": {"kind": "diurnal", "hourly_multipliers": mult, "start_hour": 22},
+                     "client_rtt_ms": {"kind": "constant", "value": 120}}],
+        "flows": {"get": {"kind": "command", "commands": {"GET": 1}}},
+        "cache": {"service_time_us": {"default": {"kind": "constant", "value": 20}}},
+        "slo": {"latency_p99_ms": 200},
+        "run": {"duration_s": 7200, "warmup_s": 0},
+    }
+    path = tmp_path / "night.yaml"
+    path.write_text(json.dumps(doc))
+    res = CliRunner().invoke(app, ["run", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    hm = json.loads(res.output)["heatmap"]
+    assert hm["hours_covered"] == 2 and [h["hour"] for h in hm["hours"]] == [22, 23]
+    rps = [h["throughput_rps"] for h in hm["hours"]]
+    assert rps[0] == pytest.approx(20, rel=0.02) and rps[1] == pytest.approx(40, rel=0.02)
+    # a 120 ms round trip: P99 at 60 % of the 200 ms SLO, the seed's 50-75 % band
+    assert all(h["band"] == "50-75%" and h["exact"] is False for h in hm["hours"])
+    assert hm["hours_per_band"]["50-75%"] == 2
+    doc["sources"][0]["arrival"] = {"kind": "poisson"}
+    doc["run"]["duration_s"] = 60
+    path.write_text(json.dumps(doc))
+    res = CliRunner().invoke(app, ["run", str(path), "--json"])
+    assert res.exit_code == 0 and "heatmap" not in json.loads(res.output)
