@@ -5,8 +5,7 @@ A :class:`User` holds what ``ACL SETUSER`` rules describe: on/off, SHA-256 passw
 exceptions (``+select|0``), key patterns with read/write flags (``~``, ``%R~``, ``%W~``),
 channel patterns (``&``) and 7.0 selectors (``(~k* +get)``: a command is allowed when the root
 rules or any selector allow it).  :class:`ACL` owns the users of one server, the ACL LOG and the
-aclfile; it also applies ``rename-command`` (a per-server map dispatch consults) and decides
-protected mode from the default user's ``nopass`` flag.
+aclfile; ``Server.protected_mode_refusal`` reads the default user's ``nopass`` flag.
 
 The dispatch hot path pays nothing while every user may do everything: ``server.acl_active``
 is set only when some user is restricted, and only then does dispatch call
@@ -20,7 +19,6 @@ Rule texts, error texts and the ``ACL LIST`` description (the greedy category ch
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -28,17 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.config import PARAMS, ConfigError, Param, register_param
 from engine.errors import CommandError, NoPermError, RedisError
-from engine.server import on_init
 from engine.table import COMMANDS, Command, key_positions
 from engine.util import glob_match
 
 if TYPE_CHECKING:
     from engine.client import Client
     from engine.server import Server
-
-log = logging.getLogger("engine")
 
 __all__ = ["ACL", "User", "AclRuleError", "CATEGORIES", "hash_password", "client_info"]
 
@@ -636,14 +630,22 @@ class ACL:
         d = self.default
         return not d.nopass or not d.enabled
 
-    def protected_mode_refusal(self, peer: Any) -> str | None:
-        """networking.c: protected mode holds while the default user is ``nopass``, enabled or not
-        (a disabled default user does not open the server to other users from outside)."""
-        if not self.default.nopass:
-            return None
-        from engine.server import Server
-
-        return Server.protected_mode_refusal(_NoPasswordView(self.server.config), peer)  # type: ignore[arg-type]
+    def load_startup_users(self) -> None:
+        """ACLLoadUsersAtStartup: the ``user`` lines of redis.conf, or the aclfile (not both)."""
+        config = self.server.config
+        users = config.users
+        if users and config["aclfile"]:
+            raise RedisError("Configuring Redis with users defined in redis.conf and at the same setting an ACL file "
+                             "path is invalid. This setup is very likely to lead to configuration errors and security "
+                             "holes, please define either an ACL file or declare users directly in your redis.conf, "
+                             "but not both.")
+        if users:
+            loaded = self.load_lines([(i, ["user", *args]) for i, args in enumerate(users, 1)], "redis.conf")
+            self.users.update(loaded if any(args and args[0] == "default" for args in users)
+                              else {k: v for k, v in loaded.items() if k != "default"})
+        elif config["aclfile"] and Path(config["aclfile"]).exists():
+            self.load_file()
+        self.refresh()
 
     def set_requirepass(self, password: str) -> None:
         """ACLUpdateDefaultUserPassword."""
@@ -784,72 +786,3 @@ class ACL:
         except OSError:
             raise CommandError("ERR There was an error trying to save the ACLs. Please check the server logs "
                                "for more information") from None
-
-
-class _NoPasswordView:
-    """What Server.protected_mode_refusal reads (config, requires_auth), with no password."""
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-
-    def requires_auth(self) -> bool:
-        return False
-
-
-def _apply_requirepass(server: Any, value: str) -> None:
-    acl = getattr(server, "acl", None)
-    if acl is not None:
-        acl.set_requirepass(value)
-
-
-PARAMS["requirepass"].apply = _apply_requirepass
-register_param(Param("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels"),
-                     doc="channel permissions of new users (and of the 'reset' rule)"))
-
-
-def apply_renames(server: Server) -> None:
-    """rename-command: a per-server map dispatch consults before the (process-wide) table, so
-    renames never leak into another server in the same process (config.c renameCommand)."""
-    renames = server.config.renames
-    table: dict[bytes, bytes] = {}
-    for old in renames:
-        if old.encode("utf-8", "surrogateescape") not in COMMANDS:
-            # Redis refuses to start; the engine lacks some Redis commands (DEBUG, ...), and a
-            # config that disables one of those is honoured already.
-            log.warning("rename-command: no such command '%s' in this engine, ignored", old)
-        table[old.encode("utf-8", "surrogateescape")] = b""
-    for old, new in renames.items():
-        if not new or old.encode("utf-8", "surrogateescape") not in COMMANDS:
-            continue
-        target = new.lower().encode("utf-8", "surrogateescape")
-        if target in COMMANDS and target not in table:
-            raise ConfigError(f"Target command name already exists: '{new}'")
-        table[target] = old.encode("utf-8", "surrogateescape")
-    server.renamed_commands = table
-
-
-@on_init
-def install(server: Server) -> None:
-    """Create the default user, apply requirepass, ``user`` config lines and the aclfile."""
-    apply_renames(server)
-    acl = ACL(server)
-    server.acl = acl  # type: ignore[attr-defined]
-    server.acl_authenticate = acl.authenticate  # type: ignore[attr-defined]
-    server.acl_check = acl.check  # type: ignore[method-assign]
-    server.requires_auth = acl.requires_auth  # type: ignore[method-assign]
-    server.protected_mode_refusal = acl.protected_mode_refusal  # type: ignore[method-assign]
-    if server.config["requirepass"]:
-        acl.set_requirepass(server.config["requirepass"])
-    users = server.config.users
-    if users and server.config["aclfile"]:
-        raise RedisError("Configuring Redis with users defined in redis.conf and at the same setting an ACL file "
-                         "path is invalid. This setup is very likely to lead to configuration errors and security "
-                         "holes, please define either an ACL file or declare users directly in your redis.conf, "
-                         "but not both.")
-    if users:
-        loaded = acl.load_lines([(i, ["user", *args]) for i, args in enumerate(users, 1)], "redis.conf")
-        acl.users.update(loaded if any(args and args[0] == "default" for args in users)
-                         else {k: v for k, v in loaded.items() if k != "default"})
-    elif server.config["aclfile"] and Path(server.config["aclfile"]).exists():
-        acl.load_file()
-    acl.refresh()

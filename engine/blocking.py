@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import CommandError, RedisError
 from engine.protocol import Reply, encode
-from engine.server import on_client_gone
 from engine.table import COMMANDS, subcommand
 
 if TYPE_CHECKING:
@@ -178,7 +177,7 @@ def unblock(client: Client, reply: Reply) -> bool:
 
 def propagate_as(ctx: Client, argv: list[bytes]) -> None:
     """Record ``argv`` (the non-blocking twin) as what the AOF gets for this command."""
-    ctx.also_propagate = [argv]  # type: ignore[attr-defined]
+    ctx.also_propagate = [argv]
 
 
 def handle_clients_blocked_on_keys(server: Server) -> None:
@@ -212,15 +211,14 @@ def handle_clients_blocked_on_keys(server: Server) -> None:
                 if cmd is not None:
                     cmd.calls += 1
                     server.stats.total_commands_processed += 1
-                    if server.dirty != dirty_before and server.propagate_hooks:
-                        for hook in server.propagate_hooks:
-                            hook(client, cmd, [state.command.encode(), key])
-                client.__dict__.pop("also_propagate", None)
+                    if server.dirty != dirty_before:
+                        server.propagate(client, [state.command.encode(), key])
+                client.also_propagate = None
                 _reply_and_resume(client, reply)
 
 
-@on_client_gone
-def _client_gone(server: Server, client: Client) -> None:
+def client_gone(server: Server, client: Client) -> None:
+    """A disconnected client stops waiting."""
     state = client.blocked
     if state is not None:
         _detach(client, state)

@@ -68,12 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    # Every command family registers its own parameters (stream-node-max-entries,
-    # tracking-table-max-keys, ...) when imported: the table must be complete before the
-    # command line and the config file are read, or those would be "Bad directive".
-    import engine.commands  # noqa: F401
-    import engine.server  # noqa: F401 - the modules whose parameters ride on server hooks
-
     config = Config()
     try:
         conf_file, text = parse_args(args)

@@ -48,6 +48,7 @@ class Client:
         self.multi_error = False
         self.dirty_cas = False
         self.watched: set[tuple[int, bytes]] = set()
+        self.watch_expired: set[tuple[int, bytes]] = set()  # already expired when WATCHed: no abort
         # Pub/Sub
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
@@ -64,6 +65,10 @@ class Client:
         self.tot_net_in = 0
         self.tot_net_out = 0
         self.tot_cmds = 0
+        # alsoPropagate: what the AOF gets instead of this command's argv (SPOP -> SREM, a
+        # served BLPOP -> LPOP, XADD * -> XADD <id>); set by the handler, taken by
+        # Server.propagate after the call.
+        self.also_propagate: list[list[bytes]] | None = None
 
     @property
     def subscriptions(self) -> int:
@@ -77,6 +82,26 @@ class Client:
         from engine.protocol import encode
 
         self.write(encode(message, self.resp))
+
+    def unwatch_all(self) -> None:
+        """unwatchAllKeys: forget every watched key and the dirty flag."""
+        dbs = self.server.dbs
+        for db_id, key in self.watched:
+            watchers = dbs[db_id].watched.get(key)
+            if watchers is not None:
+                watchers.discard(self)
+                if not watchers:
+                    del dbs[db_id].watched[key]
+        self.watched.clear()
+        self.dirty_cas = False
+        self.watch_expired.clear()
+
+    def discard_transaction(self) -> None:
+        """discardTransaction (multi.c): leave MULTI, forget the queue and the WATCHes."""
+        self.multi = None
+        self.multi_error = False
+        self.flags.discard("multi")
+        self.unwatch_all()
 
     def close(self) -> None:
         """Ask for the connection to be closed after pending replies are written."""

@@ -4,7 +4,9 @@ Like Redis's ``standardConfig`` table (config.c), each parameter is one row: its
 (and old aliases), a type that parses and prints values exactly as redis.conf and CONFIG
 GET/SET do, a default, whether CONFIG SET may change it at run time, and an optional apply
 hook that pushes the new value into the running server (so the hot path reads plain
-attributes, never this table).  The same table serves the config file, ``--name value``
+attributes, never this table).  Every row is declared here, apply hook included: an apply hook
+calls a method of :class:`~engine.server.Server` (which hands the value to the component
+that owns the mechanism), so no other module patches this table.  The same table serves the config file, ``--name value``
 command-line options, CONFIG GET (glob patterns), CONFIG SET and CONFIG REWRITE.
 """
 
@@ -18,9 +20,12 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import CommandError
+
+if TYPE_CHECKING:
+    from engine.server import Server
 
 __all__ = ["Param", "Config", "ConfigError", "PARAMS", "parse_memory", "register_param", "parse_config_text"]
 
@@ -57,7 +62,7 @@ class Param:
     maximum: int | None = None
     parse_fn: Callable[[str], Any] | None = None
     format_fn: Callable[[Any], str] | None = None
-    apply: Callable[[Any, Any], None] | None = None  # (server, value)
+    apply: Callable[[Server, Any], None] | None = None  # (server, value)
     doc: str = ""
     # PROTECTED_CONFIG (config.c): CONFIG SET refuses it unless enable-protected-configs allows.
     protected: bool = False
@@ -105,7 +110,7 @@ _ALIASES: dict[str, str] = {}
 
 
 def register_param(p: Param) -> Param:
-    """Add a row; modules that own a mechanism register its parameters next to it."""
+    """Add a row (this module's tables below are the only callers)."""
     PARAMS[p.name] = p
     for a in p.aliases:
         _ALIASES[a] = p.name
@@ -191,8 +196,8 @@ def _check_dir(value: Any) -> None:
         raise ConfigError(os.strerror(errno.EACCES))
 
 
-def _apply_attr(attr: str) -> Callable[[Any, Any], None]:
-    def apply(server: Any, value: Any) -> None:
+def _apply_attr(attr: str) -> Callable[[Server, Any], None]:
+    def apply(server: Server, value: Any) -> None:
         setattr(server, attr, value)
 
     return apply
@@ -211,22 +216,25 @@ for _p in (
     Param("pidfile", "string", "", mutable=False),
     Param("daemonize", "bool", False, mutable=False),
     Param("protected-mode", "bool", True),
-    Param("requirepass", "string", ""),
+    Param("requirepass", "string", "", apply=lambda server, value: server.acl.set_requirepass(value)),
     Param("maxclients", "int", 10000, minimum=1, apply=_apply_attr("maxclients")),
     Param("dir", "string", ".", mutable=True, protected=True, check=_check_dir),
     Param("dbfilename", "string", "dump.rdb", protected=True, check=_base_name("dbfilename", "filename")),
     Param("save", "special", [(3600, 1), (300, 100), (60, 10000)], parse_fn=_save_parse, format_fn=_save_format),
     Param("rdbcompression", "bool", True),
     Param("rdbchecksum", "bool", True),
-    Param("appendonly", "bool", False),
+    Param("appendonly", "bool", False, apply=lambda server, value: server.set_appendonly(value)),
     Param("appendfilename", "string", "appendonly.aof", mutable=False),
     Param("appenddirname", "string", "appendonlydir", mutable=False),
-    Param("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
+    Param("appendfsync", "enum", "everysec", choices=("always", "everysec", "no"),
+          apply=lambda server, value: server.set_appendfsync(value)),
+    Param("stop-writes-on-bgsave-error", "bool", True,
+          apply=lambda server, value: server.set_stop_writes_on_bgsave_error(value)),
     Param("aof-use-rdb-preamble", "bool", True),
     Param("aof-load-truncated", "bool", True),
     Param("auto-aof-rewrite-percentage", "int", 100, minimum=0),
     Param("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024),
-    Param("maxmemory", "memory", 0, apply=_apply_attr("maxmemory")),
+    Param("maxmemory", "memory", 0, apply=lambda server, value: server.set_maxmemory(value)),
     Param(
         "maxmemory-policy",
         "enum",
@@ -241,7 +249,7 @@ for _p in (
             "allkeys-random",
             "noeviction",
         ),
-        apply=_apply_attr("maxmemory_policy"),
+        apply=lambda server, value: server.set_maxmemory_policy(value),
     ),
     Param("maxmemory-samples", "int", 5, minimum=1, maximum=64),
     Param("maxmemory-eviction-tenacity", "int", 10, minimum=0, maximum=100),
@@ -253,8 +261,8 @@ for _p in (
     Param("notify-keyspace-events", "special", ""),
     Param("slowlog-log-slower-than", "int", 10000, apply=_apply_attr("slowlog_log_slower_than")),
     Param("slowlog-max-len", "int", 128, minimum=0, apply=_apply_attr("slowlog_max_len")),
-    Param("latency-monitor-threshold", "int", 0, minimum=0),
-    Param("latency-tracking", "bool", True),
+    Param("latency-monitor-threshold", "int", 0, minimum=0, apply=lambda server, value: server.configure_latency()),
+    Param("latency-tracking", "bool", True, apply=lambda server, value: server.configure_latency()),
     Param("latency-tracking-info-percentiles", "special", [50.0, 99.0, 99.9],
           parse_fn=lambda t: [float(x) for x in t.split()],
           format_fn=lambda v: " ".join(f"{x:g}" if x != int(x) else str(int(x)) for x in v)),
@@ -290,6 +298,12 @@ for _p in (
     Param("tls-auth-clients", "enum", "yes", mutable=False, choices=("yes", "no", "optional")),
     Param("aclfile", "string", "", mutable=False),
     Param("acllog-max-len", "int", 128, minimum=0),
+    Param("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels"),
+          doc="channel permissions of new users (and of the 'reset' rule)"),
+    Param("tracking-table-max-keys", "int", 1_000_000, minimum=0),
+    Param("stream-node-max-entries", "int", 100, minimum=0),
+    Param("stream-node-max-bytes", "memory", 4096, minimum=0),
+    Param("hll-sparse-max-bytes", "memory", 3000, minimum=0),
     Param("metrics-port", "int", 0, mutable=False, minimum=0, maximum=65535,
           doc="cachelab extension: HTTP port for /metrics, /healthz, /readyz (0 = off)"),
 ):
@@ -382,7 +396,7 @@ class Config:
             raise KeyError(name)
         return self.values.get(canon, PARAMS[canon].default)
 
-    def set_text(self, name: str, text: str, server: Any = None, *, startup: bool = False) -> None:
+    def set_text(self, name: str, text: str, server: Server | None = None, *, startup: bool = False) -> None:
         """Parse and store one value, applying it to ``server`` when given."""
         canon = self.canonical(name)
         if canon is None:
@@ -411,7 +425,7 @@ class Config:
                 seen[name] = self.get_text(name)
         return list(seen.items())
 
-    def apply_all(self, server: Any) -> None:
+    def apply_all(self, server: Server) -> None:
         for name, p in PARAMS.items():
             if p.apply is not None:
                 p.apply(server, self.values.get(name, p.default))

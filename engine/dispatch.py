@@ -41,9 +41,8 @@ def _reject_in_multi(client: Client, cmd: Command, err: RedisError) -> RedisErro
     (execCommandAbort: "EXECABORT Transaction discarded because of: <error>")."""
     client.multi_error = True
     if cmd.name == "exec" and cmd.parent is None:
-        from engine.commands.transactions import exec_abort
-
-        return exec_abort(client, err)
+        client.discard_transaction()
+        return RedisError(f"EXECABORT Transaction discarded because of: {err.reply_text()}")
     return err
 
 
@@ -183,7 +182,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
     """Execute a resolved command with statistics; errors come back as reply values."""
     server = client.server
     dirty_before = server.dirty
-    if server.monitors:  # type: ignore[attr-defined]
+    if server.monitors:
         feed_monitors(client, cmd, argv, before=True)
     t0 = perf_counter_ns()
     try:
@@ -208,14 +207,13 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
     client.tot_cmds += 1
     if elapsed_us >= server.slowlog_log_slower_than >= 0:
         server.slowlog_push(client, argv, elapsed_us)
-    if server.latency_hooks:
-        for hook in server.latency_hooks:
-            hook(cmd, elapsed_us)
-    if server.dirty != dirty_before and server.propagate_hooks:
-        for propagate in server.propagate_hooks:
-            propagate(client, cmd, argv)
-    if server.monitors:  # type: ignore[attr-defined]
+    latency = server.latency
+    if latency.tracking:
+        latency.record(cmd, elapsed_us)
+    if server.dirty != dirty_before:
+        server.propagate(client, argv)
+    if server.monitors:
         feed_monitors(client, cmd, argv)
-    if server.tracking_clients:  # type: ignore[attr-defined]
+    if server.tracking_clients:
         tracking_after_call(client, cmd, argv, server.dirty != dirty_before)
     return reply

@@ -13,8 +13,8 @@ Before a ``denyoom`` command runs while ``maxmemory`` is set, dispatch calls
   (``server.lru_clock``, stamped into ``db.lru[key]`` on every access);
 * LFU keeps ``ldt << 8 | counter`` in ``db.lru[key]`` like ``robj.lru``: an 8-bit logarithmic
   counter (starts at 5, incremented with probability 1 / ((counter - 5) * lfu-log-factor + 1))
-  decayed by one per ``lfu-decay-time`` minutes; ``server.touch`` is replaced by
-  :func:`lfu_touch` while an LFU policy is active;
+  decayed by one per ``lfu-decay-time`` minutes; ``Server.touch`` calls :func:`lfu_touch`
+  while an LFU policy is active;
 * ``volatile-ttl`` prefers the key that expires soonest;
 * ``maxmemory-eviction-tenacity`` bounds the time spent per call (evictionTimeLimitUs); when
   the limit is hit with memory still above the limit the command runs anyway (EVICT_RUNNING)
@@ -24,7 +24,7 @@ Before a ``denyoom`` command runs while ``maxmemory`` is set, dispatch calls
 
 Each eviction deletes the key (WATCH is signalled by ``db.delete``), counts ``evicted_keys``,
 fires the ``evicted`` keyspace event and propagates ``DEL`` to the AOF through the same
-``server.expire_hooks`` expiry uses.  The arithmetic (LRU idle, LFU counter, the pool) is
+``Server.propagate_deletion`` expiry uses.  The arithmetic (LRU idle, LFU counter, the pool) is
 engine/evict_math.py, which simlab's cache model imports too.
 """
 
@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine import evict_math, memory
-from engine.config import PARAMS
 from engine.errors import OOMError, RedisError
 from engine.evict_math import (
     EVPOOL_SIZE,
@@ -48,7 +47,6 @@ from engine.evict_math import (
     lfu_touch_field,
     lru_idle,
 )
-from engine.server import on_init
 
 if TYPE_CHECKING:
     from engine.client import Client
@@ -68,6 +66,11 @@ __all__ = [
     "EVICT_OK",
     "EVICT_RUNNING",
     "EVICT_FAIL",
+    "EvictState",
+    "before_write",
+    "cron",
+    "lfu_key_written",
+    "policy_changed",
 ]
 
 EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
@@ -172,12 +175,11 @@ def perform_evictions(server: Server, full: bool = True) -> int:
     policy = server.maxmemory_policy
     if policy == "noeviction":
         return EVICT_FAIL
-    st: EvictState = server.evict  # type: ignore[attr-defined]
+    st = server.evict
     limit_us = _time_limit_us(server.config["maxmemory-eviction-tenacity"])
     t0 = time.perf_counter()
     evicted = 0
     stats = server.stats
-    hooks = server.expire_hooks
     while used > maxmemory:
         victim = _select_victim(server, st, policy)
         if victim is None:
@@ -186,8 +188,7 @@ def perform_evictions(server: Server, full: bool = True) -> int:
         db.delete(key)
         stats.evicted_keys += 1
         server.notify("e", "evicted", key, db.id)
-        for hook in hooks:
-            hook(db, key)
+        server.propagate_deletion(db, key)
         evicted += 1
         used = memory.used_memory(server, False)
         if evicted % 16 == 0 and (time.perf_counter() - t0) * 1e6 > limit_us:
@@ -201,17 +202,13 @@ def perform_evictions(server: Server, full: bool = True) -> int:
 
 def _latency_event(server: Server, t0: float) -> None:
     """latencyAddSampleIfNeeded("eviction-cycle", ...) for the latency monitor."""
-    lat = getattr(server, "latency", None)
-    if lat is not None and lat.threshold_ms:
-        ms = int((time.perf_counter() - t0) * 1000)
-        if ms >= lat.threshold_ms:
-            from engine.latency import EventSeries
-
-            lat.events.setdefault("eviction-cycle", EventSeries()).add(ms)
+    if server.latency.threshold_ms:
+        server.latency.add_event("eviction-cycle", int((time.perf_counter() - t0) * 1000))
 
 
-def _before_write(server: Server, client: Client, cmd: Any) -> RedisError | None:
-    active = server.memory.active  # type: ignore[attr-defined]
+def before_write(server: Server, client: Client) -> RedisError | None:
+    """Before a ``denyoom`` command under maxmemory: evict, or refuse with OOM."""
+    active = server.memory.active
     if client.db not in active:
         active.append(client.db)
     if perform_evictions(server, False) == EVICT_FAIL:
@@ -219,64 +216,25 @@ def _before_write(server: Server, client: Client, cmd: Any) -> RedisError | None
     return None
 
 
-def _cron(server: Server) -> None:
+def cron(server: Server) -> None:
     """evictionTimeProc: keep evicting in slices until under the limit (at most 25 ms a tick)."""
-    st: EvictState = server.evict  # type: ignore[attr-defined]
+    st = server.evict
     deadline = time.perf_counter() + 0.025
     while st.running and time.perf_counter() < deadline:
         if perform_evictions(server) != EVICT_RUNNING:
             st.running = False
 
 
-def install_policy(server: Server) -> None:
-    """Point the access hooks at the policy's bookkeeping (LRU clock or LFU counter)."""
-    if server.maxmemory_policy.endswith("lfu"):
-        server.touch = lambda db, key: lfu_touch(server, db, key)  # type: ignore[method-assign]
-
-        def written(db: Database, key: bytes, value: Any) -> None:
-            if key not in db.lru:
-                db.lru[key] = lfu_initial_field(lfu_time_in_minutes())
-
-        server.on_key_written = written  # type: ignore[method-assign]
-    else:
-        server.__dict__.pop("touch", None)
-
-        def written_lru(db: Database, key: bytes, value: Any) -> None:
-            db.lru[key] = server.lru_clock
-
-        server.on_key_written = written_lru  # type: ignore[method-assign]
+def lfu_key_written(db: Database, key: bytes) -> None:
+    """A key written under an LFU policy starts at LFU_INIT_VAL (a new key only)."""
+    if key not in db.lru:
+        db.lru[key] = lfu_initial_field(lfu_time_in_minutes())
 
 
-def _apply_policy(server: Any, value: Any) -> None:
-    old = getattr(server, "maxmemory_policy", None)
-    server.maxmemory_policy = value
-    if hasattr(server, "evict") and old != value:
-        if old is not None and old.endswith("lfu") != value.endswith("lfu"):
-            for db in server.dbs:  # the lru word changes meaning: start every key afresh
-                db.lru.clear()
-        server.evict.pool = EvictionPool()
-        install_policy(server)
-
-
-PARAMS["maxmemory-policy"].apply = _apply_policy
-_apply_maxmemory_attr = PARAMS["maxmemory"].apply
-
-
-def _apply_maxmemory(server: Any, value: Any) -> None:
-    """updateMaxmemory: a lower limit starts evicting at once (from the cron), not at the
-    next write."""
-    if _apply_maxmemory_attr is not None:
-        _apply_maxmemory_attr(server, value)
-    if hasattr(server, "evict") and value:
-        server.evict.running = True
-
-
-PARAMS["maxmemory"].apply = _apply_maxmemory
-
-
-@on_init
-def _init(server: Server) -> None:
-    server.evict = EvictState()  # type: ignore[attr-defined]
-    server.before_write = lambda client, cmd: _before_write(server, client, cmd)  # type: ignore[method-assign]
-    server.cron_hooks.append(_cron)
-    install_policy(server)
+def policy_changed(server: Server, old: str, new: str) -> None:
+    """CONFIG SET maxmemory-policy: between LRU and LFU the per-key word changes meaning, so
+    every key starts afresh; the pool's scores are of the old policy."""
+    if old.endswith("lfu") != new.endswith("lfu"):
+        for db in server.dbs:
+            db.lru.clear()
+    server.evict.pool = EvictionPool()

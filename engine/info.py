@@ -16,15 +16,18 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.server import VERSION, Server
 from engine.table import COMMANDS, Command
+from engine.version import VERSION
+
+if TYPE_CHECKING:
+    from engine.server import Server
 
 __all__ = ["register_section", "render", "SECTIONS", "DEFAULT_SECTIONS"]
 
 Fields = list[tuple[str, Any]]
-SectionFn = Callable[[Server], "Fields | dict[str, Any]"]
+SectionFn = Callable[["Server"], "Fields | dict[str, Any]"]
 
 SECTIONS: dict[str, SectionFn] = {}
 # Sections printed by plain INFO / INFO default (server.c: everything except these).

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
-
-from engine.config import PARAMS
-from engine.server import on_init
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.server import Server
+    from engine.table import Command
 
 __all__ = [
     "HISTOGRAM_BYTES",
@@ -67,7 +65,10 @@ class EventSeries:
 
 
 class LatencyState:
-    __slots__ = ("hists", "events", "threshold_ms")
+    """Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats) and the latency
+    monitor's event series (LATENCY LATEST/HISTORY), with the two switches that govern them."""
+
+    __slots__ = ("hists", "events", "threshold_ms", "tracking")
 
     def add_event(self, event: str, ms: int) -> None:
         """latencyAddSampleIfNeeded: record ``ms`` for ``event`` when it reaches the threshold."""
@@ -79,9 +80,31 @@ class LatencyState:
 
     def __init__(self) -> None:
         # Keyed by the command table row (hashed by identity: no name lookup per call).
-        self.hists: dict[Any, dict[int, int]] = {}
+        self.hists: dict[Command, dict[int, int]] = {}
         self.events: dict[str, EventSeries] = {}
         self.threshold_ms = 0
+        self.tracking = False  # dispatch.call records each call's duration while true
+
+    def configure(self, tracking: bool, threshold_ms: int) -> None:
+        """``latency-tracking`` / ``latency-monitor-threshold`` changed (or the server starts)."""
+        self.threshold_ms = threshold_ms
+        self.tracking = tracking or threshold_ms > 0
+
+    def record(self, cmd: Command, elapsed_us: int) -> None:
+        """One call of ``cmd`` took ``elapsed_us``: the histogram (values above 1024 us keep
+        their 8 top bits, as hdr_histogram's precision), and a ``command`` /
+        ``fast-command`` event when the latency monitor's threshold is reached."""
+        hists = self.hists
+        h = hists.get(cmd)
+        if h is None:
+            h = hists[cmd] = {}
+        if elapsed_us > 1024:
+            shift = elapsed_us.bit_length() - 8
+            elapsed_us = (elapsed_us >> shift) << shift
+        h[elapsed_us] = h.get(elapsed_us, 0) + 1
+        threshold = self.threshold_ms
+        if threshold and elapsed_us // 1000 >= threshold:
+            self.add_event("fast-command" if "fast" in cmd.flags else "command", elapsed_us // 1000)
 
     def named(self) -> dict[str, dict[int, int]]:
         """The histograms by Redis command name (``config|get`` for subcommands)."""
@@ -92,7 +115,7 @@ class LatencyState:
 
 
 def state(server: Server) -> LatencyState:
-    return server.latency  # type: ignore[attr-defined, no-any-return]
+    return server.latency
 
 
 def percentile_us(hist: dict[int, int], pct: float) -> float:
@@ -122,64 +145,3 @@ def log_buckets(hist: dict[int, int]) -> dict[int, int]:
         cum += per[k]
         out[(1024 << k) // 1000] = cum
     return out
-
-
-def _make_hook(server: Server, st: LatencyState) -> Any:
-    hists = st.hists
-
-    def record(cmd: Any, elapsed_us: int) -> None:
-        h = hists.get(cmd)
-        if h is None:
-            h = hists[cmd] = {}
-        if elapsed_us > 1024:
-            shift = elapsed_us.bit_length() - 8
-            elapsed_us = (elapsed_us >> shift) << shift
-        h[elapsed_us] = h.get(elapsed_us, 0) + 1
-        threshold = st.threshold_ms
-        if threshold and elapsed_us // 1000 >= threshold:
-            event = "fast-command" if "fast" in cmd.flags else "command"
-            series = st.events.get(event)
-            if series is None:
-                series = st.events[event] = EventSeries()
-            series.add(elapsed_us // 1000)
-
-    return record
-
-
-def install(server: Server) -> None:
-    """Add or remove the recording hook after latency-tracking / -monitor-threshold change."""
-    st = state(server)
-    st.threshold_ms = server.config["latency-monitor-threshold"]
-    hook = server.__dict__.get("_latency_hook")
-    if hook is None:
-        hook = server._latency_hook = _make_hook(server, st)  # type: ignore[attr-defined]
-    on = server.config["latency-tracking"] or st.threshold_ms > 0
-    if on and hook not in server.latency_hooks:
-        server.latency_hooks.append(hook)
-    elif not on and hook in server.latency_hooks:
-        server.latency_hooks.remove(hook)
-
-
-def _wrap_apply(name: str) -> None:
-    param = PARAMS[name]
-    previous = param.apply
-
-    def apply(server: Any, value: Any) -> None:
-        if previous is not None:
-            previous(server, value)
-        if hasattr(server, "latency"):
-            install(server)
-
-    param.apply = apply
-
-
-_wrap_apply("latency-tracking")
-_wrap_apply("latency-monitor-threshold")
-
-
-@on_init
-def _init(server: Server) -> None:
-    server.latency = LatencyState()  # type: ignore[attr-defined]
-    install(server)
-    # CONFIG RESETSTAT frees the histograms (resetCommandTableStats); events stay.
-    server.__dict__.setdefault("resetstat_hooks", []).append(lambda srv: state(srv).reset_histograms())

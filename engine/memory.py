@@ -34,7 +34,7 @@ The estimate is kept incrementally and cheaply: every write already calls
 ``Database.signal_modified(key)``, which records the key in ``db.resized_keys``; the
 per-key estimate of those keys is recomputed when ``used_memory`` is next needed (before a
 ``denyoom`` command under ``maxmemory``, INFO, MEMORY, the cron).  A removal subtracts the
-key's cached estimate at once (``server.on_key_removed``).  Family modules therefore need no
+key's cached estimate at once (:func:`key_removed`, which ``Server.on_key_removed`` calls).  Family modules therefore need no
 call of their own beyond the ``signal_modified`` every write makes anyway.
 """
 
@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.latency import HISTOGRAM_BYTES
 from engine.objects import ZSet, is_hashtable
-from engine.server import on_init, on_start
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -64,6 +63,8 @@ __all__ = [
     "used_memory",
     "refresh",
     "reconcile",
+    "key_removed",
+    "cron",
 ]
 
 #: redis-server 7.0.15 (Debian), fresh: the first INFO over a raw socket reports
@@ -298,7 +299,7 @@ class MemoryState:
 
 
 def state(server: Server) -> MemoryState:
-    return server.memory  # type: ignore[attr-defined, no-any-return]
+    return server.memory
 
 
 CRON_REFRESH_BUDGET = 2000  # keys re-estimated per cron tick without maxmemory
@@ -307,7 +308,7 @@ CRON_REFRESH_BUDGET = 2000  # keys re-estimated per cron tick without maxmemory
 def refresh(server: Server, budget: int | None = None) -> None:
     """Re-estimate the keys written since the last call (db.resized_keys): all of them, or
     at most ``budget`` (the cron's share when no maxmemory makes the total urgent)."""
-    st: MemoryState = server.memory  # type: ignore[attr-defined]
+    st = server.memory
     for db in st.active:
         if db.resized_keys:
             budget = _refresh_db(server, st, db, budget)
@@ -349,9 +350,8 @@ def _refresh_db(server: Server, st: MemoryState, db: Database, budget: int | Non
 
 def overhead_bytes(server: Server) -> int:
     """Startup memory, client structures, latency histograms and the dicts' bucket arrays."""
-    st: MemoryState = server.memory  # type: ignore[attr-defined]
-    lat = getattr(server, "latency", None)
-    histograms = HISTOGRAM_BYTES * len(lat.hists) if lat is not None else 0
+    st = server.memory
+    histograms = HISTOGRAM_BYTES * len(server.latency.hists)
     return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + st.tables_bytes + histograms
 
 
@@ -368,8 +368,9 @@ def used_memory(server: Server, full: bool = True) -> int:
     return used
 
 
-def _on_key_removed(server: Server, db: Database, key: bytes, value: Any) -> None:
-    st: MemoryState = server.memory  # type: ignore[attr-defined]
+def key_removed(server: Server, db: Database, key: bytes) -> None:
+    """A key left the keyspace (deleted, expired, evicted, flushed): drop its estimate."""
+    st = server.memory
     old = st.sizes[db.id].pop(key, None)
     if old is not None:
         st.dataset_bytes -= old
@@ -379,7 +380,7 @@ def _on_key_removed(server: Server, db: Database, key: bytes, value: Any) -> Non
 def reconcile(server: Server) -> None:
     """Repair the cache after writes that bypass signal_modified (RDB/AOF load installs
     dicts directly, SWAPDB swaps them): O(keys) only for a database whose count differs."""
-    st: MemoryState = server.memory  # type: ignore[attr-defined]
+    st = server.memory
     for db in server.dbs:
         sizes = st.sizes[db.id]
         data = db.data
@@ -391,7 +392,9 @@ def reconcile(server: Server) -> None:
         st.shapes[db.id] = (-1, -1)
 
 
-def _cron(server: Server) -> None:
+def cron(server: Server) -> None:
+    """The cron's share: re-read the encoding thresholds, repair the cache after bulk
+    installs, and re-estimate the keys written since the last tick."""
     st = state(server)
     st.limits = None  # pick up CONFIG SET of the encoding thresholds
     reconcile(server)
@@ -400,19 +403,3 @@ def _cron(server: Server) -> None:
     # otherwise only INFO/metrics read them, so the cron spreads the work out.
     refresh(server, None if server.maxmemory else CRON_REFRESH_BUDGET)
 
-
-@on_init
-def _init(server: Server) -> None:
-    server.memory = MemoryState(len(server.dbs))  # type: ignore[attr-defined]
-    server.on_key_removed = lambda db, key, value: _on_key_removed(server, db, key, value)  # type: ignore[method-assign]
-    server.cron_hooks.append(_cron)
-    # CONFIG RESETSTAT resets the peak (resetServerStats: stat_peak_memory = 0).
-    server.__dict__.setdefault("resetstat_hooks", []).append(lambda srv: setattr(state(srv), "peak_bytes", 0))
-
-
-@on_start
-def _start(server: Server) -> None:
-    """Count the data set persistence loads in its own start hook (whichever hook runs
-    first, the loop runs this callback after all of them)."""
-    if server.loop is not None:
-        server.loop.call_soon(_cron, server)

@@ -14,7 +14,7 @@ sees a consistent state and never races the command path.
 persistence files are loading (``server.loading``) and 200 afterwards (readiness).
 
 The HTTP server runs in a daemon thread, bound to the first ``bind`` address (loopback by
-default), started with the server and stopped by its shutdown hooks.
+default), started and stopped by :class:`~engine.server.Server` (``start``, ``request_shutdown``).
 """
 
 from __future__ import annotations
@@ -38,13 +38,12 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from engine import latency, memory
-from engine.server import on_init, on_start
 from engine.table import COMMANDS
 
 if TYPE_CHECKING:
     from engine.server import Server
 
-__all__ = ["ServerCollector", "MetricsHTTPServer", "start_metrics"]
+__all__ = ["ServerCollector", "MetricsHTTPServer", "start_metrics", "stop_metrics"]
 
 log = logging.getLogger("engine")
 
@@ -204,23 +203,12 @@ def start_metrics(server: Server) -> MetricsHTTPServer | None:
     httpd = MetricsHTTPServer((host, port), server)
     thread = threading.Thread(target=httpd.serve_forever, name="cachelab-metrics", daemon=True)
     thread.start()
-    server.metrics_http = httpd  # type: ignore[attr-defined]
     log.info("Metrics on http://%s:%d/metrics", host, port)
     return httpd
 
 
-def _stop(server: Server, save: bool | None) -> None:
-    httpd = server.__dict__.pop("metrics_http", None)
+def stop_metrics(httpd: MetricsHTTPServer | None) -> None:
+    """Stop serving (at shutdown)."""
     if httpd is not None:
         httpd.shutdown()
         httpd.server_close()
-
-
-@on_init
-def _init(server: Server) -> None:
-    server.shutdown_hooks.append(_stop)
-
-
-@on_start
-def _start(server: Server) -> None:
-    start_metrics(server)

@@ -16,14 +16,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.server import on_client_gone, on_init
 from engine.table import command
 
 if TYPE_CHECKING:
     from engine.client import Client
     from engine.server import Server
 
-__all__ = ["feed_monitors", "quote", "monitor"]
+__all__ = ["feed_monitors", "quote", "monitor", "client_gone"]
 
 _SKIP = frozenset({"auth", "hello"})
 #: evalCommand / fcallCommand feed MONITOR themselves before running the script.
@@ -59,29 +58,13 @@ def feed_monitors(client: Client, cmd: Any, argv: list[bytes], before: bool = Fa
     where = "lua" if client.is_script else client.addr
     head = b"+%d.%06d [%d %s] " % (int(now), int(now * 1_000_000) % 1_000_000, client.db.id, where.encode())
     line = head + b" ".join(quote(a) for a in argv) + b"\r\n"
-    for m in list(server.monitors):  # type: ignore[attr-defined]
+    for m in list(server.monitors):
         m.write(line)
 
 
-@on_init
-def _init(server: Server) -> None:
-    server.monitors = []  # type: ignore[attr-defined]
-
-
-def _class_default() -> None:
-    """A server made before this module was imported has no list of its own: dispatch.call
-    reads this empty default instead of failing."""
-    from engine.server import Server
-
-    Server.monitors = ()  # type: ignore[attr-defined]
-
-
-_class_default()
-
-
-@on_client_gone
-def _gone(server: Server, client: Client) -> None:
-    monitors = server.monitors  # type: ignore[attr-defined]
+def client_gone(server: Server, client: Client) -> None:
+    """A disconnected client stops monitoring."""
+    monitors = server.monitors
     if client in monitors:
         monitors.remove(client)
 
@@ -95,7 +78,7 @@ def monitor(ctx: Client) -> Any:
         from engine.errors import CommandError
 
         raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
-    monitors = ctx.server.monitors  # type: ignore[attr-defined]
+    monitors = ctx.server.monitors
     if ctx not in monitors:
         ctx.flags.add("monitor")
         monitors.append(ctx)

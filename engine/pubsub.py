@@ -13,12 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.protocol import Push, encode
-from engine.server import on_init
 from engine.util import glob_match
 
 if TYPE_CHECKING:
     from engine.client import Client
-    from engine.server import Server
 
 __all__ = ["PubSub"]
 
@@ -145,8 +143,3 @@ def _drop(table: dict[bytes, dict[Client, None]], name: bytes, client: Client) -
         subs.pop(client, None)
         if not subs:
             del table[name]
-
-
-@on_init
-def _install(server: Server) -> None:
-    server.pubsub = PubSub()

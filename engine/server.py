@@ -1,9 +1,13 @@
-"""The server: listening sockets, the cron, shutdown, and the embedded-server API.
+"""The server: what one running engine is made of, its cron, shutdown, and the embedded-server API.
 
-One :class:`Server` owns the databases, the connected clients, the statistics and the
-configuration; it accepts connections on an asyncio loop (uvloop when available) and runs
-``serverCron``'s duties ``hz`` times a second (LRU clock, active expiry, idle-client timeout,
-ops/sec sampling, plus the hooks other mechanisms register: persistence, eviction, metrics).
+:class:`Server` builds every component in ``__init__``, in the order Redis's ``initServer``
+builds them (the keyspace, Pub/Sub, statistics, persistence state, the eviction pool and
+memory accounting, the slow log and latency monitor, ACL), then pushes the configuration
+into them; :meth:`Server.start` loads the data from disk (``loadDataFromDisk``) and opens the
+listeners (TCP, TLS, the metrics HTTP port).  Nothing is added to a server by importing a
+module: the server calls each component where Redis calls it (``serverCron``, ``call``,
+``freeClient``, ``prepareForShutdown``), so this file is the one place that says what a server
+does.  The class docstring lists the components and the module that owns each.
 
 :class:`EmbeddedServer` starts a server on a free loopback port in a background thread and
 stops it again; tests, notebooks and the simulator's validation runs use it::
@@ -24,18 +28,35 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine import expire
+import engine.commands  # noqa: F401 - fills the command table (the layer between the server and its parts)
+from engine import blocking, evict, expire, memory, metrics, monitor, setsample, tls, tracking
+from engine.acl import ACL
 from engine.client import Client
 from engine.config import Config
+from engine.connection import Connection
 from engine.db import Database
+from engine.dispatch import call, resolve
 from engine.errors import RedisError
+from engine.evict import EvictState
+from engine.latency import LatencyState
+from engine.memory import MemoryState
+from engine.metrics import MetricsHTTPServer
 from engine.notify import CLASSES, KEYEVENT, KEYSPACE, parse_flags
+from engine.persistence import aof, lifecycle
+from engine.persistence.lifecycle import PersistenceState
+from engine.pubsub import PubSub
+from engine.renames import rename_table
+from engine.table import COMMANDS
+from engine.tracking import TrackingState
+from engine.version import VERSION
+
+if TYPE_CHECKING:
+    from engine.table import Command
 
 __all__ = ["Server", "Stats", "EmbeddedServer", "run_server", "VERSION"]
 
-VERSION = "7.0.15"
 log = logging.getLogger("engine")
 
 PROTECTED_MODE_MESSAGE = (
@@ -88,59 +109,134 @@ class Stats:
 
 
 class Server:
-    """Everything one running engine owns."""
+    """One running engine, assembled in :meth:`__init__` as Redis's ``initServer`` assembles it.
 
-    def __init__(self, config: Config | None = None) -> None:
+    What a server is made of (each a typed attribute; the module that owns it in brackets):
+
+    * ``config``: the live parameter values (engine/config.py); each row's apply hook calls a
+      ``set_*`` method below, which hands the value to the component that owns it;
+    * ``dbs``: the keyspace, one :class:`~engine.db.Database` per SELECT index (engine/db.py);
+      expiry is lazy in the lookups and active in the cron (engine/expire.py);
+    * ``pubsub``: channels, patterns and their subscribers (engine/pubsub.py), also the
+      carrier of keyspace notifications (:meth:`notify`);
+    * ``stats``, ``slowlog``: the counters INFO prints and the SLOWLOG entries (here);
+    * ``persistence``: the RDB/AOF state: files, the child being waited for, save times
+      (engine/persistence/lifecycle.py);
+    * ``evict``: the eviction pool and the running flag of maxmemory eviction (engine/evict.py);
+    * ``memory``: the modelled ``used_memory`` and its per-key estimates (engine/memory.py);
+    * ``latency``: per-command latency histograms and the latency monitor (engine/latency.py);
+    * ``acl``: users, the ACL LOG, the aclfile (engine/acl.py), and ``renamed_commands``,
+      the rename-command map (engine/renames.py);
+    * ``tracking_state``, ``monitors``: client-side caching invalidation (engine/tracking.py)
+      and MONITOR clients (engine/monitor.py);
+    * ``listeners``: the TCP and TLS listening sockets (here and engine/tls.py) and
+      ``metrics_http``, the Prometheus port (engine/metrics.py), opened by :meth:`start`.
+
+    The hot path reads plain attributes (``maxmemory``, ``hz``, ...); the methods below are
+    where the mechanisms meet: a key written, read, removed or expired, a command propagated,
+    a client gone, the cron tick, shutdown.
+    """
+
+    def __init__(self, config: Config | None = None, *, chdir: bool = True) -> None:
         self.config = config or Config()
-        # Attributes the hot path reads; apply hooks keep them equal to the config.
+        self.chdir = chdir  # False for an embedded server: never change a shared process's cwd
+        # Attributes the hot path reads; the apply hooks keep them equal to the config.
         self.hz = 10
         self.maxmemory = 0
         self.maxmemory_policy = "noeviction"
+        self.lfu = False  # the policy is an LFU one: db.lru holds LFU words (engine/evict.py)
         self.maxclients = 10000
         self.timeout_s = 0
         self.slowlog_log_slower_than = 10000
         self.slowlog_max_len = 128
         self.proto_max_bulk_len = 512 * 1024 * 1024
         self.client_query_buffer_limit = 1024 * 1024 * 1024
-        self.config.apply_all(self)
+        self.notify_flags = 0
+        # -- the keyspace and Pub/Sub (initServer: server.db[], pubsub_channels)
         self.dbs = [Database(i, self) for i in range(self.config["databases"])]
+        self.ready_keys: list[tuple[Database, bytes]] = []  # keys blocked clients wait on (db.c)
+        self.pubsub = PubSub()
+        # -- clients and statistics
+        self.connections: dict[int, Connection] = {}
+        self.paused_connections: set[Connection] = set()
+        self.pause_until = 0.0
+        self.pause_writes_only = False
         self.stats = Stats()
-        self.connections: dict[int, Any] = {}
-        self.dirty = 0
-        self.lastsave = int(time.time())
         self.start_time = time.time()
         self.run_id = os.urandom(20).hex()
         self.lru_clock = int(time.time()) & 0xFFFFFF
-        self.loading = False
-        self.aof_fsync_due: Any = None  # appendfsync always: the AOF to fsync before the next reply
-        self.disk_error: str | None = None  # MISCONF text while persisting fails (engine/persistence)
-        self.ready_keys: list[tuple[Database, bytes]] = []
-        self.paused_connections: set[Any] = set()
+        self.frozen_ms: int | None = None  # the time a script or transaction sees
+        self.script_busy = ""  # the BUSY reply text while a script is past busy-reply-threshold
         self.cron_errors: dict[tuple[str, str], int] = {}  # (job, exception type) -> failures
-        self.pause_until = 0.0
-        self.pause_writes_only = False
-        self.acl_active = False
-        self.renamed_commands: dict[bytes, bytes] = {}  # rename-command: client name -> table name (b"" = gone)
+        # -- persistence (initServer: aof state, lastsave; the files are opened by start())
+        self.dirty = 0
+        self.lastsave = int(time.time())
+        self.loading = False
+        self.aof_fsync_due: aof.AppendOnlyFile | None = None  # appendfsync always: fsync before the next reply
+        self.disk_error: str | None = None  # MISCONF text while persisting fails
+        self.persistence = PersistenceState(lastsave=self.lastsave)
+        lifecycle.data_dir(self)  # resolve a relative dir before the server chdirs into it
+        # -- maxmemory: the eviction pool (evictionPoolAlloc) and memory accounting
+        self.evict = EvictState()
+        self.memory = MemoryState(len(self.dbs))
+        # -- the slow log and the latency monitor (slowlogInit, latencyMonitorInit)
         self.slowlog: deque[list[Any]] = deque()
         self.slowlog_next_id = 0
-        self.latency_hooks: list[Callable[[Any, int], None]] = []
-        self.propagate_hooks: list[Callable[[Client, Any, list[bytes]], None]] = []
-        self.expire_hooks: list[Callable[[Database, bytes], None]] = []
-        self.cron_hooks: list[Callable[[Server], None]] = []
-        self.shutdown_hooks: list[Callable[[Server, bool | None], None]] = []
-        self.notify_flags = 0
-        self.frozen_ms: int | None = None
-        self.script_busy = ""  # the BUSY reply text while a script is past busy-reply-threshold
-        self.pubsub: Any = None
+        self.latency = LatencyState()
+        # -- access control (ACLInit) and rename-command
+        self.acl_active = False  # some user is restricted: dispatch calls acl_check
+        self.acl: ACL = ACL(self)
+        self.renamed_commands: dict[bytes, bytes] = rename_table(self.config)
+        # -- client-side caching and MONITOR
+        self.tracking_state = TrackingState()
+        self.tracking_clients = 0
+        self.monitors: list[Client] = []
+        # -- listeners, opened by start()
         self.listeners: list[asyncio.AbstractServer] = []
-        self.bound_hosts: list[str] = []  # the addresses the listeners are bound to
+        self.bound_hosts: list[str] = []  # the addresses the TCP listeners are bound to
         self.port = 0
+        self.tls_port = 0
+        self.metrics_http: MetricsHTTPServer | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._cron_task: asyncio.Task[None] | None = None
+        # The configuration reaches every component (requirepass: ACLUpdateDefaultUserPassword),
+        # then the users of redis.conf or the aclfile are loaded (main: ACLLoadUsersAtStartup).
+        self.config.apply_all(self)
         self.set_notify_flags(self.config.get_text("notify-keyspace-events"))
-        for hook in _INIT_HOOKS:
-            hook(self)
+        self.acl.load_startup_users()
+
+    # -- apply hooks of the configuration table (engine/config.py names these) ----------------
+    def set_maxmemory(self, value: int) -> None:
+        """updateMaxmemory: a lower limit starts evicting at once (from the cron), not at the
+        next write."""
+        self.maxmemory = value
+        if value:
+            self.evict.running = True
+
+    def set_maxmemory_policy(self, value: str) -> None:
+        old = self.maxmemory_policy
+        self.maxmemory_policy = value
+        self.lfu = value.endswith("lfu")
+        if old != value:
+            evict.policy_changed(self, old, value)
+
+    def configure_latency(self) -> None:
+        """latency-tracking / latency-monitor-threshold changed."""
+        self.latency.configure(self.config["latency-tracking"], self.config["latency-monitor-threshold"])
+
+    def set_appendonly(self, value: bool) -> None:
+        if self.persistence.started:
+            lifecycle.set_appendonly(self, bool(value))
+
+    def set_appendfsync(self, value: str) -> None:
+        f = self.persistence.aof_file
+        if f is not None:
+            f.appendfsync = str(value)
+
+    def set_stop_writes_on_bgsave_error(self, value: bool) -> None:
+        if self.persistence.started:
+            lifecycle.disk_error(self)
 
     # -- time and keys -------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -149,26 +245,46 @@ class Server:
         return f if f is not None else time.time_ns() // 1_000_000
 
     def touch(self, db: Database, key: bytes) -> None:
-        """Record an access for LRU (replaced by engine/evict.py's LFU logic when needed)."""
-        db.lru[key] = self.lru_clock
+        """A key was read or written: its LRU clock stamp, or the LFU counter (evict.py)."""
+        if self.lfu:
+            evict.lfu_touch(self, db, key)
+        else:
+            db.lru[key] = self.lru_clock
 
     def on_key_written(self, db: Database, key: bytes, value: Any) -> None:
-        """Hook for memory accounting (engine/memory.py replaces it)."""
+        """A key was stored (setKey/dbAdd): a new LFU key starts at LFU_INIT_VAL."""
+        if self.lfu:
+            evict.lfu_key_written(db, key)
+        else:
+            db.lru[key] = self.lru_clock
 
     def on_key_removed(self, db: Database, key: bytes, value: Any) -> None:
-        """Hook for memory accounting (engine/memory.py replaces it)."""
+        """A key left the keyspace: memory accounting drops its estimate."""
+        memory.key_removed(self, db, key)
 
     def expire_key(self, db: Database, key: bytes) -> None:
-        """Delete a key whose TTL passed: count it, fire 'expired', tell the AOF (DEL)."""
+        """Delete a key whose TTL passed: count it, fire 'expired', propagate DEL."""
         db.delete(key)
         self.stats.expired_keys += 1
         self.notify("x", "expired", key, db.id)
-        for hook in self.expire_hooks:
-            hook(db, key)
+        self.propagate_deletion(db, key)
 
-    def before_write(self, client: Client, cmd: Any) -> RedisError | None:
-        """Called before a ``denyoom`` command when maxmemory is set (engine/evict.py)."""
-        return None
+    def propagate_deletion(self, db: Database, key: bytes) -> None:
+        """A key the server deleted by itself (expired, evicted): DEL to the AOF
+        (propagateDeletion) and an invalidation to clients that may cache it."""
+        tracking.invalidate_key(self, key, None)
+        lifecycle.propagate(self, db.id, [b"DEL", key])
+
+    def before_write(self, client: Client, cmd: Command | None) -> RedisError | None:
+        """Before a ``denyoom`` command when maxmemory is set: evict, or the OOM error."""
+        return evict.before_write(self, client)
+
+    def propagate(self, client: Client, argv: list[bytes]) -> None:
+        """After a command that changed the dataset (call): append it, or what the handler put
+        in ``client.also_propagate`` instead, to the AOF."""
+        also = client.also_propagate
+        client.also_propagate = None
+        lifecycle.propagate_command(self, client.db.id, argv, also)
 
     # -- keyspace notifications ----------------------------------------------------------------
     def set_notify_flags(self, text: str) -> bool:
@@ -181,7 +297,7 @@ class Server:
     def notify(self, cls: str, event: str, key: bytes, db_id: int) -> None:
         """notifyKeyspaceEvent: publish to __keyspace@N__:key and/or __keyevent@N__:event."""
         flags = self.notify_flags
-        if not flags or not (flags & CLASSES[cls]) or self.pubsub is None:
+        if not flags or not (flags & CLASSES[cls]):
             return
         if flags & KEYSPACE:
             self.pubsub.publish(b"__keyspace@%d__:" % db_id + key, event.encode())
@@ -190,13 +306,17 @@ class Server:
 
     # -- clients -------------------------------------------------------------------------------
     def requires_auth(self) -> bool:
-        return bool(self.config["requirepass"])
+        """authRequired: the default user has a password or is disabled."""
+        return self.acl.requires_auth()
 
-    def acl_check(self, client: Client, cmd: Any, argv: list[bytes]) -> RedisError | None:
-        return None
+    def acl_check(self, client: Client, cmd: Command, argv: list[bytes]) -> RedisError | None:
+        """ACLCheckAllPerm (dispatch calls it only while ``acl_active``)."""
+        return self.acl.check(client, cmd, argv)
 
     def protected_mode_refusal(self, peer: Any) -> str | None:
-        if not self.config["protected-mode"] or self.requires_auth():
+        """networking.c: protected mode holds while the default user is ``nopass``, enabled or
+        not (a disabled default user does not open the server to other users from outside)."""
+        if not self.config["protected-mode"] or not self.acl.default.nopass:
             return None
         host = peer[0] if isinstance(peer, tuple) and peer else ""
         if not host or host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127."):
@@ -204,18 +324,12 @@ class Server:
         return PROTECTED_MODE_MESSAGE
 
     def client_gone(self, client: Client) -> None:
-        """Forget a disconnected client everywhere it may be registered."""
-        for db_id, key in client.watched:
-            watchers = self.dbs[db_id].watched.get(key)
-            if watchers is not None:
-                watchers.discard(client)
-                if not watchers:
-                    del self.dbs[db_id].watched[key]
-        client.watched.clear()
-        if self.pubsub is not None:
-            self.pubsub.unsubscribe_all(client)
-        for hook in _CLIENT_GONE_HOOKS:
-            hook(self, client)
+        """freeClient: forget a disconnected client everywhere it may be registered."""
+        client.unwatch_all()
+        self.pubsub.unsubscribe_all(client)
+        blocking.client_gone(self, client)
+        monitor.client_gone(self, client)
+        tracking.client_gone(self, client)
 
     def pause_blocks(self, client: Client, argv: list[bytes]) -> bool:
         """CLIENT PAUSE: should this request wait?"""
@@ -225,8 +339,6 @@ class Server:
             self.unpause()
             return False
         if self.pause_writes_only:
-            from engine.table import COMMANDS
-
             cmd = COMMANDS.get(argv[0].lower())
             return cmd is not None and (cmd.is_write or argv[0].lower() in (b"eval", b"evalsha", b"fcall", b"publish"))
         return True
@@ -254,16 +366,25 @@ class Server:
         while len(self.slowlog) > self.slowlog_max_len:
             self.slowlog.pop()
 
+    def reset_stats(self) -> None:
+        """CONFIG RESETSTAT: the counters, the peak memory (resetServerStats) and the latency
+        histograms (resetCommandTableStats); the latency monitor's events stay."""
+        self.stats.reset()
+        self.memory.peak_bytes = 0
+        self.latency.reset_histograms()
+
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the listening sockets and start the cron."""
-        from engine.connection import Connection
-
+        """Load the data (loadDataFromDisk), open the listeners, start the cron."""
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        self.check_dir()
-        for hook in _START_HOOKS:
-            hook(self)
+        if self.chdir:
+            self.check_dir()
+        self._load_data()
+        tls.start_tls_listeners(self)
+        self.metrics_http = metrics.start_metrics(self)
+        # Count the loaded data set at once rather than at the first cron tick.
+        self.loop.call_soon(self._cron_job, memory.cron, self)
         port = self.config["port"]
         hosts = [h.lstrip("-") for h in self.config["bind"]]
         self.bound_hosts = hosts
@@ -283,11 +404,29 @@ class Server:
         self._cron_task = self.loop.create_task(self._cron())
         log.info("Ready to accept connections tcp on %s:%d", ",".join(hosts), self.port)
 
+    def _load_data(self) -> None:
+        """loadDataFromDisk, before the server listens: the AOF replays through a client with
+        no connection (Redis's fake AOF client)."""
+        replay = Client(self)
+
+        def execute(argv: list[bytes]) -> None:
+            try:
+                cmd = resolve(argv)
+            except RedisError as e:
+                raise lifecycle.PersistenceError(
+                    f"Unknown command '{argv[0].decode(errors='replace')}' reading the append only file: {e}"
+                ) from None
+            call(replay, cmd, argv)
+
+        lifecycle.load_on_start(self, execute)
+        self.dirty = 0
+        self.persistence.started = True
+
     def rebind(self, hosts: list[str] | None = None, port: int | None = None) -> None:
         """CONFIG SET bind / port at run time (changeBindAddr / changeListenPort): the old
         listening sockets are closed, the new ones bound; if one cannot be bound the old
         addresses are bound again and OSError carries Redis's message.  Connected clients stay."""
-        if getattr(self, "loop", None) is None or not getattr(self, "listeners", None):
+        if self.loop is None or not self.listeners:
             return  # not started yet: start() binds what the config says
         hosts = [h.lstrip("-") for h in (hosts if hosts is not None else self.config["bind"])]
         port = self.port if port is None else port
@@ -339,8 +478,6 @@ class Server:
         return socks
 
     def _serve_sockets(self, socks: list[socket.socket], hosts: list[str], port: int) -> None:
-        from engine.connection import Connection
-
         if port == 0 and socks:
             port = socks[0].getsockname()[1]
         self.port = port
@@ -364,20 +501,23 @@ class Server:
             await asyncio.sleep(1 / self.hz)
             try:
                 self.cron()
-            except Exception:  # noqa: BLE001 - the cron must survive a failing hook
+            except Exception:  # noqa: BLE001 - the cron must survive a failing job
                 log.exception("error in server cron")
 
     def cron(self) -> None:
+        """serverCron: the clock, then each mechanism's periodic work, each job contained."""
         now = time.time()
         self.lru_clock = int(now) & 0xFFFFFF
         self.stats.ops_samples.append((now, self.stats.total_commands_processed))
-        self._cron_job(expire.active_expire_cycle, self)
+        self._cron_job(expire.active_expire_cycle, self)  # databasesCron: active expiry
         if self.timeout_s:
-            self._cron_job(self._close_idle_clients, now)
+            self._cron_job(self._close_idle_clients, now)  # clientsCron: idle timeout
         if self.pause_until and time.monotonic() >= self.pause_until:
             self._cron_job(self.unpause)
-        for hook in self.cron_hooks:
-            self._cron_job(hook, self)
+        self._cron_job(memory.cron, self)  # used_memory kept current
+        self._cron_job(evict.cron, self)  # evictionTimeProc: eviction left over from a write
+        self._cron_job(lifecycle.cron, self)  # children done, save rules, AOF rewrite, fsync retry
+        self._cron_job(setsample.cron)  # member snapshots of sets that are gone
 
     def _cron_job(self, job: Callable[..., Any], *args: Any) -> None:
         """Run one cron job; a failure is logged once per job and error type and never stops
@@ -398,9 +538,11 @@ class Server:
                 conn.close()
 
     def request_shutdown(self, save: bool | None = None) -> None:
-        """Stop accepting, run shutdown hooks (final save, AOF fsync), close every client."""
-        for hook in self.shutdown_hooks:
-            hook(self, save)
+        """prepareForShutdown: final save and AOF fsync, stop the metrics port, stop
+        accepting, close every client."""
+        lifecycle.on_shutdown(self, save)
+        metrics.stop_metrics(self.metrics_http)
+        self.metrics_http = None
         for srv in self.listeners:
             srv.close()
         for conn in list(self.connections.values()):
@@ -419,27 +561,6 @@ class Server:
             await srv.wait_closed()
 
 
-# Mechanism modules (pubsub, evict, persistence, metrics, acl) register here at import.
-_INIT_HOOKS: list[Callable[[Server], None]] = []
-_START_HOOKS: list[Callable[[Server], None]] = []
-_CLIENT_GONE_HOOKS: list[Callable[[Server, Client], None]] = []
-
-
-def on_init(fn: Callable[[Server], None]) -> Callable[[Server], None]:
-    _INIT_HOOKS.append(fn)
-    return fn
-
-
-def on_start(fn: Callable[[Server], None]) -> Callable[[Server], None]:
-    _START_HOOKS.append(fn)
-    return fn
-
-
-def on_client_gone(fn: Callable[[Server, Client], None]) -> Callable[[Server, Client], None]:
-    _CLIENT_GONE_HOOKS.append(fn)
-    return fn
-
-
 def new_event_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop
@@ -451,8 +572,6 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 def run_server(config: Config) -> int:
     """Run in the foreground until SIGTERM/SIGINT/SHUTDOWN; the ``cachelab-server`` entry."""
-    import engine.commands  # noqa: F401 - fills the command table
-
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     server = Server(config)
@@ -481,8 +600,6 @@ class EmbeddedServer:
     """
 
     def __init__(self, **options: str | int) -> None:
-        import engine.commands  # noqa: F401 - fills the command table
-
         self.config = Config()
         opts = {k.replace("_", "-"): str(v) for k, v in options.items()}
         opts.setdefault("port", "0")
@@ -520,8 +637,7 @@ class EmbeddedServer:
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            self.server = Server(self.config)
-            self.server.check_dir = lambda: None  # type: ignore[method-assign]  # no chdir in a shared process
+            self.server = Server(self.config, chdir=False)  # no chdir in a shared process
             loop.run_until_complete(self.server.start())
         except BaseException as e:  # noqa: BLE001 - reported to the starting thread
             self._error = e

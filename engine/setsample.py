@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import random
 import sys
-from typing import Any
 
 from engine.objects import is_hashtable, sweep_hashtables
-from engine.server import on_init
 
-__all__ = ["SMALL", "MAX_CACHED", "SWEEP_BUDGET", "forget", "random_member", "sample", "choices", "sweep"]
+__all__ = ["SMALL", "MAX_CACHED", "SWEEP_BUDGET", "forget", "random_member", "sample", "choices", "sweep", "cron"]
 
 #: Entries of each side table looked at per cron tick.
 SWEEP_BUDGET = 64
@@ -67,14 +65,10 @@ def sweep(budget: int) -> int:
     return dropped
 
 
-def _cron(server: Any) -> None:
+def cron() -> None:
+    """The server cron's share: drop the member snapshots of sets that are gone."""
     sweep(SWEEP_BUDGET)
     sweep_hashtables(SWEEP_BUDGET)
-
-
-@on_init
-def _init(server: Any) -> None:
-    server.cron_hooks.append(_cron)
 
 
 def _members(s: set[bytes]) -> tuple[bytes, ...]:

@@ -19,8 +19,6 @@ import socket
 import ssl
 from typing import TYPE_CHECKING
 
-from engine.server import on_start
-
 if TYPE_CHECKING:
     from engine.server import Server
 
@@ -46,7 +44,6 @@ def make_context(cert_file: str, key_file: str, ca_file: str = "", auth_clients:
     return ctx
 
 
-@on_start
 def start_tls_listeners(server: Server) -> None:
     """Open ``tls-port`` on every ``bind`` address when it is set."""
     port = server.config["tls-port"]
@@ -74,4 +71,4 @@ def start_tls_listeners(server: Server) -> None:
 
         loop.create_task(serve())
         log.info("Ready to accept connections tls on %s:%d", host, port)
-    server.tls_port = port  # type: ignore[attr-defined]
+    server.tls_port = port

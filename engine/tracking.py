@@ -22,10 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.config import Param, register_param
 from engine.errors import SYNTAX, CommandError
 from engine.protocol import OK, Push, Reply
-from engine.server import on_client_gone, on_init
 from engine.table import key_positions, subcommand
 from engine.util import parse_int
 
@@ -33,10 +31,8 @@ if TYPE_CHECKING:
     from engine.client import Client
     from engine.server import Server
 
-__all__ = ["Tracking", "after_call", "invalidate_key", "client_tracking", "client_caching", "client_getredir",
+__all__ = ["Tracking", "TrackingState", "client_gone", "after_call", "invalidate_key", "client_tracking", "client_caching", "client_getredir",
            "client_trackinginfo"]
-
-register_param(Param("tracking-table-max-keys", "int", 1_000_000, minimum=0))
 
 CHANNEL = b"__redis__:invalidate"
 
@@ -58,7 +54,9 @@ class Tracking:
         self.broken = False
 
 
-class _State:
+class TrackingState:
+    """The server's invalidation table (tracking.c's TrackingTable and PrefixTable)."""
+
     __slots__ = ("clients", "table", "prefixes")
 
     def __init__(self) -> None:
@@ -67,29 +65,12 @@ class _State:
         self.prefixes: dict[bytes, set[int]] = {}  # BCAST prefix -> ids
 
 
-def _state(server: Server) -> _State:
-    return server.tracking_state  # type: ignore[attr-defined, no-any-return]
-
-
-@on_init
-def _init(server: Server) -> None:
-    server.tracking_state = _State()  # type: ignore[attr-defined]
-    server.tracking_clients = 0  # type: ignore[attr-defined]
-    server.expire_hooks.append(lambda db, key: invalidate_key(server, key, None))
-
-
-def _class_default() -> None:
-    """A server made before this module was imported reads "no tracking clients" from here."""
-    from engine.server import Server
-
-    Server.tracking_clients = 0  # type: ignore[attr-defined]
-
-
-_class_default()
+def _state(server: Server) -> TrackingState:
+    return server.tracking_state
 
 
 def _lookup(server: Server, client_id: int) -> Client | None:
-    conn = server.connections.get(client_id)  # type: ignore[attr-defined]
+    conn = server.connections.get(client_id)
     return conn.client if conn is not None else None
 
 
@@ -202,15 +183,15 @@ def _disable(server: Server, client: Client) -> None:
             ids.discard(client.id)
             if not ids:
                 del st.prefixes[p]
-    server.tracking_clients = len(st.clients)  # type: ignore[attr-defined]
+    server.tracking_clients = len(st.clients)
 
 
-@on_client_gone
-def _gone(server: Server, client: Client) -> None:
+def client_gone(server: Server, client: Client) -> None:
+    """A disconnected client's tracking state goes with it."""
     _disable(server, client)
 
 
-def _check_prefixes(st: _State, client: Client, prefixes: list[bytes]) -> None:
+def _check_prefixes(st: TrackingState, client: Client, prefixes: list[bytes]) -> None:
     """checkPrefixCollisionsOrReply."""
     own = client.tracking.prefixes if "tracking" in client.__dict__ else []  # type: ignore[attr-defined]
     for i, p in enumerate(prefixes):
@@ -290,7 +271,7 @@ def client_tracking(ctx: Client, mode: bytes, *opts: bytes) -> Reply:
         if bcast:
             for p in tr.prefixes:
                 st.prefixes.setdefault(p, set()).add(ctx.id)
-        server.tracking_clients = len(st.clients)  # type: ignore[attr-defined]
+        server.tracking_clients = len(st.clients)
         return OK
     if on == b"off":
         _disable(server, ctx)

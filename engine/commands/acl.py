@@ -1,8 +1,8 @@
 """ACL commands: ACL SETUSER|GETUSER|DELUSER|LIST|USERS|WHOAMI|CAT|LOG|DRYRUN|GENPASS|SAVE|LOAD|HELP.
 
 The users and the checks live in engine/acl.py; these handlers only parse arguments and shape
-replies as Redis 7.0's aclCommand (src/acl.c) does.  Loading this family installs the security
-mechanisms with it: engine/acl.py (users, requirepass, rename-command) and engine/tls.py (tls-port).
+replies as Redis 7.0's aclCommand (src/acl.c) does.  The server builds its :class:`ACL` in
+``Server.__init__``; this module only reads ``server.acl``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 
-import engine.tls  # noqa: F401 - registers the tls-port listener
 from engine.acl import ACL, CATEGORIES
 from engine.client import Client
 from engine.dispatch import resolve
@@ -27,7 +26,7 @@ _PLAIN = "noscript loading stale"
 
 
 def _acl(ctx: Client) -> ACL:
-    return ctx.server.acl  # type: ignore[attr-defined, no-any-return]
+    return ctx.server.acl
 
 
 def _text(b: bytes) -> str:

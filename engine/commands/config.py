@@ -126,12 +126,9 @@ def _restore(server: Any, config: Config, canon: str, text: str) -> None:
 @subcommand("config", "resetstat", arity=2, flags=_FLAGS, acl="@admin @slow @dangerous", group="server",
             since="2.0.0", summary="Reset the server's statistics", complexity="O(1)")
 def config_resetstat(ctx: Client) -> Reply:
-    server = ctx.server
-    server.stats.reset()
+    ctx.server.reset_stats()
     for cmd in COMMANDS.values():
         cmd.reset_stats()
-    for hook in getattr(server, "resetstat_hooks", ()):
-        hook(server)
     return OK
 
 

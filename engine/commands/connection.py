@@ -8,15 +8,14 @@ from engine.errors import (
     DB_INDEX_OUT_OF_RANGE,
     NOT_INTEGER,
     SYNTAX,
-    WRONGPASS,
     CommandError,
     NoAuthError,
     RedisError,
 )
 from engine.protocol import OK, PONG, Push, Reply, Status
-from engine.server import VERSION
 from engine.table import command
 from engine.util import parse_int
+from engine.version import VERSION
 
 __all__ = ["ping", "echo", "quit", "select", "hello", "auth", "reset", "authenticate"]
 
@@ -57,17 +56,8 @@ def select(ctx: Client, index: bytes) -> Reply:
 
 
 def authenticate(ctx: Client, username: bytes, password: bytes) -> None:
-    """Check a username/password pair (engine/acl.py replaces this when ACL users exist)."""
-    server = ctx.server
-    checker = getattr(server, "acl_authenticate", None)
-    if checker is not None:
-        checker(ctx, username, password)
-        return
-    required = server.config["requirepass"]
-    if username != b"default" or not required or password.decode("utf-8", "replace") != required:
-        raise RedisError(WRONGPASS)
-    ctx.authenticated = True
-    ctx.user = "default"
+    """Check a username/password pair against the server's ACL users (ACLAuthenticateUser)."""
+    ctx.server.acl.authenticate(ctx, username, password)
 
 
 @command("auth", arity=-2, flags="noscript loading stale fast no_auth allow_busy", acl="@connection",

@@ -11,15 +11,12 @@ from typing import Any
 
 from engine import hll
 from engine.client import Client
-from engine.config import Param, register_param
 from engine.errors import HLL_CORRUPTED, NOT_HLL, CommandError, RedisError
 from engine.objects import STRING, is_int_string
 from engine.protocol import OK, Reply, Status
 from engine.table import command
 
 __all__ = ["pfadd", "pfcount", "pfmerge", "pfdebug"]
-
-register_param(Param("hll-sparse-max-bytes", "memory", 3000, minimum=0))
 
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from engine import evict, latency, memory  # noqa: F401 - evict and latency register server hooks at import
+from engine import memory
 from engine.client import Client
 from engine.errors import NOT_INTEGER, SYNTAX, CommandError
 from engine.protocol import OK, Reply, Verbatim

@@ -12,7 +12,6 @@ from typing import Any
 
 from engine.blocking import NOT_READY, block, can_block
 from engine.client import Client
-from engine.config import Param, register_param
 from engine.errors import (
     BUSYGROUP,
     COUNT_NOT_POSITIVE,
@@ -54,8 +53,6 @@ __all__ = [
 
 STREAM: tuple[type, ...] = (Stream,)
 
-register_param(Param("stream-node-max-entries", "int", 100, minimum=0))
-register_param(Param("stream-node-max-bytes", "memory", 4096, minimum=0))
 
 NEEDS_KEY = ("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use "
              "the MKSTREAM option to create an empty stream automatically.")

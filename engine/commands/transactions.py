@@ -24,25 +24,7 @@ __all__ = ["multi", "exec_", "exec_abort", "discard", "watch", "unwatch", "unwat
 
 def unwatch_all(client: Client) -> None:
     """unwatchAllKeys: forget every watched key and the dirty flag."""
-    dbs = client.server.dbs
-    for db_id, key in client.watched:
-        watchers = dbs[db_id].watched.get(key)
-        if watchers is not None:
-            watchers.discard(client)
-            if not watchers:
-                del dbs[db_id].watched[key]
-    client.watched.clear()
-    client.dirty_cas = False
-    _expired_at_watch(client).clear()
-
-
-def _expired_at_watch(client: Client) -> set[tuple[int, bytes]]:
-    """Watched keys that were already logically expired when WATCHed (they do not abort)."""
-    s: set[tuple[int, bytes]] | None = getattr(client, "watch_expired", None)
-    if s is None:
-        s = set()
-        client.watch_expired = s  # type: ignore[attr-defined]
-    return s
+    client.unwatch_all()
 
 
 def _watched_key_expired(client: Client) -> bool:
@@ -50,7 +32,7 @@ def _watched_key_expired(client: Client) -> bool:
     if not client.watched:
         return False
     now = client.server.now_ms()
-    already = _expired_at_watch(client)
+    already = client.watch_expired
     dbs = client.server.dbs
     for db_id, key in client.watched:
         when = dbs[db_id].expires.get(key)
@@ -61,15 +43,8 @@ def _watched_key_expired(client: Client) -> bool:
 
 def exec_abort(client: Client, err: RedisError) -> RedisError:
     """execCommandAbort (multi.c): discard the transaction and answer EXECABORT with the reason."""
-    _discard_transaction(client)
+    client.discard_transaction()
     return RedisError(f"EXECABORT Transaction discarded because of: {err.reply_text()}")
-
-
-def _discard_transaction(client: Client) -> None:
-    client.multi = None
-    client.multi_error = False
-    client.flags.discard("multi")
-    unwatch_all(client)
 
 
 @command("multi", arity=1, flags="noscript loading stale fast allow_busy", acl="@transaction", group="transactions",
@@ -87,7 +62,7 @@ def multi(ctx: Client) -> Reply:
 def discard(ctx: Client) -> Reply:
     if ctx.multi is None:
         raise CommandError("ERR DISCARD without MULTI")
-    _discard_transaction(ctx)
+    ctx.discard_transaction()
     return OK
 
 
@@ -98,10 +73,10 @@ def exec_(ctx: Client) -> Reply:
     if queued is None:
         raise CommandError("ERR EXEC without MULTI")
     if ctx.multi_error:
-        _discard_transaction(ctx)
+        ctx.discard_transaction()
         raise ExecAbortError()
     if ctx.dirty_cas or _watched_key_expired(ctx):
-        _discard_transaction(ctx)
+        ctx.discard_transaction()
         return NULL_ARRAY
     server = ctx.server
     if server.maxmemory:
@@ -145,7 +120,7 @@ def watch(ctx: Client, *keys: bytes) -> Reply:
         db.watched.setdefault(key, set()).add(ctx)
         when = db.expires.get(key)
         if when is not None and when < now:
-            _expired_at_watch(ctx).add(entry)
+            ctx.watch_expired.add(entry)
     return OK
 
 

@@ -45,12 +45,15 @@ __all__ = [
     "PersistenceState",
     "aof_rewrite_background",
     "check_dir",
+    "data_dir",
     "cron",
     "images",
     "info_fields",
     "load_on_start",
     "on_shutdown",
     "propagate",
+    "propagate_command",
+    "EFFECTS_PROPAGATED",
     "rdb_save",
     "rdb_save_background",
     "save_rules",
@@ -150,7 +153,7 @@ def _yes(server: Any, name: str, default: str) -> bool:
     return _cfg(server, name, default).lower() in ("yes", "1", "true")
 
 
-def _dir(server: Any) -> Path:
+def data_dir(server: Any) -> Path:
     """``dir`` as an absolute path, resolved when first seen (before the server chdirs into
     it) and again whenever CONFIG SET changes it."""
     st = state(server)
@@ -162,7 +165,7 @@ def _dir(server: Any) -> Path:
 
 
 def _rdb_path(server: Any) -> Path:
-    return _dir(server) / _cfg(server, "dbfilename", "dump.rdb")
+    return data_dir(server) / _cfg(server, "dbfilename", "dump.rdb")
 
 
 def save_rules(server: Any) -> list[tuple[int, int]]:
@@ -216,7 +219,7 @@ def _install(server: Any, loaded: rdb.RdbLoadResult) -> None:
 
 def check_dir(server: Any) -> None:
     """Fail at start, not at the first save, when ``dir`` is missing or not writable."""
-    d = _dir(server)
+    d = data_dir(server)
     if not d.is_dir():
         raise PersistenceError(f"Can't chdir to '{d}': No such file or directory")
     probe = d / f"temp-probe-{os.getpid()}.tmp"
@@ -308,7 +311,7 @@ def _upgrade_single_file_aof(server: Any, f: aof.AppendOnlyFile) -> None:
     The file moves into ``appenddirname`` under its own name and becomes the base (it may
     hold an RDB preamble followed by commands, which the loader reads), as Redis 7 does.
     """
-    old = _dir(server) / f.appendfilename
+    old = data_dir(server) / f.appendfilename
     if (f.dir / f.manifest_name).exists() or not old.is_file():
         return
     log.info("Creating AOF base file %s on server start (upgrade from a single-file AOF)", f.appendfilename)
@@ -317,12 +320,12 @@ def _upgrade_single_file_aof(server: Any, f: aof.AppendOnlyFile) -> None:
         base=aof.AofFileInfo(f.appendfilename, 1, aof.TYPE_BASE), curr_base_seq=1
     )
     f.persist_manifest()
-    rdb.fsync_dir(_dir(server))
+    rdb.fsync_dir(data_dir(server))
 
 
 def _new_aof_file(server: Any) -> aof.AppendOnlyFile:
     return aof.AppendOnlyFile(
-        _dir(server),
+        data_dir(server),
         appendfilename=_cfg(server, "appendfilename", "appendonly.aof"),
         appenddirname=_cfg(server, "appenddirname", "appendonlydir"),
         appendfsync=_cfg(server, "appendfsync", "everysec").lower(),
@@ -349,6 +352,31 @@ def propagate(server: Any, db_id: int, argv: list[bytes]) -> None:
         server.aof_fsync_due = f  # the connection fsyncs before sending the next reply
     if f.last_write_status_ok != ok:
         disk_error(server)
+
+
+#: Commands that run other commands through ``dispatch.call`` (EXEC, scripts, functions):
+#: their inner writes reach the AOF one by one, as Redis 7's effects replication, so the
+#: outer command itself must not be appended again (it would apply twice on reload).
+EFFECTS_PROPAGATED = frozenset(
+    (b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro")
+)
+
+
+def propagate_command(server: Any, db_id: int, argv: list[bytes], also: list[list[bytes]] | None) -> None:
+    """After a command that changed the dataset: append it to the AOF (call() -> propagateNow).
+
+    A command whose effect is not reproduced by replaying its arguments (SPOP, INCRBYFLOAT,
+    a served BLPOP) hands ``also``, the commands to append instead, as Redis's
+    ``alsoPropagate`` / ``rewriteClientCommandVector``.  EXEC and scripts are not appended
+    themselves (see :data:`EFFECTS_PROPAGATED`).
+    """
+    if state(server).aof_file is None or argv[0].lower() in EFFECTS_PROPAGATED:
+        return
+    if also is None:
+        propagate(server, db_id, argv)
+    else:
+        for a in also:
+            propagate(server, db_id, list(a))
 
 
 def set_appendonly(server: Any, on: bool) -> None:
@@ -552,7 +580,7 @@ def _kill_child(server: Any, st: PersistenceState) -> None:
         target.finish_rewrite(target.temp_rewrite_path(pid), ok=False)
     else:
         with contextlib.suppress(OSError):
-            (_dir(server) / f"temp-{pid}.rdb").unlink()
+            (data_dir(server) / f"temp-{pid}.rdb").unlink()
 
 
 def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
@@ -570,7 +598,7 @@ def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
         else:
             st.lastbgsave_ok = False
             with contextlib.suppress(OSError):
-                (_dir(server) / f"temp-{pid}.rdb").unlink()
+                (data_dir(server) / f"temp-{pid}.rdb").unlink()
             log.warning("Background saving error")
         st.rdb_last_bgsave_time_sec = elapsed
         disk_error(server)

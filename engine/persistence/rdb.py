@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 from engine.objects import ZSet
 from engine.persistence import intset, listpack, lzf, ziplist
 from engine.persistence.crc64 import crc64
+from engine.persistence.rdb_length import encode_length
 from engine.streamtype import Stream
 
 __all__ = [
@@ -168,15 +169,7 @@ class RdbLoadResult:
 # Writing
 
 
-def _len_bytes(n: int) -> bytes:
-    """rdbSaveLen: 6-bit, 14-bit, 32-bit big-endian or 64-bit big-endian length."""
-    if n < 64:
-        return bytes((n,))
-    if n < 16384:
-        return bytes((0x40 | (n >> 8), n & 0xFF))
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + struct.pack(">I", n)
-    return b"\x81" + struct.pack(">Q", n)
+_len_bytes = encode_length  # rdbSaveLen (engine/persistence/rdb_length.py)
 
 
 def _int_encoding(s: bytes) -> bytes | None:

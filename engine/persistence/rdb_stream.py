@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from sortedcontainers import SortedDict
 
 from engine.persistence import listpack
+from engine.persistence.rdb_length import encode_length
 from engine.streamtype import NACK, U64, Consumer, Group, Node, Stream, StreamID
 
 if TYPE_CHECKING:
@@ -44,9 +45,7 @@ def _raw_id(sid: StreamID) -> bytes:
 
 
 def _len(n: int) -> bytes:
-    from engine.persistence.rdb import _len_bytes
-
-    return _len_bytes(n & U64)
+    return encode_length(n & U64)
 
 
 def _node_listpack(master: StreamID, entries: list[tuple[StreamID, list[bytes]]]) -> bytes:

@@ -84,4 +84,4 @@ def test_probes(srv: EmbeddedServer) -> None:
 def test_metrics_port_off_by_default() -> None:
     with EmbeddedServer() as s:
         assert s.server is not None
-        assert "metrics_http" not in s.server.__dict__
+        assert s.server.metrics_http is None

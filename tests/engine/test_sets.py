@@ -10,6 +10,7 @@ import redis
 import redis.asyncio as aredis
 
 from engine.server import EmbeddedServer
+from tests.engine.conftest import aof_commands
 from tests.engine.test_lists import assert_same_events
 from tests.support.redis_real import RealRedis
 
@@ -69,24 +70,15 @@ def test_encoding(r: redis.Redis) -> None:
     assert r.object("encoding", "mixed") == b"hashtable"
 
 
-def test_spop_propagates_as_srem(srv: EmbeddedServer, r: redis.Redis) -> None:
-    """What SPOP hands to the AOF hook is SREM of the members it popped (or DEL)."""
-    seen: list[list[bytes]] = []
-    server = srv.server
-    assert server is not None
-
-    def hook(client: object, cmd: object, argv: list[bytes]) -> None:
-        seen.append(list(getattr(client, "also_propagate", [argv])[0]))
-
-    server.propagate_hooks.insert(0, hook)
-    try:
+def test_spop_propagates_as_srem() -> None:
+    """What SPOP appends to the AOF is SREM of the members it popped (or DEL)."""
+    with EmbeddedServer(appendonly="yes", appendfsync="always") as srv:
+        r = redis.Redis(port=srv.port)
         r.sadd("s", "a", "b", "c")
         popped = r.spop("s")
         r.spop("s", 5)
-    finally:
-        server.propagate_hooks.remove(hook)
-    assert seen[1] == [b"SREM", b"s", popped]
-    assert seen[2] == [b"DEL", b"s"]
+        r.close()
+        assert aof_commands(srv) == [[b"SADD", b"s", b"a", b"b", b"c"], [b"SREM", b"s", popped], [b"DEL", b"s"]]
 
 
 def test_asyncio_client(srv: EmbeddedServer) -> None:

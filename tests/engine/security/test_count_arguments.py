@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from engine.server import EmbeddedServer
+from engine import memory
+from engine.server import EmbeddedServer, Server
 from tests.support.redis_real import RealRedis
 
 EDGES = [b"-9223372036854770000", b"9223372036854775807", b"-9223372036854775808", b"-9223372036854775809",
@@ -94,20 +95,23 @@ def test_zrandmember_huge_negative_withscores_is_refused(engine: EmbeddedServer)
     assert r.ping()
 
 
-def test_cron_survives_inf_score_and_a_failing_job(engine: EmbeddedServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_cron_survives_inf_score_and_a_failing_job(engine: EmbeddedServer, caplog: pytest.LogCaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A zset holding an infinite score crashed the memory cron each tick (OverflowError); a job
-    that raises is reported once and the jobs after it (here expiry) keep running."""
-    server = engine.server
+    that raises is reported once and the other jobs (here expiry) keep running.  The failure is
+    injected into the real memory cron: it runs, then raises."""
     calls = []
+    memory_cron = memory.cron
 
-    def broken(_srv: object) -> None:
+    def broken(server: Server) -> None:
+        memory_cron(server)
         calls.append(1)
         raise RuntimeError("boom")
 
     r = redis.Redis(port=engine.port, socket_timeout=10)
     r.flushall()
     r.zadd("infz", {"a": float("inf"), "b": float("-inf")})
-    server.cron_hooks.insert(0, broken)
+    monkeypatch.setattr(memory, "cron", broken)
     try:
         with caplog.at_level(logging.ERROR, logger="engine"):
             r.set("short", "v", px=50)
@@ -121,7 +125,7 @@ def test_cron_survives_inf_score_and_a_failing_job(engine: EmbeddedServer, caplo
         assert len(reports) == 1
         assert not [rec for rec in caplog.records if "OverflowError" in (rec.exc_text or "")]
     finally:
-        server.cron_hooks.remove(broken)
+        monkeypatch.undo()
     assert r.memory_usage("infz") is not None
 
 
