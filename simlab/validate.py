@@ -256,7 +256,8 @@ def _rate(sc: Scenario) -> float:
 
 def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 400.0, duration_s: float = 3.0,
                   workers: int = 2, connections: int = 16, seed: int = 0,
-                  cpus: tuple[int, ...] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+                  cpus: tuple[int, ...] | None = None,
+                  spin: bool = False) -> tuple[dict[str, Any], dict[str, float]]:
     """The round trip the load generator adds: its latency for single GETs at a low rate,
     less GET's service time. Returns (empirical distribution in ms, percentiles in us)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77]))
@@ -270,7 +271,7 @@ def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 40
     plan = LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
                     [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
                     [2.0], [None])
-    res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus)
+    res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus, spin=spin)
     r = res.rows
     ok = np.isfinite(r["done"])
     lat_us = (r["done"][ok] - r["t"][ok]) * 1e6
@@ -294,13 +295,13 @@ def _server_cpu(target: Target) -> tuple[float, float]:
 
 
 def _saturation(vsc: Scenario, target: Target, *, seconds: float, workers: int, connections: int,
-                seed: int, cpus: tuple[int, ...] | None = None) -> tuple[float, float, LoadResult]:
+                seed: int, cpus: tuple[int, ...] | None = None, spin: bool = False) -> tuple[float, float, LoadResult]:
     """Closed-loop throughput of the workload and the server's CPU share meanwhile."""
     big = validation_scenario_like(vsc, rate=60_000.0, duration_s=seconds)
     plan = plan_from_scenario(big, duration_s=seconds, seed=seed, warmup_s=0.0)
     cpu0, t0 = _server_cpu(target)
     res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
-                   concurrency=workers * connections * 2, max_seconds=seconds, cpus=cpus)
+                   concurrency=workers * connections * 2, max_seconds=seconds, cpus=cpus, spin=spin)
     cpu1, t1 = _server_cpu(target)
     busy = (cpu1 - cpu0) / max(1e-9, t1 - t0 - 0.3)  # less the workers' start-up before t0
     return res.achieved_rps, busy, res
@@ -395,6 +396,7 @@ def validate(
     pin: bool = True,
     server_pid: int | None = None,
     batching: bool = True,
+    spin: bool | None = None,
 ) -> Validation:
     """Predict and measure ``scenario`` on ``target`` (module docstring). ``quick`` takes three
     load points of 5 s (about 40 s in all); otherwise nine of 10 s.
@@ -406,7 +408,11 @@ def validate(
 
     ``batching`` (default) gives the prediction at each load point the service time the
     server pays at its predicted busy fraction (:func:`predicted_busy`); False keeps the
-    pipelined CPU per call at every load, the lone wake-up in the round trip."""
+    pipelined CPU per call at every load, the lone wake-up in the round trip.
+
+    ``spin`` (default: when pinned) has the generator's worker poll its sockets instead of
+    sleeping in the kernel, on the CPU it has to itself: no wake-up delay on its sends or on
+    the replies it reads (:class:`simlab.load.worker._SpinSelector`)."""
     t_start = time.perf_counter()
     say = progress or (lambda _m: None)
     if fractions is None:
@@ -453,10 +459,12 @@ def validate(
             say(f"calibrating {tgt.label}")
             cal = calibrate(tgt, requests=400 if quick else 1500, max_seconds=15 if quick else 45)
         gen_cpus = pinning.generator if pinning else None
+        spin = pinning is not None if spin is None else (spin and pinning is not None)
         if pinning is not None:
             workers = max(1, min(workers, len(pinning.generator)))
             say(f"{pinning.describe()} ({workers} worker{'s' if workers > 1 else ''})")
-        pin_text = (f"{pinning.describe()}, {workers} generator worker{'s' if workers > 1 else ''}" if pinning
+        pin_text = (f"{pinning.describe()}, {workers} generator worker{'s' if workers > 1 else ''}"
+                    f"{' (polling, not sleeping)' if spin else ''}" if pinning
                     else f"not pinned: server and {workers} generator worker{'s' if workers > 1 else ''} "
                          "placed by the scheduler")
         value_bytes = mean_of(scenario.keyspace.value_size_bytes)
@@ -471,11 +479,12 @@ def validate(
                                            predicted_busy(rtt_rate, g_p, g_s))["GET"]["mean"]
         say("measuring the generator's round trip")
         rtt_dist, rtt_pct = generator_rtt(tgt, get_us, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0,
-                                          workers=workers, connections=connections, seed=seed, cpus=gen_cpus)
+                                          workers=workers, connections=connections, seed=seed, cpus=gen_cpus,
+                                          spin=spin)
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
         say("finding the saturation throughput (closed loop)")
         sat_rps, busy, sat_run = _saturation(vsc, tgt, seconds=3.0 if quick else 5.0, workers=workers,
-                                             connections=connections, seed=seed, cpus=gen_cpus)
+                                             connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
         gen_busy = sat_run.generator_cpu_busy
         generator_bound = busy < _SERVER_BOUND_CPU
         pred_cap = _predicted_capacity(vsc, seed)
@@ -516,7 +525,7 @@ def validate(
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
-            meas = run_load(plan, tgt, workers=workers, connections=connections, cpus=gen_cpus)
+            meas = run_load(plan, tgt, workers=workers, connections=connections, cpus=gen_cpus, spin=spin)
             ev1 = _evicted(tgt)
             loads.append(meas)
             row = _row(frac, offered, pred, meas)

@@ -80,6 +80,8 @@ class LoadResult:
     generator_cpu_us_per_request: float = float("nan")
     #: the CPUs the workers were pinned to (empty: not pinned, the scheduler placed them)
     pinned_cpus: tuple[int, ...] = ()
+    #: CPU seconds the workers spent polling with nothing ready (``spin``; left out of the CPU figures)
+    generator_poll_idle_s: float = 0.0
 
     @property
     def valid(self) -> bool:
@@ -155,6 +157,7 @@ def run_load(
     cleanup: bool = True,
     on_start: Callable[[float], None] | None = None,
     cpus: tuple[int, ...] | list[int] | None = None,
+    spin: bool = False,
 ) -> LoadResult:
     """Send ``plan`` to ``target`` and measure.
 
@@ -165,7 +168,8 @@ def run_load(
     afterwards unless ``cleanup`` is False. ``on_start`` is called with the run's start
     instant (``time.monotonic()`` clock) once the workers have it (fault injection times from it).
     ``cpus`` pins every worker to those CPUs (:mod:`simlab.load.affinity`); the result's
-    ``pinned`` says which.
+    ``pinned`` says which. ``spin`` makes each worker poll instead of sleeping in the kernel
+    (no wake-up delay on sends or replies; a full CPU per worker): for pinned workers only.
     """
     if mode not in ("open", "closed"):
         raise ValueError(f"mode must be 'open' or 'closed', not {mode!r}")
@@ -180,6 +184,7 @@ def run_load(
         "timeout_s": plan.timeout_s, "rate_limits": plan.rate_limits,
         "max_value_bytes": int(plan.rows["vsize"].max(initial=1)),
         "cpus": list(cpus) if cpus else None,
+        "spin": bool(spin),
     }
     parts = [np.arange(w, n, workers) for w in range(workers)]
     procs: list[subprocess.Popen[bytes]] = []
@@ -233,6 +238,7 @@ def run_load(
     res = _assemble(plan, target, results, parts, mode=mode, workers=workers, connections=connections,
                     wall_s=time.perf_counter() - t_wall)
     res.pinned_cpus = tuple(sorted({c for r in results for c in r.get("cpus", [])}))
+    res.generator_poll_idle_s = float(sum(r.get("poll_idle_s", 0.0) for r in results))
     return res
 
 

@@ -68,7 +68,7 @@ class GeneratorCheck:
 def _try(url: str, rate: float, seconds: float, workers: int, connections: int,
          cpus: tuple[int, ...] | None = None) -> LoadResult:
     return run_load(get_plan(rate, seconds), parse_target(url), workers=workers, connections=connections,
-                    cleanup=False, max_seconds=seconds + 5, cpus=cpus)
+                    cleanup=False, max_seconds=seconds + 5, cpus=cpus, spin=cpus is not None)
 
 
 def check_generator(*, workers: int = 2, connections: int = 16, seconds: float = 2.0, start_rps: float = 8000,
@@ -77,7 +77,8 @@ def check_generator(*, workers: int = 2, connections: int = 16, seconds: float =
     """Ceiling and added latency of the generator on this machine (module docstring).
     Bounded: at most log2(max/start) + 1 + ``bisect_steps`` runs of ``seconds`` each.
     ``pin`` puts the instant-reply server on one CPU and the workers (at most one per
-    remaining CPU) on the others, as :func:`simlab.validate.validate` does (Linux, 2+ CPUs)."""
+    remaining CPU) on the others, polling instead of sleeping, as :func:`simlab.validate.validate`
+    does (Linux, 2+ CPUs)."""
     attempts: list[dict[str, Any]] = []
     pinning: Pinning | None = split() if pin else None
     cpus = pinning.generator if pinning else None
@@ -114,5 +115,5 @@ def check_generator(*, workers: int = 2, connections: int = 16, seconds: float =
     return GeneratorCheck(workers=workers, connections=connections, ceiling_rps=lo, attempts=attempts,
                           latency_rate_rps=latency_rps, added_latency_ms=dict(lat.percentiles_ms),
                           cpu_us_per_request={a["intended_rps"]: a["cpu_us_per_request"] for a in attempts},
-                          pinning=pinning.describe().replace("server", "instant-reply server") if pinning
-                          else "not pinned")
+                          pinning=pinning.describe().replace("server", "instant-reply server") + " (polling)"
+                          if pinning else "not pinned")
