@@ -25,7 +25,8 @@ so ``used_memory`` is a *model* of Redis's allocations on 64-bit Linux with jema
 
 ``used_memory`` = :data:`USED_MEMORY_STARTUP_BYTES` (an idle redis-server 7.0.15, measured) +
 :data:`CLIENT_BYTES` per connection + 24 688 B per command that has a latency histogram
-(engine/latency.py; Redis allocates one per command on first call) + the dicts' bucket
+(engine/latency.py; Redis allocates one per command on first call, and none for a command
+7.0 lacks, such as CLIENT SETINFO, which it refuses) + the dicts' bucket
 arrays + the per-key sum.  The model
 is within a few percent of redis-server on the same data (tests/engine/test_memory.py checks
 25 % for strings, hashes, lists, sets and sorted sets and records the measured gaps).
@@ -47,8 +48,12 @@ from engine.latency import HISTOGRAM_BYTES
 from engine.objects import ZSet, is_hashtable
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from engine.config import Config
     from engine.db import Database
     from engine.server import Server
+    from engine.table import Command
 
 __all__ = [
     "USED_MEMORY_STARTUP_BYTES",
@@ -178,7 +183,7 @@ class _Limits:
 
     __slots__ = ("hash_entries", "hash_value", "set_intset", "zset_entries", "zset_value")
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.hash_entries = config["hash-max-listpack-entries"]
         self.hash_value = config["hash-max-listpack-value"]
         self.set_intset = config["set-max-intset-entries"]
@@ -283,7 +288,8 @@ class MemoryState:
     """Per-server totals: the cached per-key estimates, their sum, and each database's
     bucket arrays (updated when its keys change), so a check under maxmemory is O(writes)."""
 
-    __slots__ = ("sizes", "dataset_bytes", "peak_bytes", "tables", "tables_bytes", "shapes", "limits", "active")
+    __slots__ = ("sizes", "dataset_bytes", "peak_bytes", "tables", "tables_bytes", "shapes", "limits", "active",
+                 "hists_seen", "hists_70")
 
     def __init__(self, n_dbs: int) -> None:
         self.sizes: list[dict[bytes, int]] = [{} for _ in range(n_dbs)]
@@ -296,6 +302,10 @@ class MemoryState:
         # Databases refresh() visits: those holding keys, recomputed by the cron; a write
         # under maxmemory adds its client's database first (engine/evict.py).
         self.active: list[Database] = []
+        # Latency histograms counted (see _histograms_70): the count of server.latency.hists
+        # last looked at, and how many of those Redis 7.0 would hold.
+        self.hists_seen = 0
+        self.hists_70 = 0
 
 
 def state(server: Server) -> MemoryState:
@@ -351,8 +361,26 @@ def _refresh_db(server: Server, st: MemoryState, db: Database, budget: int | Non
 def overhead_bytes(server: Server) -> int:
     """Startup memory, client structures, latency histograms and the dicts' bucket arrays."""
     st = server.memory
-    histograms = HISTOGRAM_BYTES * len(server.latency.hists)
+    histograms = HISTOGRAM_BYTES * _histograms_70(st, server.latency.hists)
     return USED_MEMORY_STARTUP_BYTES + CLIENT_BYTES * len(server.connections) + st.tables_bytes + histograms
+
+
+def _histograms_70(st: MemoryState, hists: Collection[Command]) -> int:
+    """How many of the engine's latency histograms Redis 7.0 would hold.  A command the engine
+    takes from a later Redis (CLIENT SETINFO, 7.2, which redis-py sends on every connect) is
+    refused by 7.0 before ``call()``, so it allocates no histogram there; counting ours would
+    put 24,688 B (about 140 small keys) into used_memory that redis-server does not have."""
+    n = len(hists)
+    # Histograms are only added one at a time or all cleared (CONFIG RESETSTAT), so a change of
+    # count says when to look again; the scan is O(commands run), not paid per write.
+    if n != st.hists_seen:
+        st.hists_seen = n
+        st.hists_70 = sum(1 for cmd in hists if _since_tuple(cmd.since) < (7, 1))
+    return st.hists_70
+
+
+def _since_tuple(since: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in since.split(".") if part.isdigit())
 
 
 def used_memory(server: Server, full: bool = True) -> int:

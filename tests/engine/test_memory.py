@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 import redis
+from redis.driver_info import DriverInfo
 
 from engine import memory
+from engine.latency import HISTOGRAM_BYTES
 from engine.server import EmbeddedServer
 from engine.table import COMMANDS
 from tests.support.redis_real import RealRedis
@@ -150,6 +152,30 @@ def test_incremental_estimate_tracks_in_place_writes(engine_srv: EmbeddedServer)
         assert _used(r, engine_srv) > small + 20_000
     r.flushall()
     assert _used(r, engine_srv) == base
+
+
+@pytest.mark.redis_server
+def test_later_redis_commands_hold_no_histogram(redis_real_shared: RealRedis) -> None:
+    """CLIENT SETINFO is Redis 7.2's (redis-py sends it on every connect): redis-server 7.0
+    refuses it before ``call()`` and allocates no latency histogram for it.  The engine answers
+    it and keeps a histogram, but must not count one into used_memory: 24,688 B is about 140
+    small keys under a memory limit (tests/differential/test_eviction_vs_redis.py)."""
+    bare = DriverInfo(name=None, lib_version=None)  # no SETINFO on connect
+    real = redis.Redis(port=redis_real_shared.port, driver_info=bare)
+    with pytest.raises(redis.ResponseError):
+        real.execute_command("CLIENT", "SETINFO", "LIB-NAME", "probe")
+    assert "latency_percentiles_usec_client|setinfo" not in real.info("latencystats")
+    with EmbeddedServer() as srv:  # a fresh server: no client has sent SETINFO to it yet
+        e = redis.Redis(port=srv.port, driver_info=bare)
+        e.ping()
+        before = _used(e, srv)
+        assert e.execute_command("CLIENT", "SETINFO", "LIB-NAME", "probe") == b"OK"
+        after = _used(e, srv)
+        assert "latency_percentiles_usec_client|setinfo" in e.info("latencystats")
+        mid = _used(e, srv)  # INFO's histogram now counted
+        e.execute_command("DBSIZE")
+        assert _used(e, srv) == mid + HISTOGRAM_BYTES  # a 7.0 command's is counted
+    assert after == before
 
 
 def test_memory_subcommands(engine_srv: EmbeddedServer) -> None:
