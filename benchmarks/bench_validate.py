@@ -1,6 +1,6 @@
 """`simlab validate` on the default scenario: how long it takes and how well it agrees.
 
-    python benchmarks/bench_validate.py [--quick] [--no-pin] [--target URL] [--out DIR]
+    python benchmarks/bench_validate.py [--quick] [--no-pin] [--redis | --target URL] [--out DIR]
 
 Runs the full validation (nine load points, 10 % to 90 % of saturation) against the engine in
 a child process (or --target), prints the wall time (target: under 3 minutes on this 2-core
@@ -11,14 +11,20 @@ shared machine, latency agreement is only as good as the scheduler lets it be.
 By default the engine is pinned to one CPU and the generator's worker to the other (as
 `simlab validate` does); ``--no-pin`` runs them unpinned, two workers, for comparison. The
 verdict is `simlab validate`'s: agrees (exit 0), disagrees (1), not shown (5: a load point up
-to 70 % was an invalid run); this script exits with the same code.
+to 70 % was an invalid run); this script exits with the same code. ``--redis`` starts a real
+redis-server (persistence off, a free loopback port, pinned like the engine, stopped by PID)
+and validates against it instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +35,30 @@ from simlab.scenario import load_scenario  # noqa: E402
 from simlab.validate import validate  # noqa: E402
 
 
+def _start_redis(options: list[str]) -> tuple[subprocess.Popen[bytes], str, str]:
+    """redis-server on a free loopback port, persistence off, with ``options`` (the scenario's
+    maxmemory, as the engine gets them); (process, URL, its directory)."""
+    import redis
+
+    from simlab.load.target import free_port
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        sys.exit("bench_validate: --redis needs redis-server on PATH (apt-get install redis-server)")
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="bench-validate-redis-")
+    p = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                          "--dir", d, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        try:
+            redis.Redis(port=port, socket_timeout=1).ping()
+            return p, f"redis://127.0.0.1:{port}", d
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    os.kill(p.pid, signal.SIGKILL)
+    sys.exit("bench_validate: redis-server did not start")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -36,11 +66,28 @@ def main() -> None:
     ap.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
     ap.add_argument("--out", default="/tmp/bench_validate")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="leave CPU placement to the scheduler")
+    ap.add_argument("--redis", action="store_true", help="validate against a real redis-server started here")
     a = ap.parse_args()
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    v = validate(load_scenario(a.scenario), a.target, quick=a.quick, pin=a.pin,
-                 progress=lambda m: print(f"  {m}", file=sys.stderr))
+    server: subprocess.Popen[bytes] | None = None
+    target, server_pid, rdir = a.target, None, None
+    sc = load_scenario(a.scenario)
+    if a.redis:
+        c = sc.cache
+        opts = ([] if not c.maxmemory_bytes else
+                ["--maxmemory", str(c.maxmemory_bytes), "--maxmemory-policy", str(c.maxmemory_policy),
+                 "--maxmemory-samples", str(c.maxmemory_samples)])
+        server, target, rdir = _start_redis(opts)
+        server_pid = server.pid
+    try:
+        v = validate(sc, target, quick=a.quick, pin=a.pin, server_pid=server_pid,
+                     progress=lambda m: print(f"  {m}", file=sys.stderr))
+    finally:
+        if server is not None:
+            os.kill(server.pid, signal.SIGTERM)
+            server.wait(10)
+            shutil.rmtree(rdir or "", ignore_errors=True)
     wall = time.perf_counter() - t0
     v.save(a.out)
     cols = ["fraction", "offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "err_p50",
