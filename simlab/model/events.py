@@ -43,13 +43,17 @@ __all__ = ["run_events"]
 class _PoolState:
     """One client pool while a plan runs: connections open and in use, commands waiting."""
 
-    __slots__ = ("busy", "open", "waiting", "releases")
+    __slots__ = ("busy", "open", "waiting", "rel", "wake")
 
     def __init__(self, open_: int = 0) -> None:
-        self.busy = 0
+        self.busy = 0  # connections held, including those whose release time is in `rel`
         self.open = open_
         self.waiting: deque[list] = deque()  # [attempt, stage, asked at, still waiting]
-        self.releases: list[float] = []  # release times (carried to the next chunk)
+        # known release times not yet applied (a heap): applied lazily by the next ask while
+        # nobody waits, or by a wake-up event at the earliest one while someone does, so an
+        # idle pool costs no event per release
+        self.rel: list[float] = []
+        self.wake = float("inf")  # time of the wake-up event scheduled, inf: none
 
 
 def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state: Any = None,
@@ -167,6 +171,13 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         """The application asks pool pid for a connection for stage k of attempt i."""
         ps = pst[pid]
         P_ASK[i * 3 + k] = now
+        while ps.waiting and not ps.waiting[0][3]:
+            ps.waiting.popleft()  # gave up already
+        if not ps.waiting:
+            rel = ps.rel
+            while rel and rel[0] <= now:
+                heapq.heappop(rel)
+                ps.busy -= 1
         if ps.busy < ps.open:
             ps.busy += 1
             grant(i, k, now)
@@ -186,6 +197,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         else:
             w = [i, k, now, True]
             ps.waiting.append(w)
+            if ps.rel and ps.rel[0] < ps.wake:
+                ps.wake = max(ps.rel[0], now)
+                schedule_at(ps.wake, on_wake, pid)
             to = pools[pid].timeout_s
             if to < float("inf"):
                 schedule_at(now + to, on_give_up, (w, pid))
@@ -223,20 +237,37 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         at(now + lead, i, k)
 
     def release(pid: int, t: float) -> None:
-        schedule_at(t, on_release, pid)
-        pst[pid].releases.append(t)
+        ps = pst[pid]
+        heapq.heappush(ps.rel, t)
+        if ps.waiting and t < ps.wake:
+            ps.wake = t
+            schedule_at(t, on_wake, pid)
 
-    def on_release(ev: Event) -> None:
+    def on_wake(ev: Event) -> None:
+        """Releases due now, while commands wait: each connection goes to the first command
+        still waiting (FIFO), or back to the pool."""
         pid: Any = ev.value
         ps = pst[pid]
         now = env.now
-        while ps.waiting:
-            w = ps.waiting.popleft()
-            if w[3]:
+        if now != ps.wake:
+            return  # superseded by an earlier wake-up, which rescheduled
+        ps.wake = float("inf")
+        rel = ps.rel
+        while rel and rel[0] <= now:
+            heapq.heappop(rel)
+            while ps.waiting and not ps.waiting[0][3]:
+                ps.waiting.popleft()
+            if ps.waiting:
+                w = ps.waiting.popleft()
                 w[3] = False
                 grant(w[0], w[1], now)
-                return
-        ps.busy -= 1
+            else:
+                ps.busy -= 1
+        while ps.waiting and not ps.waiting[0][3]:
+            ps.waiting.popleft()
+        if ps.waiting and rel:
+            ps.wake = rel[0]
+            schedule_at(ps.wake, on_wake, pid)
 
     def done(i: int, k: int, t: float) -> None:
         """Stage k of attempt i is over at the instance at t: its connection comes back with
@@ -351,17 +382,17 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     peek = env.peek
     if carried:
         # connections still held by the previous chunk's commands come back when they are due
-        for pid, (ps, (_open, due)) in enumerate(zip(pst, carried, strict=True)):
+        for ps, (_open, due) in zip(pst, carried, strict=True):
             for t in due:
                 ps.busy += 1
-                schedule_at(t, on_release, pid)
+                heapq.heappush(ps.rel, t)
     feed()
     env.run()
     if state is not None:
         state.free = free
         if has_pool:
             end = float(plan.t0.max(initial=0.0))
-            state.pools = [(ps.open, [t for t in ps.releases if t > end]) for ps in pst]
+            state.pools = [(ps.open, [t for t in ps.rel if t > end]) for ps in pst]
     m = len(t0)
     att.spawn(np.empty(0, np.int64), np.empty(0))
     att.t0 = np.asarray(t0)
