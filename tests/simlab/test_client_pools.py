@@ -163,3 +163,29 @@ def test_vector_solver_refuses_pools() -> None:
     sc = scenario_from_dict(_pooled(10.0, {"max_connections": 4}))
     with pytest.raises(ScenarioError, match="run.model.*client connection pools"):
         choose_solver(sc, "vector")
+
+
+def test_shipped_client_pool_scenario_turns_a_blip_into_pool_timeouts() -> None:
+    """data/scenarios/client-pool.yaml, shortened (blip at 60 s for 30 s, 90 s run): 3 pods x
+    4 connections carry ~2,300 commands/s (offered ~0.06 per pool); the +10 ms blip makes each
+    command hold its connection 10 ms longer (~7.9 busy per pool on 4), so in minute 1 a large
+    share of requests fail with `pool_timeout` (over 20 %: the blip is half the minute and
+    half of the commands in it time out), and none before it (0.1 %: the scenario's own
+    0.02 % of upstream errors). With 16 connections per pod the blip costs no error."""
+    from simlab.paths import SCENARIOS_DIR
+    from simlab.scenario import load_scenario
+
+    d = load_scenario(SCENARIOS_DIR / "client-pool.yaml").model_dump(mode="json")
+    d["faults"] = [{"kind": "blip", "at_s": 60, "duration_s": 30, "extra_latency_ms": 10}]
+    d["run"].update(duration_s=90, warmup_s=0)
+    r = simulate(scenario_from_dict(d))
+    ts = r.timeseries.set_index("minute")
+    assert ts.loc[0, "errors"] / ts.loc[0, "requests"] < 0.001
+    assert ts.loc[1, "errors"] / ts.loc[1, "requests"] > 0.2
+    causes = dict(zip(r.errors["cause"], r.errors["requests"], strict=True))
+    assert causes["pool_timeout"] > 0.9 * ts.loc[1, "errors"]
+    d["network"]["app_pool"]["max_connections"] = 16
+    d["faults"][0]["at_s"] = 0
+    d["run"]["duration_s"] = 30
+    r16 = simulate(scenario_from_dict(d))
+    assert dict(zip(r16.errors["cause"], r16.errors["requests"], strict=True))["pool_timeout"] == 0
