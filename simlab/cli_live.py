@@ -126,7 +126,9 @@ def validate(
     owned: bool = typer.Option(False, "--owned", help="the target is yours: allow a non-loopback address"),
     as_json: bool = typer.Option(False, "--json", help="print the validation as one JSON document"),
     pin: bool = typer.Option(True, "--pin/--no-pin", help="pin the engine to one CPU and the load generator "
-                             "to the others (Linux, 2+ CPUs; a --target server is never pinned)"),
+                             "to the others (Linux, 2+ CPUs; a --target server only with --server-pid)"),
+    server_pid: int | None = typer.Option(None, "--server-pid", min=1, help="PID of the local --target server "
+                                          "to pin to the server CPU (a redis-server you started)"),
     fault: str | None = typer.Option(None, "--fault", help="instead: inject stall (DEBUG SLEEP), pause (CLIENT "
                                      "PAUSE) or restart (engine only) and compare tail latency and errors"),
 ) -> None:
@@ -140,9 +142,11 @@ def validate(
     if fault is not None:
         _validate_fault(sc, fault, target, owned=owned, seed=seed, as_json=as_json)
     say = None if as_json else (lambda m: print(f"simlab validate: {m}", file=sys.stderr))
+    if server_pid is not None and target is None:
+        raise _fail(CliError("--server-pid: only with --target (the engine started here is pinned already)"))
     try:
         v = run_validation(sc, target, quick=quick, seed=seed, calibration=calibration, owned=owned, progress=say,
-                           pin=pin)
+                           pin=pin, server_pid=server_pid)
     except _live_errors() as err:
         raise _fail(CliError(str(err))) from None
     except _env_errors() as err:

@@ -71,7 +71,7 @@ import pandas as pd
 from simlab.calibrate import Calibration, calibrate, load_calibration
 from simlab.load.affinity import Pinning, pin_process, split
 from simlab.load.generator import LoadResult, run_load
-from simlab.load.target import EngineProcess, Target, parse_target
+from simlab.load.target import EngineProcess, Target, UnsafeTarget, parse_target
 from simlab.load.worker import K_CMD
 from simlab.load.workload import LoadPlan, plan_from_scenario
 from simlab.scenario import Scenario, scenario_from_dict
@@ -432,9 +432,6 @@ def validate(
                      "server and the generator share the cores (the model charges the server nothing "
                      "for the generator)")
     try:
-        if pinning is not None and server_pid is not None and not pin_process(server_pid, pinning.server):
-            notes.append(f"could not pin the server (pid {server_pid}); not pinned")
-            pinning = None
         if target is None:
             opts: dict[str, str | int] = {}
             if scenario.cache.maxmemory_bytes:
@@ -451,6 +448,12 @@ def validate(
             tgt = target
         else:
             tgt = parse_target(target, owned=owned)
+        if server_pid is not None and not tgt.loopback:
+            raise UnsafeTarget(f"server_pid {server_pid}: {tgt.label} is not on this machine; only a local "
+                               "server can be pinned")
+        if pinning is not None and server_pid is not None and not pin_process(server_pid, pinning.server):
+            notes.append(f"could not pin the server (pid {server_pid}); not pinned")
+            pinning = None
         if isinstance(calibration, Calibration):
             cal = calibration
         elif calibration is not None:

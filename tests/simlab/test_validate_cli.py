@@ -21,6 +21,8 @@ def test_bad_targets_are_one_line_and_exit_2() -> None:
     r = _run("validate", "--target", "http://localhost:6379", "--quick")
     assert r.exit_code == 2, r.output
     assert "simlab: error: --target 'http://localhost:6379': expected redis://, rediss:// or unix://" in r.output
+    r = _run("validate", "--server-pid", "1", "--quick")
+    assert r.exit_code == 2 and "--server-pid: only with --target" in r.output
     r = _run("validate", "--fault", "meteor")
     assert r.exit_code == 2 and "--fault 'meteor': expected one of stall, pause, restart" in r.output
     assert "Traceback" not in r.output
