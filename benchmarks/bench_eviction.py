@@ -12,9 +12,9 @@ pipelined GETs and a SET per miss, 100-byte values, batches of 200) in three way
 * ``paired``: each batch to redis-server, then the same batch to the engine (what
   tests/differential/test_eviction_vs_redis.py asserts: 1 point, 1 % of keys).
 
-Both servers run as subprocesses (the engine as ``cachelab-server``), are sent one PING at
-start and no CLIENT SETINFO (each command's latency histogram is 24,688 bytes, about 140 keys
-of this cache), and are stopped by PID.  The workload is seeded.
+Both servers run as subprocesses (the engine as ``cachelab-server``), are sent the same
+commands (one PING at start, then redis-py's; each command's latency histogram is 24,688
+bytes, about 140 keys of this cache), and are stopped by PID.  The workload is seeded.
 
     .venv/bin/python benchmarks/bench_eviction.py                     # 150,000 requests, 3 policies
     .venv/bin/python benchmarks/bench_eviction.py --requests 60000 --policies allkeys-lru
@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import redis
-from redis.driver_info import DriverInfo
 
 N_KEYS = 30_000
 ALPHA = 0.9
@@ -96,8 +95,7 @@ def server(kind: str, policy: str) -> Iterator[int]:
 
 
 def client(port: int) -> redis.Redis:
-    """A client that sends no CLIENT SETINFO (Redis 7.0 refuses it and keeps no histogram)."""
-    return redis.Redis(host="127.0.0.1", port=port, driver_info=DriverInfo(name=None, lib_version=None))
+    return redis.Redis(host="127.0.0.1", port=port)
 
 
 def workload(n: int, seed: int) -> list[list[bytes]]:
