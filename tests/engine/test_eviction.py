@@ -228,3 +228,54 @@ def test_lowering_maxmemory_evicts_without_a_write() -> None:
             time.sleep(0.05)
         assert srv.server.stats.evicted_keys > 0
         assert r.info("memory")["used_memory"] <= 1500 * 1024
+
+
+def _evict_c_insert(pool: list[tuple[int, int] | None], idle: int, key: int) -> None:
+    """evictionPoolPopulate's insertion of one sampled key, on evict.c's fixed array."""
+    size = evict.EVPOOL_SIZE
+    k = 0
+    while k < size and pool[k] is not None and pool[k][0] < idle:  # type: ignore[index]
+        k += 1
+    if k == 0 and pool[size - 1] is not None:
+        return  # worse than everything in a full pool
+    if not (k < size and pool[k] is None):
+        if pool[size - 1] is None:
+            pool[k + 1:] = pool[k:size - 1]  # free space on the right: shift right
+        else:
+            k -= 1
+            pool[0:k] = pool[1:k + 1]  # full: drop the smallest idle, shift left
+    pool[k] = (idle, key)
+
+
+def _evict_c_pop(pool: list[tuple[int, int] | None]) -> int | None:
+    """performEvictions takes the rightmost entry."""
+    for k in range(evict.EVPOOL_SIZE - 1, -1, -1):
+        entry = pool[k]
+        if entry is not None:
+            pool[k] = None
+            return entry[1]
+    return None
+
+
+def test_pool_breaks_idle_ties_as_evict_c() -> None:
+    """The eviction pool orders candidates of equal idle time as evict.c does: a newly sampled
+    key goes left of (is evicted after) the pooled keys with the same idle, so among ties the
+    earliest pooled is evicted first.  With Redis's 1 s LRU clock most sampled keys tie at full
+    speed, so a different rule (newest first, say) would give the engine recency Redis lacks.
+    Seeded sequences with idles in 0..2 (ties everywhere) against a transcription of the C."""
+    import random
+
+    rng = random.Random(12)
+    for _ in range(200):
+        ours: evict.EvictionPool[int] = evict.EvictionPool()
+        ref: list[tuple[int, int] | None] = [None] * evict.EVPOOL_SIZE
+        key = 0
+        for _ in range(300):
+            if rng.random() < 0.7:
+                key += 1
+                idle = rng.randrange(3)
+                ours.insert(idle, key)
+                _evict_c_insert(ref, idle, key)
+            else:
+                assert ours.pop_best(lambda e: True) == _evict_c_pop(ref)
+            assert ours.entries == [e[1] for e in ref if e is not None]
