@@ -110,11 +110,14 @@ def plan(
     t = Table(title=f"capacity plan: {sc.name}, headroom {headroom:.0%}, prices {p.pricing_source}")
     cols = ["growth", "today", "today binds", "maxmemory", "policy", "shards", "backend pool", "instance",
             "$/month", "binds", "knee (x today)", "SLO knee", "P99 ms", "hit ratio", "simulated"]
+    pooled = any("client_pool.max_connections" in (a.config or {}) for a in p.answers)
+    if pooled:
+        cols.insert(cols.index("backend pool") + 1, "client pool")
     for c in cols:
         t.add_column(c, justify="right")
     for a in p.answers:
         cfg: dict[str, Any] = a.config or {}
-        t.add_row(
+        cells = [
             f"{a.growth:g}x", "meets SLOs" if a.baseline_met else "misses",
             f"{a.baseline_binding_slo or '-'} / {a.baseline_binding_resource}",
             f"{cfg['cache.maxmemory_bytes'] / 2**20:g} MiB" if cfg else "-", _fmt(cfg.get("cache.maxmemory_policy")),
@@ -122,7 +125,10 @@ def plan(
             _fmt(a.monthly_cost_usd, 4), f"{a.binding_slo or '-'} / {a.binding_resource or '-'}",
             _fmt(a.knee_growth), _fmt(a.slo_knee_growth), _fmt(a.figures.get("p99_ms"), 4),
             _fmt(a.figures.get("hit_ratio")), str(a.simulated),
-        )
+        ]
+        if pooled:
+            cells.insert(cols.index("client pool"), _fmt(cfg.get("client_pool.max_connections")))
+        t.add_row(*cells)
     console.print(t)
     for a in p.answers:
         if a.note:

@@ -100,7 +100,8 @@ class ConfigSpace:
     pools (`sources[].pool`, `network.app_pool`), their size (`max_connections`, every pool
     set to the same value): a connection is held for the command's round trip and its time at
     the instance, so a small pool binds before the cache does. `client_pool` None: 8 to 256
-    connections when the scenario has pools, nothing otherwise. For each candidate the
+    connections when the scenario has pools, nothing otherwise; today's sizes are always
+    candidates. For each candidate the
     smallest size keeping every pool's offered load under the bound is taken (larger pools
     cost nothing in the price model and change nothing else, so they are dominated)."""
 
@@ -716,7 +717,11 @@ def _plan_one(sc, g, lm, base, space, policies, modes, price, b, max_load, rps_1
     n_keys_bytes = sc_g.keyspace.num_keys * (_mean_entry_bytes(sc_g)[0] + KEY_OVERHEAD_BYTES + EXPIRE_OVERHEAD_BYTES)
     pool_sizes: tuple[int | None, ...] = (None,)
     if _pool_paths(sc):
-        size, cut = _client_pool_size(sc, res, space.client_pool or CLIENT_POOL_SIZES, max_load)
+        today = {s.pool.max_connections for s in sc.sources if s.pool is not None}
+        if sc.network.app_pool is not None:
+            today.add(sc.network.app_pool.max_connections)
+        sizes = sorted(set(space.client_pool or CLIENT_POOL_SIZES) | today)  # today's size is a candidate
+        size, cut = _client_pool_size(sc, res, sizes, max_load)
         pruned += cut
         pool_sizes = (size,) if size is not None else ()
     if lock_load > max_load:
