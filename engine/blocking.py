@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BlockState",
     "NOT_READY",
+    "blocked_db",
     "TIMEOUT_NOT_FLOAT",
     "TIMEOUT_NEGATIVE",
     "parse_timeout",
@@ -108,7 +109,7 @@ def can_block(ctx: Client) -> bool:
         and not ctx.is_script
         and "deny_blocking" not in ctx.flags
         and "multi" not in ctx.flags
-        and getattr(ctx, "conn", None) is not None
+        and ctx.conn is not None
     )
 
 
@@ -148,7 +149,7 @@ def _detach(client: Client, state: BlockState) -> None:
 
 def _reply_and_resume(client: Client, reply: Reply) -> None:
     client.write(encode(reply, client.resp))
-    conn = getattr(client, "conn", None)
+    conn = client.conn
     loop = client.server.loop
     if conn is not None:
         if loop is not None:
@@ -173,6 +174,13 @@ def unblock(client: Client, reply: Reply) -> bool:
     _detach(client, state)
     _reply_and_resume(client, reply)
     return True
+
+
+def blocked_db(client: Client) -> Database:
+    """The database a client being served is blocked in (for the family's serve callback)."""
+    state = client.blocked
+    assert state is not None, "only a blocked client is served"
+    return state.db
 
 
 def propagate_as(ctx: Client, argv: list[bytes]) -> None:
@@ -244,5 +252,6 @@ def client_unblock(ctx: Client, client_id: bytes, *how: bytes) -> Reply:
         return 0
     target = conn.client
     state = target.blocked
+    assert state is not None
     reply: Reply = RedisError(UNBLOCKED_ERROR) if error else state.timeout_reply
     return 1 if unblock(target, reply) else 0

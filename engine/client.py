@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.blocking import BlockState
+    from engine.connection import Connection
     from engine.db import Database
     from engine.server import Server
+    from engine.tracking import Tracking
 
 __all__ = ["Client"]
 
@@ -49,16 +52,20 @@ class Client:
         self.dirty_cas = False
         self.watched: set[tuple[int, bytes]] = set()
         self.watch_expired: set[tuple[int, bytes]] = set()  # already expired when WATCHed: no abort
+        # CLIENT TRACKING options while tracking is on (engine/tracking.py)
+        self.tracking: Tracking | None = None
         # Pub/Sub
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
         self.shard_channels: set[bytes] = set()
         # Blocking commands (engine/blocking.py fills these)
-        self.blocked: Any = None
+        self.blocked: BlockState | None = None
         self.no_evict = False
         self.is_script = False
+        self.caller: Client | None = None  # a script's client: the client that ran the script
         self.closing = False
         self.write = write or _discard
+        self.conn: Connection | None = None  # the socket, for clients that have one
         # Output accounting for client-output-buffer-limit (connection keeps it current)
         self.obuf_bytes = 0
         self.qbuf_bytes = 0

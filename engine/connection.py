@@ -65,7 +65,7 @@ class Connection(asyncio.Protocol):
         addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         laddr = f"{sock[0]}:{sock[1]}" if isinstance(sock, tuple) else str(sock)
         self.client = Client(server, addr=addr, laddr=laddr, fd=fd, write=self.write_out_of_band)
-        self.client.conn = self  # type: ignore[attr-defined]
+        self.client.conn = self
         if len(server.connections) >= server.maxclients:
             transport.write(b"-ERR max number of clients reached\r\n")
             server.stats.rejected_connections += 1

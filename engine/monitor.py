@@ -21,6 +21,7 @@ from engine.table import command
 if TYPE_CHECKING:
     from engine.client import Client
     from engine.server import Server
+    from engine.table import Command
 
 __all__ = ["feed_monitors", "quote", "monitor", "client_gone"]
 
@@ -45,7 +46,7 @@ def quote(arg: bytes) -> bytes:
     return bytes(out)
 
 
-def feed_monitors(client: Client, cmd: Any, argv: list[bytes], before: bool = False) -> None:
+def feed_monitors(client: Client, cmd: Command, argv: list[bytes], before: bool = False) -> None:
     """Send the command line to every monitoring client.  dispatch.call calls this before
     running a command (``before=True``: only scripts, which Redis feeds first so that their
     commands follow them) and after it (everything else)."""

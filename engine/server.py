@@ -313,7 +313,7 @@ class Server:
         """ACLCheckAllPerm (dispatch calls it only while ``acl_active``)."""
         return self.acl.check(client, cmd, argv)
 
-    def protected_mode_refusal(self, peer: Any) -> str | None:
+    def protected_mode_refusal(self, peer: object) -> str | None:
         """networking.c: protected mode holds while the default user is ``nopass``, enabled or
         not (a disabled default user does not open the server to other users from outside)."""
         if not self.config["protected-mode"] or not self.acl.default.nopass:
@@ -380,7 +380,7 @@ class Server:
         self._stopped = asyncio.Event()
         if self.chdir:
             self.check_dir()
-        self._load_data()
+        self.load_data()
         tls.start_tls_listeners(self)
         self.metrics_http = metrics.start_metrics(self)
         # Count the loaded data set at once rather than at the first cron tick.
@@ -404,7 +404,7 @@ class Server:
         self._cron_task = self.loop.create_task(self._cron())
         log.info("Ready to accept connections tcp on %s:%d", ",".join(hosts), self.port)
 
-    def _load_data(self) -> None:
+    def load_data(self) -> None:
         """loadDataFromDisk, before the server listens: the AOF replays through a client with
         no connection (Redis's fake AOF client)."""
         replay = Client(self)

@@ -20,7 +20,7 @@ expired keys invalidate through the expire hook.  The table holds at most
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.errors import SYNTAX, CommandError
 from engine.protocol import OK, Push, Reply
@@ -30,6 +30,7 @@ from engine.util import parse_int
 if TYPE_CHECKING:
     from engine.client import Client
     from engine.server import Server
+    from engine.table import Command
 
 __all__ = ["Tracking", "TrackingState", "client_gone", "after_call", "invalidate_key", "client_tracking", "client_caching", "client_getredir",
            "client_trackinginfo"]
@@ -60,9 +61,16 @@ class TrackingState:
     __slots__ = ("clients", "table", "prefixes")
 
     def __init__(self) -> None:
-        self.clients: dict[int, Any] = {}  # id -> Client with tracking on
+        self.clients: dict[int, Client] = {}  # id -> Client with tracking on
         self.table: dict[bytes, set[int]] = {}  # key -> ids that may cache it
         self.prefixes: dict[bytes, set[int]] = {}  # BCAST prefix -> ids
+
+
+def _options(client: Client) -> Tracking:
+    """The tracking options of a client known to have tracking on (in the state's table)."""
+    tr = client.tracking
+    assert tr is not None
+    return tr
 
 
 def _state(server: Server) -> TrackingState:
@@ -74,9 +82,9 @@ def _lookup(server: Server, client_id: int) -> Client | None:
     return conn.client if conn is not None else None
 
 
-def _send(server: Server, target: Client, keys: Any, current: Client | None) -> None:
+def _send(server: Server, target: Client, keys: list[bytes] | None, current: Client | None) -> None:
     """sendTrackingMessage: to the client or its redirect; ``keys`` is a list or None (flush)."""
-    tr: Tracking | None = target.__dict__.get("tracking")
+    tr = target.tracking
     if tr is None:
         return
     dest = target
@@ -113,7 +121,7 @@ def invalidate_key(server: Server, key: bytes, current: Client | None) -> None:
                 continue
             for cid in list(subscribed):
                 target = st.clients.get(cid)
-                if target is None or (target is current and target.__dict__["tracking"].noloop):
+                if target is None or (target is current and _options(target).noloop):
                     continue
                 _send(server, target, [key], current)
     ids = st.table.pop(key, None)
@@ -123,7 +131,7 @@ def invalidate_key(server: Server, key: bytes, current: Client | None) -> None:
         target = st.clients.get(cid)
         if target is None:
             continue
-        tr = target.tracking
+        tr = _options(target)
         if tr.bcast or (tr.noloop and target is current):
             continue
         _send(server, target, [key], current)
@@ -137,9 +145,9 @@ def _invalidate_all(server: Server, current: Client | None) -> None:
     st.table.clear()
 
 
-def _remember(server: Server, client: Client, cmd: Any, argv: list[bytes]) -> None:
+def _remember(server: Server, client: Client, cmd: Command, argv: list[bytes]) -> None:
     """trackingRememberKeys."""
-    tr: Tracking = client.tracking  # type: ignore[attr-defined]
+    tr = _options(client)
     if (tr.optin and not tr.caching) or (tr.optout and tr.caching):
         return
     if "pubsub" in cmd.flags:
@@ -153,15 +161,15 @@ def _remember(server: Server, client: Client, cmd: Any, argv: list[bytes]) -> No
             invalidate_key(server, key, None)
 
 
-def after_call(client: Client, cmd: Any, argv: list[bytes], dirtied: bool) -> None:
+def after_call(client: Client, cmd: Command, argv: list[bytes], dirtied: bool) -> None:
     """Called by dispatch.call after every command while some client tracks keys."""
     server = client.server
-    tr: Tracking | None = client.__dict__.get("tracking")
+    tr = client.tracking
     if dirtied:
         if cmd.name in ("flushall", "flushdb"):
             _invalidate_all(server, client)
         else:
-            caller = client.__dict__.get("caller", client)
+            caller = client.caller or client
             for pos in key_positions(cmd, argv):
                 invalidate_key(server, argv[pos], caller)
     if tr is not None:
@@ -172,7 +180,7 @@ def after_call(client: Client, cmd: Any, argv: list[bytes], dirtied: bool) -> No
 
 
 def _disable(server: Server, client: Client) -> None:
-    tr: Tracking | None = client.__dict__.pop("tracking", None)
+    tr, client.tracking = client.tracking, None
     if tr is None:
         return
     st = _state(server)
@@ -193,7 +201,7 @@ def client_gone(server: Server, client: Client) -> None:
 
 def _check_prefixes(st: TrackingState, client: Client, prefixes: list[bytes]) -> None:
     """checkPrefixCollisionsOrReply."""
-    own = client.tracking.prefixes if "tracking" in client.__dict__ else []  # type: ignore[attr-defined]
+    own = client.tracking.prefixes if client.tracking is not None else []
     for i, p in enumerate(prefixes):
         for existing in own:
             if existing != p and (existing.startswith(p) or p.startswith(existing)):
@@ -247,7 +255,7 @@ def client_tracking(ctx: Client, mode: bytes, *opts: bytes) -> Reply:
     st = _state(server)
     on = mode.lower()
     if on == b"on":
-        current: Tracking | None = ctx.__dict__.get("tracking")
+        current = ctx.tracking
         if not bcast and prefixes:
             raise CommandError("ERR PREFIX option requires BCAST mode to be enabled")
         if current is not None and current.bcast != bcast:
@@ -266,7 +274,7 @@ def client_tracking(ctx: Client, mode: bytes, *opts: bytes) -> Reply:
         tr = Tracking(redirect, bcast, optin, optout, noloop, old + prefixes)
         if bcast and not tr.prefixes:
             tr.prefixes = [b""]
-        ctx.tracking = tr  # type: ignore[attr-defined]
+        ctx.tracking = tr
         st.clients[ctx.id] = ctx
         if bcast:
             for p in tr.prefixes:
@@ -282,7 +290,7 @@ def client_tracking(ctx: Client, mode: bytes, *opts: bytes) -> Reply:
 @subcommand("client", "caching", arity=3, flags="noscript loading stale", acl="@connection", group="connection",
             since="6.0.0", summary="Instruct the server about tracking or not keys in the next request")
 def client_caching(ctx: Client, mode: bytes) -> Reply:
-    tr: Tracking | None = ctx.__dict__.get("tracking")
+    tr = ctx.tracking
     if tr is None:
         raise CommandError("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or "
                            "OPTOUT mode enabled")
@@ -302,7 +310,7 @@ def client_caching(ctx: Client, mode: bytes) -> Reply:
 @subcommand("client", "getredir", arity=2, flags="noscript loading stale", acl="@connection", group="connection",
             since="6.0.0", summary="Get tracking notifications redirection client ID if any")
 def client_getredir(ctx: Client) -> Reply:
-    tr: Tracking | None = ctx.__dict__.get("tracking")
+    tr = ctx.tracking
     return tr.redirect if tr is not None else -1
 
 
@@ -310,7 +318,7 @@ def client_getredir(ctx: Client) -> Reply:
             group="connection", since="6.2.0", summary="Return information about server assisted client side "
                                                        "caching for the current connection")
 def client_trackinginfo(ctx: Client) -> Reply:
-    tr: Tracking | None = ctx.__dict__.get("tracking")
+    tr = ctx.tracking
     flags: list[bytes] = [b"on" if tr is not None else b"off"]
     if tr is not None:
         if tr.bcast:

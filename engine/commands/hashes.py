@@ -218,7 +218,7 @@ def hincrbyfloat(ctx: Client, key: bytes, field: bytes, amount: bytes) -> Reply:
     db.set(key, h, keep_ttl=True)
     ctx.server.notify("h", "hincrbyfloat", key, db.id)
     ctx.server.dirty += 1
-    ctx.also_propagate = [[b"HSET", key, field, text]]  # type: ignore[attr-defined]
+    ctx.also_propagate = [[b"HSET", key, field, text]]
     return text
 
 

@@ -384,7 +384,7 @@ def _expire(ctx: Client, name: str, key: bytes, raw: bytes, options: tuple[bytes
     if when <= now and not server.loading:
         db.delete(key)
         server.dirty += 1
-        ctx.also_propagate = [[b"DEL", key]]  # type: ignore[attr-defined]
+        ctx.also_propagate = [[b"DEL", key]]
         server.notify("g", "del", key, db.id)
         return 1
     db.set_expire(key, when)

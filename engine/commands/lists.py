@@ -515,7 +515,7 @@ def _bpop(ctx: Client, args: tuple[bytes, ...], left: bool) -> Reply:
         if lst is None:
             return blocking.NOT_READY
         blocking.propagate_as(client, [twin, key])
-        return [key, pop_elements(client, client.blocked.db, key, lst, left, 1)[0]]
+        return [key, pop_elements(client, blocking.blocked_db(client), key, lst, left, 1)[0]]
 
     blocking.block(ctx, keys, timeout, NULL_ARRAY, serve, name)
     return None
@@ -592,7 +592,7 @@ def blmpop(ctx: Client, raw_timeout: bytes, *args: bytes) -> Reply:
         if lst is None:
             return blocking.NOT_READY
         blocking.propagate_as(client, [twin, key, b"%d" % count])
-        return [key, pop_elements(client, client.blocked.db, key, lst, left, count)]
+        return [key, pop_elements(client, blocking.blocked_db(client), key, lst, left, count)]
 
     blocking.block(ctx, keys, timeout, NULL_ARRAY, serve, "blmpop")
     return None

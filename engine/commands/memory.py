@@ -5,7 +5,7 @@ in engine/commands/keys.py; it reads the LFU word engine/evict.py keeps."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import memory
 from engine.client import Client
@@ -13,6 +13,9 @@ from engine.errors import NOT_INTEGER, SYNTAX, CommandError
 from engine.protocol import OK, Reply, Verbatim
 from engine.table import subcommand
 from engine.util import parse_int
+
+if TYPE_CHECKING:
+    from engine.server import Server
 
 __all__ = ["memory_usage", "memory_stats", "memory_doctor", "info_memory", "bytes_human"]
 
@@ -67,7 +70,7 @@ def memory_usage(ctx: Client, key: bytes, *args: bytes) -> Reply:
     return memory.memory_usage(ctx.server, db, key, samples)
 
 
-def _stats(server: Any) -> dict[bytes, Any]:
+def _stats(server: Server) -> dict[bytes, Any]:
     used = memory.used_memory(server)
     st = memory.state(server)
     startup = memory.USED_MEMORY_STARTUP_BYTES
@@ -167,7 +170,7 @@ def _rss_bytes() -> int:
         return 0
 
 
-def info_memory(server: Any) -> dict[str, Any]:
+def info_memory(server: Server) -> dict[str, Any]:
     """INFO memory in Redis 7.0's field order.  ``used_memory*`` are the model (what Redis
     would allocate); ``used_memory_rss`` is this process's real RSS, so
     ``mem_fragmentation_ratio`` shows the Python engine's cost over Redis's."""

@@ -163,11 +163,11 @@ def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     if s:
         db.signal_modified(key)
         server.on_key_written(db, key, s)
-        ctx.also_propagate = [[b"SREM", key, *popped]]  # type: ignore[attr-defined]
+        ctx.also_propagate = [[b"SREM", key, *popped]]
     else:
         db.delete(key)
         server.notify("g", "del", key, db.id)
-        ctx.also_propagate = [[b"DEL", key]]  # type: ignore[attr-defined]
+        ctx.also_propagate = [[b"DEL", key]]
     return set(popped) if has_count else popped[0]
 
 

@@ -95,7 +95,7 @@ def _full_key_access(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly:
     if not server.acl_active:
         return True
     name = b"sort_ro" if readonly else b"sort"
-    return bool(server.acl.full_key_access(ctx, COMMANDS[name], [name, key, *opts]))  # type: ignore[attr-defined]
+    return bool(server.acl.full_key_access(ctx, COMMANDS[name], [name, key, *opts]))
 
 
 def _sort(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> Reply:

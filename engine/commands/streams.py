@@ -343,7 +343,7 @@ def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     reply = format_id(sid)
     if not (a.id_given and a.seq_given):
         # The AOF gets the ID actually generated, so a replay makes the same entry.
-        ctx.also_propagate = [[b"XADD", key, *args[:idpos], reply, *args[idpos + 1:]]]  # type: ignore[attr-defined]
+        ctx.also_propagate = [[b"XADD", key, *args[:idpos], reply, *args[idpos + 1:]]]
     return reply
 
 
@@ -607,7 +607,7 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
         ids.append(_strict(raw))
     out: list[tuple[bytes, list[Any]]] = []
     # the commands the AOF gets instead of XREADGROUP; not built when there is no AOF
-    aof = ctx.server.persistence.aof_file  # type: ignore[attr-defined]
+    aof = ctx.server.persistence.aof_file
     props: list[list[bytes]] | None = [] if aof is not None else None
     for j, key in enumerate(keys):
         s = db.peek(key) if key in db.data else None
@@ -629,7 +629,7 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
             out.append((key, _range(s, start or MAX_ID, MAX_ID, count)))
     if xreadgroup and (out or props):
         # What the AOF gets instead of XREADGROUP (dispatch consumes it when the call dirtied).
-        ctx.also_propagate = props  # type: ignore[attr-defined]
+        ctx.also_propagate = props
     if out:
         return _pack(ctx, out)
     if timeout < 0:
@@ -659,7 +659,7 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
         client.server.dirty += 1
         reply = _pack(client, [(key, _deliver(client, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count,
                                               noack, served))])
-        client.also_propagate = served  # type: ignore[attr-defined]
+        client.also_propagate = served
         return reply
 
     block(ctx, tuple(keys), timeout, NULL_ARRAY, serve, name)

@@ -240,7 +240,7 @@ def getex(ctx: Client, key: bytes, *options: bytes) -> Reply:
     server = ctx.server
     if when is not None and unit in (b"exat", b"pxat") and when <= server.now_ms():
         db.delete(key)
-        ctx.also_propagate = [[b"DEL", key]]  # type: ignore[attr-defined]
+        ctx.also_propagate = [[b"DEL", key]]
         server.notify("g", "del", key, db.id)
         server.dirty += 1
     elif when is not None:
@@ -486,5 +486,5 @@ def incrbyfloat(ctx: Client, key: bytes, amount: bytes) -> Reply:
     db.set(key, text, keep_ttl=True)
     ctx.server.notify("$", "incrbyfloat", key, db.id)
     ctx.server.dirty += 1
-    ctx.also_propagate = [[b"SET", key, text, b"KEEPTTL"]]  # type: ignore[attr-defined]
+    ctx.also_propagate = [[b"SET", key, text, b"KEEPTTL"]]
     return text

@@ -93,6 +93,6 @@ def cl_throttle(ctx: Client, key: bytes, *args: bytes) -> list[int]:
             effect = [b"DEL", key]
         else:  # a zero-quantity peek at a missing key changes nothing
             return throttle_reply(decision)
-        ctx.also_propagate = [effect]  # type: ignore[attr-defined]
+        ctx.also_propagate = [effect]
         ctx.server.dirty += 1
     return throttle_reply(decision)

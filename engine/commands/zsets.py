@@ -613,7 +613,7 @@ def _bzpop(ctx: Client, args: tuple[bytes, ...], maximum: bool, name: str) -> Re
         if z is None:
             return blocking.NOT_READY
         blocking.propagate_as(client, [twin, key])
-        m, s = pop_items(client, client.blocked.db, key, z, maximum, 1)[0]
+        m, s = pop_items(client, blocking.blocked_db(client), key, z, maximum, 1)[0]
         return [key, m, s]
 
     blocking.block(ctx, keys, timeout, NULL_ARRAY, serve, name)
@@ -671,7 +671,7 @@ def bzmpop(ctx: Client, raw_timeout: bytes, *args: bytes) -> Reply:
         if z is None:
             return blocking.NOT_READY
         blocking.propagate_as(client, [twin, key, b"%d" % count])
-        return _mpop_reply(key, pop_items(client, client.blocked.db, key, z, not minimum, count))
+        return _mpop_reply(key, pop_items(client, blocking.blocked_db(client), key, z, not minimum, count))
 
     blocking.block(ctx, keys, timeout, NULL_ARRAY, serve, "bzmpop")
     return None

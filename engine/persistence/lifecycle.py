@@ -16,8 +16,8 @@ This is the part of Redis's ``rdb.c``, ``aof.c`` and ``server.c`` that drives th
 * **Shutdown** (``prepareForShutdown``): kill a running child, fsync the AOF, save the RDB if
   asked or if save rules are set.
 
-The server object is duck-typed (``dbs``, ``config``, ``dirty``); all state lives in a
-:class:`PersistenceState` at ``server.persistence``.
+Every function takes the :class:`~engine.server.Server` (its ``dbs``, typed ``config``,
+``dirty``); all state lives in the :class:`PersistenceState` at ``server.persistence``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.persistence import aof, rdb
+
+if TYPE_CHECKING:
+    from engine.server import Server
 
 __all__ = [
     "BGSAVE_RETRY_DELAY_S",
@@ -116,70 +119,33 @@ class PersistenceState:
     aof_rewrite_base_size: int = 0
 
 
-def state(server: Any) -> PersistenceState:
-    """The server's :class:`PersistenceState`, created on first use."""
-    st = getattr(server, "persistence", None)
-    if not isinstance(st, PersistenceState):
-        st = PersistenceState(lastsave=int(time.time()))
-        server.persistence = st
-    return st
+def state(server: Server) -> PersistenceState:
+    """The server's :class:`PersistenceState` (built in ``Server.__init__``)."""
+    return server.persistence
 
 
 # ---------------------------------------------------------------------------------------
 # Configuration access
 
 
-def _cfg(server: Any, name: str, default: str) -> str:
-    """A parameter as redis.conf text (``Config.get_text``; a plain dict works in tests)."""
-    config = getattr(server, "config", None)
-    if config is None:
-        return default
-    try:
-        if hasattr(config, "get_text"):
-            return str(config.get_text(name))
-        value = config.get(name)
-    except (KeyError, LookupError):
-        return default
-    if value is None:
-        return default
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _yes(server: Any, name: str, default: str) -> bool:
-    return _cfg(server, name, default).lower() in ("yes", "1", "true")
-
-
-def data_dir(server: Any) -> Path:
+def data_dir(server: Server) -> Path:
     """``dir`` as an absolute path, resolved when first seen (before the server chdirs into
     it) and again whenever CONFIG SET changes it."""
     st = state(server)
-    text = _cfg(server, "dir", ".")
+    text = str(server.config["dir"])
     if st.dir_text != text or st.dir_path is None:
         st.dir_text = text
         st.dir_path = Path(text).resolve()
     return st.dir_path
 
 
-def _rdb_path(server: Any) -> Path:
-    return data_dir(server) / _cfg(server, "dbfilename", "dump.rdb")
+def _rdb_path(server: Server) -> Path:
+    return data_dir(server) / str(server.config["dbfilename"])
 
 
-def save_rules(server: Any) -> list[tuple[int, int]]:
+def save_rules(server: Server) -> list[tuple[int, int]]:
     """The ``save`` parameter as ``(seconds, changes)`` pairs; empty when saving is off."""
-    words = _cfg(server, "save", "3600 1 300 100 60 10000").split()
-    try:
-        nums = [int(w) for w in words]
-    except ValueError:
-        return []
-    return list(zip(nums[::2], nums[1::2], strict=False))
-
-
-def _dirty(server: Any) -> int:
-    return int(getattr(server, "dirty", 0))
+    return list(server.config["save"])
 
 
 def _now_ms() -> int:
@@ -190,13 +156,13 @@ def _now_ms() -> int:
 # Keyspace images
 
 
-def images(server: Any) -> list[rdb.DatabaseImage]:
+def images(server: Server) -> list[rdb.DatabaseImage]:
     """The databases as the file writers see them (the live dicts, not copies: SAVE runs in
     the event loop and a BGSAVE child has its own copy-on-write memory)."""
     return [rdb.DatabaseImage(db.id, db.data, db.expires) for db in server.dbs if db.data]
 
 
-def _install(server: Any, loaded: rdb.RdbLoadResult) -> None:
+def _install(server: Server, loaded: rdb.RdbLoadResult) -> None:
     for dbid, (data, expires) in loaded.dbs.items():
         if dbid >= len(server.dbs):
             raise PersistenceError(f"FATAL: Data file was created with a Redis server configured to handle "
@@ -217,7 +183,7 @@ def _install(server: Any, loaded: rdb.RdbLoadResult) -> None:
 # Start
 
 
-def check_dir(server: Any) -> None:
+def check_dir(server: Server) -> None:
     """Fail at start, not at the first save, when ``dir`` is missing or not writable."""
     d = data_dir(server)
     if not d.is_dir():
@@ -231,7 +197,7 @@ def check_dir(server: Any) -> None:
         raise PersistenceError(f"The server cannot write to its dir '{d}': {exc.strerror or exc}") from None
 
 
-def load_on_start(server: Any, execute: Callable[[list[bytes]], None] | None = None) -> None:
+def load_on_start(server: Server, execute: Callable[[list[bytes]], None] | None = None) -> None:
     """loadDataFromDisk + aofOpenIfNeededOnServerStart.
 
     ``execute`` runs one command from the AOF against the server (a client with no
@@ -244,7 +210,7 @@ def load_on_start(server: Any, execute: Callable[[list[bytes]], None] | None = N
     st.loading_start_time = int(time.time())
     _set_loading(server, True)
     try:
-        if _yes(server, "appendonly", "no"):
+        if server.config["appendonly"]:
             _load_aof(server, st, execute)
         else:
             path = _rdb_path(server)
@@ -252,7 +218,7 @@ def load_on_start(server: Any, execute: Callable[[list[bytes]], None] | None = N
                 start = time.monotonic()
                 try:
                     # rdbchecksum no: the stored CRC is not verified on load (rdbLoadRio)
-                    loaded = rdb.load(path, now_ms=_now_ms(), verify_checksum=_yes(server, "rdbchecksum", "yes"))
+                    loaded = rdb.load(path, now_ms=_now_ms(), verify_checksum=server.config["rdbchecksum"])
                 except rdb.RdbError as exc:
                     raise PersistenceError(f"Fatal error loading the DB: {exc}. Exiting.") from None
                 except OSError as exc:
@@ -266,12 +232,11 @@ def load_on_start(server: Any, execute: Callable[[list[bytes]], None] | None = N
         _set_loading(server, False)
 
 
-def _set_loading(server: Any, value: bool) -> None:
-    with contextlib.suppress(AttributeError):
-        server.loading = value
+def _set_loading(server: Server, value: bool) -> None:
+    server.loading = value
 
 
-def _load_aof(server: Any, st: PersistenceState, execute: Callable[[list[bytes]], None] | None) -> None:
+def _load_aof(server: Server, st: PersistenceState, execute: Callable[[list[bytes]], None] | None) -> None:
     f = _new_aof_file(server)
     f.dir.mkdir(parents=True, exist_ok=True)
     _upgrade_single_file_aof(server, f)
@@ -293,7 +258,7 @@ def _load_aof(server: Any, st: PersistenceState, execute: Callable[[list[bytes]]
             f.manifest_name,
             apply_command=apply_command,
             apply_rdb=apply_rdb,
-            load_truncated=_yes(server, "aof-load-truncated", "yes"),
+            load_truncated=server.config["aof-load-truncated"],
             now_ms=_now_ms(),
         )
     except aof.AofError as exc:
@@ -305,7 +270,7 @@ def _load_aof(server: Any, st: PersistenceState, execute: Callable[[list[bytes]]
     st.aof_rewrite_base_size = f.current_size
 
 
-def _upgrade_single_file_aof(server: Any, f: aof.AppendOnlyFile) -> None:
+def _upgrade_single_file_aof(server: Server, f: aof.AppendOnlyFile) -> None:
     """aofUpgradePrepare: a Redis < 7 ``appendonly.aof`` in ``dir`` and no manifest yet.
 
     The file moves into ``appenddirname`` under its own name and becomes the base (it may
@@ -323,13 +288,13 @@ def _upgrade_single_file_aof(server: Any, f: aof.AppendOnlyFile) -> None:
     rdb.fsync_dir(data_dir(server))
 
 
-def _new_aof_file(server: Any) -> aof.AppendOnlyFile:
+def _new_aof_file(server: Server) -> aof.AppendOnlyFile:
     return aof.AppendOnlyFile(
         data_dir(server),
-        appendfilename=_cfg(server, "appendfilename", "appendonly.aof"),
-        appenddirname=_cfg(server, "appenddirname", "appendonlydir"),
-        appendfsync=_cfg(server, "appendfsync", "everysec").lower(),
-        use_rdb_preamble=_yes(server, "aof-use-rdb-preamble", "yes"),
+        appendfilename=server.config["appendfilename"],
+        appenddirname=server.config["appenddirname"],
+        appendfsync=server.config["appendfsync"],
+        use_rdb_preamble=server.config["aof-use-rdb-preamble"],
     )
 
 
@@ -337,7 +302,7 @@ def _new_aof_file(server: Any) -> aof.AppendOnlyFile:
 # Propagation
 
 
-def propagate(server: Any, db_id: int, argv: list[bytes]) -> None:
+def propagate(server: Server, db_id: int, argv: list[bytes]) -> None:
     """Append one executed write command to the AOF (feedAppendOnlyFile).
 
     Called after every command that changed the dataset; relative expiries are made absolute
@@ -362,7 +327,7 @@ EFFECTS_PROPAGATED = frozenset(
 )
 
 
-def propagate_command(server: Any, db_id: int, argv: list[bytes], also: list[list[bytes]] | None) -> None:
+def propagate_command(server: Server, db_id: int, argv: list[bytes], also: list[list[bytes]] | None) -> None:
     """After a command that changed the dataset: append it to the AOF (call() -> propagateNow).
 
     A command whose effect is not reproduced by replaying its arguments (SPOP, INCRBYFLOAT,
@@ -379,7 +344,7 @@ def propagate_command(server: Any, db_id: int, argv: list[bytes], also: list[lis
             propagate(server, db_id, list(a))
 
 
-def set_appendonly(server: Any, on: bool) -> None:
+def set_appendonly(server: Server, on: bool) -> None:
     """CONFIG SET appendonly: startAppendOnly (write a base now, then append) / stopAppendOnly."""
     st = state(server)
     if on and st.aof_file is None:
@@ -415,7 +380,7 @@ def set_appendonly(server: Any, on: bool) -> None:
 # Saving
 
 
-def rdb_save(server: Any) -> bool:
+def rdb_save(server: Server) -> bool:
     """SAVE: write the snapshot in the foreground (rdbSave); True on success."""
     st = state(server)
     try:
@@ -425,7 +390,7 @@ def rdb_save(server: Any) -> bool:
         st.lastbgsave_ok = False
         disk_error(server)
         return False
-    _mark_dirty_saved(server, _dirty(server))
+    _mark_dirty_saved(server, server.dirty)
     st.lastsave = int(time.time())
     _sync_lastsave(server, st)
     st.lastbgsave_ok = True
@@ -435,24 +400,24 @@ def rdb_save(server: Any) -> bool:
     return True
 
 
-def _sync_lastsave(server: Any, st: PersistenceState) -> None:
+def _sync_lastsave(server: Server, st: PersistenceState) -> None:
     with contextlib.suppress(AttributeError):
         server.lastsave = st.lastsave
 
 
-def _rdb_options(server: Any) -> dict[str, Any]:
+def _rdb_options(server: Server) -> dict[str, Any]:
     from engine.commands.functions import library_codes  # the command layer sits above this one
 
     return {
-        "compression": _yes(server, "rdbcompression", "yes"),
-        "checksum": _yes(server, "rdbchecksum", "yes"),
+        "compression": server.config["rdbcompression"],
+        "checksum": server.config["rdbchecksum"],
         "functions": library_codes(server),  # rdbSaveFunctions
     }
 
 
-def _mark_dirty_saved(server: Any, saved: int) -> None:
+def _mark_dirty_saved(server: Server, saved: int) -> None:
     with contextlib.suppress(AttributeError):
-        server.dirty = max(0, _dirty(server) - saved)
+        server.dirty = max(0, server.dirty - saved)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -465,16 +430,16 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _close_listeners(server: Any) -> None:
+def _close_listeners(server: Server) -> None:
     """closeChildUnusedResourceAfterFork: the child must not hold the listening sockets, or a
     restarted server could not bind its port while the child still runs."""
-    for listener in getattr(server, "listeners", ()):
+    for listener in server.listeners:
         for sock in getattr(listener, "sockets", ()) or ():
             with contextlib.suppress(OSError):
                 os.close(sock.fileno())
 
 
-def _fork(server: Any, st: PersistenceState, kind: str, work: Callable[[], None]) -> int | None:
+def _fork(server: Server, st: PersistenceState, kind: str, work: Callable[[], None]) -> int | None:
     """redisFork: run ``work`` in a child; returns its pid (None if fork failed)."""
     try:
         pid = os.fork()
@@ -501,13 +466,13 @@ def _fork(server: Any, st: PersistenceState, kind: str, work: Callable[[], None]
     return pid
 
 
-def rdb_save_background(server: Any) -> bool:
+def rdb_save_background(server: Server) -> bool:
     """BGSAVE (rdbSaveBackground): fork a child that writes ``dbfilename``."""
     st = state(server)
     if st.child_pid is not None:
         return False
     st.lastbgsave_try = time.time()
-    st.dirty_before_bgsave = _dirty(server)
+    st.dirty_before_bgsave = server.dirty
     path = _rdb_path(server)
     dbs = images(server)
     opts = _rdb_options(server)
@@ -523,7 +488,7 @@ def rdb_save_background(server: Any) -> bool:
     return True
 
 
-def aof_rewrite_background(server: Any) -> bool:
+def aof_rewrite_background(server: Server) -> bool:
     """BGREWRITEAOF (rewriteAppendOnlyFileBackground): open a new incr file, fork a child
     that writes the new base; :func:`cron` installs it.
 
@@ -564,7 +529,7 @@ def aof_rewrite_background(server: Any) -> bool:
     return True
 
 
-def _kill_child(server: Any, st: PersistenceState) -> None:
+def _kill_child(server: Server, st: PersistenceState) -> None:
     """killRDBChild / killAppendOnlyChild: stop the child, reap it, remove its temp file."""
     pid, kind = st.child_pid, st.child_type
     if pid is None:
@@ -583,7 +548,7 @@ def _kill_child(server: Any, st: PersistenceState) -> None:
             (data_dir(server) / f"temp-{pid}.rdb").unlink()
 
 
-def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
+def _child_done(server: Server, st: PersistenceState, pid: int, ok: bool) -> None:
     kind = st.child_type
     elapsed = int(time.monotonic() - st.child_start)
     st.child_pid = st.child_type = None
@@ -619,7 +584,7 @@ def _child_done(server: Any, st: PersistenceState, pid: int, ok: bool) -> None:
         st.aof_last_rewrite_time_sec = elapsed
 
 
-def cron(server: Any) -> None:
+def cron(server: Server) -> None:
     """The persistence part of serverCron; call it about every 100 ms from the event loop.
 
     Reaps a finished child, starts a scheduled BGREWRITEAOF / BGSAVE, applies the save rules
@@ -645,7 +610,7 @@ def cron(server: Any) -> None:
         rdb_save_background(server)
         return
     now = time.time()
-    dirty = _dirty(server)
+    dirty = server.dirty
     for seconds, changes in save_rules(server):
         if (
             dirty >= changes
@@ -657,24 +622,15 @@ def cron(server: Any) -> None:
             return
     f = st.aof_file
     if f is not None:
-        pct = int(_cfg(server, "auto-aof-rewrite-percentage", "100") or 0)
-        min_size = _size(_cfg(server, "auto-aof-rewrite-min-size", "64mb"))
+        pct = server.config["auto-aof-rewrite-percentage"]
+        min_size = server.config["auto-aof-rewrite-min-size"]
         base = st.aof_rewrite_base_size or 1
         if pct and f.current_size > min_size and (f.current_size - base) * 100 // base >= pct:
             log.info("Starting automatic rewriting of AOF on %d%% growth", pct)
             aof_rewrite_background(server)
 
 
-def _size(text: str) -> int:
-    t = text.strip().lower()
-    units = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "k": 1000, "m": 1000**2, "g": 1000**3}
-    for u, mul in units.items():
-        if t.endswith(u):
-            return int(t[: -len(u)]) * mul
-    return int(t or 0)
-
-
-def disk_error(server: Any) -> str | None:
+def disk_error(server: Server) -> str | None:
     """writeCommandsDeniedByDiskError: the MISCONF text when writes must be refused, else None.
 
     RDB: ``stop-writes-on-bgsave-error yes``, save rules set and the last save failed.
@@ -683,12 +639,11 @@ def disk_error(server: Any) -> str | None:
     """
     st = state(server)
     text: str | None = None
-    if not st.lastbgsave_ok and save_rules(server) and _yes(server, "stop-writes-on-bgsave-error", "yes"):
+    if not st.lastbgsave_ok and save_rules(server) and server.config["stop-writes-on-bgsave-error"]:
         text = MISCONF_RDB
     elif st.aof_file is not None and not st.aof_file.last_write_status_ok:
         text = MISCONF_AOF.format(st.aof_file.last_write_error)
-    with contextlib.suppress(AttributeError):
-        server.disk_error = text
+    server.disk_error = text
     return text
 
 
@@ -696,7 +651,7 @@ def disk_error(server: Any) -> str | None:
 # Shutdown and INFO
 
 
-def on_shutdown(server: Any, save: bool | None) -> bool:
+def on_shutdown(server: Server, save: bool | None) -> bool:
     """prepareForShutdown: stop a child, fsync the AOF, then save as asked.
 
     ``save=True`` (SHUTDOWN SAVE) always saves, ``False`` (NOSAVE) never, ``None`` saves when
@@ -722,7 +677,7 @@ def on_shutdown(server: Any, save: bool | None) -> bool:
     return True
 
 
-def info_fields(server: Any) -> list[tuple[str, str | int]]:
+def info_fields(server: Server) -> list[tuple[str, str | int]]:
     """The ``# Persistence`` section of INFO, in Redis 7.0's order (genRedisInfoString)."""
     st = state(server)
     now = time.monotonic()
@@ -738,7 +693,7 @@ def info_fields(server: Any) -> list[tuple[str, str | int]]:
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", 0),
         ("current_save_keys_total", 0),
-        ("rdb_changes_since_last_save", _dirty(server)),
+        ("rdb_changes_since_last_save", server.dirty),
         ("rdb_bgsave_in_progress", int(rdb_child)),
         ("rdb_last_save_time", st.lastsave),
         ("rdb_last_bgsave_status", "ok" if st.lastbgsave_ok else "err"),

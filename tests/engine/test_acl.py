@@ -230,8 +230,8 @@ def test_user_lines_in_config_file() -> None:
 
     server = Server(cfg)
     assert server.requires_auth()
-    assert sorted(server.acl.users) == ["default", "ops"]  # type: ignore[attr-defined]
-    assert server.acl.users["ops"].describe().startswith("on #")  # type: ignore[attr-defined]
+    assert sorted(server.acl.users) == ["default", "ops"]
+    assert server.acl.users["ops"].describe().startswith("on #")
 
 
 def test_help_log_arguments_and_multi_context_match_real_redis(r, redis_real_shared) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from engine.objects import ZSet
 from engine.persistence import aof, rdb
+from engine.server import Server
 from tests.support.redis_real import real_redis
 
 
@@ -250,30 +251,11 @@ def test_relative_expiries_become_absolute() -> None:
 # BGREWRITEAOF in a forked child, restart.
 
 
-def _server(tmp_path: Path, **config: str):
-    from tests.engine.test_rdb import FakeServer
+def _server(tmp_path: Path, **config: str) -> Server:
+    """A real server on ``tmp_path`` with appendonly on (built, not started)."""
+    from tests.engine.test_rdb import make_server
 
-    return FakeServer(tmp_path, appendonly="yes", **config)
-
-
-def _executor(srv):
-    selected = {"db": 0}
-
-    def execute(argv: list[bytes]) -> None:
-        name = argv[0].lower()
-        db = srv.dbs[selected["db"]]
-        if name == b"select":
-            selected["db"] = int(argv[1])
-        elif name == b"set":
-            db.data[argv[1]] = argv[2]
-            if len(argv) == 5 and argv[3].upper() == b"PXAT":
-                db.expires[argv[1]] = int(argv[4])
-        elif name == b"pexpireat":
-            db.expires[argv[1]] = int(argv[2])
-        else:
-            raise AssertionError(argv)
-
-    return execute
+    return make_server(tmp_path, **{"appendonly": "yes", **config})
 
 
 @pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
@@ -282,7 +264,7 @@ def test_server_aof_start_propagate_rewrite_restart(tmp_path: Path, fsync: str) 
     from tests.engine.test_rdb import wait_child
 
     srv = _server(tmp_path, appendfsync=fsync)
-    persistence.load_on_start(srv, _executor(srv))
+    srv.load_data()
     assert dict(persistence.info_fields(srv))["aof_enabled"] == 1
     before = int(time.time() * 1000)
     for i in range(10):
@@ -305,7 +287,7 @@ def test_server_aof_start_propagate_rewrite_restart(tmp_path: Path, fsync: str) 
     )
     assert persistence.on_shutdown(srv, save=False)
     fresh = _server(tmp_path, appendfsync=fsync)
-    persistence.load_on_start(fresh, _executor(fresh))
+    fresh.load_data()
     assert fresh.dbs[0].data == srv.dbs[0].data and fresh.dbs[1].data == {b"t": b"x"}
     assert fresh.dbs[1].expires == {b"t": before + 100_000}
     persistence.on_shutdown(fresh, save=False)
@@ -354,8 +336,7 @@ def test_appendonly_switched_on_and_off_at_run_time(tmp_path: Path) -> None:
     """CONFIG SET appendonly yes writes a base with the current data, then appends."""
     from engine import persistence
 
-    srv = _server(tmp_path)
-    srv.config["appendonly"] = "no"
+    srv = _server(tmp_path, appendonly="no")
     persistence.load_on_start(srv)
     srv.dbs[0].data[b"before"] = b"1"
     persistence.set_appendonly(srv, True)
@@ -364,7 +345,7 @@ def test_appendonly_switched_on_and_off_at_run_time(tmp_path: Path) -> None:
     persistence.set_appendonly(srv, False)
     persistence.propagate(srv, 0, [b"SET", b"ignored", b"3"])
     fresh = _server(tmp_path)
-    persistence.load_on_start(fresh, _executor(fresh))
+    fresh.load_data()
     assert fresh.dbs[0].data == {b"before": b"1", b"after": b"2"}
     persistence.on_shutdown(fresh, save=False)
 
@@ -379,7 +360,7 @@ def test_single_file_aof_from_older_redis_is_upgraded(tmp_path: Path) -> None:
     preamble = rdb.dumps([rdb.DatabaseImage(0, {b"a": b"1"})], aof_base=True)
     (tmp_path / "appendonly.aof").write_bytes(preamble + aof.encode_command([b"SET", b"b", b"2"]))
     srv = _server(tmp_path)
-    persistence.load_on_start(srv, _executor(srv))
+    srv.load_data()
     assert srv.dbs[0].data == {b"a": b"1", b"b": b"2"}
     persistence.propagate(srv, 0, [b"SET", b"c", b"3"])
     persistence.on_shutdown(srv, save=False)
@@ -395,7 +376,7 @@ def test_failed_aof_write_is_kept_and_retried(tmp_path: Path) -> None:
     from engine import persistence
 
     srv = _server(tmp_path)
-    persistence.load_on_start(srv, _executor(srv))
+    srv.load_data()
     f = persistence.state(srv).aof_file
     assert f is not None and f.fd is not None
     incr = f.dir / f.manifest.incrs[-1].name
@@ -410,7 +391,7 @@ def test_failed_aof_write_is_kept_and_retried(tmp_path: Path) -> None:
     assert srv.disk_error is None
     persistence.on_shutdown(srv, save=False)
     fresh = _server(tmp_path)
-    persistence.load_on_start(fresh, _executor(fresh))
+    fresh.load_data()
     assert fresh.dbs[0].data == {b"a": b"1"}
     persistence.on_shutdown(fresh, save=False)
 

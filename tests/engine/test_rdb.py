@@ -18,9 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.config import Config
 from engine.objects import ZSet
 from engine.persistence import intset, listpack, lzf, rdb, ziplist
 from engine.persistence.crc64 import crc64
+from engine.server import Server
 
 small = settings(max_examples=60, deadline=None)
 
@@ -185,32 +187,20 @@ def test_save_is_atomic(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# The server side: SAVE, BGSAVE (fork), save rules, load at start.  A stand-in server object
-# with the attributes the persistence code reads (dbs, config, dirty) keeps these tests
-# independent of the network layer.
+# The server side: SAVE, BGSAVE (fork), save rules, load at start, on a real server that
+# is built but not started (no sockets, no event loop): the persistence code is driven
+# directly, as the cron and the commands drive it.
 
 
-class FakeDb:
-    def __init__(self, i: int) -> None:
-        self.id = i
-        self.data: dict[bytes, object] = {}
-        self.expires: dict[bytes, int] = {}
-
-    def load(self, data: dict[bytes, object], expires: dict[bytes, int]) -> None:
-        self.data.update(data)
-        self.expires.update(expires)
+def make_server(dir: Path, **options: str) -> Server:
+    """A server on ``dir`` with no save rules unless given (redis.conf names and values)."""
+    config = Config()
+    opts = {"dir": str(dir), "save": "", **options}
+    config.load("\n".join(f'{k} "{v}"' for k, v in opts.items()), "<test>")
+    return Server(config, chdir=False)
 
 
-class FakeServer:
-    def __init__(self, dir: Path, **config: str) -> None:
-        self.dbs = [FakeDb(i) for i in range(16)]
-        self.config = {"dir": str(dir), "dbfilename": "dump.rdb", "save": "", "appendonly": "no", **config}
-        self.dirty = 0
-        self.loading = False
-        self.disk_error: str | None = None
-
-
-def wait_child(server: FakeServer, timeout_s: float = 10.0) -> None:
+def wait_child(server: Server, timeout_s: float = 10.0) -> None:
     from engine.persistence import lifecycle
 
     deadline = time.monotonic() + timeout_s
@@ -223,7 +213,7 @@ def wait_child(server: FakeServer, timeout_s: float = 10.0) -> None:
 def test_save_bgsave_and_load_on_start(tmp_path: Path) -> None:
     from engine import persistence
 
-    srv = FakeServer(tmp_path)
+    srv = make_server(tmp_path)
     srv.dbs[0].data.update(sample())
     srv.dbs[0].expires[b"s"] = 4102444800000
     srv.dbs[2].data[b"x"] = b"y"
@@ -240,7 +230,7 @@ def test_save_bgsave_and_load_on_start(tmp_path: Path) -> None:
     info = dict(persistence.info_fields(srv))
     assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_bgsave_in_progress"] == 0
     assert srv.dirty == 1  # changes made while the child ran stay counted
-    fresh = FakeServer(tmp_path)
+    fresh = make_server(tmp_path)
     persistence.load_on_start(fresh)
     assert fresh.dbs[2].data == {b"x": b"z"}
     assert fresh.dbs[0].expires == {b"s": 4102444800000}
@@ -251,7 +241,7 @@ def test_save_bgsave_and_load_on_start(tmp_path: Path) -> None:
 def test_save_rules_trigger_bgsave(tmp_path: Path) -> None:
     from engine import persistence
 
-    srv = FakeServer(tmp_path, save="1 2")
+    srv = make_server(tmp_path, save="1 2")
     persistence.state(srv).lastsave = int(time.time()) - 5
     srv.dbs[0].data[b"k"] = b"v"
     srv.dirty = 1
@@ -268,7 +258,7 @@ def test_save_rules_trigger_bgsave(tmp_path: Path) -> None:
 def test_failed_bgsave_is_reported(tmp_path: Path) -> None:
     from engine import persistence
 
-    srv = FakeServer(tmp_path, dbfilename="missing-dir/dump.rdb")
+    srv = make_server(tmp_path, dbfilename="missing-dir/dump.rdb")
     srv.dbs[0].data[b"k"] = b"v"
     assert persistence.rdb_save_background(srv)
     wait_child(srv)
@@ -281,9 +271,9 @@ def test_corrupt_rdb_and_unwritable_dir_fail_at_start(tmp_path: Path) -> None:
 
     (tmp_path / "dump.rdb").write_bytes(b"REDIS0010\xfe")
     with pytest.raises(persistence.PersistenceError, match="Fatal error loading the DB"):
-        persistence.load_on_start(FakeServer(tmp_path))
+        persistence.load_on_start(make_server(tmp_path))
     with pytest.raises(persistence.PersistenceError, match="chdir"):
-        persistence.load_on_start(FakeServer(tmp_path / "nope"))
+        persistence.load_on_start(make_server(tmp_path / "nope"))
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
@@ -291,7 +281,7 @@ def test_corrupt_rdb_and_unwritable_dir_fail_at_start(tmp_path: Path) -> None:
         # root writes through mode bits; /proc refuses new files to everyone.
         target = ro if not os.access(ro, os.W_OK) else Path("/proc")
         with pytest.raises(persistence.PersistenceError, match="cannot write"):
-            persistence.load_on_start(FakeServer(target))
+            persistence.load_on_start(make_server(target))
     finally:
         ro.chmod(0o755)
 
@@ -299,7 +289,7 @@ def test_corrupt_rdb_and_unwritable_dir_fail_at_start(tmp_path: Path) -> None:
 def test_shutdown_saves_per_argument(tmp_path: Path) -> None:
     from engine import persistence
 
-    srv = FakeServer(tmp_path)
+    srv = make_server(tmp_path)
     srv.dbs[0].data[b"k"] = b"v"
     assert persistence.on_shutdown(srv, save=None)  # no save rules: nothing written
     assert not (tmp_path / "dump.rdb").exists()
@@ -307,7 +297,7 @@ def test_shutdown_saves_per_argument(tmp_path: Path) -> None:
     assert not (tmp_path / "dump.rdb").exists()
     assert persistence.on_shutdown(srv, save=True)
     assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"v"}
-    srv.config["save"] = "3600 1"
+    srv.config.set_text("save", "3600 1")
     srv.dbs[0].data[b"k"] = b"w"
     assert persistence.on_shutdown(srv, save=None)
     assert rdb.load(tmp_path / "dump.rdb").dbs[0][0] == {b"k": b"w"}
