@@ -46,8 +46,8 @@ def active_expire_cycle(server: Server) -> int:
                 break
         if perf_counter() > deadline:
             break
-    latency = getattr(server, "latency", None)
-    if latency is not None and latency.threshold_ms:
+    latency = server.latency
+    if latency.threshold_ms:
         # activeExpireCycle: latencyAddSampleIfNeeded("expire-cycle", elapsed ms)
         latency.add_event("expire-cycle", int((perf_counter() - start) * 1000))
     return expired_total

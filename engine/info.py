@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.memory import used_memory
 from engine.table import COMMANDS, Command
 from engine.version import VERSION
 
@@ -139,14 +140,8 @@ def _rss_bytes() -> int:
 
 def _memory(server: Server) -> Fields:
     rss = _rss_bytes()
-    try:
-        from engine.memory import used_memory
-    except ImportError:
-        used = rss
-    else:
-        used = int(used_memory(server))
-    peak = max(getattr(server, "used_memory_peak", 0), used)
-    server.used_memory_peak = peak  # type: ignore[attr-defined]
+    used = used_memory(server)
+    peak = server.memory.peak_bytes  # used_memory() keeps it; CONFIG RESETSTAT resets it
     maxmemory = server.maxmemory
     return [
         ("used_memory", used),
@@ -187,8 +182,8 @@ def _stats(server: Server) -> Fields:
         ("current_eviction_exceeded_time", 0),
         ("keyspace_hits", st.keyspace_hits),
         ("keyspace_misses", st.keyspace_misses),
-        ("pubsub_channels", len(getattr(server.pubsub, "channels", {}) or {})),
-        ("pubsub_patterns", len(getattr(server.pubsub, "patterns", {}) or {})),
+        ("pubsub_channels", len(server.pubsub.channels)),
+        ("pubsub_patterns", len(server.pubsub.patterns)),
         ("latest_fork_usec", 0),
         ("total_forks", 0),
         ("migrate_cached_sockets", 0),

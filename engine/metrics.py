@@ -36,6 +36,7 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from engine import latency, memory
 from engine.table import COMMANDS
@@ -55,7 +56,7 @@ def _commands() -> Iterator[Any]:
             yield from cmd.subcommands.values()
 
 
-class ServerCollector:
+class ServerCollector(Collector):
     """prometheus_client collector reading one :class:`Server` at scrape time."""
 
     def __init__(self, server: Server) -> None:
@@ -138,7 +139,7 @@ class MetricsHTTPServer(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], server: Server) -> None:
         self.engine = server
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(ServerCollector(server))  # type: ignore[arg-type]
+        self.registry.register(ServerCollector(server))
         super().__init__(addr, _Handler)
 
     def scrape(self) -> bytes:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engine import memory
 from engine.client import Client
 from engine.errors import NOT_INTEGER, SYNTAX, CommandError
+from engine.info import register_section
 from engine.protocol import OK, Reply, Verbatim
 from engine.table import subcommand
 from engine.util import parse_int
@@ -210,12 +211,4 @@ def info_memory(server: Server) -> dict[str, Any]:
     }
 
 
-def _register_info() -> None:
-    try:
-        from engine.info import register_section  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return
-    register_section("memory", info_memory)
-
-
-_register_info()
+register_section("memory", info_memory)
