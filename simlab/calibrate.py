@@ -13,6 +13,13 @@ in flight), on any Redis-compatible target:
   leave out the event loop's share, which for the Python engine is most of the time.
 * **round trip** is the client-side time of ``PING`` minus PING's service time: kernel,
   loopback and client library, as an empirical distribution (200 quantiles).
+* **one request per connection**: GET sent on each of ``fan_in`` connections at once, then
+  every reply read; the server's CPU per call. A server pays per connection it reads and
+  writes, so requests that arrive together on many connections (as from many clients) cost
+  far more than the same number pipelined on one (on the engine, loaded machine: ~23-28 us
+  against ~6 us a GET). The difference from the pipelined GET is the per-connection cost
+  (``connection_overhead_us``), added to every command's pipelined time for a busy server
+  (:meth:`Calibration.busy_service_time_us`).
 * Each command is measured with values of several sizes, unpipelined and in pipelines of
   ``pipeline`` commands; a line (``base_us + per_kib_us x KiB``) is fitted per command and
   the service-time distribution is a gamma with that mean at the value size asked for and
@@ -83,6 +90,9 @@ class Calibration:
     measurements: pd.DataFrame
     reference_value_bytes: float = 300.0
     notes: list[str] = field(default_factory=list)
+    #: server CPU per request on a connection of its own beyond the pipelined figure (module
+    #: docstring); None in calibrations written before it was measured
+    connection_overhead_us: float | None = None
 
     def rtt_dist(self) -> dict[str, Any]:
         """The round trip as an empirical distribution in milliseconds (the unit of
@@ -111,6 +121,17 @@ class Calibration:
             out["default"] = {"kind": "gamma", "mean": round(float(np.mean(means)), 3), "cv": _DEFAULT_CV}
         return out
 
+    def busy_service_time_us(self, value_bytes: float | None = None) -> dict[str, dict[str, Any]]:
+        """Service times for a server that is busy when each request arrives, one request per
+        connection: the pipelined CPU per call plus the per-connection cost. Without a
+        ``connection_overhead_us`` measurement, the pipelined times."""
+        out = self.service_time_us(value_bytes, pipelined=True)
+        extra = self.connection_overhead_us or 0.0
+        for cmd, d in out.items():
+            if cmd != "PUBLISH_PER_SUBSCRIBER":
+                d["mean"] = round(float(d["mean"]) + extra, 3)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -122,6 +143,7 @@ class Calibration:
             "method": ("service time = server CPU time per call (INFO cpu delta / commandstats calls) at one "
                        "request in flight; round trip = client PING time - PING service time"),
             "reference_value_bytes": self.reference_value_bytes,
+            "connection_overhead_us": self.connection_overhead_us,
             "service_time_us": self.service_time_us(),
             "fits": self.fits,
             "network": {
@@ -161,6 +183,8 @@ def load_calibration(path: str | Path) -> Calibration:
             rtt_us=[v * 1000.0 for v in d["network"]["rtt_ms"]["values"]], fits=d["fits"],
             measurements=pd.DataFrame(d.get("measurements", [])),
             reference_value_bytes=float(d.get("reference_value_bytes", 300.0)), notes=list(d.get("notes", [])),
+            connection_overhead_us=(None if d.get("connection_overhead_us") is None
+                                    else float(d["connection_overhead_us"])),
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise CalibrationError(f"{p}: not a calibration file (missing {err})") from None
@@ -200,6 +224,9 @@ class _Raw:
 
     def call(self, data: bytes, n: int) -> list[Any]:
         self.sock.sendall(data)
+        return self.read(n)
+
+    def read(self, n: int) -> list[Any]:
         out: list[Any] = []
         while len(out) < n:
             r = self.reader.gets()
@@ -270,6 +297,25 @@ def _measure(raw: _Raw, admin: Any, cmd: str, build: Any, *, n: int, pipeline: i
     }
 
 
+def _measure_fan_in(raws: list[_Raw], admin: Any, data: bytes, *, n: int, max_seconds: float) -> float:
+    """Server CPU per call when ``data`` (one command) is sent on every connection of ``raws``
+    at once, then every reply read; ``n`` commands in all (bounded by ``max_seconds``)."""
+    cpu0, calls0, _ = _cpu_and_calls(admin)
+    deadline = time.monotonic() + max_seconds
+    sent = 0
+    while sent < n and time.monotonic() < deadline:
+        for r in raws:
+            r.sock.sendall(data)
+        for r in raws:
+            rep = r.read(1)[0]
+            if isinstance(rep, hiredis.ReplyError):
+                raise CalibrationError(f"GET: the server answered {rep}")
+        sent += len(raws)
+    cpu1, calls1, _ = _cpu_and_calls(admin)
+    d_all = sum(calls1.values()) - sum(calls0.values())
+    return (cpu1 - cpu0) * 1e6 / max(1, d_all - 2)
+
+
 def calibrate(
     target: Target,
     *,
@@ -279,6 +325,7 @@ def calibrate(
     pipeline: int = 32,
     reference_value_bytes: float = 300.0,
     max_seconds: float = 60.0,
+    fan_in: int = 16,
 ) -> Calibration:
     """Measure ``target`` (see the module docstring) and return the calibration.
 
@@ -289,6 +336,8 @@ def calibrate(
     admin = target.client()
     raw = _Raw(target)
     sub: _Raw | None = None
+    fan: list[_Raw] = []
+    fan_rows: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     client_spread: dict[str, list[float]] = {}
     try:
@@ -321,6 +370,19 @@ def calibrate(
                     if pipe == 1:
                         sd = _robust_sd(m["client_times_us"])
                         client_spread.setdefault(cmd, []).append(sd)
+        # one GET per connection on fan_in connections at once, and the same GETs pipelined on one
+        # (the reference value size; back to back, so both see the same machine)
+        if fan_in > 1:
+            ref = b"v" * int(reference_value_bytes)
+            rk = b"%sref" % prefix.encode()
+            raw.call(command("SET", rk, ref), 1)
+            fan = [_Raw(target) for _ in range(fan_in)]
+            get = command("GET", rk)
+            n_fan = max(fan_in * 10, requests)
+            _measure_fan_in(fan, admin, get, n=fan_in * 4, max_seconds=left())  # warm up
+            fan_rows["fan_in_us"] = _measure_fan_in(fan, admin, get, n=n_fan, max_seconds=left())
+            fan_rows["pipelined_us"] = float(_measure(raw, admin, "GET", lambda i: get, n=n_fan, pipeline=pipeline,
+                                                      max_seconds=left())["server_cpu_us"])
         # PUBLISH with subscribers: the extra time per subscriber
         sub = _Raw(target)
         ch = b"%sch" % prefix.encode()
@@ -333,6 +395,8 @@ def calibrate(
         raw.close()
         if sub is not None:
             sub.close()
+        for r in fan:
+            r.close()
         admin.close()
         remove_prefix(target, prefix)
     df = pd.DataFrame(rows)
@@ -367,6 +431,12 @@ def calibrate(
              "on the machine widens the round trip's tail, not the servers' CPU time per call)"]
     if latency_hist:
         notes.append("LATENCY HISTOGRAM (execution only, usec bucket -> calls): " + latency_hist)
+    overhead = None
+    if fan_rows:
+        overhead = round(max(0.0, fan_rows["fan_in_us"] - fan_rows["pipelined_us"]), 3)
+        notes.append(f"GET of {int(reference_value_bytes)} B: {fan_rows['fan_in_us']:.2f} us of server CPU a call "
+                     f"one per connection on {fan_in} connections at once, {fan_rows['pipelined_us']:.2f} us "
+                     f"pipelined {pipeline} on one: {overhead:.2f} us per connection read and written")
     return Calibration(
         name=name or _default_name(server),
         date=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -379,6 +449,7 @@ def calibrate(
         measurements=df,
         reference_value_bytes=reference_value_bytes,
         notes=notes,
+        connection_overhead_us=overhead,
     )
 
 

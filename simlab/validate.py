@@ -11,16 +11,18 @@
    server, so it is the network of the validation scenario.
    Service times depend on batching: a request that finds the server idle pays a wake-up of
    the event loop of its own (the calibration's lone CPU per call, ~22 us a GET on the
-   engine), one that arrives while the server is busy is read with others (the pipelined CPU
-   per call, ~5 us). At each load point the prediction uses ``s_p + (1 - rho) (s_single -
-   s_p)`` per command, rho the server's busy fraction at that load
-   (:func:`predicted_busy`: Poisson arrivals find it idle with probability 1 - rho), both
-   figures from the calibration, nothing fitted to the live runs. The round trip is the
-   generator's latency less that GET time at the round trip probe's load (nearly the lone
-   one). At low load the prediction is then the measured latency by construction; what is
-   validated is how latency grows with load, and the saturation (1 / mean pipelined service
-   time, the server never idle). ``batching=False`` is the former method: pipelined times at
-   every load, the lone wake-up's extra in the round trip.
+   engine); one that arrives while the server is busy is read in the same wake-up as others,
+   but on a connection of its own (every client sends one request per connection, as the
+   generator does): the *busy* time, the pipelined CPU per call plus the calibration's
+   per-connection cost (:meth:`Calibration.busy_service_time_us`). At each load point the
+   prediction uses ``s_busy + (1 - rho) (s_single - s_busy)`` per command, rho the server's
+   busy fraction at that load (:func:`predicted_busy`: Poisson arrivals find it idle with
+   probability 1 - rho), every figure from the calibration, nothing fitted to the live runs.
+   The round trip is the generator's latency less that GET time at the round trip probe's
+   load (nearly the lone one). At low load the prediction is then the measured latency by
+   construction; what is validated is how latency grows with load, and the saturation
+   (1 / mean busy service time, the server never idle). ``batching=False`` is the former
+   method: pipelined times at every load, the lone wake-up's extra in the round trip.
 3. **Validation scenario.** The scenario as the live test runs it: the load generator talks
    to the cache directly, so the client, entry, application and backend hops are zero; the
    cache-to-client round trip is the calibrated one; service times are the calibrated ones;
@@ -300,8 +302,9 @@ def _saturation(vsc: Scenario, target: Target, *, seconds: float, workers: int, 
     big = validation_scenario_like(vsc, rate=60_000.0, duration_s=seconds)
     plan = plan_from_scenario(big, duration_s=seconds, seed=seed, warmup_s=0.0)
     cpu0, t0 = _server_cpu(target)
+    # one request in flight per connection: the load the busy service time was calibrated for
     res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
-                   concurrency=workers * connections * 2, max_seconds=seconds, cpus=cpus, spin=spin)
+                   concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
     cpu1, t1 = _server_cpu(target)
     busy = (cpu1 - cpu0) / max(1e-9, t1 - t0 - 0.3)  # less the workers' start-up before t0
     return res.achieved_rps, busy, res
@@ -353,12 +356,12 @@ def predicted_busy(rate_rps: float, u_pipelined: float, u_single: float) -> floa
     """The server's busy fraction at ``rate_rps`` when a request that finds it idle pays the
     lone wake-up and one that finds it busy is read with others (batching).
 
-    ``u_pipelined`` and ``u_single`` are the utilisation per request/s with the pipelined
-    and the lone (unpipelined) CPU times per call. A Poisson arrival finds the server idle
-    with probability 1 - rho (arrivals see time averages), so the CPU per request is
-    ``s_p + (1 - rho) w`` with ``w = s_single - s_p``, and rho = A + (1 - rho) B with
+    ``u_pipelined`` and ``u_single`` are the utilisation per request/s with the busy
+    server's and the lone (unpipelined) CPU times per call. A Poisson arrival finds the
+    server idle with probability 1 - rho (arrivals see time averages), so the CPU per request
+    is ``s_b + (1 - rho) w`` with ``w = s_single - s_b``, and rho = A + (1 - rho) B with
     A = rate u_pipelined, B = rate (u_single - u_pipelined): rho = (A + B) / (1 + B).
-    At a light load that is the lone cost, at saturation the pipelined one."""
+    At a light load that is the lone cost, at saturation the busy one."""
     a = rate_rps * u_pipelined
     b = rate_rps * max(0.0, u_single - u_pipelined)
     return min(1.0, (a + b) / (1.0 + b))
@@ -366,8 +369,9 @@ def predicted_busy(rate_rps: float, u_pipelined: float, u_single: float) -> floa
 
 def batching_service_time(pipelined: dict[str, Any], single: dict[str, Any], busy: float) -> dict[str, Any]:
     """Per-command service times at a server ``busy`` fraction of the time (see
-    :func:`predicted_busy`): the pipelined CPU per call plus (1 - busy) x the lone wake-up's
-    extra (single - pipelined), both from the calibration."""
+    :func:`predicted_busy`): the busy server's CPU per call (``pipelined``: the calibration's
+    pipelined time, plus its per-connection cost where measured) plus (1 - busy) x the lone
+    wake-up's extra (single - that), all from the calibration."""
     out: dict[str, Any] = {}
     for cmd, p in pipelined.items():
         s = single.get(cmd, p)
@@ -471,8 +475,12 @@ def validate(
                     else f"not pinned: server and {workers} generator worker{'s' if workers > 1 else ''} "
                          "placed by the scheduler")
         value_bytes = mean_of(scenario.keyspace.value_size_bytes)
-        service = cal.service_time_us(value_bytes, pipelined=True)
+        service = (cal.busy_service_time_us(value_bytes) if batching
+                   else cal.service_time_us(value_bytes, pipelined=True))
         single = cal.service_time_us(value_bytes, pipelined=False)
+        if batching and cal.connection_overhead_us is None:
+            notes.append(f"calibration {cal.name} has no per-connection cost (written before it was measured): "
+                         "the busy server's service time is the pipelined one, which understates it")
         rtt_rate = 400.0
         get_us = service["GET"]["mean"]
         if batching:
@@ -546,7 +554,8 @@ def validate(
             notes.append(f"invalid runs beyond {AGREEMENT_UP_TO:.0%} of saturation (shown, not judged): {', '.join(beyond)}")
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
-                          service_time_us={"pipelined": service, "single": single, "batching": batching},
+                          service_time_us={"busy": service, "single": single, "batching": batching,
+                                           "connection_overhead_us": cal.connection_overhead_us},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)
     finally:
         if engine is not None:

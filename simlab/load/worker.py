@@ -209,8 +209,6 @@ class _Worker:
         self.closed = cfg["mode"] == "closed"
         self.conns: list[_Conn] = []
         self.rr = 0
-        #: the connection every row sent by one tick goes out on (one write for all of them)
-        self.tick_conn: _Conn | None = None
         self.dirty: list[_Conn] = []
         self.fatal: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -302,9 +300,7 @@ class _Worker:
             self.all_done.set_result(None)
 
     def _stage(self, row: int, data: bytes, n: int, cb: Any) -> None:
-        c = self.tick_conn
-        if c is None or not c.up:
-            c = self._conn()
+        c = self._conn()
         if c is None:
             self.fail(row, O_CONNECTION, "no connection")
             return
@@ -463,24 +459,18 @@ class _Worker:
     def _tick(self) -> None:
         """Open loop: send every row that is due, then sleep until the next one.
 
-        The rows one tick sends (due at once, or due while the loop was busy) share one
-        connection, taken in turn: one write system call for all of them instead of one per
-        row on as many connections (the loopback ``send`` was the worker's largest cost).
-        Against a server that answers at once at 20 000 rows/s: 13 600-16 200 writes for
-        40 000 rows instead of 32 700, and a lower median send lag and latency in three
-        paired runs out of three on the loaded shared machine (CPU per request was not
-        distinguishable there). It is also what a server sees of a busy client: requests
-        arriving together, read in one go."""
+        Each row goes out on the next connection in turn, one request per connection as from
+        many independent clients, even when several rows are due at once: sending a tick's
+        rows on one connection (one write) halved the writes, but a server pays per
+        connection it reads, so that pipelining would make the server cheaper than it is
+        for the clients the scenario describes."""
         assert self.loop is not None
         t, n, t0 = self.t, self.n, self.t0
         i = self.i
         now = time.monotonic() - t0
-        if i < n and t[i] <= now:
-            self.tick_conn = self._conn()
-            while i < n and t[i] <= now:
-                self._start(i)
-                i += 1
-            self.tick_conn = None
+        while i < n and t[i] <= now:
+            self._start(i)
+            i += 1
         self._flush()
         if i < n and not self.stopping:
             self.loop.call_at(t0 + float(t[i]), self._tick)
