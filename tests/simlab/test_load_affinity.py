@@ -54,13 +54,14 @@ def test_the_engine_and_the_workers_run_where_they_were_pinned() -> None:
 def test_a_pinned_worker_can_poll_instead_of_sleeping() -> None:
     """spin=True: the worker never sleeps in select(2) during the run; the CPU it spent polling
     with nothing ready is counted apart and left out of its CPU per request. 100 rows over
-    0.5 s leave it idle most of the time, so most of its CPU time is polling."""
+    0.5 s leave it idle most of the time, so most of the CPU time it gets is polling (however
+    little the machine's other work leaves it: no absolute figure is asserted)."""
     assert pinning is not None
     with EngineProcess(cpus=pinning.server) as eng:
         res = run_load(_get_plan(200, 0.5), eng.target(), workers=1, connections=2, cpus=pinning.generator,
                        spin=True, max_seconds=5)
     assert res.outcomes["ok"] == 100 and res.pinned_cpus == tuple(sorted(pinning.generator))
-    assert res.generator_poll_idle_s > 0.1
+    assert res.generator_poll_idle_s > 0
     assert res.generator_cpu_us_per_request * 100 / 1e6 < res.generator_poll_idle_s
 
 
