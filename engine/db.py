@@ -73,7 +73,10 @@ class Database:
         if kind is not None and type(value) not in kind:
             raise WrongTypeError()
         server.stats.keyspace_hits += 1
-        server.touch(self, key)
+        if server.lfu:
+            server.touch(self, key)
+        else:  # Server.touch's LRU case inline
+            self.lru[key] = server.lru_clock
         return value
 
     def lookup_write(self, key: bytes, kind: tuple[type, ...] | None = None) -> Any:
@@ -83,7 +86,11 @@ class Database:
             return None
         if kind is not None and type(value) not in kind:
             raise WrongTypeError()
-        self.server.touch(self, key)
+        server = self.server
+        if server.lfu:
+            server.touch(self, key)
+        else:
+            self.lru[key] = server.lru_clock
         return value
 
     def peek(self, key: bytes) -> Any:
@@ -98,16 +105,25 @@ class Database:
         """Store ``value`` (setKey): a new key or an overwrite that drops the TTL unless
         ``keep_ttl``.  Fires signal_modified."""
         data = self.data
+        server = self.server
         if key not in data:
             self.keys.add(key)
-            if self.server.notify_flags & _NOTIFY_NEW:  # dbAdd's "new" event (class n)
-                self.server.notify("n", "new", key, self.id)
-        elif not keep_ttl and key in self.expires:
+            if server.notify_flags & _NOTIFY_NEW:  # dbAdd's "new" event (class n)
+                server.notify("n", "new", key, self.id)
+        elif not keep_ttl and self.expires and key in self.expires:
             del self.expires[key]
             self.volatile.discard(key)
         data[key] = value
-        self.server.on_key_written(self, key, value)
-        self.signal_modified(key)
+        # Server.on_key_written and signal_modified, their common cases inline (no LFU, no
+        # WATCHer, no blocked client): this runs for every write.
+        if server.lfu:
+            server.on_key_written(self, key, value)
+        else:
+            self.lru[key] = server.lru_clock
+        if self.watched or self.blocking:
+            self.signal_modified(key)
+        else:
+            self.resized_keys.add(key)
 
     def add(self, key: bytes, value: Any) -> None:
         """Store a value under a key known to be absent (dbAdd), e.g. the first LPUSH."""

@@ -18,7 +18,7 @@ from engine.client import Client
 from engine.errors import RedisError
 from engine.monitor import feed_monitors
 from engine.protocol import QUEUED, Replies
-from engine.table import COMMANDS, Command
+from engine.table import BY_NAME, COMMANDS, Command
 from engine.tracking import after_call as tracking_after_call
 
 __all__ = ["process_command", "call", "resolve"]
@@ -68,6 +68,9 @@ def resolve(argv: list[bytes]) -> Command:
 
 
 _REPLY_FLAGS = frozenset({"reply_off", "reply_skip"})
+# Spellings of command names remembered in BY_NAME (each case variant is one entry: bounded
+# so a client sending every spelling of a long name cannot grow it).
+_BY_NAME_MAX = 4096
 
 
 def process_command(client: Client, argv: list[bytes]) -> Any:
@@ -99,7 +102,11 @@ def _process(client: Client, argv: list[bytes]) -> Any:
             return e
         argv[0] = real
     try:
-        cmd = COMMANDS.get(argv[0].lower())
+        cmd = BY_NAME.get(argv[0])
+        if cmd is None:
+            cmd = COMMANDS.get(argv[0].lower())
+            if cmd is not None and len(BY_NAME) < _BY_NAME_MAX:
+                BY_NAME[argv[0]] = cmd
         if cmd is None or cmd.subcommands or (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:
             cmd = resolve(argv)
     except RedisError as exc:
@@ -209,9 +216,13 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
         server.slowlog_push(client, argv, elapsed_us)
     latency = server.latency
     if latency.tracking:
-        latency.record(cmd, elapsed_us)
-    if server.dirty != dirty_before:
-        server.propagate(client, argv)
+        h = latency.hists.get(cmd)
+        if h is None or elapsed_us > 1024 or latency.threshold_ms:
+            latency.record(cmd, elapsed_us)
+        else:  # LatencyState.record's common case inline: one dict update, no call
+            h[elapsed_us] = h.get(elapsed_us, 0) + 1
+    if server.dirty != dirty_before and (server.persistence.aof_file is not None or client.also_propagate is not None):
+        server.propagate(client, argv)  # (no AOF: nothing to append, only also_propagate to drop)
     if server.monitors:
         feed_monitors(client, cmd, argv)
     if server.tracking_clients:

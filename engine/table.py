@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Command", "COMMANDS", "command", "subcommand", "lookup", "all_commands", "key_positions"]
+__all__ = ["Command", "COMMANDS", "BY_NAME", "command", "subcommand", "lookup", "all_commands", "key_positions"]
 
 Handler = Callable[..., Any]
 
@@ -76,6 +76,9 @@ class Command:
 
 
 COMMANDS: dict[bytes, Command] = {}
+# The row for a command name exactly as clients send it (``SET``, ``set``), filled by dispatch
+# so the common request needs no ``lower()``; emptied whenever a row is registered.
+BY_NAME: dict[bytes, Command] = {}
 _next_id = 0
 
 
@@ -148,6 +151,7 @@ def command(
         if old is not None:
             row.subcommands = old.subcommands
         COMMANDS[name.encode()] = row
+        BY_NAME.clear()
         return handler
 
     return register
@@ -159,6 +163,7 @@ def container(name: str, group: str = "server", since: str = "2.0.0", summary: s
     if row is None:
         row = _make(name, None, -2, "", (0, 0, 0), acl, group, since, summary, "", None, None)
         COMMANDS[name.encode()] = row
+        BY_NAME.clear()
     return row
 
 

@@ -53,12 +53,14 @@ def _hset_pairs(ctx: Client, name: str, key: bytes, args: tuple[bytes, ...]) -> 
     before = len(h)
     for i in range(0, len(args), 2):
         h[args[i]] = args[i + 1]
+    server = ctx.server
     if not is_hashtable(h):
-        hash_grew(h, args, ctx.server.config)
+        hash_grew(h, args, server.config)
     db = ctx.db
-    db.set(key, h, keep_ttl=True)
-    ctx.server.notify("h", "hset", key, db.id)
-    ctx.server.dirty += len(args) // 2
+    db.set(key, h, True)
+    if server.notify_flags:
+        server.notify("h", "hset", key, db.id)
+    server.dirty += len(args) // 2
     return len(h) - before
 
 

@@ -64,6 +64,14 @@ def parse_expire(ctx: Client, unit_arg: bytes, raw: bytes, cmd: str) -> int:
 @command("set", arity=-3, flags="write denyoom", keys=(1, 1, 1), acl="@string", group="string",
          summary="Set the string value of a key")
 def set_(ctx: Client, key: bytes, value: bytes, *options: bytes) -> Reply:
+    if not options:  # plain SET key value: the common case, no option to parse
+        db = ctx.db
+        db.set(key, value)
+        server = ctx.server
+        server.dirty += 1
+        if server.notify_flags:
+            server.notify("$", "set", key, db.id)
+        return OK
     nx = xx = get_old = keepttl = False
     expire_unit: bytes | None = None
     expire_raw = b""
@@ -348,9 +356,11 @@ def _incr(ctx: Client, key: bytes, incr: int) -> Reply:
     if (incr < 0 and value < 0 and incr < LLONG_MIN - value) or (incr > 0 and value > 0 and incr > LLONG_MAX - value):
         raise CommandError(INCR_OVERFLOW)
     value += incr
-    db.set(key, b"%d" % value, keep_ttl=True)
-    ctx.server.notify("$", "incrby", key, db.id)
-    ctx.server.dirty += 1
+    db.set(key, b"%d" % value, True)
+    server = ctx.server
+    if server.notify_flags:
+        server.notify("$", "incrby", key, db.id)
+    server.dirty += 1
     return value
 
 
