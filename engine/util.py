@@ -12,10 +12,10 @@ import math
 import re
 from functools import lru_cache
 
-from engine.errors import NOT_FLOAT, NOT_INTEGER, CommandError
+from engine.errors import NOT_FLOAT, CommandError
 from engine.glob import stringmatch
 
-__all__ = ["parse_int", "parse_float", "parse_int_arg", "glob_match", "compile_glob", "LLONG_MIN", "LLONG_MAX"]
+__all__ = ["parse_int", "parse_float", "glob_match", "compile_glob", "LLONG_MIN", "LLONG_MAX"]
 
 LLONG_MIN = -(1 << 63)
 LLONG_MAX = (1 << 63) - 1
@@ -29,14 +29,6 @@ def parse_int(data: bytes | bytearray) -> int | None:
         return None
     n = int(data)
     return n if LLONG_MIN <= n <= LLONG_MAX else None
-
-
-def parse_int_arg(data: bytes, error: str = NOT_INTEGER) -> int:
-    """parse_int or raise Redis's "not an integer" error."""
-    n = parse_int(data)
-    if n is None:
-        raise CommandError(error)
-    return n
 
 
 def parse_float(data: bytes | bytearray, error: str = NOT_FLOAT, strict_range: bool = True) -> float:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from engine.args import integer, parse_int
 from engine.client import Client
 from engine.errors import BIT_OFFSET, BIT_VALUE, BITFIELD_TYPE, SYNTAX, CommandError
 from engine.objects import STRING
 from engine.protocol import Reply
 from engine.table import command
-from engine.util import parse_int, parse_int_arg
 
 __all__ = ["setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro", "parse_bit_offset"]
 
@@ -110,8 +110,8 @@ def bitcount(ctx: Client, key: bytes, *args: bytes) -> Reply:
         return int.from_bytes(value, "big").bit_count()
     if len(args) not in (2, 3):
         raise CommandError(SYNTAX)
-    start = parse_int_arg(args[0])
-    end = parse_int_arg(args[1])
+    start = integer(args[0])
+    end = integer(args[1])
     isbit = _unit(args[2]) if len(args) == 3 else False
     if start < 0 and end < 0 and start > end:
         return 0
@@ -127,7 +127,7 @@ def bitcount(ctx: Client, key: bytes, *args: bytes) -> Reply:
 @command("bitpos", arity=-3, flags="readonly", keys=(1, 1, 1), acl="@bitmap", group="bitmap", since="2.8.7",
          summary="Find first bit set or clear in a string")
 def bitpos(ctx: Client, key: bytes, bit_arg: bytes, *args: bytes) -> Reply:
-    bit = parse_int_arg(bit_arg)
+    bit = integer(bit_arg)
     if bit not in (0, 1):
         raise CommandError("ERR The bit argument must be 1 or 0.")
     value = ctx.db.lookup_read(key, STRING)
@@ -138,10 +138,10 @@ def bitpos(ctx: Client, key: bytes, bit_arg: bytes, *args: bytes) -> Reply:
     n = len(value)
     end_given = len(args) >= 2
     if args:
-        start = parse_int_arg(args[0])
+        start = integer(args[0])
         isbit = _unit(args[2]) if len(args) == 3 else False
         if end_given:
-            end = parse_int_arg(args[1])
+            end = integer(args[1])
         else:
             end = n * 8 + 7 if isbit else n - 1
         total = n * 8 if isbit else n
@@ -344,7 +344,7 @@ def _bf_parse(ctx: Client, args: tuple[bytes, ...]) -> tuple[list[tuple[str, boo
         value = 0
         if op != "get":
             highest = max(highest, offset + bits - 1)
-            value = parse_int_arg(args[j + 3])
+            value = integer(args[j + 3])
         ops.append((op, signed, bits, offset, value, overflow))
         j += 3 if op == "get" else 4
     return ops, highest

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from engine.args import parse_int
 from engine.client import Client
 from engine.commands.config import help_reply
 from engine.errors import CLIENT_NAME_INVALID, SYNTAX, TIMEOUT_NOT_INTEGER, CommandError, unknown_client_type
 from engine.protocol import OK, Reply, Verbatim
 from engine.table import subcommand
-from engine.util import parse_int
 
 __all__ = ["client_line", "client_id", "client_setname", "client_getname", "client_list", "client_info",
            "client_kill", "client_setinfo", "client_no_evict", "client_pause", "client_unpause", "client_help"]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 
+from engine.args import parse_float, parse_int
 from engine.client import Client
 from engine.commands.config import help_reply
 from engine.errors import NO_SUCH_KEY, NOT_POSITIVE, CommandError
 from engine.objects import encoding
 from engine.protocol import OK, Reply, Status
 from engine.table import command
-from engine.util import parse_float, parse_int
 
 __all__ = ["debug", "debug_allowed"]
 

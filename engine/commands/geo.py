@@ -8,15 +8,15 @@ searched cells) and error texts follow georadiusGeneric and friends in Redis 7.0
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from engine import geohash
+from engine.args import count_option, leading_flags, parse_float
 from engine.client import Client
 from engine.commands.zsets import _check_skiplist, _zadd
 from engine.errors import (
-    COUNT_NOT_POSITIVE,
     NEED_NUMERIC_RADIUS,
-    NOT_INTEGER,
     RADIUS_NEGATIVE,
     SYNTAX,
     CommandError,
@@ -24,7 +24,6 @@ from engine.errors import (
 from engine.objects import ZSET, ZSet
 from engine.protocol import NULL_ARRAY, DoubleText, Reply
 from engine.table import command
-from engine.util import parse_float, parse_int
 
 __all__ = ["geoadd", "geopos", "geodist", "geohash_cmd", "geosearch", "geosearchstore", "georadius",
            "georadiusbymember", "georadius_ro", "georadiusbymember_ro"]
@@ -68,24 +67,16 @@ def _unit(raw: bytes) -> float:
     return u
 
 
+_GEOADD_FLAGS = frozenset((b"nx", b"xx", b"ch"))
+
+
 @command("geoadd", arity=-5, flags="write denyoom", keys=(1, 1, 1), acl="@geo", group="geo", since="3.2.0",
          summary="Add one or more geospatial items in the geospatial index represented using a sorted set")
 def geoadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
-    i = 0
-    opts: list[bytes] = []
-    nx = xx = False
-    while i < len(args):
-        low = args[i].lower()
-        if low == b"nx":
-            nx = True
-        elif low == b"xx":
-            xx = True
-        elif low != b"ch":
-            break
-        opts.append(args[i])
-        i += 1
+    flags, i = leading_flags(args, _GEOADD_FLAGS)
+    opts = args[:i]
     rest = args[i:]
-    if len(rest) % 3 or (nx and xx):
+    if len(rest) % 3 or (b"nx" in flags and b"xx" in flags):
         raise CommandError(SYNTAX)
     if not opts and len(rest) == 3:
         return _geoadd_one(ctx, key, *rest)
@@ -184,85 +175,103 @@ def _member_position(z: ZSet, member: bytes) -> tuple[float, float]:
     return geohash.position_of(score)
 
 
-def _search(ctx: Client, name: str, args: tuple[bytes, ...], src: bytes, flags: int,
-            storekey: bytes | None) -> Reply:
-    """georadiusGeneric; ``args`` are the arguments after the fixed ones."""
-    db = ctx.db
-    z = db.lookup_read(src, ZSET)
-    shape = geohash.Shape(0.0, 0.0, 1.0)
-    storedist = False
-    withdist = withhash = withcoord = any_ = False
-    frommember = fromloc = byradius = bybox = False
-    sort = 0
-    count = 0
+@dataclass
+class _Options:
+    """What georadiusGeneric reads from the options of GEORADIUS*, GEOSEARCH and GEOSEARCHSTORE."""
+
+    storekey: bytes | None = None
+    storedist: bool = False
+    withdist: bool = False
+    withhash: bool = False
+    withcoord: bool = False
+    any_: bool = False
+    sort: int = 0  # 1 ASC, -1 DESC, 0 unsorted
+    count: int = 0
+    frommember: bool = False
+    fromloc: bool = False
+    byradius: bool = False
+    bybox: bool = False
+
+
+def _parse_options(args: tuple[bytes, ...], flags: int, z: ZSet | None, shape: geohash.Shape,
+                   storekey: bytes | None) -> _Options:
+    """georadiusGeneric's option loop, one for all the commands: FROMMEMBER/FROMLONLAT,
+    BYRADIUS/BYBOX and STOREDIST after the key are GEOSEARCH's (they fill ``shape``); STORE and
+    STOREDIST with a key are GEORADIUS's (not its _RO forms)."""
+    o = _Options(storekey=storekey)
     i = 0
     n = len(args)
     while i < n:
         low = args[i].lower()
         rem = n - i - 1
         if low == b"withdist":
-            withdist = True
+            o.withdist = True
         elif low == b"withhash":
-            withhash = True
+            o.withhash = True
         elif low == b"withcoord":
-            withcoord = True
+            o.withcoord = True
         elif low == b"any":
-            any_ = True
+            o.any_ = True
         elif low == b"asc":
-            sort = 1
+            o.sort = 1
         elif low == b"desc":
-            sort = -1
+            o.sort = -1
         elif low == b"count" and rem >= 1:
-            c = parse_int(args[i + 1])
-            if c is None:
-                raise CommandError(NOT_INTEGER)
-            if c <= 0:
-                raise CommandError(COUNT_NOT_POSITIVE)
-            count = c
+            o.count = count_option(args[i + 1])
             i += 1
         elif low in (b"store", b"storedist") and rem >= 1 and not flags & (RADIUS_NOSTORE | GEOSEARCH):
-            storekey = args[i + 1]
-            storedist = low == b"storedist"
+            o.storekey = args[i + 1]
+            o.storedist = low == b"storedist"
             i += 1
         elif low == b"storedist" and flags & GEOSEARCH and flags & GEOSEARCHSTORE:
-            storedist = True
-        elif low == b"frommember" and rem >= 1 and flags & GEOSEARCH and not fromloc:
+            o.storedist = True
+        elif low == b"frommember" and rem >= 1 and flags & GEOSEARCH and not o.fromloc:
             if z is not None:
                 shape.lon, shape.lat = _member_position(z, args[i + 1])
-            frommember = True
+            o.frommember = True
             i += 1
-        elif low == b"fromlonlat" and rem >= 2 and flags & GEOSEARCH and not frommember:
+        elif low == b"fromlonlat" and rem >= 2 and flags & GEOSEARCH and not o.frommember:
             shape.lon, shape.lat = _lonlat(args[i + 1], args[i + 2])
-            fromloc = True
+            o.fromloc = True
             i += 2
-        elif low == b"byradius" and rem >= 2 and flags & GEOSEARCH and not bybox:
+        elif low == b"byradius" and rem >= 2 and flags & GEOSEARCH and not o.bybox:
             shape.radius = parse_float(args[i + 1], NEED_NUMERIC_RADIUS)
             if shape.radius < 0:
                 raise CommandError(RADIUS_NEGATIVE)
             shape.conversion = _unit(args[i + 2])
-            byradius = True
+            o.byradius = True
             i += 2
-        elif low == b"bybox" and rem >= 3 and flags & GEOSEARCH and not byradius:
+        elif low == b"bybox" and rem >= 3 and flags & GEOSEARCH and not o.byradius:
             shape.width = parse_float(args[i + 1], "ERR need numeric width")
             shape.height = parse_float(args[i + 2], "ERR need numeric height")
             if shape.width < 0 or shape.height < 0:
                 raise CommandError("ERR height or width cannot be negative")
             shape.conversion = _unit(args[i + 3])
             shape.box = True
-            bybox = True
+            o.bybox = True
             i += 3
         else:
             raise CommandError(SYNTAX)
         i += 1
-    return _run_search(ctx, name, z, shape, flags, storekey, storedist, withdist, withhash, withcoord, any_, sort,
-                       count, frommember or fromloc, byradius or bybox)
+    if not flags & GEOSEARCH:  # GEORADIUS*: the centre and the radius are fixed arguments
+        o.fromloc = o.byradius = True
+    return o
 
 
-def _run_search(ctx: Client, name: str, z: ZSet | None, shape: geohash.Shape, flags: int, storekey: bytes | None,
-                storedist: bool, withdist: bool, withhash: bool, withcoord: bool, any_: bool, sort: int, count: int,
-                has_from: bool, has_by: bool) -> Reply:
+def _search(ctx: Client, name: str, args: tuple[bytes, ...], src: bytes, flags: int,
+            storekey: bytes | None) -> Reply:
+    """GEOSEARCH / GEOSEARCHSTORE; ``args`` are the arguments after the key(s)."""
+    z = ctx.db.lookup_read(src, ZSET)
+    shape = geohash.Shape(0.0, 0.0, 1.0)
+    return _run_search(ctx, name, z, shape, flags, _parse_options(args, flags, z, shape, storekey))
+
+
+def _run_search(ctx: Client, name: str, z: ZSet | None, shape: geohash.Shape, flags: int, o: _Options) -> Reply:
     db = ctx.db
     server = ctx.server
+    storekey, storedist, sort, count, any_ = o.storekey, o.storedist, o.sort, o.count, o.any_
+    withdist, withhash, withcoord = o.withdist, o.withhash, o.withcoord
+    has_from, has_by = o.frommember or o.fromloc, o.byradius or o.bybox
     if storekey is not None and (withdist or withhash or withcoord):
         what = "GEOSEARCHSTORE" if flags & GEOSEARCHSTORE else "STORE option in GEORADIUS"
         raise CommandError(f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
@@ -347,50 +356,7 @@ def _radius(ctx: Client, name: str, key: bytes, fixed: tuple[bytes, ...], args: 
         if shape.radius < 0:
             raise CommandError(RADIUS_NEGATIVE)
         shape.conversion = _unit(unit_raw)
-    return _search_radius(ctx, name, z, shape, args, flags)
-
-
-def _search_radius(ctx: Client, name: str, z: ZSet | None, shape: geohash.Shape, args: tuple[bytes, ...],
-                   flags: int) -> Reply:
-    storekey: bytes | None = None
-    storedist = False
-    withdist = withhash = withcoord = any_ = False
-    sort = 0
-    count = 0
-    i = 0
-    n = len(args)
-    while i < n:
-        low = args[i].lower()
-        rem = n - i - 1
-        if low == b"withdist":
-            withdist = True
-        elif low == b"withhash":
-            withhash = True
-        elif low == b"withcoord":
-            withcoord = True
-        elif low == b"any":
-            any_ = True
-        elif low == b"asc":
-            sort = 1
-        elif low == b"desc":
-            sort = -1
-        elif low == b"count" and rem >= 1:
-            c = parse_int(args[i + 1])
-            if c is None:
-                raise CommandError(NOT_INTEGER)
-            if c <= 0:
-                raise CommandError(COUNT_NOT_POSITIVE)
-            count = c
-            i += 1
-        elif low in (b"store", b"storedist") and rem >= 1 and not flags & RADIUS_NOSTORE:
-            storekey = args[i + 1]
-            storedist = low == b"storedist"
-            i += 1
-        else:
-            raise CommandError(SYNTAX)
-        i += 1
-    return _run_search(ctx, name, z, shape, flags, storekey, storedist, withdist, withhash, withcoord, any_, sort,
-                       count, True, True)
+    return _run_search(ctx, name, z, shape, flags, _parse_options(args, flags, z, shape, None))
 
 
 def _radius_keys(argv: list[bytes]) -> list[int]:

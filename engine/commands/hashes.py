@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+from engine.args import LLONG_MAX, LLONG_MIN, integer, parse_int, scan_cursor, scan_options
 from engine.client import Client
 from engine.collscan import scan_step
-from engine.commands.keys import parse_scan_cursor, parse_scan_options
 from engine.commands.strings import add_long_double, format_long_double, parse_long_double
 from engine.errors import (
     HASH_NOT_FLOAT,
@@ -28,7 +28,7 @@ from engine.errors import (
 from engine.objects import HASH, encoding, hash_grew, is_hashtable
 from engine.protocol import OK, Reply
 from engine.table import command
-from engine.util import LLONG_MAX, LLONG_MIN, glob_match, parse_int, parse_int_arg
+from engine.util import glob_match
 
 __all__ = [
     "hset", "hsetnx", "hmset", "hget", "hmget", "hgetall", "hdel", "hexists", "hlen", "hkeys", "hvals",
@@ -180,7 +180,7 @@ def hstrlen(ctx: Client, key: bytes, field: bytes) -> Reply:
 @command("hincrby", arity=4, flags="write denyoom fast", keys=(1, 1, 1), acl="@hash", group="hash", since="2.0.0",
          summary="Increment the integer value of a hash field by the given number")
 def hincrby(ctx: Client, key: bytes, field: bytes, amount: bytes) -> Reply:
-    incr = parse_int_arg(amount)
+    incr = integer(amount)
     h = _write_hash(ctx, key)
     old = h.get(field)
     value = 0 if old is None else parse_int(old)
@@ -234,7 +234,7 @@ def hrandfield(ctx: Client, key: bytes, *args: bytes) -> Reply:
     if not args:
         h = ctx.db.lookup_read(key, HASH)
         return None if h is None else random.choice(list(h))
-    count = parse_int_arg(args[0])
+    count = integer(args[0])
     if count < -_LONG_MAX:
         raise CommandError(value_not_in_range(-_LONG_MAX, _LONG_MAX))
     withvalues = False
@@ -269,11 +269,12 @@ def hrandfield(ctx: Client, key: bytes, *args: bytes) -> Reply:
 def hscan(ctx: Client, key: bytes, cursor_arg: bytes, *options: bytes) -> Reply:
     """The whole hash in one reply with cursor 0, as Redis does for listpack-encoded hashes;
     a hashtable-encoded one is walked COUNT fields per call (engine/collscan.py)."""
-    cursor = parse_scan_cursor(cursor_arg)
+    cursor = scan_cursor(cursor_arg)
     h = ctx.db.lookup_read(key, HASH)
     if h is None:
         return [b"0", []]
-    count, pattern, _type = parse_scan_options(options, allow_type=False)
+    opts = scan_options(options, allow_type=False)
+    count, pattern = opts.count, opts.pattern
     out: list[bytes] = []
     if encoding(h, ctx.server.config) == "hashtable":
         nxt, fields = scan_step(ctx.server, h, cursor, count)

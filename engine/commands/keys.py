@@ -7,52 +7,43 @@ command, each following the Redis 7.0 function of the same name (``renameGeneric
 from __future__ import annotations
 
 import copy as _copy
-import re
 from collections.abc import Iterable
 from typing import Any
 
+from engine.args import (
+    INT_MAX,
+    LLONG_MAX,
+    int32,
+    integer,
+    leading_flags,
+    parse_int,
+    scan_cursor,
+    scan_options,
+)
 from engine.client import Client
 from engine.db import Database
 from engine.errors import (
     DB_INDEX_OUT_OF_RANGE,
-    INVALID_CURSOR,
     INVALID_EXPIRE,
     NO_SUCH_KEY,
-    NOT_INTEGER,
     SAME_OBJECT,
     SYNTAX,
     CommandError,
-    value_not_in_range,
 )
 from engine.evict import LFU_INIT_VAL, lfu_decr_and_return, lfu_time_in_minutes
 from engine.objects import ZSet, encoding, is_hashtable, mark_hashtable, type_name
 from engine.protocol import OK, Reply, Status
 from engine.table import command, subcommand
-from engine.util import LLONG_MAX, glob_match, parse_int, parse_int_arg
+from engine.util import glob_match
 
 __all__ = [
     "del_", "unlink", "exists", "type_", "keys", "scan", "randomkey", "rename", "renamenx", "move",
     "copy", "swapdb", "touch", "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl", "expiretime",
     "pexpiretime", "persist", "object_encoding", "object_freq", "object_idletime", "object_refcount",
-    "object_help", "parse_scan_cursor", "parse_scan_options", "copy_value",
+    "object_help", "copy_value",
 ]
 
-INT_MAX = (1 << 31) - 1
-INT_MIN = -(1 << 31)
-ULONG_MAX = (1 << 64) - 1
-_CURSOR_RE = re.compile(rb"[+-]?[0-9]+")
 _LFU_POLICIES = ("allkeys-lfu", "volatile-lfu")
-
-
-def _parse_int32(raw: bytes, error: str | None = None) -> int:
-    """getIntFromObjectOrReply: a 64-bit parse that must also fit a C int; ``error``, when
-    given, replaces both the "not an integer" and the "out of range" texts."""
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(error or NOT_INTEGER)
-    if not INT_MIN <= n <= INT_MAX:
-        raise CommandError(error or value_not_in_range(INT_MIN, INT_MAX))
-    return n
 
 
 def _db_at(ctx: Client, index: int) -> Database:
@@ -118,48 +109,14 @@ def keys(ctx: Client, pattern: bytes) -> Reply:
     return [k for k in live if glob_match(pattern, k)]
 
 
-def parse_scan_cursor(raw: bytes) -> int:
-    """parseScanCursorOrReply: strtoul semantics (a leading '-' wraps), else "invalid cursor"."""
-    if _CURSOR_RE.fullmatch(raw) is None:
-        raise CommandError(INVALID_CURSOR)
-    n = int(raw)
-    if abs(n) > ULONG_MAX:
-        raise CommandError(INVALID_CURSOR)
-    return n & ULONG_MAX
-
-
-def parse_scan_options(args: tuple[bytes, ...], allow_type: bool) -> tuple[int, bytes | None, bytes | None]:
-    """The COUNT / MATCH / TYPE options of the SCAN family (scanGenericCommand)."""
-    count = 10
-    pattern: bytes | None = None
-    typename: bytes | None = None
-    i = 0
-    while i < len(args):
-        opt = args[i].lower()
-        left = len(args) - i
-        if opt == b"count" and left >= 2:
-            count = parse_int_arg(args[i + 1])
-            if count < 1:
-                raise CommandError(SYNTAX)
-        elif opt == b"match" and left >= 2:
-            pattern = args[i + 1]
-            if pattern == b"*":
-                pattern = None
-        elif opt == b"type" and allow_type and left >= 2:
-            typename = args[i + 1].lower()
-        else:
-            raise CommandError(SYNTAX)
-        i += 2
-    return count, pattern, typename
-
-
 @command("scan", arity=-2, flags="readonly", keys=(0, 0, 0), acl="@keyspace", group="generic", since="2.8.0",
          summary="Incrementally iterate the keys space")
 def scan(ctx: Client, cursor_arg: bytes, *options: bytes) -> Reply:
     """The cursor is a KeyIndex slot (engine/keyindex.py): keys present for the whole
     iteration are always returned, as Redis's reverse-binary cursor guarantees."""
-    cursor = parse_scan_cursor(cursor_arg)
-    count, pattern, typename = parse_scan_options(options, allow_type=True)
+    cursor = scan_cursor(cursor_arg)
+    opts = scan_options(options, allow_type=True)
+    count, pattern, typename = opts.count, opts.pattern, opts.typename
     db = ctx.db
     next_cursor, found = db.keys.scan(cursor, count)
     out: list[bytes] = []
@@ -221,7 +178,7 @@ def renamenx(ctx: Client, src: bytes, dst: bytes) -> Reply:
          summary="Move a key to another database")
 def move(ctx: Client, key: bytes, db_arg: bytes) -> Reply:
     src = ctx.db
-    dst = _db_at(ctx, _parse_int32(db_arg))
+    dst = _db_at(ctx, int32(db_arg))
     if dst is src:
         raise CommandError(SAME_OBJECT)
     value = src.lookup_write(key)
@@ -269,7 +226,7 @@ def copy(ctx: Client, src_key: bytes, dst_key: bytes, *options: bytes) -> Reply:
         if opt == b"replace":
             replace = True
         elif opt == b"db" and i + 1 < len(options):
-            dst = _db_at(ctx, _parse_int32(options[i + 1]))
+            dst = _db_at(ctx, int32(options[i + 1]))
             i += 1
         else:
             raise CommandError(SYNTAX)
@@ -299,8 +256,8 @@ _DB_FIELDS = ("data", "expires", "lru", "keys", "volatile", "avg_ttl")
          since="4.0.0", summary="Swaps two Redis databases")
 def swapdb(ctx: Client, first: bytes, second: bytes) -> Reply:
     """Contents move, while WATCHes and blocked clients stay with the index (dbSwapDatabases)."""
-    a_id = _parse_int32(first, "ERR invalid first DB index")
-    b_id = _parse_int32(second, "ERR invalid second DB index")
+    a_id = int32(first, "ERR invalid first DB index")
+    b_id = int32(second, "ERR invalid second DB index")
     a = _db_at(ctx, a_id)
     b = _db_at(ctx, b_id)
     if a is not b:
@@ -331,21 +288,15 @@ def touch(ctx: Client, *keys: bytes) -> Reply:
 
 # -- expiry ---------------------------------------------------------------------------------
 
+_EXPIRE_FLAGS = frozenset((b"nx", b"xx", b"gt", b"lt"))
+
+
 def _expire_flags(name: str, options: tuple[bytes, ...]) -> tuple[bool, bool, bool, bool]:
     """parseExtendedExpireArgumentsOrReply."""
-    nx = xx = gt = lt = False
-    for raw in options:
-        opt = raw.lower()
-        if opt == b"nx":
-            nx = True
-        elif opt == b"xx":
-            xx = True
-        elif opt == b"gt":
-            gt = True
-        elif opt == b"lt":
-            lt = True
-        else:
-            raise CommandError(f"ERR Unsupported option {raw.decode('utf-8', 'replace')}")
+    flags, i = leading_flags(options, _EXPIRE_FLAGS)
+    if i < len(options):
+        raise CommandError(f"ERR Unsupported option {options[i].decode('utf-8', 'replace')}")
+    nx, xx, gt, lt = b"nx" in flags, b"xx" in flags, b"gt" in flags, b"lt" in flags
     if nx and (xx or gt or lt):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if gt and lt:
@@ -357,7 +308,7 @@ def _expire(ctx: Client, name: str, key: bytes, raw: bytes, options: tuple[bytes
             relative: bool) -> Reply:
     """expireGenericCommand: a time at or before now deletes the key (propagated as DEL)."""
     nx, xx, gt, lt = _expire_flags(name, options)
-    when = parse_int_arg(raw)
+    when = integer(raw)
     server = ctx.server
     if unit_ms == 1000:
         if when > LLONG_MAX // 1000 or when < -(LLONG_MAX // 1000):

@@ -13,54 +13,25 @@ from itertools import islice
 from typing import Any
 
 from engine import blocking
+from engine.args import LLONG_MIN, integer, keys_after_numkeys, mpop, positive
 from engine.client import Client
 from engine.db import Database
 from engine.errors import (
     NO_SUCH_KEY,
-    NOT_INTEGER,
-    NOT_POSITIVE,
-    NUMKEYS_NOT_POSITIVE,
     OUT_OF_RANGE,
     SYNTAX,
     CommandError,
-    value_not_in_range,
 )
 from engine.objects import LIST
 from engine.protocol import NULL_ARRAY, OK, Reply
 from engine.table import command
-from engine.util import LLONG_MAX, LLONG_MIN, parse_int
 
 __all__ = [
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lrange", "llen", "lindex", "lset", "lrem",
     "ltrim", "linsert", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush",
-    "blmpop", "mpop_keys",
+    "blmpop",
 ]
 
-
-
-def _int(raw: bytes) -> int:
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(NOT_INTEGER)
-    return n
-
-
-def _positive(raw: bytes) -> int:
-    """getPositiveLongFromObjectOrReply."""
-    n = _int(raw)
-    if n < 0:
-        raise CommandError(NOT_POSITIVE)
-    return n
-
-
-def _range(raw: bytes, lo: int, hi: int, msg: str | None = None) -> int:
-    """getRangeLongFromObjectOrReply: a custom ``msg`` covers both a bad number and the range."""
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(msg or NOT_INTEGER)
-    if n < lo or n > hi:
-        raise CommandError(msg or value_not_in_range(lo, hi))
-    return n
 
 
 def _where(raw: bytes) -> bool:
@@ -71,12 +42,6 @@ def _where(raw: bytes) -> bool:
     if w == b"right":
         return False
     raise CommandError(SYNTAX)
-
-
-def _removed_if_empty(ctx: Client, db: Database, key: bytes, lst: deque[bytes]) -> None:
-    if not lst:
-        db.delete(key)
-        ctx.server.notify("g", "del", key, db.id)
 
 
 def _push(ctx: Client, key: bytes, elements: tuple[bytes, ...], left: bool, only_existing: bool) -> Reply:
@@ -151,10 +116,7 @@ def _pop(ctx: Client, left: bool, key: bytes, count_arg: tuple[bytes, ...]) -> R
     has_count = bool(count_arg)
     count = 1
     if has_count:  # getPositiveLongFromObjectOrReply: one message for "abc" and "-1"
-        n = parse_int(count_arg[0])
-        if n is None or n < 0:
-            raise CommandError(NOT_POSITIVE)
-        count = n
+        count = positive(count_arg[0])
     db = ctx.db
     lst = db.lookup_write(key, LIST)
     if lst is None:
@@ -195,7 +157,7 @@ def _slice(n: int, start: int, end: int) -> tuple[int, int] | None:
 @command("lrange", arity=4, flags="readonly", keys=(1, 1, 1), acl="@list", group="list",
          summary="Get a range of elements from a list")
 def lrange(ctx: Client, key: bytes, start: bytes, stop: bytes) -> Reply:
-    s, e = _int(start), _int(stop)
+    s, e = integer(start), integer(stop)
     lst = ctx.db.lookup_read(key, LIST)
     if lst is None:
         return []
@@ -222,7 +184,7 @@ def lindex(ctx: Client, key: bytes, index: bytes) -> Reply:
     lst = ctx.db.lookup_read(key, LIST)  # lindexCommand: the key and its type before the index
     if lst is None:
         return None
-    i = _int(index)
+    i = integer(index)
     if -len(lst) <= i < len(lst):
         return lst[i]
     return None
@@ -235,7 +197,7 @@ def lset(ctx: Client, key: bytes, index: bytes, element: bytes) -> Reply:
     lst = db.lookup_write(key, LIST)  # lsetCommand: the key and its type before the index
     if lst is None:
         raise CommandError(NO_SUCH_KEY)
-    i = _int(index)
+    i = integer(index)
     if not -len(lst) <= i < len(lst):
         raise CommandError(OUT_OF_RANGE)
     lst[i] = element
@@ -249,7 +211,7 @@ def lset(ctx: Client, key: bytes, index: bytes, element: bytes) -> Reply:
 @command("lrem", arity=4, flags="write", keys=(1, 1, 1), acl="@list", group="list",
          summary="Remove elements from a list")
 def lrem(ctx: Client, key: bytes, count: bytes, element: bytes) -> Reply:
-    n = _int(count)
+    n = integer(count)
     db = ctx.db
     lst = db.lookup_write(key, LIST)
     if lst is None:
@@ -288,7 +250,7 @@ def lrem(ctx: Client, key: bytes, count: bytes, element: bytes) -> Reply:
 @command("ltrim", arity=4, flags="write", keys=(1, 1, 1), acl="@list", group="list",
          summary="Trim a list to the specified range")
 def ltrim(ctx: Client, key: bytes, start: bytes, stop: bytes) -> Reply:
-    s, e = _int(start), _int(stop)
+    s, e = integer(start), integer(stop)
     db = ctx.db
     lst = db.lookup_write(key, LIST)
     if lst is None:
@@ -347,7 +309,7 @@ def lpos(ctx: Client, key: bytes, element: bytes, *options: bytes) -> Reply:
             raise CommandError(SYNTAX)
         raw = options[i + 1]
         if opt == b"rank":
-            rank = _int(raw)
+            rank = integer(raw)
             if rank == LLONG_MIN:
                 rank = -1  # Redis negates it in a long: it stays negative, the first match from the tail
             if rank == 0:
@@ -355,15 +317,9 @@ def lpos(ctx: Client, key: bytes, element: bytes, *options: bytes) -> Reply:
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
                     "or use negative to start from the end of the list")
         elif opt == b"count":
-            n = parse_int(raw)  # getPositiveLongFromObjectOrReply with its message
-            if n is None or n < 0:
-                raise CommandError("ERR COUNT can't be negative")
-            count = n
+            count = positive(raw, "ERR COUNT can't be negative")
         elif opt == b"maxlen":
-            n = parse_int(raw)
-            if n is None or n < 0:
-                raise CommandError("ERR MAXLEN can't be negative")
-            maxlen = n
+            maxlen = positive(raw, "ERR MAXLEN can't be negative")
         else:
             raise CommandError(SYNTAX)
         i += 2
@@ -438,38 +394,10 @@ def rpoplpush(ctx: Client, src: bytes, dst: bytes) -> Reply:
     return _move(ctx, src, dst, False, True)
 
 
-def mpop_keys(argv: list[bytes], numkeys_index: int = 1) -> list[int]:
-    """Key positions of LMPOP/ZMPOP-style commands (numkeys then keys)."""
-    n = parse_int(argv[numkeys_index]) if len(argv) > numkeys_index else None
-    if n is None or n <= 0:
-        return []
-    return list(range(numkeys_index + 1, min(numkeys_index + 1 + n, len(argv))))
-
-
-def parse_mpop(args: tuple[bytes, ...], where_words: tuple[bytes, bytes]) -> tuple[tuple[bytes, ...], bool, int]:
-    """numkeys key... WHERE [COUNT n] -> (keys, first-word?, count) as lmpopGenericCommand."""
-    numkeys = _range(args[0], 1, LLONG_MAX, NUMKEYS_NOT_POSITIVE)
-    where_idx = 1 + numkeys
-    if where_idx >= len(args):
-        raise CommandError(SYNTAX)
-    w = args[where_idx].lower()
-    if w not in where_words:
-        raise CommandError(SYNTAX)
-    count = -1
-    j = where_idx + 1
-    while j < len(args):
-        if count == -1 and args[j].lower() == b"count" and j + 1 < len(args):
-            count = _range(args[j + 1], 1, LLONG_MAX, "ERR count should be greater than 0")
-            j += 2
-        else:
-            raise CommandError(SYNTAX)
-    return args[1:where_idx], w == where_words[0], 1 if count == -1 else count
-
-
 @command("lmpop", arity=-4, flags="write", keys=(0, 0, 0), acl="@list", group="list", since="7.0.0",
-         summary="Pop elements from a list", key_extractor=mpop_keys)
+         summary="Pop elements from a list", key_extractor=keys_after_numkeys)
 def lmpop(ctx: Client, *args: bytes) -> Reply:
-    keys, left, count = parse_mpop(args, (b"left", b"right"))
+    keys, left, count = mpop(args, (b"left", b"right"))
     db = ctx.db
     for key in keys:
         lst = db.lookup_write(key, LIST)
@@ -574,10 +502,10 @@ def brpoplpush(ctx: Client, src: bytes, dst: bytes, timeout: bytes) -> Reply:
 
 @command("blmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), acl="@list", group="list", since="7.0.0",
          summary="Pop elements from a list, or block until one is available",
-         key_extractor=lambda argv: mpop_keys(argv, 2))
+         key_extractor=lambda argv: keys_after_numkeys(argv, 2))
 def blmpop(ctx: Client, raw_timeout: bytes, *args: bytes) -> Reply:
     timeout = blocking.parse_timeout(raw_timeout, ctx.server.now_ms())
-    keys, left, count = parse_mpop(args, (b"left", b"right"))
+    keys, left, count = mpop(args, (b"left", b"right"))
     found = _first_list(ctx, keys)
     twin = b"LPOP" if left else b"RPOP"
     if found is not None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.args import integer, parse_int
 from engine.client import Client
 from engine.commands.strings import getrange
 from engine.errors import NO_CLUSTER, NOT_INTEGER, SYNTAX, CommandError
 from engine.objects import STRING
 from engine.protocol import OK, Replies, Reply, Verbatim
 from engine.table import command, subcommand
-from engine.util import parse_int, parse_int_arg
 
 __all__ = ["substr", "lcs", "lolwut", "role", "replicaof", "slaveof", "module_list", "client_reply",
            "cluster", "readonly", "readwrite", "asking", "REPLY_FLAGS"]
@@ -61,7 +61,7 @@ def lcs(ctx: Client, key_a: bytes, key_b: bytes, *opts: bytes) -> Reply:
         elif low == b"withmatchlen":
             withmatchlen = True
         elif low == b"minmatchlen" and more:
-            minmatchlen = max(0, parse_int_arg(opts[j + 1]))
+            minmatchlen = max(0, integer(opts[j + 1]))
             j += 1
         else:
             raise CommandError(SYNTAX)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 
 from engine import errors
+from engine.args import parse_numkeys
 from engine.client import Client
 from engine.errors import CommandError, NoScriptError, RedisError
 from engine.protocol import OK, Reply
 from engine.scripting import ScriptEngine, function_engine, script_engine
 from engine.table import command, container, subcommand
-from engine.util import parse_int
 
 __all__ = ["eval_", "evalsha", "eval_ro", "evalsha_ro", "split_keys"]
 
@@ -34,13 +34,8 @@ def eval_keys(argv: list[bytes]) -> list[int]:
 
 def split_keys(numkeys: bytes, args: tuple[bytes, ...], bad_number: str = errors.NOT_INTEGER) -> tuple[list[bytes], list[bytes]]:
     """(KEYS, ARGV) from ``numkeys arg...`` with Redis's checks."""
-    n = parse_int(numkeys)
-    if n is None:
-        raise CommandError(bad_number)
-    if n < 0:
-        raise CommandError("ERR Number of keys can't be negative")
-    if n > len(args):
-        raise CommandError(errors.NUMKEYS_TOO_MANY)
+    n = parse_numkeys(numkeys, len(args), minimum=0, below_minimum="ERR Number of keys can't be negative",
+                      not_integer=bad_number, too_many=errors.NUMKEYS_TOO_MANY)
     return list(args[:n]), list(args[n:])
 
 

@@ -8,13 +8,13 @@ streams.  RESTORE's options and error texts follow restoreCommand in Redis 7.0.
 
 from __future__ import annotations
 
+from engine.args import integer
 from engine.client import Client
 from engine.errors import SYNTAX, CommandError, RedisError
 from engine.evict import LRU_CLOCK_MAX, lfu_time_in_minutes
 from engine.persistence.rdb import RdbError, dump_payload, restore_payload
 from engine.protocol import OK, Reply
 from engine.table import command
-from engine.util import parse_int_arg
 
 __all__ = ["dump", "restore"]
 
@@ -44,12 +44,12 @@ def restore(ctx: Client, key: bytes, ttl_raw: bytes, payload: bytes, *opts: byte
         elif low == b"absttl":
             absttl = True
         elif low == b"idletime" and more and freq == -1:
-            idle = parse_int_arg(opts[i + 1])
+            idle = integer(opts[i + 1])
             if idle < 0:
                 raise CommandError("ERR Invalid IDLETIME value, must be >= 0")
             i += 1
         elif low == b"freq" and more and idle == -1:
-            freq = parse_int_arg(opts[i + 1])
+            freq = integer(opts[i + 1])
             if freq < 0 or freq > 255:
                 raise CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255")
             i += 1
@@ -60,7 +60,7 @@ def restore(ctx: Client, key: bytes, ttl_raw: bytes, payload: bytes, *opts: byte
     server = ctx.server
     if not replace and db.lookup_write(key) is not None:
         raise RedisError("BUSYKEY Target key name already exists.")
-    ttl = parse_int_arg(ttl_raw)
+    ttl = integer(ttl_raw)
     if ttl < 0:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
     try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from engine.args import parse_int
 from engine.client import Client
 from engine.commands.config import help_reply
 from engine.errors import SYNTAX, CommandError
 from engine.keyspecs import keys_and_flags
 from engine.protocol import OK, OrderedSet, Reply, Status
 from engine.table import COMMANDS, Command, command, key_positions, subcommand
-from engine.util import glob_match, parse_int
+from engine.util import glob_match
 
 __all__ = ["shutdown", "dbsize", "flushdb", "flushall", "time_", "command_count", "command_", "command_info",
            "command_docs", "command_getkeys", "command_getkeysandflags", "command_list", "command_help",

@@ -19,13 +19,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine import setsample
+from engine.args import (
+    LLONG_MAX,
+    integer,
+    intercard_limit,
+    keys_after_numkeys,
+    parse_numkeys,
+    positive,
+    scan_cursor,
+    scan_options,
+)
 from engine.client import Client
 from engine.collscan import scan_step
 from engine.errors import (
-    INVALID_CURSOR,
-    LIMIT_NEGATIVE,
-    NOT_INTEGER,
-    NOT_POSITIVE,
     NUMKEYS_NOT_POSITIVE,
     NUMKEYS_TOO_MANY,
     SYNTAX,
@@ -36,22 +42,14 @@ from engine.errors import (
 from engine.objects import SET, encoding, is_hashtable, set_grew
 from engine.protocol import Reply
 from engine.table import command
-from engine.util import LLONG_MAX, glob_match, parse_int
+from engine.util import glob_match
 
 __all__ = [
     "sadd", "srem", "smembers", "sismember", "smismember", "scard", "spop", "srandmember", "smove",
     "sinter", "sintercard", "sunion", "sdiff", "sinterstore", "sunionstore", "sdiffstore", "sscan",
-    "scan_args",
 ]
 
 _rng = random.Random()
-
-
-def _int(raw: bytes, msg: str = NOT_INTEGER) -> int:
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(msg)
-    return n
 
 
 @command("sadd", arity=-3, flags="write denyoom fast", keys=(1, 1, 1), acl="@set", group="set",
@@ -140,9 +138,7 @@ def spop(ctx: Client, key: bytes, *rest: bytes) -> Reply:
     has_count = bool(rest)
     count = 1
     if has_count:
-        count = _int(rest[0], NOT_POSITIVE)
-        if count < 0:
-            raise CommandError(NOT_POSITIVE)
+        count = positive(rest[0])
     db = ctx.db
     s = db.lookup_write(key, SET)
     if s is None:
@@ -181,7 +177,7 @@ def srandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         if s is None:
             return None
         return setsample.random_member(s, _rng) if len(s) > 1 else next(iter(s))
-    count = _int(rest[0])
+    count = integer(rest[0])
     if count < -LLONG_MAX:
         raise CommandError(value_not_in_range(-LLONG_MAX, LLONG_MAX))
     s = ctx.db.lookup_read(key, SET)
@@ -306,33 +302,14 @@ def sdiffstore(ctx: Client, dst: bytes, *keys: bytes) -> Reply:
     return _store(ctx, "diff", dst, keys)
 
 
-def _numkeys_keys(argv: list[bytes]) -> list[int]:
-    n = parse_int(argv[1]) if len(argv) > 1 else None
-    if n is None or n <= 0:
-        return []
-    return list(range(2, min(2 + n, len(argv))))
-
-
 @command("sintercard", arity=-3, flags="readonly", keys=(0, 0, 0), acl="@set", group="set", since="7.0.0",
          summary="Intersect multiple sets and return the cardinality of the result",
-         key_extractor=_numkeys_keys)
+         key_extractor=keys_after_numkeys)
 def sintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
-    n = _int(numkeys, NUMKEYS_NOT_POSITIVE)
-    if n <= 0:
-        raise CommandError(NUMKEYS_NOT_POSITIVE)
-    if n > len(rest):
-        raise CommandError(NUMKEYS_TOO_MANY)
-    keys, opts = rest[:n], rest[n:]
-    limit = 0
-    i = 0
-    while i < len(opts):
-        if opts[i].lower() == b"limit" and i + 1 < len(opts):
-            limit = _int(opts[i + 1], LIMIT_NEGATIVE)
-            if limit < 0:
-                raise CommandError(LIMIT_NEGATIVE)
-            i += 2
-        else:
-            raise CommandError(SYNTAX)
+    n = parse_numkeys(numkeys, len(rest), minimum=1, below_minimum=NUMKEYS_NOT_POSITIVE,
+                    not_integer=NUMKEYS_NOT_POSITIVE, too_many=NUMKEYS_TOO_MANY)
+    keys = rest[:n]
+    limit = intercard_limit(rest[n:])
     sets = _sets(ctx, keys, False)
     if any(s is None for s in sets):
         return 0
@@ -346,38 +323,14 @@ def sintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
     return count
 
 
-def scan_args(cursor: bytes, opts: tuple[bytes, ...]) -> tuple[int, bytes | None, int]:
-    """SSCAN/ZSCAN/HSCAN arguments: cursor, MATCH pattern, COUNT (db.c scanGenericCommand)."""
-    c = parse_int(cursor)  # strtoul in Redis: "-1" is accepted and wraps
-    if c is None:
-        if not cursor.isdigit() or int(cursor) >= 1 << 64:
-            raise CommandError(INVALID_CURSOR)
-        c = int(cursor)
-    pattern: bytes | None = None
-    count = 10
-    i = 0
-    while i < len(opts):
-        opt = opts[i].lower()
-        if opt == b"count" and i + 1 < len(opts):
-            count = _int(opts[i + 1])
-            if count < 1:
-                raise CommandError(SYNTAX)
-        elif opt == b"match" and i + 1 < len(opts):
-            pattern = opts[i + 1]
-            if pattern == b"*":
-                pattern = None
-        else:
-            raise CommandError(SYNTAX)
-        i += 2
-    return c, pattern, count
-
-
 @command("sscan", arity=-3, flags="readonly", keys=(1, 1, 1), acl="@set", group="set", since="2.8.0",
          summary="Incrementally iterate Set elements")
 def sscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
     """One call returns every member and cursor 0, as Redis does for intset-encoded sets;
     a hashtable-encoded one is walked COUNT members per call (engine/collscan.py)."""
-    c, pattern, count = scan_args(cursor, opts)
+    c = scan_cursor(cursor)
+    scan = scan_options(opts, allow_type=False)
+    pattern, count = scan.pattern, scan.count
     s = ctx.db.lookup_read(key, SET)
     if s is None:
         return [b"0", []]

@@ -18,13 +18,13 @@ import functools
 import math
 from typing import Any
 
+from engine.args import limit_option
 from engine.client import Client
 from engine.db import Database
-from engine.errors import NOT_INTEGER, SORT_NOT_DOUBLE, SYNTAX, CommandError, WrongTypeError
+from engine.errors import SORT_NOT_DOUBLE, SYNTAX, CommandError, WrongTypeError
 from engine.objects import HASH, LIST, SET, STRING, ZSet
 from engine.protocol import Reply
 from engine.table import COMMANDS, command
-from engine.util import parse_int
 
 __all__ = ["sort", "sort_ro", "lookup_by_pattern"]
 
@@ -81,13 +81,6 @@ def _score(raw: bytes) -> float:
     return value
 
 
-def _int(raw: bytes) -> int:
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(NOT_INTEGER)
-    return n
-
-
 def _full_key_access(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> bool:
     """BY and GET patterns read keys outside the command's arguments: sortCommandGeneric allows
     them only to a user who may read every key (ACLUserCheckCmdWithUnrestrictedKeyAccess)."""
@@ -117,7 +110,7 @@ def _sort(ctx: Client, key: bytes, opts: tuple[bytes, ...], readonly: bool) -> R
         elif opt == b"alpha":
             alpha = True
         elif opt == b"limit" and left >= 2:
-            offset, count = _int(opts[i + 1]), _int(opts[i + 2])
+            offset, count = limit_option(opts[i + 1], opts[i + 2])
             i += 2
         elif opt == b"store" and left >= 1 and not readonly:
             store = opts[i + 1]

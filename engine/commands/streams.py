@@ -8,15 +8,16 @@ mechanism as BLPOP (engine/blocking.py): every XADD signals the key, and the wai
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+from engine.args import integer, parse_int
 from engine.blocking import NOT_READY, block, can_block
 from engine.client import Client
 from engine.errors import (
     BUSYGROUP,
     COUNT_NOT_POSITIVE,
     NO_SUCH_KEY,
-    NOT_INTEGER,
     STREAM_BAD_START,
     STREAM_EXHAUSTED,
     STREAM_INVALID_ID,
@@ -44,7 +45,6 @@ from engine.streamtype import (
     format_id,
 )
 from engine.table import command, subcommand
-from engine.util import parse_int, parse_int_arg
 
 __all__ = [
     "STREAM", "parse_id", "xadd", "xlen", "xrange", "xrevrange", "xread", "xreadgroup", "xdel", "xtrim",
@@ -135,16 +135,26 @@ def _range_bounds(start_raw: bytes, end_raw: bytes) -> tuple[StreamID, StreamID]
     return start, end
 
 
-def _ll(raw: bytes, error: str | None = None) -> int:
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(error or NOT_INTEGER)
-    return n
-
-
 # -- helpers ------------------------------------------------------------------------------
 def _entry(sid: StreamID, fields: list[bytes]) -> list[Any]:
+    """An entry as every stream reply gives it: [id, [field, value, ...]]."""
     return [format_id(sid), list(fields)]
+
+
+def _claimed(s: Stream, sid: StreamID, justid: bool) -> Any:
+    """An entry XCLAIM / XAUTOCLAIM claimed: its ID alone with JUSTID, else the entry."""
+    return format_id(sid) if justid else _entry(sid, s.entries[sid])
+
+
+def _entries_read(g: Group) -> int | None:
+    """A group's entries-read counter, nil while it is unknown (XINFO GROUPS, XINFO STREAM FULL)."""
+    return None if g.entries_read == INVALID_ENTRIES_READ else g.entries_read
+
+
+def _first(pel: Any, count: int) -> list[tuple[StreamID, NACK]]:
+    """The first ``count`` pending entries of a PEL (all of them when count is 0)."""
+    items = pel.items()
+    return list(items if not count else itertools.islice(items, count))
 
 
 def _range(s: Stream, start: StreamID, end: StreamID, count: int, rev: bool = False) -> list[Any]:
@@ -239,7 +249,7 @@ def _parse_add_trim(ctx: Client, args: tuple[bytes, ...], xadd: bool) -> tuple[_
             elif more >= 2 and nxt == b"=":
                 i += 1
             if low == b"maxlen":
-                a.maxlen = _ll(args[i + 1])
+                a.maxlen = integer(args[i + 1])
                 if a.maxlen < 0:
                     raise CommandError("ERR The MAXLEN argument must be >= 0.")
             else:
@@ -248,7 +258,7 @@ def _parse_add_trim(ctx: Client, args: tuple[bytes, ...], xadd: bool) -> tuple[_
             strategy = True
             continue
         if low == b"limit" and more:
-            a.limit = _ll(args[i + 1])
+            a.limit = integer(args[i + 1])
             if a.limit < 0:
                 raise CommandError("ERR The LIMIT argument must be >= 0.")
             limit_given = True
@@ -373,7 +383,7 @@ def _xrange(ctx: Client, key: bytes, start_raw: bytes, end_raw: bytes, opts: tup
     i = 0
     while i < len(opts):
         if opts[i].lower() == b"count" and i + 1 < len(opts):
-            count = max(0, _ll(opts[i + 1]))
+            count = max(0, integer(opts[i + 1]))
             i += 2
         else:
             raise CommandError(SYNTAX)
@@ -432,7 +442,7 @@ def xsetid(ctx: Client, key: bytes, id_raw: bytes, *opts: bytes) -> Reply:
     while i < len(opts):
         low = opts[i].lower()
         if low == b"entriesadded" and i + 1 < len(opts):
-            entries_added = _ll(opts[i + 1])
+            entries_added = integer(opts[i + 1])
             if entries_added < 0:
                 raise CommandError("ERR entries_added must be positive")
         elif low == b"maxdeletedid" and i + 1 < len(opts):
@@ -545,15 +555,13 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
                 raise CommandError(f"ERR {name} command is not allowed with BLOCK option from scripts")
             i += 1
             raw = args[i]
-            ms = parse_int(raw)
-            if ms is None:
-                raise CommandError(TIMEOUT_NOT_INTEGER)
+            ms = integer(raw, TIMEOUT_NOT_INTEGER)
             if ms < 0:
                 raise CommandError(TIMEOUT_NEGATIVE)
             timeout = ms / 1000.0
         elif low == b"count" and more:
             i += 1
-            count = max(0, _ll(args[i]))
+            count = max(0, integer(args[i]))
         elif low == b"streams" and more:
             streams_arg = i + 1
             rest = n - streams_arg
@@ -705,7 +713,7 @@ def _xgroup_common(ctx: Client, key: bytes, group: bytes, mkstream: bool, need_g
 
 
 def _entries_read_opt(raw: bytes) -> int:
-    n = _ll(raw)
+    n = integer(raw)
     if n < 0 and n != INVALID_ENTRIES_READ:
         raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
     return n
@@ -862,11 +870,11 @@ def xpending(ctx: Client, key: bytes, group: bytes, *args: bytes) -> Reply:
     if args:
         i = 0
         if args[0].lower() == b"idle":
-            minidle = _ll(args[1])
+            minidle = integer(args[1])
             if total < 8:
                 raise CommandError(SYNTAX)
             i = 2
-        count = max(0, _ll(args[i + 2]))
+        count = max(0, integer(args[i + 2]))
         start, end = _range_bounds(args[i], args[i + 1])
         if i + 3 < len(args):
             consumer_name = args[i + 3]
@@ -910,7 +918,7 @@ def xclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, minidle_
     s = ctx.db.lookup_read(key, STREAM)
     g = _group_or_error(s, key, group)
     assert s is not None
-    minidle = max(0, _ll(minidle_raw, "ERR Invalid min-idle-time argument for XCLAIM"))
+    minidle = max(0, integer(minidle_raw, "ERR Invalid min-idle-time argument for XCLAIM"))
     ids: list[StreamID] = []
     j = 0
     while j < len(args):
@@ -933,13 +941,13 @@ def xclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, minidle_
             justid = True
         elif low == b"idle" and more:
             j += 1
-            deliverytime = now - _ll(args[j], "ERR Invalid IDLE option argument for XCLAIM")
+            deliverytime = now - integer(args[j], "ERR Invalid IDLE option argument for XCLAIM")
         elif low == b"time" and more:
             j += 1
-            deliverytime = _ll(args[j], "ERR Invalid TIME option argument for XCLAIM")
+            deliverytime = integer(args[j], "ERR Invalid TIME option argument for XCLAIM")
         elif low == b"retrycount" and more:
             j += 1
-            retrycount = _ll(args[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")
+            retrycount = integer(args[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")
         elif low == b"lastid" and more:
             j += 1
             last_id = _strict(args[j])
@@ -980,7 +988,7 @@ def xclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, minidle_
             nack.delivery_count += 1
         nack.consumer = consumer
         consumer.pel[sid] = nack
-        out.append(format_id(sid) if justid else _entry(sid, s.entries[sid]))
+        out.append(_claimed(s, sid, justid))
         ctx.server.dirty += 1
     return out
 
@@ -990,7 +998,7 @@ def xclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, minidle_
                                 "messages were delivered to the specified consumer.")
 def xautoclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, minidle_raw: bytes, start_raw: bytes,
                *opts: bytes) -> Reply:
-    minidle = max(0, _ll(minidle_raw, "ERR Invalid min-idle-time argument for XAUTOCLAIM"))
+    minidle = max(0, integer(minidle_raw, "ERR Invalid min-idle-time argument for XAUTOCLAIM"))
     start, start_ex = _interval(start_raw, 0)
     if start_ex:
         nxt = _incr(start)
@@ -1046,7 +1054,7 @@ def xautoclaim(ctx: Client, key: bytes, group: bytes, consumer_name: bytes, mini
             nack.delivery_count += 1
         nack.consumer = consumer
         consumer.pel[sid] = nack
-        claimed.append(format_id(sid) if justid else _entry(sid, s.entries[sid]))
+        claimed.append(_claimed(s, sid, justid))
         count -= 1
         ctx.server.dirty += 1
     cursor = format_id(candidates[pos]) if pos < len(candidates) else b"0-0"
@@ -1073,30 +1081,21 @@ def _xinfo_stream(ctx: Client, key: bytes, s: Stream, full: bool, count: int) ->
         out[b"last-entry"] = _entry(*last) if last else None
         return out
     out[b"entries"] = _range(s, MIN_ID, MAX_ID, count)
-    now = ctx.server.now_ms()
     groups = []
     for name in sorted(s.groups):
         g = s.groups[name]
-        pel = []
-        for i, (sid, nack) in enumerate(g.pel.items()):
-            if count and i >= count:
-                break
-            pel.append([format_id(sid), nack.consumer.name, nack.delivery_time, nack.delivery_count])
+        pel = [[format_id(sid), nack.consumer.name, nack.delivery_time, nack.delivery_count]
+               for sid, nack in _first(g.pel, count)]
         consumers = []
         for cname in sorted(g.consumers):
             c = g.consumers[cname]
-            cpel = []
-            for i, (sid, nack) in enumerate(c.pel.items()):
-                if count and i >= count:
-                    break
-                cpel.append([format_id(sid), nack.delivery_time, nack.delivery_count])
+            cpel = [[format_id(sid), nack.delivery_time, nack.delivery_count] for sid, nack in _first(c.pel, count)]
             consumers.append({b"name": cname, b"seen-time": c.seen_time, b"pel-count": len(c.pel),
                               b"pending": cpel})
-        _ = now
         groups.append({
             b"name": name,
             b"last-delivered-id": format_id(g.last_id),
-            b"entries-read": None if g.entries_read == INVALID_ENTRIES_READ else g.entries_read,
+            b"entries-read": _entries_read(g),
             b"lag": s.lag(g),
             b"pel-count": len(g.pel),
             b"pending": pel,
@@ -1118,7 +1117,7 @@ def xinfo_stream(ctx: Client, key: bytes, *opts: bytes) -> Reply:
         if len(opts) == 3:
             if opts[1].lower() != b"count":
                 raise CommandError(SYNTAX)
-            count = max(0, parse_int_arg(opts[2]))
+            count = max(0, integer(opts[2]))
     s = ctx.db.lookup_read(key, STREAM)
     if s is None:
         raise CommandError(NO_SUCH_KEY)
@@ -1139,7 +1138,7 @@ def xinfo_groups(ctx: Client, key: bytes) -> Reply:
             b"consumers": len(g.consumers),
             b"pending": len(g.pel),
             b"last-delivered-id": format_id(g.last_id),
-            b"entries-read": None if g.entries_read == INVALID_ENTRIES_READ else g.entries_read,
+            b"entries-read": _entries_read(g),
             b"lag": s.lag(g),
         })
     return out

@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
+from engine.args import LLONG_MAX, LLONG_MIN, integer, parse_int
 from engine.client import Client
 from engine.errors import (
     INCR_OVERFLOW,
@@ -23,7 +24,6 @@ from engine.errors import (
 from engine.objects import STRING
 from engine.protocol import OK, Reply
 from engine.table import command
-from engine.util import LLONG_MAX, LLONG_MIN, parse_int, parse_int_arg
 
 __all__ = [
     "get", "set_", "parse_expire", "setnx", "setex", "psetex", "mget", "mset", "msetnx", "getset", "getdel",
@@ -298,8 +298,8 @@ def strlen(ctx: Client, key: bytes) -> Reply:
 @command("getrange", arity=4, flags="readonly", keys=(1, 1, 1), acl="@string", group="string", since="2.4.0",
          summary="Get a substring of the string stored at a key")
 def getrange(ctx: Client, key: bytes, start_arg: bytes, end_arg: bytes) -> Reply:
-    start = parse_int_arg(start_arg)
-    end = parse_int_arg(end_arg)
+    start = integer(start_arg)
+    end = integer(end_arg)
     value = ctx.db.lookup_read(key, STRING)
     if value is None:
         return b""
@@ -322,7 +322,7 @@ def getrange(ctx: Client, key: bytes, start_arg: bytes, end_arg: bytes) -> Reply
 @command("setrange", arity=4, flags="write denyoom", keys=(1, 1, 1), acl="@string", group="string", since="2.2.0",
          summary="Overwrite part of a string at key starting at the specified offset")
 def setrange(ctx: Client, key: bytes, offset_arg: bytes, value: bytes) -> Reply:
-    offset = parse_int_arg(offset_arg)
+    offset = integer(offset_arg)
     if offset < 0:
         raise CommandError("ERR offset is out of range")
     db = ctx.db
@@ -379,13 +379,13 @@ def decr(ctx: Client, key: bytes) -> Reply:
 @command("incrby", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
          summary="Increment the integer value of a key by the given amount")
 def incrby(ctx: Client, key: bytes, amount: bytes) -> Reply:
-    return _incr(ctx, key, parse_int_arg(amount))
+    return _incr(ctx, key, integer(amount))
 
 
 @command("decrby", arity=3, flags="write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
          summary="Decrement the integer value of a key by the given number")
 def decrby(ctx: Client, key: bytes, amount: bytes) -> Reply:
-    n = parse_int_arg(amount)
+    n = integer(amount)
     if n == LLONG_MIN:
         raise CommandError("ERR decrement would overflow")
     return _incr(ctx, key, -n)

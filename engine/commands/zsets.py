@@ -16,17 +16,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine import blocking
+from engine.args import (
+    LLONG_MAX,
+    integer,
+    intercard_limit,
+    keys_after_numkeys,
+    leading_flags,
+    limit_option,
+    mpop,
+    parse_float,
+    parse_numkeys,
+    positive,
+    scan_cursor,
+    scan_options,
+)
 from engine.client import Client
 from engine.collscan import scan_step
-from engine.commands.lists import mpop_keys
-from engine.commands.sets import scan_args
 from engine.db import Database
 from engine.errors import (
     LEX_RANGE_INVALID,
-    LIMIT_NEGATIVE,
     MIN_MAX_NOT_FLOAT,
-    NOT_INTEGER,
-    NOT_POSITIVE,
     SCORE_NAN,
     SYNTAX,
     VALUE_OUT_OF_RANGE,
@@ -37,7 +46,7 @@ from engine.errors import (
 from engine.objects import SET, ZSET, ZSet, encoding
 from engine.protocol import NULL_ARRAY, Reply, format_double
 from engine.table import command
-from engine.util import LLONG_MAX, glob_match, parse_float, parse_int
+from engine.util import glob_match
 
 __all__ = ["zadd", "zrange", "zunionstore", "zpopmin", "bzpopmin", "zmpop", "bzmpop", "parse_score_range",
            "parse_lex_range"]
@@ -46,11 +55,10 @@ _INF = math.inf
 _rng = random.Random()
 
 
-def _int(raw: bytes, msg: str = NOT_INTEGER) -> int:
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(msg)
-    return n
+def _numkeys(raw: bytes, available: int, name: str) -> int:
+    """The numkeys of ZUNION/ZINTER/ZDIFF(STORE) and ZINTERCARD (zunionInterDiffGenericCommand)."""
+    return parse_numkeys(raw, available, minimum=1,
+                       below_minimum=f"ERR at least 1 input key is needed for '{name}' command")
 
 
 # -- ranges -----------------------------------------------------------------------------------
@@ -190,27 +198,13 @@ def zadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     return _zadd(ctx, key, args, incr_only=False)
 
 
+_ZADD_FLAGS = frozenset((b"nx", b"xx", b"gt", b"lt", b"ch", b"incr"))
+
+
 def _zadd(ctx: Client, key: bytes, args: tuple[bytes, ...], incr_only: bool) -> Reply:
-    nx = xx = gt = lt = ch = False
-    incr = incr_only
-    i = 0
-    while i < len(args):
-        opt = args[i].lower()
-        if opt == b"nx":
-            nx = True
-        elif opt == b"xx":
-            xx = True
-        elif opt == b"gt":
-            gt = True
-        elif opt == b"lt":
-            lt = True
-        elif opt == b"ch":
-            ch = True
-        elif opt == b"incr":
-            incr = True
-        else:
-            break
-        i += 1
+    flags, i = leading_flags(args, _ZADD_FLAGS)
+    nx, xx, gt, lt, ch = b"nx" in flags, b"xx" in flags, b"gt" in flags, b"lt" in flags, b"ch" in flags
+    incr = incr_only or b"incr" in flags
     pairs = args[i:]
     if not pairs or len(pairs) % 2:
         raise CommandError(SYNTAX)
@@ -349,7 +343,7 @@ def _select(z: ZSet, by: str, a: bytes, b: bytes, rev: bool, offset: int, count:
     """The (score, member) items a ZRANGE-family request selects, in reply order."""
     idx = z.index
     if by == "rank":
-        start, end = _rank_span(len(idx), _int(a), _int(b))
+        start, end = _rank_span(len(idx), integer(a), integer(b))
         if rev:
             n = len(idx)
             start, end = n - end, n - start
@@ -385,7 +379,7 @@ def _zrange_generic(ctx: Client, key: bytes, a: bytes, b: bytes, opts: tuple[byt
         if opt == b"withscores" and store is None:
             withscores = True
         elif opt == b"limit" and left >= 2:
-            offset, count = _int(opts[i + 1]), _int(opts[i + 2])
+            offset, count = limit_option(opts[i + 1], opts[i + 2])
             has_limit = True
             i += 2
         elif allow_by and opt == b"rev":
@@ -407,7 +401,7 @@ def _zrange_generic(ctx: Client, key: bytes, a: bytes, b: bytes, opts: tuple[byt
     elif by == "lex":
         parse_lex_range(a, b)
     else:
-        _int(a), _int(b)
+        integer(a), integer(b)
     z = db.lookup_write(key, ZSET) if store is not None else db.lookup_read(key, ZSET)
     items = [] if z is None else _select(z, by, a, b, rev, offset, count)
     if store is None:
@@ -491,7 +485,7 @@ def _zremrange(ctx: Client, key: bytes, a: bytes, b: bytes, by: str) -> Reply:
     elif by == "lex":
         lex = parse_lex_range(a, b)
     else:
-        ra, rb = _int(a), _int(b)
+        ra, rb = integer(a), integer(b)
     db = ctx.db
     z = db.lookup_write(key, ZSET)
     if z is None:
@@ -555,9 +549,7 @@ def _zpop(ctx: Client, key: bytes, rest: tuple[bytes, ...], maximum: bool) -> Re
         raise CommandError(SYNTAX)
     count = 1
     if rest:
-        count = _int(rest[0], NOT_POSITIVE)
-        if count < 0:
-            raise CommandError(NOT_POSITIVE)
+        count = positive(rest[0])
     db = ctx.db
     z = db.lookup_write(key, ZSET)
     if z is None or count == 0:
@@ -637,11 +629,9 @@ def _mpop_reply(key: bytes, items: list[tuple[bytes, float]]) -> Reply:
 
 
 @command("zmpop", arity=-4, flags="write", keys=(0, 0, 0), acl="@sortedset", group="sorted_set", since="7.0.0",
-         summary="Remove and return members with scores in a sorted set", key_extractor=mpop_keys)
+         summary="Remove and return members with scores in a sorted set", key_extractor=keys_after_numkeys)
 def zmpop(ctx: Client, *args: bytes) -> Reply:
-    from engine.commands.lists import parse_mpop
-
-    keys, minimum, count = parse_mpop(args, (b"min", b"max"))
+    keys, minimum, count = mpop(args, (b"min", b"max"))
     found = _first_zset(ctx, keys)
     if found is None:
         return NULL_ARRAY
@@ -651,12 +641,10 @@ def zmpop(ctx: Client, *args: bytes) -> Reply:
 
 @command("bzmpop", arity=-5, flags="write blocking", keys=(0, 0, 0), acl="@sortedset", group="sorted_set",
          since="7.0.0", summary="Remove and return members with scores in a sorted set or block until one is available",
-         key_extractor=lambda argv: mpop_keys(argv, 2))
+         key_extractor=lambda argv: keys_after_numkeys(argv, 2))
 def bzmpop(ctx: Client, raw_timeout: bytes, *args: bytes) -> Reply:
-    from engine.commands.lists import parse_mpop
-
     timeout = blocking.parse_timeout(raw_timeout, ctx.server.now_ms())
-    keys, minimum, count = parse_mpop(args, (b"min", b"max"))
+    keys, minimum, count = mpop(args, (b"min", b"max"))
     twin = b"ZPOPMIN" if minimum else b"ZPOPMAX"
     found = _first_zset(ctx, keys)
     if found is not None:
@@ -699,11 +687,7 @@ def _aggregate(op: str, a: float, b: float) -> float:
 
 
 def _setop(ctx: Client, kind: str, name: str, args: tuple[bytes, ...], store: bytes | None) -> Reply:
-    numkeys = _int(args[0])
-    if numkeys < 1:
-        raise CommandError(f"ERR at least 1 input key is needed for '{name}' command")
-    if numkeys > len(args) - 1:
-        raise CommandError(SYNTAX)
+    numkeys = _numkeys(args[0], len(args) - 1, name)
     keys = args[1:1 + numkeys]
     opts = args[1 + numkeys:]
     db = ctx.db
@@ -780,7 +764,7 @@ def _setop(ctx: Client, kind: str, name: str, args: tuple[bytes, ...], store: by
 
 def _numkeys_at(pos: int) -> Any:
     def extract(argv: list[bytes]) -> list[int]:
-        keys = mpop_keys(argv, pos)
+        keys = keys_after_numkeys(argv, pos)
         return ([1] if pos == 2 else []) + keys
 
     return extract
@@ -812,24 +796,11 @@ def zunionstore(ctx: Client, dst: bytes, *args: bytes) -> Reply:
 
 @command("zintercard", arity=-3, flags="readonly", keys=(0, 0, 0), acl="@sortedset", group="sorted_set",
          since="7.0.0", summary="Intersect multiple sorted sets and return the cardinality of the result",
-         key_extractor=mpop_keys)
+         key_extractor=keys_after_numkeys)
 def zintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
-    n = _int(numkeys)
-    if n < 1:
-        raise CommandError("ERR at least 1 input key is needed for 'zintercard' command")
-    if n > len(rest):
-        raise CommandError(SYNTAX)
-    keys, opts = rest[:n], rest[n:]
-    limit = 0
-    i = 0
-    while i < len(opts):
-        if opts[i].lower() == b"limit" and i + 1 < len(opts):
-            limit = _int(opts[i + 1], LIMIT_NEGATIVE)
-            if limit < 0:
-                raise CommandError(LIMIT_NEGATIVE)
-            i += 2
-        else:
-            raise CommandError(SYNTAX)
+    n = _numkeys(numkeys, len(rest), "zintercard")
+    keys = rest[:n]
+    limit = intercard_limit(rest[n:])
     inputs = [_input(ctx.db, k, False) for k in keys]
     if not all(inputs):
         return 0
@@ -856,7 +827,7 @@ def zrandmember(ctx: Client, key: bytes, *rest: bytes) -> Reply:
         return z.index[int(_rng.random() * len(z))][1]
     # zrandmemberCommand's order: the count (-LONG_MAX..LONG_MAX), then the syntax, then with
     # WITHSCORES a count within +-LONG_MAX/2 (C's division truncates toward zero).
-    count = _int(rest[0])
+    count = integer(rest[0])
     if count < -LLONG_MAX:
         raise CommandError(value_not_in_range(-LLONG_MAX, LLONG_MAX))
     withscores = False
@@ -887,7 +858,9 @@ def zscan(ctx: Client, key: bytes, cursor: bytes, *opts: bytes) -> Reply:
     """One call returns every member with its score and cursor 0, as Redis does for a
     listpack-encoded sorted set (a skiplist-encoded one is walked COUNT members per call,
     engine/collscan.py); scores are bulk strings in both protocols."""
-    c, pattern, count = scan_args(cursor, opts)
+    c = scan_cursor(cursor)
+    scan = scan_options(opts, allow_type=False)
+    pattern, count = scan.pattern, scan.count
     z = ctx.db.lookup_read(key, ZSET)
     if z is None:
         return [b"0", []]

@@ -141,6 +141,10 @@ sintercard 2 s s2 foo
 sscan s 0 count 0
 sscan s abc
 sscan s 0 match c*
+sscan s -0
+sscan s +0 count 100
+sscan s 18446744073709551616
+sscan s 1x
 sadd ints 1 2 3
 object encoding ints
 object encoding s
@@ -268,6 +272,9 @@ zrandmember infz -3 withscores
 zrandmember infz 1 withscores foo
 zscan u1 0
 zscan u1 0 match a*
+zscan u1 -0
+zscan u1 +0 count 100
+zscan u1 18446744073709551616
 zadd fl 0.1 a 1e100 b -0 c 3.0000000000000004 d
 zrange fl 0 -1 withscores
 zscore fl a

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from engine.errors import CommandError
-from engine.util import LLONG_MAX, LLONG_MIN, glob_match, parse_float, parse_int, parse_int_arg
+from engine.util import LLONG_MAX, LLONG_MIN, glob_match, parse_float, parse_int
 
 
 @pytest.mark.parametrize("text,value", [
@@ -24,11 +24,6 @@ def test_parse_int_accepts_canonical_64_bit_decimals(text: bytes, value: int) ->
 ])
 def test_parse_int_rejects_what_string2ll_rejects(text: bytes) -> None:
     assert parse_int(text) is None
-
-
-def test_parse_int_arg_raises_redis_error_text() -> None:
-    with pytest.raises(CommandError, match="value is not an integer or out of range"):
-        parse_int_arg(b"x")
 
 
 @pytest.mark.parametrize("text,value", [
