@@ -78,7 +78,10 @@ class ScriptEngine:
         self.start_s = 0.0
         self.kill_requested = False
         self.busy_message = errors.BUSY_SCRIPT
-        self.running_function = False
+        self.running_name = b""  # FUNCTION STATS: the function running and the FCALL that called it
+        self.running_argv: list[bytes] = []
+        self.libraries: dict[bytes, Any] = {}  # FUNCTION libraries and functions (engine/commands/functions.py)
+        self.functions: dict[bytes, Any] = {}
         self._fake_client: Client | None = None
         self._busy: BusyServer | None = None  # while the running script is past busy-reply-threshold
         self._reset_vm()
@@ -100,7 +103,7 @@ class ScriptEngine:
                                             b"size": scripting_struct.size}),
                             redis.acl_check_cmd, self.cjson.encode_keep_buffer, _HOOK_EVERY)
         # lupa returns the setup chunk's results as a tuple
-        self._compile, self._run, self._run_with, self._load_library, self.real_globals, reply_view = setup
+        self._compile, self._run, self._run_with, self._load_library, _real_globals, reply_view = setup
         self.conversions = Conversions(lua, reply_view)
         self.compiled.clear()
 
@@ -153,7 +156,6 @@ class ScriptEngine:
         self.read_only = read_only
         self.wrote = False
         self.kill_requested = False
-        self.running_function = function
         self.busy_message = errors.BUSY_FUNCTION if function else errors.BUSY_SCRIPT
         self.start_s = time.monotonic()
         outer_frozen = server.frozen_ms

@@ -54,7 +54,6 @@ class _SocketTransport:
         self.sock = sock
         self.conn = conn
         self.closed = False
-        self.handed_over = False
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -225,7 +224,6 @@ class BusyServer:
             if loop is None or loop.is_closed():
                 transport.close()
                 continue
-            transport.handed_over = True
             loop.create_task(_hand_over(loop, conn, transport))
         self.adopted.clear()
 
@@ -237,5 +235,4 @@ async def _hand_over(loop: Any, conn: Connection, transport: _SocketTransport) -
     try:
         await loop.connect_accepted_socket(factory, transport.sock)
     except OSError:
-        transport.handed_over = False
         transport.close()

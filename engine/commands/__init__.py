@@ -1,5 +1,8 @@
 """Command families, one module each (Redis's t_string.c, t_hash.c, ...).  Importing this
-package fills the command table; a new family module is added to ``FAMILIES``."""
+package fills the command table; a new family module is added to ``FAMILIES``.  Every family
+is required: a missing module is an import error, never a silently smaller command table.
+The order is the order of registration (a container such as FUNCTION comes before the
+modules that add subcommands to it)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,6 @@ FAMILIES = [
     "strings",
     "keys",
     "server",
-]
-
-OPTIONAL_FAMILIES = [
     "hashes",
     "lists",
     "sets",
@@ -42,9 +42,3 @@ OPTIONAL_FAMILIES = [
 
 for _name in FAMILIES:
     importlib.import_module(f"engine.commands.{_name}")
-for _name in OPTIONAL_FAMILIES:
-    try:
-        importlib.import_module(f"engine.commands.{_name}")
-    except ModuleNotFoundError as _e:
-        if _e.name != f"engine.commands.{_name}":
-            raise

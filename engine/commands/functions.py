@@ -54,12 +54,7 @@ def _registry(ctx: Client) -> tuple[ScriptEngine, dict[bytes, Library], dict[byt
 
 def _registry_of(server: Any) -> tuple[ScriptEngine, dict[bytes, Library], dict[bytes, Function]]:
     eng = function_engine(server)
-    libs: dict[bytes, Library] | None = getattr(eng, "libraries", None)
-    if libs is None:
-        libs = {}
-        eng.libraries = libs  # type: ignore[attr-defined]
-        eng.functions = {}  # type: ignore[attr-defined]
-    return eng, libs, eng.functions  # type: ignore[attr-defined]
+    return eng, eng.libraries, eng.functions
 
 
 def _parse_header(code: bytes) -> bytes:
@@ -258,7 +253,7 @@ def function_stats(ctx: Client) -> Reply:
     eng, libs, funcs = _registry(ctx)
     running: dict[bytes, Any] | None = None
     if eng.running is not None:
-        running = {b"name": getattr(eng, "running_name", b""), b"command": getattr(eng, "running_argv", []),
+        running = {b"name": eng.running_name, b"command": eng.running_argv,
                    b"duration_ms": int((time.monotonic() - eng.start_s) * 1000)}
     return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(libs), b"functions_count": len(funcs)}}}
@@ -279,8 +274,8 @@ def _fcall(ctx: Client, name: bytes, numkeys: bytes, args: tuple[bytes, ...], ro
     read_only = b"no-writes" in fn.flags
     if ro and not read_only:
         raise CommandError(SCRIPT_WRITE_FLAG_RO)
-    eng.running_name = fn.name  # type: ignore[attr-defined]
-    eng.running_argv = [b"FCALL_RO" if ro else b"FCALL", name, numkeys, *args]  # type: ignore[attr-defined]
+    eng.running_name = fn.name
+    eng.running_argv = [b"FCALL_RO" if ro else b"FCALL", name, numkeys, *args]
     return eng.execute(ctx, fn.callback, keys, argv, fn.name.decode("utf-8", "replace"), read_only,
                        direct_args=True, function=True)
 
