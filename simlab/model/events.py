@@ -161,7 +161,10 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             at(t, i, k)
         else:
             lead = lead0[root[i]] if k == 0 else conn[root[i]]
-            schedule_at(t - lead, on_ask, (i, k, t - lead, pid))
+            # a retry of a pool timeout can be due a leg before now (its `detect` is stated
+            # at the instance): it asks now
+            ask_t = max(t - lead, env.now)
+            schedule_at(ask_t, on_ask, (i, k, ask_t, pid))
 
     def on_ask(ev: Event) -> None:
         args: Any = ev.value

@@ -143,6 +143,23 @@ def test_maxclients_refuses_connections_pools_open_beyond_it() -> None:
     assert dict(zip(r.errors["cause"], r.errors["requests"], strict=True))["maxclients"] == 0
 
 
+def test_pool_timeouts_are_retried_by_the_client() -> None:
+    """Each command that times out at the pool is retried once, at once (backoff 0; its
+    `detect` lies a leg before the application knows, so the retry asks at that moment):
+    every timed-out command is either retried or, the second time, the request's error, so
+    pool timeouts = retries + requests failed with `pool_timeout`: an identity, up to the
+    retries that ask after the run's end (the pool counts asks inside it; a retry 5 ms after
+    a request of the last 5 ms: ~0.3 expected, tolerance 2)."""
+    d = _pooled(950.0, {"max_connections": 10, "timeout_ms": 5}, duration_s=30)
+    d["sources"][0].update(timeout_ms=1000, retries=1, backoff_ms=0)
+    d["run"]["warmup_s"] = 0
+    r = simulate(scenario_from_dict(d))
+    p = _row(r, "pool(src).cache[0].primary")
+    failed = dict(zip(r.errors["cause"], r.errors["requests"], strict=True))["pool_timeout"]
+    assert r.overall["retries"] > 0 and failed > 0
+    assert p["shed"] == pytest.approx(r.overall["retries"] + failed, abs=2)
+
+
 @pytest.mark.parametrize(("patch", "where"), [
     ({"run": {"model": "vector"}}, "run.model"),
     ({"sources": [{"name": "src", "rate_rps": 1, "flows": {"op": 1.0}, "connections": 5,
