@@ -95,9 +95,7 @@ class Connection(asyncio.Protocol):
         client.tot_net_in += len(data)
         server = self.server
         server.stats.total_net_input_bytes += len(data)
-        parser = self.parser
-        parser.feed(data)
-        if parser.held > server.client_query_buffer_limit:
+        if self.parser.feed(data) > server.client_query_buffer_limit:
             # readQueryFromClient's check, on the unparsed bytes and the parsed arguments of
             # the request still incomplete: what this client holds in the server.
             log.warning("Closing client that reached max query buffer length: %s", client.addr)

@@ -187,7 +187,8 @@ class RequestParser:
         self.argv_len_sum = 0  # bytes of the arguments already parsed (CLIENT LIST argv-mem)
         self._error: ProtocolError | None = None  # met after requests that must run first
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> int:
+        """Append what was read; return :attr:`held` (what client-query-buffer-limit bounds)."""
         big = self._big
         if big is not None:
             big.append(data)
@@ -197,7 +198,7 @@ class RequestParser:
                 self._pos = 0
                 self._big = None
                 self._big_len = 0
-            return
+            return len(self._buf) - self._pos + self._big_len + self.argv_len_sum
         if self._pos:
             self._buf = self._buf[self._pos:] + data
             self._pos = 0
@@ -205,6 +206,7 @@ class RequestParser:
             self._buf += data
         else:
             self._buf = data
+        return len(self._buf) + self.argv_len_sum
 
     @property
     def qbuf(self) -> int:
@@ -259,6 +261,8 @@ class RequestParser:
                     if progressed and len(self._buf) - self._pos >= _WINDOW // 2:
                         continue  # the window ended: parse the next one
                 for _ in range(_EXACT_RUN):
+                    if not self._buf:
+                        return out  # all consumed (next_request leaves b"" then): nothing to parse
                     req = self.next_request(max_bulk, authenticated)
                     if req is None:
                         return out
