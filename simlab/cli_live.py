@@ -190,7 +190,8 @@ def validate(
         console.print(f"generator round trip P50 {v.generator_rtt_us['p50']:.0f} us, P99 {v.generator_rtt_us['p99']:.0f} us")
         console.print(f"CPUs: {v.pinning}")
         for note in v.notes:
-            console.print(f"note: {note}")
+            if note != s.get("why"):  # printed with the saturation above
+                console.print(f"note: {note}")
         console.print(f"saved {paths['table']}, {paths['json']}, {paths['plot']} ({v.wall_s:.0f} s)")
         console.print(_VERDICT_LINE[v.verdict])
     raise typer.Exit(_VERDICT_EXIT[v.verdict])
