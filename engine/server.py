@@ -283,8 +283,10 @@ class Server:
         """After a command that changed the dataset (call): append it, or what the handler put
         in ``client.also_propagate`` instead, to the AOF."""
         also = client.also_propagate
-        client.also_propagate = None
-        lifecycle.propagate_command(self, client.db.id, argv, also)
+        if also is not None:
+            client.also_propagate = None
+        if self.persistence.aof_file is not None:
+            lifecycle.propagate_command(self, client.db.id, argv, also)
 
     # -- keyspace notifications ----------------------------------------------------------------
     def set_notify_flags(self, text: str) -> bool:
