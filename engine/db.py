@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import WrongTypeError
-from engine.keyindex import KeyIndex
+from engine.keyindex import AccessWords, KeyIndex
 
 if TYPE_CHECKING:
     from engine.server import Server
@@ -39,10 +39,11 @@ class Database:
         self.server = server
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
-        # Per-key access word: the 24-bit LRU clock, or LFU (minutes << 8 | counter) when the
-        # maxmemory-policy is an LFU one (see engine/evict.py), as Redis keeps in robj.lru.
-        self.lru: dict[bytes, int] = {}
         self.keys = KeyIndex()
+        # Per-key access word: the 24-bit LRU clock, or LFU (minutes << 8 | counter) when the
+        # maxmemory-policy is an LFU one (see engine/evict.py), as Redis keeps in robj.lru;
+        # stored in the key's KeyIndex slot (keys.words), this is the mapping view of them.
+        self.lru = AccessWords(self.keys)
         self.volatile = KeyIndex()
         self.watched: dict[bytes, set[Any]] = {}
         self.blocking: dict[bytes, Any] = {}
@@ -76,7 +77,8 @@ class Database:
         if server.lfu:
             server.touch(self, key)
         else:  # Server.touch's LRU case inline
-            self.lru[key] = server.lru_clock
+            keys = self.keys
+            keys.words[keys.pos[key]] = server.lru_clock
         return value
 
     def lookup_write(self, key: bytes, kind: tuple[type, ...] | None = None) -> Any:
@@ -90,7 +92,8 @@ class Database:
         if server.lfu:
             server.touch(self, key)
         else:
-            self.lru[key] = server.lru_clock
+            keys = self.keys
+            keys.words[keys.pos[key]] = server.lru_clock
         return value
 
     def peek(self, key: bytes) -> Any:
@@ -106,20 +109,25 @@ class Database:
         ``keep_ttl``.  Fires signal_modified."""
         data = self.data
         server = self.server
-        if key not in data:
-            self.keys.add(key)
-            if server.notify_flags & _NOTIFY_NEW:  # dbAdd's "new" event (class n)
-                server.notify("n", "new", key, self.id)
-        elif not keep_ttl and self.expires and key in self.expires:
-            del self.expires[key]
-            self.volatile.discard(key)
-        data[key] = value
+        keys = self.keys
         # Server.on_key_written and signal_modified, their common cases inline (no LFU, no
         # WATCHer, no blocked client): this runs for every write.
-        if server.lfu:
-            server.on_key_written(self, key, value)
+        if key not in data:
+            keys.add(key, None if server.lfu else server.lru_clock)
+            if server.notify_flags & _NOTIFY_NEW:  # dbAdd's "new" event (class n)
+                server.notify("n", "new", key, self.id)
+            data[key] = value
+            if server.lfu:
+                server.on_key_written(self, key, value)
         else:
-            self.lru[key] = server.lru_clock
+            if not keep_ttl and self.expires and key in self.expires:
+                del self.expires[key]
+                self.volatile.discard(key)
+            data[key] = value
+            if server.lfu:
+                server.on_key_written(self, key, value)
+            else:
+                keys.words[keys.pos[key]] = server.lru_clock
         if self.watched or self.blocking:
             self.signal_modified(key)
         else:
@@ -144,8 +152,7 @@ class Database:
 
     def _remove(self, key: bytes) -> None:
         value = self.data.pop(key)
-        self.keys.discard(key)
-        self.lru.pop(key, None)
+        self.keys.discard(key)  # (its access word with it)
         if self.expires and self.expires.pop(key, None) is not None:
             self.volatile.discard(key)
         self.server.on_key_removed(self, key, value)
@@ -202,8 +209,7 @@ class Database:
                 self.server.on_key_removed(self, key, None)
         self.data.clear()
         self.expires.clear()
-        self.lru.clear()
-        self.keys.clear()
+        self.keys.clear()  # (the access words with it)
         self.volatile.clear()
         return removed
 

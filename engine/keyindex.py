@@ -7,52 +7,63 @@ where deletions leave a hole (``None``) and a map key -> slot.  Holes keep slots
 cursor (a slot number) never skips a live key; when holes pass half the list it is
 compacted and the *epoch* in the cursor's high bits changes, which restarts a cursor from
 slot 0 — SCAN may then repeat keys, which Redis also allows, but never misses one.
+
+Each slot also holds the key's access word (Redis's 24-bit ``robj.lru``: the LRU clock, or
+the LFU minutes and counter), so a key costs one more list entry (8 bytes) for it instead of
+an entry in a dict of its own (~50 bytes); :class:`AccessWords` is the mapping view of them
+that ``Database.lru`` offers to eviction, OBJECT and RESTORE.
 """
 
 from __future__ import annotations
 
 import random as _random
+from typing import overload
 
-__all__ = ["KeyIndex"]
+__all__ = ["KeyIndex", "AccessWords"]
 
 _EPOCH_SHIFT = 40
 _SLOT_MASK = (1 << _EPOCH_SHIFT) - 1
 
 
 class KeyIndex:
-    __slots__ = ("slots", "pos", "holes", "epoch")
+    __slots__ = ("slots", "pos", "holes", "epoch", "words")
 
     def __init__(self) -> None:
         self.slots: list[bytes | None] = []
         self.pos: dict[bytes, int] = {}
         self.holes = 0
         self.epoch = 0
+        self.words: list[int | None] = []  # per slot: the access word, None until stamped
 
     def __len__(self) -> int:
         return len(self.pos)
 
-    def add(self, key: bytes) -> None:
-        """Add a key known not to be present."""
+    def add(self, key: bytes, word: int | None = None) -> None:
+        """Add a key known not to be present, with its access word if known."""
         self.pos[key] = len(self.slots)
         self.slots.append(key)
+        self.words.append(word)
 
     def discard(self, key: bytes) -> None:
         i = self.pos.pop(key, None)
         if i is None:
             return
         self.slots[i] = None
+        self.words[i] = None
         self.holes += 1
         if self.holes > 64 and self.holes * 2 > len(self.slots):
             self._compact()
 
     def clear(self) -> None:
         self.slots.clear()
+        self.words.clear()
         self.pos.clear()
         self.holes = 0
         self.epoch += 1
 
     def _compact(self) -> None:
         live = [k for k in self.slots if k is not None]
+        self.words = [w for k, w in zip(self.slots, self.words, strict=True) if k is not None]
         self.slots = live  # type: ignore[assignment]
         self.pos = {k: i for i, k in enumerate(live)}
         self.holes = 0
@@ -88,3 +99,55 @@ class KeyIndex:
         if end >= len(slots):
             return 0, keys
         return ((self.epoch & 0xFFFFFF) << _EPOCH_SHIFT) | end, keys
+
+
+class AccessWords:
+    """The access words of a :class:`KeyIndex`'s keys as a mapping key -> word (what a
+    ``dict`` of them would offer): a key without a word reads as absent, setting the word of
+    a key the index does not hold does nothing."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: KeyIndex) -> None:
+        self.index = index
+
+    @overload
+    def get(self, key: bytes) -> int | None: ...
+    @overload
+    def get(self, key: bytes, default: int) -> int: ...
+    def get(self, key: bytes, default: int | None = None) -> int | None:
+        i = self.index.pos.get(key)
+        if i is None:
+            return default
+        w = self.index.words[i]
+        return default if w is None else w
+
+    def __getitem__(self, key: bytes) -> int:
+        w = self.get(key)
+        if w is None:
+            raise KeyError(key)
+        return w
+
+    def __setitem__(self, key: bytes, word: int) -> None:
+        i = self.index.pos.get(key)
+        if i is not None:
+            self.index.words[i] = word
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, bytes) and self.get(key) is not None
+
+    def pop(self, key: bytes, default: int | None = None) -> int | None:
+        i = self.index.pos.get(key)
+        if i is None:
+            return default
+        words = self.index.words
+        w, words[i] = words[i], None
+        return default if w is None else w
+
+    def clear(self) -> None:
+        """Forget every word (the keys stay): a policy change between LRU and LFU."""
+        words = self.index.words
+        words[:] = [None] * len(words)
+
+    def __len__(self) -> int:
+        return sum(w is not None for w in self.index.words)

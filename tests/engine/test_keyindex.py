@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from engine.keyindex import KeyIndex
+from engine.keyindex import AccessWords, KeyIndex
 
 
 def _full_scan(idx: KeyIndex, count: int, between=None) -> list[bytes]:
@@ -115,3 +115,38 @@ def test_clear_resets_and_restarts_cursors() -> None:
     # the old cursor belongs to an older epoch: the scan restarts from slot 0
     cursor, keys = idx.scan(cursor, 10)
     assert keys == [b"fresh"] and cursor == 0
+
+
+def test_access_words_follow_their_key_through_compaction() -> None:
+    """Each key's access word (robj.lru) lives in its slot: it must stay with the key when the
+    slots are compacted, leave with the key, and read as absent until stamped.  Tolerance:
+    none (exact values)."""
+    idx = KeyIndex()
+    words = AccessWords(idx)
+    rng = random.Random(7)
+    expected: dict[bytes, int] = {}
+    for i in range(2000):
+        k = b"k%d" % i
+        if i % 3:
+            idx.add(k, i)
+            expected[k] = i
+        else:
+            idx.add(k)  # no word yet (a key loaded from a file)
+    assert b"k0" not in words and words.get(b"k0", 42) == 42
+    words[b"k0"] = 5
+    expected[b"k0"] = 5
+    epoch0 = idx.epoch
+    for k in rng.sample(sorted(idx.pos), 1500):
+        idx.discard(k)
+        expected.pop(k, None)
+    assert idx.epoch != epoch0  # compaction happened
+    assert len(idx.words) == len(idx.slots)
+    for k in idx.pos:
+        assert words.get(k) == expected.get(k)
+    assert len(words) == len(expected)
+    words[b"gone"] = 1  # a key the index does not hold: nothing is stored
+    assert b"gone" not in words and len(idx.words) == len(idx.slots)
+    some = next(iter(expected))
+    assert words.pop(some) == expected[some] and some not in words
+    words.clear()
+    assert len(words) == 0 and len(idx) == len(idx.pos)
