@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from engine.args import integer, parse_int
+from engine.args import integer, integer_in_range, parse_int
 from engine.client import Client
 from engine.errors import BIT_OFFSET, BIT_VALUE, BITFIELD_TYPE, SYNTAX, CommandError
 from engine.objects import STRING
@@ -33,9 +33,7 @@ def parse_bit_offset(ctx: Client, raw: bytes) -> int:
          summary="Sets or clears the bit at offset in the string value stored at key")
 def setbit(ctx: Client, key: bytes, offset_arg: bytes, bit_arg: bytes) -> Reply:
     offset = parse_bit_offset(ctx, offset_arg)
-    on = parse_int(bit_arg)
-    if on is None or on not in (0, 1):
-        raise CommandError(BIT_VALUE)
+    on = integer_in_range(bit_arg, 0, 1, BIT_VALUE)
     db = ctx.db
     current = db.lookup_write(key, STRING)
     byte = offset >> 3
@@ -210,18 +208,14 @@ def _bf_type(raw: bytes) -> tuple[bool, int]:
     if not raw or raw[:1] not in (b"i", b"u"):
         raise CommandError(BITFIELD_TYPE)
     signed = raw[:1] == b"i"
-    bits = parse_int(raw[1:])
-    if bits is None or bits < 1 or bits > (64 if signed else 63):
-        raise CommandError(BITFIELD_TYPE)
+    bits = integer_in_range(raw[1:], 1, 64 if signed else 63, BITFIELD_TYPE)
     return signed, bits
 
 
 def _bf_offset(ctx: Client, raw: bytes, bits: int) -> int:
     """getBitOffsetFromArgument with ``#n`` meaning n times the field width."""
     usehash = raw[:1] == b"#"
-    n = parse_int(raw[1:] if usehash else raw)
-    if n is None:
-        raise CommandError(BIT_OFFSET)
+    n = integer(raw[1:] if usehash else raw, BIT_OFFSET)
     if usehash:
         n *= bits
     if n < 0 or (n >> 3) >= ctx.server.config["proto-max-bulk-len"]:

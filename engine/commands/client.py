@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.args import parse_int
+from engine.args import LLONG_MAX, integer_in_range, positive
 from engine.client import Client
 from engine.commands.config import help_reply
 from engine.errors import CLIENT_NAME_INVALID, SYNTAX, TIMEOUT_NOT_INTEGER, CommandError, unknown_client_type
@@ -116,9 +116,7 @@ def client_list(ctx: Client, *args: bytes) -> Reply:
     elif len(args) > 1 and args[0].lower() == b"id":
         ids: list[int] = []
         for a in args[1:]:
-            n = parse_int(a)
-            if n is None or n <= 0:
-                raise CommandError("ERR Invalid client ID")
+            n = integer_in_range(a, 1, LLONG_MAX, "ERR Invalid client ID")
             ids.append(n)
         wanted = set(ids)
         clients = [c for c in clients if c.id in wanted]
@@ -166,9 +164,7 @@ def client_kill(ctx: Client, *args: bytes) -> Reply:
         opt, val = args[i].lower(), args[i + 1]
         text = val.decode("utf-8", "replace")
         if opt == b"id":
-            n = parse_int(val)
-            if n is None or n <= 0:
-                raise CommandError("ERR client-id should be greater than 0")
+            n = integer_in_range(val, 1, LLONG_MAX, "ERR client-id should be greater than 0")
             tests.append(lambda c, n=n: c.id == n)
         elif opt == b"type":
             kind = text.lower()
@@ -223,9 +219,7 @@ def client_no_evict(ctx: Client, mode: bytes) -> Reply:
             group="connection", since="3.0.0", summary="Stop processing commands from clients for some time",
             complexity="O(1)")
 def client_pause(ctx: Client, timeout: bytes, *mode: bytes) -> Reply:
-    ms = parse_int(timeout)
-    if ms is None or ms < 0:
-        raise CommandError(TIMEOUT_NOT_INTEGER)
+    ms = positive(timeout, TIMEOUT_NOT_INTEGER)
     writes_only = False
     if len(mode) == 1 and mode[0].lower() in (b"write", b"all"):
         writes_only = mode[0].lower() == b"write"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from engine.args import integer
 from engine.client import Client
 from engine.errors import (
     CLIENT_NAME_INVALID,
     DB_INDEX_OUT_OF_RANGE,
-    NOT_INTEGER,
     SYNTAX,
     CommandError,
     NoAuthError,
@@ -14,7 +14,6 @@ from engine.errors import (
 )
 from engine.protocol import OK, PONG, Push, Reply, Status
 from engine.table import command
-from engine.util import parse_int
 from engine.version import VERSION
 
 __all__ = ["ping", "echo", "quit", "select", "hello", "auth", "reset", "authenticate"]
@@ -44,9 +43,7 @@ def quit(ctx: Client, *args: bytes) -> Reply:
 @command("select", arity=2, flags="loading stale fast", acl="@connection", group="connection",
          summary="Change the selected database for the current connection")
 def select(ctx: Client, index: bytes) -> Reply:
-    n = parse_int(index)
-    if n is None:
-        raise CommandError(NOT_INTEGER)
+    n = integer(index)
     if not -(2**31) <= n < 2**31:  # getIntFromObjectOrReply
         raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
     if not 0 <= n < len(ctx.server.dbs):
@@ -81,9 +78,7 @@ def hello(ctx: Client, *args: bytes) -> Reply:
     version = ctx.resp
     i = 0
     if args:
-        v = parse_int(args[0])
-        if v is None:
-            raise CommandError("ERR Protocol version is not an integer or out of range")
+        v = integer(args[0], "ERR Protocol version is not an integer or out of range")
         if v not in (2, 3):
             raise RedisError("NOPROTO unsupported protocol version")
         version = v

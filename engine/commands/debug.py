@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from engine.args import parse_float, parse_int
+from engine.args import parse_float, positive
 from engine.client import Client
 from engine.commands.config import help_reply
-from engine.errors import NO_SUCH_KEY, NOT_POSITIVE, CommandError
+from engine.errors import NO_SUCH_KEY, CommandError
 from engine.objects import encoding
 from engine.protocol import OK, Reply, Status
 from engine.table import command
@@ -37,15 +37,11 @@ def debug_allowed(ctx: Client) -> bool:
 def _populate(ctx: Client, args: tuple[bytes, ...]) -> Reply:
     """DEBUG POPULATE count [prefix] [size]: keys ``prefix:N`` with value ``value:N`` padded
     with NUL bytes (or cut) to ``size``; existing keys are left alone (debug.c)."""
-    count = parse_int(args[0])
-    if count is None or count < 0:
-        raise CommandError(NOT_POSITIVE)
+    count = positive(args[0])
     prefix = args[1] if len(args) > 1 else b"key"
     size = None
     if len(args) > 2:
-        size = parse_int(args[2])
-        if size is None or size < 0:
-            raise CommandError(NOT_POSITIVE)
+        size = positive(args[2])
     db = ctx.db
     data = db.data
     for i in range(count):

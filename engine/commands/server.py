@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.args import parse_int
+from engine.args import LLONG_MAX, integer_in_range
 from engine.client import Client
 from engine.commands.config import help_reply
 from engine.errors import SYNTAX, CommandError
@@ -288,9 +288,7 @@ def slowlog_get(ctx: Client, *args: bytes) -> Reply:
     if len(args) > 1:
         raise CommandError(SYNTAX)
     if args:
-        n = parse_int(args[0])
-        if n is None or n < -1:
-            raise CommandError("ERR count should be greater than or equal to -1")
+        n = integer_in_range(args[0], -1, LLONG_MAX, "ERR count should be greater than or equal to -1")
         count = len(ctx.server.slowlog) if n == -1 else n
     return [list(entry) for entry in list(ctx.server.slowlog)[:count]]
 

@@ -43,9 +43,7 @@ def get(ctx: Client, key: bytes) -> Reply:
 
 def parse_expire(ctx: Client, unit_arg: bytes, raw: bytes, cmd: str) -> int:
     """An EX/PX/EXAT/PXAT argument as an absolute unix time in ms (t_string.c getExpireMillisecondsOrReply)."""
-    n = parse_int(raw)
-    if n is None:
-        raise CommandError(NOT_INTEGER)
+    n = integer(raw)
     unit = unit_arg.lower()
     if n <= 0:
         raise CommandError(INVALID_EXPIRE.format(cmd))
