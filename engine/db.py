@@ -152,10 +152,10 @@ class Database:
 
     def _remove(self, key: bytes) -> None:
         value = self.data.pop(key)
-        self.keys.discard(key)  # (its access word with it)
+        self.server.on_key_removed(self, key, value)  # (reads the estimate in the key's slot)
+        self.keys.discard(key)  # (its access word and estimate with it)
         if self.expires and self.expires.pop(key, None) is not None:
             self.volatile.discard(key)
-        self.server.on_key_removed(self, key, value)
 
     def load(self, data: dict[bytes, Any], expires: dict[bytes, int]) -> None:
         """Install keys read from an RDB/AOF file at start: no events, no WATCH, but the

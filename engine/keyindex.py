@@ -9,9 +9,10 @@ compacted and the *epoch* in the cursor's high bits changes, which restarts a cu
 slot 0 — SCAN may then repeat keys, which Redis also allows, but never misses one.
 
 Each slot also holds the key's access word (Redis's 24-bit ``robj.lru``: the LRU clock, or
-the LFU minutes and counter), so a key costs one more list entry (8 bytes) for it instead of
-an entry in a dict of its own (~50 bytes); :class:`AccessWords` is the mapping view of them
-that ``Database.lru`` offers to eviction, OBJECT and RESTORE.
+the LFU minutes and counter) and its cached share of ``used_memory`` (engine/memory.py), so
+a key costs one more list entry (8 bytes) for each instead of an entry in a dict of its own
+(~50 bytes); :class:`AccessWords` is the mapping view of the words that ``Database.lru``
+offers to eviction, OBJECT and RESTORE.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _SLOT_MASK = (1 << _EPOCH_SHIFT) - 1
 
 
 class KeyIndex:
-    __slots__ = ("slots", "pos", "holes", "epoch", "words")
+    __slots__ = ("slots", "pos", "holes", "epoch", "words", "sizes")
 
     def __init__(self) -> None:
         self.slots: list[bytes | None] = []
@@ -34,6 +35,7 @@ class KeyIndex:
         self.holes = 0
         self.epoch = 0
         self.words: list[int | None] = []  # per slot: the access word, None until stamped
+        self.sizes: list[int] = []  # per slot: the key's used_memory estimate, 0 until made
 
     def __len__(self) -> int:
         return len(self.pos)
@@ -43,6 +45,7 @@ class KeyIndex:
         self.pos[key] = len(self.slots)
         self.slots.append(key)
         self.words.append(word)
+        self.sizes.append(0)
 
     def discard(self, key: bytes) -> None:
         i = self.pos.pop(key, None)
@@ -50,6 +53,7 @@ class KeyIndex:
             return
         self.slots[i] = None
         self.words[i] = None
+        self.sizes[i] = 0
         self.holes += 1
         if self.holes > 64 and self.holes * 2 > len(self.slots):
             self._compact()
@@ -57,6 +61,7 @@ class KeyIndex:
     def clear(self) -> None:
         self.slots.clear()
         self.words.clear()
+        self.sizes.clear()
         self.pos.clear()
         self.holes = 0
         self.epoch += 1
@@ -64,6 +69,7 @@ class KeyIndex:
     def _compact(self) -> None:
         live = [k for k in self.slots if k is not None]
         self.words = [w for k, w in zip(self.slots, self.words, strict=True) if k is not None]
+        self.sizes = [n for k, n in zip(self.slots, self.sizes, strict=True) if k is not None]
         self.slots = live  # type: ignore[assignment]
         self.pos = {k: i for i, k in enumerate(live)}
         self.holes = 0

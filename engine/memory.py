@@ -41,6 +41,7 @@ call of their own beyond the ``signal_modified`` every write makes anyway.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -288,11 +289,12 @@ class MemoryState:
     """Per-server totals: the cached per-key estimates, their sum, and each database's
     bucket arrays (updated when its keys change), so a check under maxmemory is O(writes)."""
 
-    __slots__ = ("sizes", "dataset_bytes", "peak_bytes", "tables", "tables_bytes", "shapes", "limits", "active",
+    __slots__ = ("dataset_bytes", "peak_bytes", "tables", "tables_bytes", "shapes", "limits", "active",
                  "hists_seen", "hists_70")
 
     def __init__(self, n_dbs: int) -> None:
-        self.sizes: list[dict[bytes, int]] = [{} for _ in range(n_dbs)]
+        # Each key's cached estimate is kept in its database's key index (db.keys.sizes, by
+        # slot), which SWAPDB moves with the data; dataset_bytes is their sum.
         self.dataset_bytes = 0
         self.peak_bytes = 0
         self.tables = [0] * n_dbs
@@ -333,29 +335,35 @@ def _refresh_db(server: Server, st: MemoryState, db: Database, budget: int | Non
     limits = st.limits
     if limits is None:
         limits = st.limits = _Limits(server.config)
-    sizes = st.sizes[db.id]
+    pos = db.keys.pos
+    sizes = db.keys.sizes
     data = db.data
     delta = 0
     for _ in range(count):
         key = dirty.pop()
-        value = data.get(key)
-        old = sizes.get(key, 0)
-        if value is None:
-            if old:
-                del sizes[key]
-                delta -= old
-            continue
-        new = key_bytes(db, key, value, limits)
-        sizes[key] = new
-        delta += new - old
+        i = pos.get(key)
+        if i is None:
+            continue  # removed since: key_removed took its estimate off
+        new = key_bytes(db, key, data[key], limits)
+        delta += new - sizes[i]
+        sizes[i] = new
     st.dataset_bytes += delta
+    if not dirty and sys.getsizeof(dirty) > 65536:
+        # Drained: a set keeps its largest table (pop never shrinks it); start a small one.
+        db.resized_keys = set()
+    _update_tables(st, db)
+    return None if budget is None else budget - count
+
+
+def _update_tables(st: MemoryState, db: Database) -> None:
+    """The bucket arrays of the database's dicts, when its key or expire count changed."""
+    data = db.data
     shape = (len(data), len(db.expires))
     if shape != st.shapes[db.id]:
         st.shapes[db.id] = shape
         tables = _buckets(shape[0]) + _buckets(shape[1])
         st.tables_bytes += tables - st.tables[db.id]
         st.tables[db.id] = tables
-    return None if budget is None else budget - count
 
 
 def overhead_bytes(server: Server) -> int:
@@ -398,26 +406,22 @@ def used_memory(server: Server, full: bool = True) -> int:
 
 def key_removed(server: Server, db: Database, key: bytes) -> None:
     """A key left the keyspace (deleted, expired, evicted, flushed): drop its estimate."""
-    st = server.memory
-    old = st.sizes[db.id].pop(key, None)
-    if old is not None:
-        st.dataset_bytes -= old
+    i = db.keys.pos.get(key)  # (Database calls this before the key leaves its index)
+    if i is not None:
+        sizes = db.keys.sizes
+        server.memory.dataset_bytes -= sizes[i]
+        sizes[i] = 0
     db.resized_keys.add(key)  # FLUSHDB removes without signal_modified: refresh the tables
 
 
 def reconcile(server: Server) -> None:
-    """Repair the cache after writes that bypass signal_modified (RDB/AOF load installs
-    dicts directly, SWAPDB swaps them): O(keys) only for a database whose count differs."""
+    """The bucket arrays after SWAPDB: the data moves with its key index, the estimates cached
+    in it and its pending keys (so their sum, dataset_bytes, is unchanged), but each database's
+    dicts now hold the other's counts.  RDB/AOF loads need nothing here: Database.load queues
+    every key it installs in resized_keys."""
     st = server.memory
     for db in server.dbs:
-        sizes = st.sizes[db.id]
-        data = db.data
-        if len(sizes) == len(data) or db.resized_keys:
-            continue  # equal, or still draining writes whose estimates are pending
-        for key in [k for k in sizes if k not in data]:
-            st.dataset_bytes -= sizes.pop(key)
-        db.resized_keys.update(k for k in data if k not in sizes)
-        st.shapes[db.id] = (-1, -1)
+        _update_tables(st, db)
 
 
 def cron(server: Server) -> None:

@@ -249,7 +249,7 @@ def copy(ctx: Client, src_key: bytes, dst_key: bytes, *options: bytes) -> Reply:
     return 1
 
 
-_DB_FIELDS = ("data", "expires", "lru", "keys", "volatile", "avg_ttl")
+_DB_FIELDS = ("data", "expires", "lru", "keys", "volatile", "avg_ttl", "resized_keys")
 
 
 @command("swapdb", arity=3, flags="write fast", keys=(0, 0, 0), acl="@keyspace @dangerous", group="server",
