@@ -1,6 +1,6 @@
 """`simlab validate` on the default scenario: how long it takes and how well it agrees.
 
-    python benchmarks/bench_validate.py [--quick] [--no-pin] [--redis | --target URL] [--out DIR]
+    python benchmarks/bench_validate.py [--quick] [--no-pin] [--poll auto|yes|no] [--redis | --target URL] [--out DIR]
 
 Runs the full validation (nine load points, 10 % to 90 % of saturation) against the engine in
 a child process (or --target), prints the wall time (target: under 3 minutes on this 2-core
@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/bench_validate")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="leave CPU placement to the scheduler")
     ap.add_argument("--redis", action="store_true", help="validate against a real redis-server started here")
+    ap.add_argument("--poll", choices=("auto", "yes", "no"), default="auto",
+                    help="pinned worker polls instead of sleeping (auto: when the load average leaves its CPU free)")
     a = ap.parse_args()
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -82,6 +84,7 @@ def main() -> None:
         server_pid = server.pid
     try:
         v = validate(sc, target, quick=a.quick, pin=a.pin, server_pid=server_pid,
+                     spin={"auto": None, "yes": True, "no": False}[a.poll],
                      progress=lambda m: print(f"  {m}", file=sys.stderr))
     finally:
         if server is not None:

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.calibrate import Calibration, calibrate, load_calibration
-from simlab.load.affinity import Pinning, pin_process, split
+from simlab.load.affinity import Pinning, pin_process, split, usable_cpus
 from simlab.load.generator import LoadResult, run_load
 from simlab.load.target import EngineProcess, Target, UnsafeTarget, parse_target
 from simlab.load.worker import K_CMD
@@ -414,9 +415,11 @@ def validate(
     server pays at its predicted busy fraction (:func:`predicted_busy`); False keeps the
     pipelined CPU per call at every load, the lone wake-up in the round trip.
 
-    ``spin`` (default: when pinned) has the generator's worker poll its sockets instead of
-    sleeping in the kernel, on the CPU it has to itself: no wake-up delay on its sends or on
-    the replies it reads (:class:`simlab.load.worker._SpinSelector`)."""
+    ``spin`` has the generator's worker poll its sockets instead of sleeping in the kernel, on
+    the CPU it has to itself: no wake-up delay on its sends or on the replies it reads
+    (:class:`simlab.load.worker._SpinSelector`). Default: when pinned and the 1-minute load
+    average is under the number of usable CPUs - 0.5 (nothing else wants the generator's CPU;
+    a polling worker time-sliced with other work waits a slice where a sleeper is woken)."""
     t_start = time.perf_counter()
     say = progress or (lambda _m: None)
     if fractions is None:
@@ -466,7 +469,16 @@ def validate(
             say(f"calibrating {tgt.label}")
             cal = calibrate(tgt, requests=400 if quick else 1500, max_seconds=15 if quick else 45)
         gen_cpus = pinning.generator if pinning else None
-        spin = pinning is not None if spin is None else (spin and pinning is not None)
+        if spin is None:
+            # polling pays only on a CPU nobody else wants: where other work is running, the
+            # scheduler time-slices a busy-polling worker with it (a sleeper is woken ahead)
+            load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+            spin = pinning is not None and load1 < len(usable_cpus()) - 0.5
+            if pinning is not None and not spin:
+                notes.append(f"the generator sleeps between events instead of polling: load average {load1:.1f} "
+                             f"on {len(usable_cpus())} CPUs says other work wants its CPU")
+        else:
+            spin = spin and pinning is not None
         if pinning is not None:
             workers = max(1, min(workers, len(pinning.generator)))
             say(f"{pinning.describe()} ({workers} worker{'s' if workers > 1 else ''})")
