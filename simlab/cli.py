@@ -314,6 +314,10 @@ def run(
         tc = result.extra["target_ci"]
         console.print(f"target CI {tc['target']:g}: {'met' if tc['met'] else 'NOT met'} after {tc['replications']} "
                       f"replications (widest: {tc['widest_figure']} at {tc['widest_relative_half_width']:.3g})")
+    if "cluster_redirections" in result.extra:
+        cr = result.extra["cluster_redirections"]
+        console.print(f"cluster redirections during reshards: {cr['ask']:g} -ASK, {cr['moved']:g} -MOVED "
+                      f"per {cr['per']}")
     console.print(verdict_table(verdicts))
     console.print(f"simulated in {result.wall_s:.2f} s wall")
     console.print("[green]all SLOs met[/green]" if met else "[red]SLOs missed[/red] (exit 1)")

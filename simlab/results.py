@@ -123,6 +123,8 @@ class RunResult:
             doc["replications_run"] = int(self.extra.get("replications", 0))
         if "target_ci" in self.extra:
             doc["target_ci"] = self.extra["target_ci"]
+        if "cluster_redirections" in self.extra:
+            doc["cluster_redirections"] = self.extra["cluster_redirections"]
         doc["little"] = self.little.replace({np.nan: None}).to_dict("records")
         doc["overload"] = self.overload
         return doc

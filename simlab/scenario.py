@@ -511,6 +511,13 @@ class CacheServiceSpec(_Model):
         description="which shard holds a key: `modulo` (key id mod shards) or `hash_slots` (Redis Cluster: "
         "CRC16 of the key name `key:<id>` mod 16384, slots in contiguous ranges per shard)",
     )
+    reinitialize_steps: int = Field(
+        default=5,
+        ge=0,
+        description="cluster clients (redis-py RedisCluster's `reinitialize_steps`): after a -MOVED a client "
+        "patches that slot in its map, and every this many -MOVED it reloads the whole map (CLUSTER SLOTS), "
+        "learning every slot moved so far; 0: never reload. Counts `moved` redirections during a reshard",
+    )
 
     @model_validator(mode="after")
     def _capacity(self) -> CacheServiceSpec:
@@ -552,9 +559,15 @@ class FaultSpec(_Model):
     reshard: a `share` of `shard`'s slots (its last ones; with modulo placement, a hash-chosen
     share of its keys) move to `to_shard` during the window, as `redis-cli --cluster reshard`
     does: MIGRATE in batches of 10 keys, `migrate_us_per_key` of work on the source primary
-    and the same on the destination's, spread evenly over the window; from its end, requests
-    for the moved keys go to the destination, whose cache has them (the data moved along). ASK
-    redirections during the move are not modelled.
+    and the same on the destination's, spread evenly over the window; the data moves along.
+    With `hash_slots`, slots move one after another (each for the time of its keys' share of
+    the window, keys in id order) and clients are redirected as Redis Cluster and redis-py do:
+    a command for a key of a migrating slot that has already moved (or is absent, as a read
+    miss and its SET are) goes to the source, gets -ASK, and is resent to the destination
+    after an ASKING round trip; once a slot is done, each client's first command for it gets
+    -MOVED (one per client per slot, fewer with `cache.reinitialize_steps`), then goes direct.
+    Counts are `cluster_redirections` in the output. With `modulo`, the moved keys switch at
+    the window's end without redirections (not Redis Cluster).
     error_burst: a `share` of the requests starting in the window fail with an error response
     (a bad deploy, a dependency returning errors); with `shard`, only requests to that shard.
     They still take their path (as any error a hop returns) and count as upstream errors.

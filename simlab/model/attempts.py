@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simlab.model.plan import MAX_STAGES, Outcome, Plan, Windows
+from simlab.model.plan import Outcome, Plan, Windows
 
 __all__ = ["Attempts", "FaultLookup"]
 
@@ -86,9 +86,10 @@ class Attempts:
         self.deadline = plan.deadline.copy()
         self.retries = plan.retries.copy()
         self.backoff = plan.backoff.copy()
-        self.arr = np.full((n, MAX_STAGES), np.nan)
-        self.dep = np.full((n, MAX_STAGES), np.nan)
-        self.svc_eff = np.zeros((n, MAX_STAGES))
+        w = plan.res.shape[1]  # MAX_STAGES, or more with redirection hops
+        self.arr = np.full((n, w), np.nan)
+        self.dep = np.full((n, w), np.nan)
+        self.svc_eff = np.zeros((n, w))
         self.fail = np.zeros(n, dtype=np.int8)
         self.detect = np.full(n, np.nan)
         self.spawned = np.zeros(n, dtype=bool)
@@ -131,9 +132,10 @@ class Attempts:
         self.deadline = np.concatenate([self.deadline, times + timeout])
         self.retries = np.concatenate([self.retries, self.retries[parents] - 1])
         self.backoff = np.concatenate([self.backoff, self.backoff[parents] * 2])
-        self.arr = np.concatenate([self.arr, np.full((k, MAX_STAGES), np.nan)])
-        self.dep = np.concatenate([self.dep, np.full((k, MAX_STAGES), np.nan)])
-        self.svc_eff = np.concatenate([self.svc_eff, np.zeros((k, MAX_STAGES))])
+        w = self.arr.shape[1]
+        self.arr = np.concatenate([self.arr, np.full((k, w), np.nan)])
+        self.dep = np.concatenate([self.dep, np.full((k, w), np.nan)])
+        self.svc_eff = np.concatenate([self.svc_eff, np.zeros((k, w))])
         self.fail = np.concatenate([self.fail, np.zeros(k, np.int8)])
         self.detect = np.concatenate([self.detect, np.full(k, np.nan)])
         self.spawned = np.concatenate([self.spawned, np.zeros(k, bool)])

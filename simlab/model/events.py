@@ -68,7 +68,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     env = simpy.Environment(initial_time=float(min(0.0, plan.t0.min(initial=0.0))))
     n = plan.n
     n_stages = plan.n_stages.tolist()
-    res = plan.res.ravel().tolist()  # row-major: [i * 3 + k]
+    W = plan.res.shape[1]  # stages per row (more when a reshard adds redirection hops)
+    res = plan.res.ravel().tolist()  # row-major: [i * W + k]
     service_s = plan.service_s.ravel().tolist()
     delay_s = plan.delay_s.ravel().tolist()
     post = plan.post.tolist()
@@ -80,11 +81,12 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     retries = plan.retries.tolist()
     backoff = plan.backoff.tolist()
     nan = float("nan")
+    nan_row, zero_row, none_row = (nan,) * W, (0.0,) * W, (-1,) * W
     # typed arrays: item assignment as fast as a list, and numpy reads them without a copy
-    A = array("d", [nan]) * (3 * n)
-    D = array("d", [nan]) * (3 * n)
-    S = array("d", [0.0]) * (3 * n)
-    R = array("i", [-1]) * (3 * n)  # resource that served each stage (failover redirects)
+    A = array("d", [nan]) * (W * n)
+    D = array("d", [nan]) * (W * n)
+    S = array("d", [0.0]) * (W * n)
+    R = array("i", [-1]) * (W * n)  # resource that served each stage (failover redirects)
     has_redirect = faults.has_redirect
     fail = [0] * n
     detect = [np.nan] * n
@@ -110,9 +112,9 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     pool_of = plan.pool.ravel().tolist() if has_pool and plan.pool is not None else []
     conn = plan.conn_s.tolist() if has_pool and plan.conn_s is not None else []
     lead0 = plan.lead0_s.tolist() if has_pool and plan.lead0_s is not None else []
-    P_ASK = array("d", [nan]) * (3 * n)  # when each stage asked its pool
-    P_GOT = array("d", [nan]) * (3 * n)  # when it got a connection (NaN: it did not)
-    P_REL = array("d", [nan]) * (3 * n)  # when it gave the connection back
+    P_ASK = array("d", [nan]) * (W * n)  # when each stage asked its pool
+    P_GOT = array("d", [nan]) * (W * n)  # when it got a connection (NaN: it did not)
+    P_REL = array("d", [nan]) * (W * n)  # when it gave the connection back
     carried = getattr(state, "pools", None) if state is not None else None
     pst = [_PoolState() for _ in pools]
     inst_open = [0] * len(resources)  # connections open to each instance from pools
@@ -142,21 +144,21 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         deadline.append(t + (deadline[i] - t0[i]))
         retries.append(retries[i] - 1)
         backoff.append(backoff[i] * 2)
-        A.extend((nan, nan, nan))
-        D.extend((nan, nan, nan))
-        S.extend((0.0, 0.0, 0.0))
-        R.extend((-1, -1, -1))
+        A.extend(nan_row)
+        D.extend(nan_row)
+        S.extend(zero_row)
+        R.extend(none_row)
         fail.append(0)
         detect.append(nan)
         if has_pool:
-            P_ASK.extend((nan, nan, nan))
-            P_GOT.extend((nan, nan, nan))
-            P_REL.extend((nan, nan, nan))
-        enter(j, 0, t + delay_s[r0 * 3])
+            P_ASK.extend(nan_row)
+            P_GOT.extend(nan_row)
+            P_REL.extend(nan_row)
+        enter(j, 0, t + delay_s[r0 * W])
 
     def enter(i: int, k: int, t: float) -> None:
         """Stage k of attempt i would reach its resource at t: through its pool, if any."""
-        pid = pool_of[root[i] * 3 + k] if has_pool else -1
+        pid = pool_of[root[i] * W + k] if has_pool else -1
         if pid < 0:
             at(t, i, k)
         else:
@@ -173,7 +175,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     def ask(i: int, k: int, now: float, pid: int) -> None:
         """The application asks pool pid for a connection for stage k of attempt i."""
         ps = pst[pid]
-        P_ASK[i * 3 + k] = now
+        P_ASK[i * W + k] = now
         while ps.waiting and not ps.waiting[0][3]:
             ps.waiting.popleft()  # gave up already
         if not ps.waiting:
@@ -190,7 +192,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
                 # the new connection is refused: the application reads -ERR max number of
                 # clients reached one round trip after connecting; `detect` is stated one leg
                 # earlier (see on_give_up)
-                P_REL[i * 3 + k] = now
+                P_REL[i * W + k] = now
                 refuse(i, Outcome.MAXCLIENTS, now + conn[root[i]])
                 return
             inst_open[r] += 1
@@ -215,7 +217,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         w[3] = False
         i, k, asked = w[0], w[1], w[2]
         now = asked + pools[pid].timeout_s
-        P_REL[i * 3 + k] = now
+        P_REL[i * W + k] = now
         # the application learns at `now`; `detect` is stated as the time a reply would
         # have left the instance (one leg earlier), so that detect + post is when the
         # client hears of it, as for the other refusals
@@ -235,7 +237,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             retry(i)
 
     def grant(i: int, k: int, now: float) -> None:
-        P_GOT[i * 3 + k] = now
+        P_GOT[i * W + k] = now
         lead = lead0[root[i]] if k == 0 else conn[root[i]]
         at(now + lead, i, k)
 
@@ -275,16 +277,16 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     def done(i: int, k: int, t: float) -> None:
         """Stage k of attempt i is over at the instance at t: its connection comes back with
         the reply (one leg later)."""
-        pid = pool_of[root[i] * 3 + k]
+        pid = pool_of[root[i] * W + k]
         if pid >= 0:
             rel = t + conn[root[i]]
-            P_REL[i * 3 + k] = rel
+            P_REL[i * W + k] = rel
             release(pid, rel)
 
     def stage(i: int, k: int, now: float) -> None:
         p = root[i]
-        pk = p * 3 + k
-        ik = i * 3 + k
+        pk = p * W + k
+        ik = i * W + k
         r = res[pk]
         if has_redirect:
             r = faults.route(r, now)
@@ -376,7 +378,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
                 return
             _ev = None
             if has_pool and is_ask[i]:
-                ask(i, 0, t, pool_of[i * 3])
+                ask(i, 0, t, pool_of[i * W])
             else:
                 stage(i, 0, t)
             j += 1
@@ -403,17 +405,17 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     att.deadline = np.asarray(deadline)
     att.retries = np.asarray(retries, dtype=np.int8)
     att.backoff = np.asarray(backoff)
-    att.arr = np.frombuffer(A, dtype=np.float64).reshape(m, 3)
-    att.dep = np.frombuffer(D, dtype=np.float64).reshape(m, 3)
-    att.svc_eff = np.frombuffer(S, dtype=np.float64).reshape(m, 3)
+    att.arr = np.frombuffer(A, dtype=np.float64).reshape(m, W)
+    att.dep = np.frombuffer(D, dtype=np.float64).reshape(m, W)
+    att.svc_eff = np.frombuffer(S, dtype=np.float64).reshape(m, W)
     if has_redirect:
-        att.res_eff = np.frombuffer(R, dtype=np.int32).reshape(m, 3)
+        att.res_eff = np.frombuffer(R, dtype=np.int32).reshape(m, W)
     att.fail = np.asarray(fail, dtype=np.int8)
     att.detect = np.asarray(detect)
     att.spawned = np.zeros(m, dtype=bool)
     if has_pool:
-        att.pool_ask = np.frombuffer(P_ASK, dtype=np.float64).reshape(m, 3)
-        att.pool_got = np.frombuffer(P_GOT, dtype=np.float64).reshape(m, 3)
-        att.pool_rel = np.frombuffer(P_REL, dtype=np.float64).reshape(m, 3)
+        att.pool_ask = np.frombuffer(P_ASK, dtype=np.float64).reshape(m, W)
+        att.pool_got = np.frombuffer(P_GOT, dtype=np.float64).reshape(m, W)
+        att.pool_rel = np.frombuffer(P_REL, dtype=np.float64).reshape(m, W)
         att.pool_open = [ps.open for ps in pst]
     return att

@@ -29,7 +29,7 @@ import numpy as np
 
 from simlab.metrics import LatencyHistogram
 from simlab.model.attempts import Attempts, FaultLookup
-from simlab.model.plan import MAX_STAGES, Outcome, Plan, Resource
+from simlab.model.plan import Outcome, Plan, Resource
 
 __all__ = [
     "ConvergenceError",
@@ -261,9 +261,10 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     n_res = len(state.resources)
     res, service_s, n_stages, delay_s = p.res[pr], p.service_s[pr], p.n_stages[pr], p.delay_s[pr]
     conn_at = np.full(n, -1, dtype=np.int8)
-    A = np.full((n, MAX_STAGES), np.nan)
-    D = np.full((n, MAX_STAGES), np.nan)
-    S = np.zeros((n, MAX_STAGES))
+    W = res.shape[1]  # MAX_STAGES, or more when a reshard adds redirection hops
+    A = np.full((n, W), np.nan)
+    D = np.full((n, W), np.nan)
+    S = np.zeros((n, W))
     A[:, 0] = att.t0 + delay_s[:, 0]
     res_orig = res
     if faults.has_redirect:
@@ -282,7 +283,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     S[rows0, 0] = s0
     conn0 = conn_at.copy()
     entries = _Entries(r0, A[rows0, 0], s0, n_res)
-    later = [np.flatnonzero(n_stages > k) for k in range(1, MAX_STAGES)]
+    later = [np.flatnonzero(n_stages > k) for k in range(1, W)]
     # starting point: nobody waits
     D[rows0, 0] = A[rows0, 0] + s0
     prev: tuple[np.ndarray, np.ndarray] | None = None
@@ -313,7 +314,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
             rd_parts.append(r)
             ad_parts.append(a)
             sd_parts.append(s)
-            idx_parts.append(rows * MAX_STAGES + k)
+            idx_parts.append(rows * W + k)
         ad = np.concatenate(ad_parts)
         flat = np.concatenate(idx_parts)
         A.ravel()[flat] = ad
@@ -340,7 +341,7 @@ def _solve(att: Attempts, faults: FaultLookup, state: QueueState) -> QueueState:
     fail = np.zeros(n, dtype=np.int8)
     detect = np.full(n, np.nan)
     post = p.post[pr]
-    for k in range(MAX_STAGES):
+    for k in range(W):
         open_ = fail == 0
         c = open_ & (conn_at == k)
         fail[c] = Outcome.CONNECTION

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simlab.model.cache import replay_trace
-from simlab.model.cluster import slot_owners, slots_of_ids
+from simlab.model.cluster import CLUSTER_SLOTS, slot_owners, slots_of_ids
 from simlab.paths import PROJECT_ROOT
 from simlab.scenario import Dist, FlowSpec, Scenario
 from simlab.workload.arrivals import arrival_times_s
@@ -60,6 +60,13 @@ _TRACE_OP = np.array([OPS.index(x) for x in ("get", "set", "delete", "incr")], d
 # and back: a trace's operation (OPS code) as a cache_aside operation
 _CA_OF_OP = np.array([{"get": 0, "gets": 0, "delete": 2, "incr": 3, "decr": 3}.get(op, 1) for op in OPS], dtype=np.int8)
 MAX_STAGES = 3
+#: stages per row when a reshard may add redirection hops: a miss's GET and its SET each
+#: take one more stage at the source (-ASK), or its GET one (-MOVED)
+REDIRECT_STAGES = MAX_STAGES + 2
+#: flows whose cache command is routed by its key's slot (PUBLISH is not: any node takes it,
+#: and the lock's key is left where it is)
+_SLOT_ROUTED = ("cache_aside", "session", "command")
+_MIGRATE_BATCH = 10  # keys per MIGRATE (redis-cli --cluster reshard's --cluster-pipeline default)
 
 
 class Outcome:
@@ -144,6 +151,29 @@ class Windows:
 
 
 @dataclass
+class Migration:
+    """When each slot and key of a reshard moves (hash slots only).
+
+    `redis-cli --cluster reshard` moves the slots one after another: SETSLOT MIGRATING /
+    IMPORTING, MIGRATE of the slot's keys (GETKEYSINSLOT order), SETSLOT NODE. The keys go at
+    an even rate over the window (as the MIGRATE batches do), so a slot takes its keys' share
+    of it; a key has moved from `key_move_s[id]`, when the MIGRATE of its batch (10 keys of
+    its slot, redis-cli's `--cluster-pipeline` default) is done; a slot migrates in
+    [start_s, done_s), so keys of slots with up to 10 keys are never seen moved (a slot's
+    SETSLOT NODE follows its last batch at once)."""
+
+    src: int
+    dst: int
+    start_s: np.ndarray  # float64 [CLUSTER_SLOTS]: inf for slots not moved
+    done_s: np.ndarray  # float64 [CLUSTER_SLOTS]
+    key_move_s: np.ndarray  # float64 [num_keys]: inf for keys not moved
+    # per client: slots whose -MOVED it has had, MOVED count, time of its last map reload
+    known: dict[int, set[int]] = field(default_factory=dict)
+    moved_count: dict[int, int] = field(default_factory=dict)
+    reloaded_s: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
 class Plan:
     """Arrays of one chunk of a run; row i is one attempt (first attempts, then background)."""
 
@@ -169,6 +199,10 @@ class Plan:
     pool: np.ndarray | None = None  # int32 [n, 3]
     conn_s: np.ndarray | None = None  # float64 [n]: later stages' lead, and every stage's tail
     lead0_s: np.ndarray | None = None  # float64 [n]: stage 0's lead (plus blips, partition waits)
+    # cluster redirections of each request during a reshard: -ASK replies (0-2), -MOVED (0-1)
+    asks: np.ndarray | None = None  # int8 [n]
+    moveds: np.ndarray | None = None  # int8 [n]
+    key: np.ndarray | None = None  # int64 [n] key id of each request (with redirections; -1: background)
 
     @property
     def n(self) -> int:
@@ -246,6 +280,9 @@ class PlanBuilder:
         self.trace_key_base = sc.keyspace.num_keys
         self._slot_of_key: np.ndarray | None = None
         self._owners = np.zeros(1, dtype=np.int64)
+        self.redirects = bool(windows.reshard) and cs.placement == "hash_slots" and cs.shards > 1
+        self.width = REDIRECT_STAGES if self.redirects else MAX_STAGES
+        self._migrations: dict[int, Migration] = {}
 
     def _build_pools(self) -> None:
         """Client pools: per owner (a source with its own `pool`, or the application's
@@ -280,11 +317,21 @@ class PlanBuilder:
         fixed = sum(s.connections or 0 for s in sc.sources)
         self.pool_maxclients = max(0, sc.cache.maxclients - fixed)
 
+    def _instances(self, src: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Which application instance (of its source's pool owner) sends each request."""
+        inst = np.zeros(len(src), dtype=np.int64)
+        for i, grp in enumerate(self.pool_group):
+            if grp is not None and grp[1] > 1:
+                rows = np.flatnonzero(src == i)
+                inst[rows] = rng.integers(0, grp[1], len(rows))
+        return inst
+
     def _assign_pools(self, src: np.ndarray, res: np.ndarray, n_stages: np.ndarray,
-                      rng: np.random.Generator) -> np.ndarray:
-        """Pool id per stage (-1: none): every stage at a cache instance of a pooled source."""
+                      rng: np.random.Generator, inst: np.ndarray | None = None) -> np.ndarray:
+        """Pool id per stage (-1: none): every stage at a cache instance of a pooled source,
+        from the application instance `inst` of each row (drawn here when not given)."""
         n = len(src)
-        pool = np.full((n, MAX_STAGES), -1, dtype=np.int32)
+        pool = np.full((n, res.shape[1]), -1, dtype=np.int32)
         n_cache = self.backend_res
         for i, grp in enumerate(self.pool_group):
             if grp is None:
@@ -292,9 +339,11 @@ class PlanBuilder:
             first, instances = grp
             rows = np.flatnonzero(src == i)
             base = np.full(len(rows), first, dtype=np.int64)
-            if instances > 1:
+            if inst is not None:
+                base += inst[rows] * n_cache
+            elif instances > 1:
                 base += rng.integers(0, instances, len(rows)) * n_cache
-            for k in range(MAX_STAGES):
+            for k in range(res.shape[1]):
                 r = res[rows, k]
                 on_cache = (r >= 0) & (r < n_cache) & (n_stages[rows] > k)
                 pool[rows[on_cache], k] = base[on_cache] + r[on_cache]
@@ -317,6 +366,49 @@ class PlanBuilder:
         if not inside.all():
             slots[~inside] = slots_of_ids(keys[~inside])  # trace keys
         return self._owners[slots]
+
+    def slots_of(self, keys: np.ndarray) -> np.ndarray:
+        """The hash slot of each key id (keyspace ids from the table, trace ids computed)."""
+        if self._slot_of_key is None:
+            self._slot_of_key = slots_of_ids(np.arange(self.sc.keyspace.num_keys))
+            self._owners = slot_owners(self.sc.cache.shards)
+        inside = keys < len(self._slot_of_key)
+        slots = np.empty(len(keys), dtype=np.int64)
+        slots[inside] = self._slot_of_key[keys[inside]]
+        if not inside.all():
+            slots[~inside] = slots_of_ids(keys[~inside])
+        return slots
+
+    def migration(self, w: int) -> Migration:
+        """The slot and key schedule of reshard window w (`Migration`)."""
+        if w in self._migrations:
+            return self._migrations[w]
+        src, dst, a, b, share, _cost = self.windows.reshard[w]
+        self.slots_of(np.zeros(1, dtype=np.int64))
+        assert self._slot_of_key is not None
+        own = np.flatnonzero(self._owners == src)
+        moved = own[len(own) - int(round(share * len(own))):]
+        ids = np.arange(self.sc.keyspace.num_keys, dtype=np.int64)
+        slot_of = self._slot_of_key
+        in_moved = np.zeros(CLUSTER_SLOTS, dtype=bool)
+        in_moved[moved] = True
+        mk = ids[in_moved[slot_of]]
+        mk = mk[np.lexsort((mk, slot_of[mk]))]  # slot by slot, keys in id order
+        tau = (b - a) / max(len(mk), 1)
+        counts = np.bincount(slot_of[mk], minlength=CLUSTER_SLOTS)[moved]
+        cum = np.cumsum(counts)
+        start = np.full(CLUSTER_SLOTS, np.inf)
+        done = np.full(CLUSTER_SLOTS, np.inf)
+        start[moved] = a + (cum - counts) * tau
+        done[moved] = a + cum * tau
+        # a key is gone from the source when its MIGRATE batch (10 keys of its slot) is done
+        rank = np.arange(len(mk)) - np.repeat(cum - counts, counts)
+        through = np.minimum((rank // _MIGRATE_BATCH + 1) * _MIGRATE_BATCH, np.repeat(counts, counts))
+        key_move = np.full(len(ids), np.inf)
+        key_move[mk] = a + (np.repeat(cum - counts, counts) + through) * tau
+        m = Migration(src, dst, start, done, key_move)
+        self._migrations[w] = m
+        return m
 
     def moved_keys(self, keys: np.ndarray, shard: int, share: float) -> np.ndarray:
         """Which of `keys` (all on `shard`) a reshard of `share` of the shard moves: the last
@@ -498,9 +590,9 @@ class PlanBuilder:
         if net.app_error_probability > 0:
             outcome[(r_err.random(n) < net.app_error_probability) & (outcome == 0)] = Outcome.UPSTREAM
 
-        res = np.full((n, MAX_STAGES), -1, dtype=np.int16)
-        service_s = np.zeros((n, MAX_STAGES))
-        delay_s = np.zeros((n, MAX_STAGES))
+        res = np.full((n, self.width), -1, dtype=np.int16)
+        service_s = np.zeros((n, self.width))
+        delay_s = np.zeros((n, self.width))
         n_stages = np.ones(n, dtype=np.int8)
         hit = np.full(n, -1, dtype=np.int8)
         delay_s[:, 0] = pre
@@ -522,10 +614,28 @@ class PlanBuilder:
                 keys[m] = on_shard[keys[m] % len(on_shard)]
             sizes[m] = self.keys.sizes_bytes(keys[m] % sc.keyspace.num_keys)
         shard = self.shard_of(keys).astype(np.int16)
-        for src_shard, dst_shard, _a, b, share, _cost in self.windows.reshard:
-            moved = (t0 >= b) & (shard == src_shard)
-            moved[moved] = self.moved_keys(keys[moved], src_shard, share)
-            shard[moved] = dst_shard
+        # reshards: per window, rows of a migrating slot (and whether their key has moved),
+        # rows of a slot already done (now on the destination)
+        migrating: list[tuple[Migration, np.ndarray, np.ndarray, np.ndarray]] = []
+        t_arr = t0 + pre  # when the first command reaches the cluster
+        for w, (src_shard, dst_shard, _a, b, share, _cost) in enumerate(self.windows.reshard):
+            if not self.redirects:
+                moved = (t0 >= b) & (shard == src_shard)
+                moved[moved] = self.moved_keys(keys[moved], src_shard, share)
+                shard[moved] = dst_shard
+                continue
+            mig = self.migration(w)
+            rows = np.flatnonzero(shard == src_shard)
+            sl = self.slots_of(keys[rows])
+            ta = t_arr[rows]
+            is_done = ta >= mig.done_s[sl]
+            now_migrating = (ta >= mig.start_s[sl]) & ~is_done
+            mr = rows[now_migrating]
+            km = mig.done_s[sl[now_migrating]]  # keys outside the keyspace go with the slot's last batch
+            inside = keys[mr] < len(mig.key_move_s)
+            km[inside] = mig.key_move_s[keys[mr[inside]]]
+            shard[rows[is_done]] = dst_shard
+            migrating.append((mig, mr, t_arr[mr] >= km, rows[is_done]))
         primary = shard * copies
         if sc.cache.read_from_replicas and copies > 1:
             reader = primary + r_key.integers(0, copies, n).astype(np.int16)
@@ -670,6 +780,14 @@ class PlanBuilder:
                 bad = miss[r_err.random(k) < be.error_probability]
                 outcome[bad[outcome[bad] == 0]] = Outcome.UPSTREAM
 
+        asks = moveds = None
+        inst = None
+        if self.redirects:
+            r_red = np.random.default_rng(seq.spawn(1)[0])  # a further stream: the others stay as they were
+            inst = self._instances(src, r_red)
+            asks, moveds = self._redirect(migrating, src, inst, flow, hit, outcome, keys, t_arr,
+                                          (res, service_s, delay_s, n_stages), ac, r_red)
+
         # slow-period service factors are applied by the solvers (they depend on arrival time)
         bg_t, bg_res, bg_svc = self._background(start_s, end_s, r_bg)
         plan = Plan(
@@ -689,6 +807,9 @@ class PlanBuilder:
             hit=hit,
             pubsub=pubsub,
             size=sizes,
+            asks=asks,
+            moveds=moveds,
+            key=keys if self.redirects else None,
         )
         for burst_shard, a, b, share in self.windows.errors:
             # an error burst: a share of the requests starting in the window get an error
@@ -697,12 +818,105 @@ class PlanBuilder:
                 m = m[shard[m] == burst_shard]
             outcome[m[r_pool.random(len(m)) < share]] = Outcome.UPSTREAM
         if self.pools:
-            plan.pool = self._assign_pools(src, res, n_stages, r_pool)
+            plan.pool = self._assign_pools(src, res, n_stages, r_pool, inst)
             plan.conn_s = ac
             plan.lead0_s = lead0
         if len(bg_t):
             plan = _append_background(plan, bg_t, bg_res, bg_svc)
         return plan
+
+    def _redirect(self, migrating, src, inst, flow, hit, outcome, keys, t_arr, stages, ac, rng):
+        """Add the cluster redirections of a reshard to the stages; returns (asks, moveds) per row.
+
+        -ASK (a key of a migrating slot that has moved, or is absent on the source: a read's
+        miss and the SET that fills it): the command first queues at the source primary, whose
+        lookup (a GET's time) answers -ASK; the reply goes back, redis-py sends ASKING and
+        waits for its reply, then sends the command to the destination primary (ASKING's time
+        on top of the command's; its own wait in the queue is not modelled): 4 legs
+        app <-> cache more. -MOVED (the first command of a client for a slot already done):
+        the source instance the client's map still names answers, the client patches its map
+        (or reloads it every `reinitialize_steps`) and resends: 2 legs more. Replicas of the
+        source answer reads of a migrating slot themselves (no redirection; in Redis a migrated
+        key is then gone from them too, which is not modelled)."""
+        res, service_s, delay_s, n_stages = stages
+        n = len(src)
+        asks = np.zeros(n, dtype=np.int8)
+        moveds = np.zeros(n, dtype=np.int8)
+        routed_flows = [i for i, (_n, fs) in enumerate(self.flows) if fs.kind in _SLOT_ROUTED]
+        served = np.isin(flow, routed_flows) & (outcome != Outcome.REJECTED) & (outcome != Outcome.MAXCLIENTS)
+        # a cluster client (one slot map): a pool owner's application instance, or a source
+        owner = np.array([-(i + 1) if g is None else g[0] for i, g in enumerate(self.pool_group)], dtype=np.int64)
+        client = owner[src] + inst
+        table = self.services.table
+        lookup = self.services.dist("GET")
+        asking = self.services.dist("ASKING") if ("ASKING" in table or "DEFAULT" in table) else lookup
+        copies = self.copies
+
+        def hop(rows: np.ndarray, k: int, first_res: np.ndarray | int, then_res: int | None, legs: int,
+                extra: Dist | None) -> None:
+            """Stage k of `rows` is preceded by a redirecting stage at `first_res` (one per row,
+            or one for all); the command then goes to `then_res` (None: where it went)."""
+            if not len(rows):
+                return
+            for a in (res, service_s, delay_s):
+                a[rows, k + 1:] = a[rows, k:-1]
+            res[rows, k] = first_res
+            service_s[rows, k] = sample(lookup, rng, len(rows)) * 1e-6
+            if then_res is not None:
+                res[rows, k + 1] = then_res
+            delay_s[rows, k + 1] = ac[rows] * legs
+            if extra is not None:
+                service_s[rows, k + 1] += sample(extra, rng, len(rows)) * 1e-6
+            n_stages[rows] += 1
+
+        for mig, mr, moved_now, done_rows in migrating:
+            sp, dp = mig.src * copies, mig.dst * copies
+            keep = served[mr]
+            mr, moved_now = mr[keep], moved_now[keep]
+            # a miss's SET: the key is absent on the source, so -ASK (before stage 0's hop
+            # shifts the stages)
+            sets = mr[(n_stages[mr] == 3) & (res[mr, 1] == self.backend_res) & (res[mr, 2] == sp)]
+            sets = sets[n_stages[sets] < res.shape[1]]
+            hop(sets, 2, sp, dp, 4, asking)
+            asks[sets] += 1
+            firsts = mr[(res[mr, 0] == sp) & (moved_now | (hit[mr] == 0))]
+            firsts = firsts[n_stages[firsts] < res.shape[1]]
+            hop(firsts, 0, sp, dp, 4, asking)
+            asks[firsts] += 1
+            d = done_rows[served[done_rows]]
+            if len(d):
+                first = self._first_moved(mig, d, client[d], t_arr[d], self.slots_of(keys[d]))
+                first = first[n_stages[first] < res.shape[1]]
+                # the instance the old map names: the source's copy in the same role
+                hop(first, 0, (sp + res[first, 0] - dp).astype(np.int16), None, 2, None)
+                moveds[first] += 1
+        return asks, moveds
+
+    def _first_moved(self, mig: Migration, rows: np.ndarray, client: np.ndarray, t: np.ndarray,
+                     slots: np.ndarray) -> np.ndarray:
+        """Rows that get -MOVED: per client, the first command for each slot already done that
+        its map does not know yet (patched at each -MOVED; reloaded whole at every
+        `reinitialize_steps`-th, which teaches it every slot done by then)."""
+        steps = self.sc.cache.reinitialize_steps
+        o = np.lexsort((t, slots, client))
+        r, c, sl, tt = rows[o], client[o], slots[o], t[o]
+        first = np.r_[True, (c[1:] != c[:-1]) | (sl[1:] != sl[:-1])]
+        r, c, sl, tt = r[first], c[first], sl[first], tt[first]
+        o = np.argsort(tt, kind="stable")
+        out = []
+        for row, cl, slot, when in zip(r[o].tolist(), c[o].tolist(), sl[o].tolist(), tt[o].tolist(), strict=True):
+            known = mig.known.setdefault(cl, set())
+            if slot in known:
+                continue
+            known.add(slot)
+            if mig.done_s[slot] <= mig.reloaded_s.get(cl, -np.inf):
+                continue
+            count = mig.moved_count.get(cl, 0) + 1
+            mig.moved_count[cl] = count
+            out.append(row)
+            if steps and count % steps == 0:
+                mig.reloaded_s[cl] = when
+        return np.array(out, dtype=np.int64)
 
     def _background(self, start_s: float, end_s: float, rng: np.random.Generator):
         """Persistence stalls as blocking jobs on each primary: everysec fsync stalls, RDB forks."""
@@ -760,9 +974,10 @@ class PlanBuilder:
 
 def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) -> Plan:
     k = len(t)
-    res = np.full((k, MAX_STAGES), -1, dtype=np.int16)
+    w = plan.res.shape[1]
+    res = np.full((k, w), -1, dtype=np.int16)
     res[:, 0] = r
-    service_s = np.zeros((k, MAX_STAGES))
+    service_s = np.zeros((k, w))
     service_s[:, 0] = s
 
     def cat(a, b):
@@ -776,7 +991,7 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
         n_stages=cat(plan.n_stages, np.ones(k, np.int8)),
         res=cat(plan.res, res),
         service_s=cat(plan.service_s, service_s),
-        delay_s=cat(plan.delay_s, np.zeros((k, MAX_STAGES))),
+        delay_s=cat(plan.delay_s, np.zeros((k, w))),
         post=cat(plan.post, np.zeros(k)),
         deadline=cat(plan.deadline, np.full(k, np.inf)),
         retries=cat(plan.retries, np.zeros(k, np.int8)),
@@ -785,7 +1000,10 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
         hit=cat(plan.hit, np.full(k, -1, np.int8)),
         pubsub=plan.pubsub,
         size=None if plan.size is None else cat(plan.size, np.zeros(k, np.int64)),
-        pool=None if plan.pool is None else cat(plan.pool, np.full((k, MAX_STAGES), -1, np.int32)),
+        pool=None if plan.pool is None else cat(plan.pool, np.full((k, w), -1, np.int32)),
         conn_s=None if plan.conn_s is None else cat(plan.conn_s, np.zeros(k)),
         lead0_s=None if plan.lead0_s is None else cat(plan.lead0_s, np.zeros(k)),
+        asks=None if plan.asks is None else cat(plan.asks, np.zeros(k, np.int8)),
+        moveds=None if plan.moveds is None else cat(plan.moveds, np.zeros(k, np.int8)),
+        key=None if plan.key is None else cat(plan.key, np.full(k, -1, np.int64)),
     )

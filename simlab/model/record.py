@@ -136,6 +136,9 @@ class Recorder:
         self.pubsub: dict[str, list[LatencyHistogram]] = {}
         self.window_s = 0.0
         self.little_worst = 0.0
+        # cluster redirections of the requests (first attempts) during reshards: -ASK, -MOVED
+        self.asks = 0
+        self.moveds = 0
         # end of the measured window: a job's time in a resource counts up to here, also the
         # part after its own chunk (None: clip at each chunk's end, for weighted windows)
         self.end_s: float | None = None
@@ -192,6 +195,9 @@ class Recorder:
         src = plan.src[keep]
         flow = plan.flow[keep]
         size = plan.size[keep] if plan.size is not None else np.zeros(len(keep), np.int64)
+        if plan.asks is not None and plan.moveds is not None:
+            self.asks += int(plan.asks[keep].sum()) * wt
+            self.moveds += int(plan.moveds[keep].sum()) * wt
 
         def fill(g: GroupStats, m: np.ndarray | None) -> None:
             lm = lat_ms if m is None else lat_ms[m]

@@ -180,6 +180,13 @@ def simulate(
     result = build_result(recs, scenario=sc.name, seed=seed, duration_s=duration_s, model=solver)
     result.wall_s = time.perf_counter() - t_start
     result.extra["little_worst_rel"] = little_worst
+    if builder.redirects:
+        # per replication (mean), requests starting after the warm-up; a retry repeats its
+        # first attempt's path but is not counted again
+        result.extra["cluster_redirections"] = {
+            "ask": sum(r.asks for r in recs) / len(recs), "moved": sum(r.moveds for r in recs) / len(recs),
+            "per": "replication",
+        }
     if target_ci is not None:
         result.extra["target_ci"] = {
             "target": target_ci, "widest_relative_half_width": widest, "widest_figure": which,

@@ -68,7 +68,9 @@ def test_resharding_moves_keys_and_costs_migrate_work() -> None:
     are those of shard 0's upper 2731 slots (n_moved, counted here from the slot map); each
     primary does n_moved x 2 ms of migration work in the 10 s window, which shows as busy time
     on top of the requests (tolerance: the request work, < 1 % of it, and Poisson noise);
-    after 20 s shard 1 serves (1 + 0.5 x share0) of the requests: checked on the GET split."""
+    the moved keys go over to shard 1 at an even rate over the window (slot by slot), so
+    shard 1 serves on average half of the moved share during it and all of it after 20 s:
+    checked on the GET split (4.5 sd of a Poisson count)."""
     n_keys = 4000
     d = {
         "name": "reshard",
@@ -92,9 +94,124 @@ def test_resharding_moves_keys_and_costs_migrate_work() -> None:
     for name in ("cache[0].primary", "cache[1].primary"):
         migrate_busy = res.loc[name, "offered_load"] * 40 - res.loc[name, "throughput_rps"] * 40 * 10e-6
         assert migrate_busy == pytest.approx(n_moved * 2e-3, rel=0.02), name
-    # GETs: 400/s x 40 s; shard 1 had on1 share before 20 s and on1 + moved share after
+    # GETs: 400/s x 40 s; shard 1 had on1 share before 10 s, on1 + half the moved share
+    # on average during [10, 20), on1 + moved share after
     share_before = 1 - on0.mean()
     share_after = share_before + n_moved / n_keys
     gets1 = res.loc["cache[1].primary", "jobs"] - int(np.ceil(n_moved / 10))
-    expected = 400 * (20 * share_before + 20 * share_after)
+    expected = 400 * (10 * share_before + 10 * (share_before + share_after) / 2 + 20 * share_after)
     assert abs(gets1 - expected) < 4.5 * np.sqrt(expected)
+
+
+def _reshard_scenario(rate_rps: float, steps: int, duration_s: float = 30.0) -> dict:
+    """2 shards by hash slots, uniform GETs over 400,000 keys (about 24 per slot), everything
+    constant (network legs 0.5 ms app <-> cache, 10 us per command, nothing else) so that a
+    redirection shows as an exact latency step; 1/4 of shard 0's slots move to shard 1 during
+    [10, 20) with no MIGRATE work."""
+    return {
+        "name": "ask",
+        "sources": [{"name": "app", "rate_rps": rate_rps, "flows": {"reads": 1.0},
+                     "client_rtt_ms": {"kind": "constant", "value": 0.0},
+                     "entry_service_ms": {"kind": "constant", "value": 0.0}}],
+        "keyspace": {"num_keys": 400_000, "popularity": {"kind": "uniform"}},
+        "flows": {"reads": {"kind": "command", "commands": {"GET": 1}}},
+        "network": {"app_to_cache_rtt_ms": {"kind": "constant", "value": 1.0},
+                    "entry_to_app_rtt_ms": {"kind": "constant", "value": 0.0},
+                    "app_service_ms": {"kind": "constant", "value": 0.0}, "loss_probability": 0.0},
+        "cache": {"shards": 2, "placement": "hash_slots", "reinitialize_steps": steps,
+                  "service_time_us": {"default": {"kind": "constant", "value": 10.0}}},
+        "faults": [{"kind": "reshard", "shard": 0, "to_shard": 1, "at_s": 10, "duration_s": 10, "share": 0.25,
+                    "migrate_us_per_key": 0}],
+        "run": {"duration_s": duration_s, "warmup_s": 0},
+    }
+
+
+def _schedule_by_hand(n_keys: int, share: float, a: float, b: float):
+    """The reshard schedule from its definition: shard 0's last `share` of slots, slot by
+    slot, keys in id order at an even rate over [a, b); a key has moved when its batch of 10
+    (of its slot) is done; a slot is done with its last key. Returns (slot start, slot done,
+    key moved) as dicts."""
+    slots = slots_of_ids(np.arange(n_keys))
+    own0 = np.flatnonzero(slot_owners(2) == 0)
+    moved = own0[len(own0) - round(share * len(own0)):]
+    keys_of = {int(s): [] for s in moved}
+    for k, s in enumerate(slots.tolist()):
+        if s in keys_of:
+            keys_of[s].append(k)
+    tau = (b - a) / sum(len(v) for v in keys_of.values())
+    start, done, move = {}, {}, {}
+    pos = 0
+    for s in sorted(keys_of):
+        ks = keys_of[s]
+        start[s] = a + pos * tau
+        for r, k in enumerate(ks):
+            move[k] = a + (pos + min((r // 10 + 1) * 10, len(ks))) * tau
+        pos += len(ks)
+        done[s] = a + pos * tau
+    return slots, start, done, move
+
+
+@pytest.mark.parametrize("steps", [0, 5])
+def test_reshard_redirections_equal_the_plan_by_hand(steps: int) -> None:
+    """Which requests get -ASK and -MOVED, checked exactly against the plan's keys and times:
+    -ASK: a key of a migrating slot whose batch has moved (a GET finds it gone); -MOVED: per
+    client (one source here) the first request for each slot after the slot is done, unless
+    a map reload (every `reinitialize_steps`-th MOVED, redis-py's default 5) taught it the
+    slot first. Exact (no tolerance): the same rows."""
+    from simlab.model.faults import expand_faults
+    from simlab.model.plan import PlanBuilder
+
+    sc = scenario_from_dict(_reshard_scenario(20_000, steps, duration_s=24.0))
+    windows = expand_faults(sc, 24.0, 4, np.random.default_rng(0))
+    builder = PlanBuilder(sc, windows, np.random.SeedSequence(7), lambda shard, epoch: None)
+    plan = builder.build(0.0, 24.0, np.random.SeedSequence(8))
+    assert plan.key is not None and plan.asks is not None and plan.moveds is not None
+    slots, start, done, move = _schedule_by_hand(400_000, 0.25, 10.0, 20.0)
+    rows = np.flatnonzero(plan.rec)
+    t_arr = plan.t0 + plan.delay_s[:, 0]
+    ask, moved = set(), set()
+    known: set[int] = set()
+    count, reloaded = 0, -np.inf
+    for i in rows[np.argsort(t_arr[rows], kind="stable")].tolist():
+        k, t = int(plan.key[i]), float(t_arr[i])
+        s = int(slots[k])
+        if s not in start or t < start[s]:
+            continue
+        if t < done[s]:
+            if t >= move[k]:
+                ask.add(i)
+        elif s not in known:
+            known.add(s)
+            if done[s] > reloaded:
+                moved.add(i)
+                count += 1
+                if steps and count % steps == 0:
+                    reloaded = t
+    assert set(np.flatnonzero(plan.asks).tolist()) == ask
+    assert set(np.flatnonzero(plan.moveds).tolist()) == moved
+    assert len(ask) >= 3  # about 20,000 x 10 s / 32,768 = 6 expected (see the docstring above)
+    if steps == 0:
+        assert len(moved) > 900  # most of the 1,366 moved slots are asked for in the last 4 s
+    # the redirecting hop is at the source primary (resource 0), then the command at shard 1 (1)
+    i = min(ask)
+    assert plan.n_stages[i] == 2 and plan.res[i, :2].tolist() == [0, 1]
+
+
+def test_redirected_requests_pay_the_extra_round_trips() -> None:
+    """Latency: a plain GET takes 2 legs of 0.5 ms + 10 us = 1.010 ms; a -MOVED one 1.010 +
+    10 us (the source's lookup) + 2 legs = 2.020 ms; an -ASK one 1.010 + 10 us + 4 legs (the
+    -ASK reply and the resend, the ASKING round trip) + 10 us (ASKING) = 3.030 ms. Queueing
+    adds under 0.05 ms at 2 % utilisation, so the latency CDF's steps at 2 and 3 ms carry
+    exactly the reported MOVED and ASK counts."""
+    r = simulate(scenario_from_dict(_reshard_scenario(20_000, 0, duration_s=22.0)))
+    red = r.extra["cluster_redirections"]
+    assert red["ask"] >= 3 and red["moved"] > 900
+    cdf = r.extra["latency_cdf"]
+    total = r.summary.iloc[0]["requests"]
+    lat, frac = cdf["latency_ms"].to_numpy(), cdf["cdf"].to_numpy()
+    below = lambda x: frac[lat < x].max()  # noqa: E731
+    assert round((1 - below(2.0)) * total) == red["ask"] + red["moved"]
+    assert round((1 - below(3.0)) * total) == red["ask"]
+    assert lat[lat >= 3.0].min() == pytest.approx(3.030, abs=0.0015)
+    assert lat[(lat >= 2.0) & (lat < 3.0)].min() == pytest.approx(2.020, abs=0.0015)
+    assert r.to_dict()["cluster_redirections"] == red
