@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from engine.client import Client
 from engine.dispatch import process_command
 from engine.errors import ProtocolError
-from engine.protocol import Status, encode
+from engine.protocol import OK, Status, encode
 from engine.request import RequestParser, split_inline
 
 if TYPE_CHECKING:
@@ -144,10 +144,14 @@ class Connection(asyncio.Protocol):
                 if t is bytes:
                     out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
                     out_bytes += len(reply)
-                elif t is Status:
-                    out.append(b"+" + reply.encode() + b"\r\n")
+                elif reply is OK:
+                    out.append(b"+OK\r\n")
                 elif t is int:
                     out.append(b":%d\r\n" % reply)
+                elif reply is None:
+                    out.append(b"_\r\n" if client.resp == 3 else b"$-1\r\n")
+                elif t is Status:
+                    out.append(b"+" + reply.encode() + b"\r\n")
                 else:
                     if client.resp != resp:
                         resp = client.resp

@@ -73,24 +73,20 @@ _REPLY_FLAGS = frozenset({"reply_off", "reply_skip"})
 _BY_NAME_MAX = 4096
 
 
-def process_command(client: Client, argv: list[bytes]) -> Any:
-    """Run one client request; return the reply value (errors returned, not raised)."""
-    if client.flags and not _REPLY_FLAGS.isdisjoint(client.flags):
-        return _process_reply_mode(client, argv)
-    return _process(client, argv)
-
-
 def _process_reply_mode(client: Client, argv: list[bytes]) -> Any:
     """CLIENT REPLY OFF|SKIP (engine/commands/misc.py): run the command, drop its reply."""
     skip = "reply_skip" in client.flags
     client.flags.discard("reply_skip")
-    reply = _process(client, argv)
+    reply = process_command(client, argv, True)
     if skip or "reply_off" in client.flags:
         return Replies()
     return reply
 
 
-def _process(client: Client, argv: list[bytes]) -> Any:
+def process_command(client: Client, argv: list[bytes], _reply_mode_seen: bool = False) -> Any:
+    """Run one client request; return the reply value (errors returned, not raised)."""
+    if client.flags and not _reply_mode_seen and not _REPLY_FLAGS.isdisjoint(client.flags):
+        return _process_reply_mode(client, argv)
     server = client.server
     if server.renamed_commands and argv[0].lower() in server.renamed_commands:
         real = server.renamed_commands[argv[0].lower()]
@@ -136,23 +132,24 @@ def _process(client: Client, argv: list[bytes]) -> Any:
                 client.multi_error = True
             server.stats.errors(denied)
             return denied
-    if client.multi is not None and server.maxmemory and cmd.name not in _MULTI_NO_OOM_CHECK:
-        # Queuing may take unlimited memory: over maxmemory, Redis refuses every command inside
-        # MULTI (not only denyoom ones) and flags the transaction (processCommand).
-        rejected = server.before_write(client, cmd)
-        if rejected is not None:
-            cmd.rejected_calls += 1
-            server.stats.errors(rejected)
-            return _reject_in_multi(client, cmd, rejected)
-    if client.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
-        if "no_multi" in cmd.flags:
-            client.multi_error = True
-            cmd.rejected_calls += 1
-            e = errors.CommandError("ERR Command not allowed inside a transaction")
-            server.stats.errors(e)
-            return e
-        client.multi.append((cmd, argv))
-        return QUEUED
+    if client.multi is not None:
+        if server.maxmemory and cmd.name not in _MULTI_NO_OOM_CHECK:
+            # Queuing may take unlimited memory: over maxmemory, Redis refuses every command
+            # inside MULTI (not only denyoom ones) and flags the transaction (processCommand).
+            rejected = server.before_write(client, cmd)
+            if rejected is not None:
+                cmd.rejected_calls += 1
+                server.stats.errors(rejected)
+                return _reject_in_multi(client, cmd, rejected)
+        if argv[0].lower() not in _MULTI_IMMEDIATE:
+            if "no_multi" in cmd.flags:
+                client.multi_error = True
+                cmd.rejected_calls += 1
+                e = errors.CommandError("ERR Command not allowed inside a transaction")
+                server.stats.errors(e)
+                return e
+            client.multi.append((cmd, argv))
+            return QUEUED
     if client.resp == 2 and (client.channels or client.patterns or client.shard_channels) and argv[0].lower() not in _SUBSCRIBED_OK:
         cmd.rejected_calls += 1
         e = errors.CommandError(
