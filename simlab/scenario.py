@@ -464,7 +464,18 @@ MaxmemoryPolicy = Literal[
 class CacheServiceSpec(_Model):
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0, description="replicas per shard")
-    read_from_replicas: bool = False
+    read_from_replicas: bool = Field(
+        default=False,
+        description="reads (cache-aside GETs) also go to replicas (READONLY), by `load_balancing_strategy`; "
+        "writes and a miss's SET go to the primary. Replicas hold what their primary holds (hit ratio unchanged)",
+    )
+    load_balancing_strategy: Literal["round_robin", "round_robin_replicas", "random", "random_replica"] | None = Field(
+        default=None,
+        description="redis-py's LoadBalancingStrategy for reads from a shard's copies (giving it implies "
+        "read_from_replicas; read_from_replicas alone means round_robin, as in redis-py >= 5.3): "
+        "`round_robin` cycles primary, replica1, ... per client and shard; `round_robin_replicas` cycles "
+        "the replicas only; `random` picks any copy uniformly; `random_replica` any replica uniformly",
+    )
     threads: int = Field(default=1, ge=1, description="command-executing threads per instance")
     service_time_us: dict[str, Dist] = Field(default_factory=dict, description="per command; `default` too")
     service_times_file: str | None = Field(default=None, description="YAML with the same mapping")
@@ -518,6 +529,14 @@ class CacheServiceSpec(_Model):
         "patches that slot in its map, and every this many -MOVED it reloads the whole map (CLUSTER SLOTS), "
         "learning every slot moved so far; 0: never reload. Counts `moved` redirections during a reshard",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_reads_replicas(cls, data: Any) -> Any:
+        """redis-py reads from replicas whenever a load balancing strategy is given."""
+        if isinstance(data, dict) and data.get("load_balancing_strategy") is not None:
+            data = {**data, "read_from_replicas": True}
+        return data
 
     @model_validator(mode="after")
     def _capacity(self) -> CacheServiceSpec:

@@ -283,6 +283,11 @@ class PlanBuilder:
         self.redirects = bool(windows.reshard) and cs.placement == "hash_slots" and cs.shards > 1
         self.width = REDIRECT_STAGES if self.redirects else MAX_STAGES
         self._migrations: dict[int, Migration] = {}
+        # reads from replicas: redis-py's strategy (read_from_replicas alone: round_robin)
+        self.read_strategy: str | None = None
+        if self.copies > 1 and cs.read_from_replicas:
+            self.read_strategy = cs.load_balancing_strategy or "round_robin"
+        self._rr: dict[tuple[int, int], int] = {}  # round robin: reads so far per (client, primary)
 
     def _build_pools(self) -> None:
         """Client pools: per owner (a source with its own `pool`, or the application's
@@ -316,6 +321,42 @@ class PlanBuilder:
         # connections each instance still accepts from pools: maxclients less the fixed ones
         fixed = sum(s.connections or 0 for s in sc.sources)
         self.pool_maxclients = max(0, sc.cache.maxclients - fixed)
+
+    def _clients(self, src: np.ndarray, inst: np.ndarray) -> np.ndarray:
+        """The cluster client (one slot map, one load balancer) of each row: the application
+        instance of its pool owner (a source with its own pool, or the application's pool), or
+        its source when it has no pool."""
+        owner = np.array([-(i + 1) if g is None else g[0] for i, g in enumerate(self.pool_group)], dtype=np.int64)
+        return owner[src] + inst
+
+    def _replica_reads(self, strategy: str, rows: np.ndarray, primary: np.ndarray, client: np.ndarray,
+                       t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The copy each read goes to, as redis-py's LoadBalancer picks it: round robin keeps
+        one index per client and shard (primary), taken in order of the reads and carried
+        from chunk to chunk; `round_robin_replicas` skips index 0 (the primary)."""
+        copies = self.copies
+        p = primary[rows]
+        if strategy == "random_replica":
+            return p + 1 + rng.integers(0, copies - 1, len(rows))
+        c = client[rows]
+        o = np.lexsort((t[rows], p, c))
+        c_o, p_o = c[o], p[o]
+        new = np.r_[True, (c_o[1:] != c_o[:-1]) | (p_o[1:] != p_o[:-1])]
+        starts = np.flatnonzero(new)
+        sizes = np.diff(np.r_[starts, len(o)])
+        rank = np.arange(len(o)) - np.repeat(starts, sizes)
+        offset = np.zeros(len(starts), dtype=np.int64)
+        for g, (cl, pr) in enumerate(zip(c_o[starts].tolist(), p_o[starts].tolist(), strict=True)):
+            offset[g] = self._rr.get((cl, pr), 0)
+            self._rr[(cl, pr)] = offset[g] + int(sizes[g])
+        turn = np.repeat(offset, sizes) + rank  # the client's n-th read of this shard
+        if strategy == "round_robin":
+            idx = turn % copies
+        else:
+            idx = 1 + turn % (copies - 1)
+        out = np.empty(len(rows), dtype=np.int64)
+        out[o] = p_o + idx
+        return out
 
     def _instances(self, src: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Which application instance (of its source's pool owner) sends each request."""
@@ -637,10 +678,15 @@ class PlanBuilder:
             shard[rows[is_done]] = dst_shard
             migrating.append((mig, mr, t_arr[mr] >= km, rows[is_done]))
         primary = shard * copies
-        if sc.cache.read_from_replicas and copies > 1:
+        strategy = self.read_strategy
+        if strategy == "random":
             reader = primary + r_key.integers(0, copies, n).astype(np.int16)
         else:
-            reader = primary
+            reader = primary  # round robin and random_replica: chosen per read below
+        r_red = inst = None
+        if self.redirects or strategy in ("round_robin", "round_robin_replicas", "random_replica"):
+            r_red = np.random.default_rng(seq.spawn(1)[0])  # a further stream: the others stay as they were
+            inst = self._instances(src, r_red)
         ttls = sample_ttls_s(sc.keyspace.ttl, r_key, n)
         if from_trace.any():
             # a traced request carries its own TTL (NaN: none), not the keyspace's
@@ -720,6 +766,10 @@ class PlanBuilder:
                 for cmd, count in (fs.commands or {"GET": 1}).items():
                     service_s[rows, 0] += svc_of(cmd, r_svc, k) * count
 
+        if r_red is not None and inst is not None and strategy not in (None, "random"):
+            reads = np.sort(miss_candidates)
+            res[reads, 0] = self._replica_reads(strategy, reads, primary, self._clients(src, inst), t_arr, r_red)
+
         # partition app <-> cache: a request reaching a cut-off instance waits for the heal
         # (its segments are retransmitted), so the client's timeout decides, not an error
         for p_res, a, b in self.windows.partition:
@@ -781,10 +831,8 @@ class PlanBuilder:
                 outcome[bad[outcome[bad] == 0]] = Outcome.UPSTREAM
 
         asks = moveds = None
-        inst = None
         if self.redirects:
-            r_red = np.random.default_rng(seq.spawn(1)[0])  # a further stream: the others stay as they were
-            inst = self._instances(src, r_red)
+            assert r_red is not None and inst is not None
             asks, moveds = self._redirect(migrating, src, inst, flow, hit, outcome, keys, t_arr,
                                           (res, service_s, delay_s, n_stages), ac, r_red)
 
@@ -844,9 +892,7 @@ class PlanBuilder:
         moveds = np.zeros(n, dtype=np.int8)
         routed_flows = [i for i, (_n, fs) in enumerate(self.flows) if fs.kind in _SLOT_ROUTED]
         served = np.isin(flow, routed_flows) & (outcome != Outcome.REJECTED) & (outcome != Outcome.MAXCLIENTS)
-        # a cluster client (one slot map): a pool owner's application instance, or a source
-        owner = np.array([-(i + 1) if g is None else g[0] for i, g in enumerate(self.pool_group)], dtype=np.int64)
-        client = owner[src] + inst
+        client = self._clients(src, inst)
         table = self.services.table
         lookup = self.services.dist("GET")
         asking = self.services.dist("ASKING") if ("ASKING" in table or "DEFAULT" in table) else lookup

@@ -215,3 +215,62 @@ def test_redirected_requests_pay_the_extra_round_trips() -> None:
     assert lat[lat >= 3.0].min() == pytest.approx(3.030, abs=0.0015)
     assert lat[(lat >= 2.0) & (lat < 3.0)].min() == pytest.approx(2.020, abs=0.0015)
     assert r.to_dict()["cluster_redirections"] == red
+
+
+def _replica_scenario(strategy: str | None, read_from_replicas: bool = False) -> dict:
+    """One shard with 2 replicas, cache-aside GETs only (a miss's SET goes to the primary),
+    uniform over 2,000 keys with room for all of them, 2,000 reads/s for 10 s."""
+    cache: dict = {"shards": 1, "replicas": 2, "read_from_replicas": read_from_replicas,
+                   "service_time_us": {"default": {"kind": "constant", "value": 10.0}}}
+    if strategy is not None:
+        cache["load_balancing_strategy"] = strategy
+    return {
+        "name": "replica-reads",
+        "sources": [{"name": "app", "rate_rps": 2000, "flows": {"reads": 1.0}}],
+        "keyspace": {"num_keys": 2000, "popularity": {"kind": "uniform"}},
+        "flows": {"reads": {"kind": "cache_aside", "op_mix": {"get": 1.0}}},
+        "cache": cache,
+        "run": {"duration_s": 10, "warmup_s": 0},
+    }
+
+
+@pytest.mark.parametrize(("strategy", "rfr", "shares"), [
+    (None, False, (1.0, 0.0, 0.0)),
+    (None, True, (1 / 3, 1 / 3, 1 / 3)),  # read_from_replicas alone: round robin (redis-py >= 5.3)
+    ("round_robin", False, (1 / 3, 1 / 3, 1 / 3)),
+    ("round_robin_replicas", False, (0.0, 0.5, 0.5)),
+    ("random", False, (1 / 3, 1 / 3, 1 / 3)),
+    ("random_replica", False, (0.0, 0.5, 0.5)),
+])
+def test_replica_read_spread_follows_the_strategy(strategy, rfr, shares) -> None:
+    """Reads per copy (the primary's jobs less the misses' SETs, the replicas' jobs) against
+    redis-py's LoadBalancer arithmetic: round robin over 3 copies from index 0 gives each
+    copy R/3 of R reads, to within 1 (one client, one shard: the counts differ by at most
+    1); round_robin_replicas R/2 to each replica to within 1; the random strategies are
+    binomial (4.5 sd). The hit ratio is the same whichever copy serves (replicas hold what
+    their primary holds)."""
+    r = simulate(scenario_from_dict(_replica_scenario(strategy, rfr)))
+    jobs = r.resources.set_index("resource")["jobs"]
+    row = r.summary.iloc[0]
+    reads = int(row["requests"])
+    misses = int(round(reads * (1 - row["hit_ratio"])))
+    got = [jobs["cache[0].primary"] - misses, jobs.get("cache[0].replica1", 0), jobs.get("cache[0].replica2", 0)]
+    assert sum(got) == reads
+    for g, share in zip(got, shares, strict=True):
+        if strategy in ("random", "random_replica") and 0 < share < 1:
+            assert abs(g - reads * share) < 4.5 * np.sqrt(reads * share * (1 - share))
+        else:
+            assert abs(g - reads * share) <= 1
+    assert row["hit_ratio"] == pytest.approx(1 - 2000 / reads, abs=0.002)  # each key misses once
+
+
+def test_bad_cluster_client_fields_name_the_field() -> None:
+    from simlab.scenario import ScenarioError
+
+    d = _replica_scenario("least_busy")
+    with pytest.raises(ScenarioError, match=r"cache\.load_balancing_strategy: Input should be 'round_robin'"):
+        scenario_from_dict(d)
+    d = _replica_scenario(None)
+    d["cache"]["reinitialize_steps"] = -1
+    with pytest.raises(ScenarioError, match=r"cache\.reinitialize_steps"):
+        scenario_from_dict(d)
