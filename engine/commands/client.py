@@ -54,7 +54,7 @@ def client_line(c: Client, now: float | None = None) -> str:
     name = (c.name or b"").decode("utf-8", "replace")
     # qbuf: unparsed bytes held for this client; qbuf-free: what is left of the 16 KiB read
     # buffer Redis allocates (PROTO_IOBUF_LEN); argv-mem: arguments of a request still arriving.
-    parser = getattr(getattr(c, "conn", None), "parser", None)
+    parser = c.conn.parser if c.conn is not None else None
     qbuf = parser.qbuf if parser is not None else 0
     argv_mem = parser.argv_len_sum if parser is not None else 0
     qbuf_free = max(0, 16384 - qbuf) if qbuf else 0
@@ -137,7 +137,7 @@ def _kill(ctx: Client, victims: list[Client]) -> int:
         if c is ctx:
             ctx.close()  # reply first, then close (CLIENT_CLOSE_AFTER_REPLY)
         else:
-            conn: Any = getattr(c, "conn", None)
+            conn = c.conn
             c.closing = True
             if conn is not None:
                 conn.close()
