@@ -5,8 +5,9 @@ Like Redis's ``standardConfig`` table (config.c), each parameter is one row: its
 GET/SET do, a default, whether CONFIG SET may change it at run time, and an optional apply
 hook that pushes the new value into the running server (so the hot path reads plain
 attributes, never this table).  Every row is declared here, apply hook included: an apply hook
-calls a method of :class:`~engine.server.Server` (which hands the value to the component
-that owns the mechanism), so no other module patches this table.  The same table serves the config file, ``--name value``
+calls the :class:`~engine.server.Server` (a ``set_*`` method that hands the value to the
+component owning the mechanism, ``rebind``, or ``server.acl``), so no other module patches
+this table.  The same table serves the config file, ``--name value``
 command-line options, CONFIG GET (glob patterns), CONFIG SET and CONFIG REWRITE.
 """
 

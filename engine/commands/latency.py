@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import latency, metrics  # noqa: F401 - metrics registers its HTTP endpoint hooks at import
+from engine import latency
 from engine.client import Client
 from engine.protocol import Reply, Verbatim
 from engine.table import COMMANDS, subcommand
