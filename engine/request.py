@@ -255,11 +255,12 @@ class RequestParser:
                             return out
                         out.append(req)
                         continue
-                    progressed = self._reader_requests(out, limit)
-                    if len(out) >= limit:
-                        break
-                    if progressed and len(self._buf) - self._pos >= _WINDOW // 2:
-                        continue  # the window ended: parse the next one
+                    if len(self._buf) - self._pos >= _SMALL_READ:  # (below: the exact parser is cheaper)
+                        progressed = self._reader_requests(out, limit)
+                        if len(out) >= limit:
+                            break
+                        if progressed and len(self._buf) - self._pos >= _WINDOW // 2:
+                            continue  # the window ended: parse the next one
                 for _ in range(_EXACT_RUN):
                     if not self._buf:
                         return out  # all consumed (next_request leaves b"" then): nothing to parse
