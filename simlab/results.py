@@ -185,6 +185,7 @@ def _resource_rows(rec: Recorder) -> tuple[list[dict[str, Any]], list[dict[str, 
         })
         if r.kind == "client_pool":
             res_rows[-1]["open_connections"] = st.peak_open
+            res_rows[-1]["connects"] = st.connects
         little_rows.append({
             "resource": r.name, "L_time_avg": st.area_s / w, "lambda_W": lam * W,
             "Lq_time_avg": st.queue_area_s / w, "lambda_Wq": lam * Wq,

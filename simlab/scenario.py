@@ -245,7 +245,12 @@ class ClientPoolSpec(_Model):
     its SET NX and its DEL. Opening a connection beyond the instance's `cache.maxclients` is
     refused (`-ERR max number of clients reached`; outcome `maxclients`). Each of `instances`
     application instances has its own pool; requests are spread over them uniformly at random.
-    Connection set-up time is not charged."""
+    Opening a connection (the pool growing, or the first use of each connection after its
+    instance restarted or failed over, when redis-py reconnects) delays its command by
+    `connect_round_trips` app <-> cache round trips plus one per `handshake` command, and
+    adds the handshake commands' mean service times (`cache.service_time_us` by name, else
+    `default`, else GET's) to the command's work at the instance (their own queue waits are
+    not modelled)."""
 
     max_connections: int = Field(gt=0, description="connections per pool (redis-py max_connections)")
     timeout_ms: float | None = Field(
@@ -253,6 +258,15 @@ class ClientPoolSpec(_Model):
         description="how long a command waits for a connection before failing (redis-py's "
         "BlockingConnectionPool timeout, 20 s by default); None: waits as long as it takes")
     instances: int = Field(default=1, ge=1, description="application instances, each with its own pool")
+    connect_round_trips: float = Field(
+        default=1.0, ge=0,
+        description="round trips to set up a connection before its first command: 1 for TCP's handshake; "
+        "add 1 for TLS 1.3 (2 for TLS 1.2); 0: free")
+    handshake: tuple[Literal["HELLO", "AUTH", "CLIENT SETNAME", "CLIENT SETINFO", "SELECT", "READONLY"], ...] = Field(
+        default=("CLIENT SETINFO", "CLIENT SETINFO"),
+        description="commands redis-py sends one by one on a new connection, one round trip each: by "
+        "default (redis-py >= 5) CLIENT SETINFO LIB-NAME and LIB-VER; a password adds AUTH (or HELLO with "
+        "RESP3), client_name CLIENT SETNAME, db != 0 SELECT, cluster replica reads READONLY")
 
 
 class SourceSpec(_Model):

@@ -11,6 +11,8 @@ in the same way so that their results agree.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from simlab.model.plan import Outcome, Plan, Windows
@@ -29,6 +31,14 @@ class FaultLookup:
         # after a failover, requests addressed to the failed primary go to the promoted replica
         self.redirect = sorted(getattr(windows, "redirect", []), key=lambda x: x[1])
         self.has_redirect = bool(self.redirect)
+        # when each resource's connections break: a restart (or failure) begins, a failover
+        # redirects it (clients reconnect to the promoted replica)
+        self.breaks = [sorted([a for a, _b in self.restart[r]] + [t for fr, t, _to in self.redirect if fr == r])
+                       for r in range(n_resources)]
+
+    def epoch(self, r: int, t: float) -> int:
+        """How many times connections to `r` broke up to t (a change: clients reconnect)."""
+        return bisect.bisect_right(self.breaks[r], t)
 
     def route(self, r: int, t: float) -> int:
         """The resource that serves a job addressed to `r` at time t."""
@@ -101,6 +111,7 @@ class Attempts:
         self.pool_got: np.ndarray | None = None
         self.pool_rel: np.ndarray | None = None
         self.pool_open: list[int] = []
+        self.pool_setup: np.ndarray | None = None  # per stage: its connection was set up first
 
     @property
     def n(self) -> int:

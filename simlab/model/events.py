@@ -43,7 +43,7 @@ __all__ = ["run_events"]
 class _PoolState:
     """One client pool while a plan runs: connections open and in use, commands waiting."""
 
-    __slots__ = ("busy", "open", "waiting", "rel", "wake")
+    __slots__ = ("busy", "epoch", "open", "rel", "stale", "waiting", "wake")
 
     def __init__(self, open_: int = 0) -> None:
         self.busy = 0  # connections held, including those whose release time is in `rel`
@@ -54,6 +54,10 @@ class _PoolState:
         # idle pool costs no event per release
         self.rel: list[float] = []
         self.wake = float("inf")  # time of the wake-up event scheduled, inf: none
+        # connections broken by a restart or failover of the instance (`FaultLookup.epoch`)
+        # are set up again at their next use, as redis-py reconnects
+        self.epoch = 0
+        self.stale = 0
 
 
 def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state: Any = None,
@@ -81,7 +85,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     retries = plan.retries.tolist()
     backoff = plan.backoff.tolist()
     nan = float("nan")
-    nan_row, zero_row, none_row = (nan,) * W, (0.0,) * W, (-1,) * W
+    nan_row, zero_row, none_row, no_setup_row = (nan,) * W, (0.0,) * W, (-1,) * W, (0,) * W
     # typed arrays: item assignment as fast as a list, and numpy reads them without a copy
     A = array("d", [nan]) * (W * n)
     D = array("d", [nan]) * (W * n)
@@ -115,8 +119,11 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
     P_ASK = array("d", [nan]) * (W * n)  # when each stage asked its pool
     P_GOT = array("d", [nan]) * (W * n)  # when it got a connection (NaN: it did not)
     P_REL = array("d", [nan]) * (W * n)  # when it gave the connection back
+    SETUP = array("b", [0]) * (W * n)  # 1: its connection was set up first (opened or after a break)
     carried = getattr(state, "pools", None) if state is not None else None
     pst = [_PoolState() for _ in pools]
+    has_breaks = has_pool and (faults.has_restart or faults.has_redirect)
+    setup_work: dict[int, float] = {}  # stage (i * W + k) -> handshake work added to it
     inst_open = [0] * len(resources)  # connections open to each instance from pools
     if carried:
         for ps, (open_, _due) in zip(pst, carried, strict=True):
@@ -154,6 +161,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             P_ASK.extend(nan_row)
             P_GOT.extend(nan_row)
             P_REL.extend(nan_row)
+            SETUP.extend(no_setup_row)
         enter(j, 0, t + delay_s[r0 * W])
 
     def enter(i: int, k: int, t: float) -> None:
@@ -176,6 +184,11 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         """The application asks pool pid for a connection for stage k of attempt i."""
         ps = pst[pid]
         P_ASK[i * W + k] = now
+        if has_breaks:
+            e = faults.epoch(pools[pid].res, now)
+            if e != ps.epoch:
+                ps.epoch = e
+                ps.stale = ps.open
         while ps.waiting and not ps.waiting[0][3]:
             ps.waiting.popleft()  # gave up already
         if not ps.waiting:
@@ -185,7 +198,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
                 ps.busy -= 1
         if ps.busy < ps.open:
             ps.busy += 1
-            grant(i, k, now)
+            grant(i, k, now, pid)
         elif ps.open < pools[pid].max_connections:
             r = pools[pid].res
             if inst_open[r] >= pool_maxclients:
@@ -198,7 +211,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             inst_open[r] += 1
             ps.open += 1
             ps.busy += 1
-            grant(i, k, now)
+            grant(i, k, now, pid, True)
         else:
             w = [i, k, now, True]
             ps.waiting.append(w)
@@ -236,9 +249,29 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         if retries[i] > 0 and ok_plan[p]:
             retry(i)
 
-    def grant(i: int, k: int, now: float) -> None:
+    def grant(i: int, k: int, now: float, pid: int, new: bool = False) -> None:
+        """Stage k of attempt i has a connection at `now`; a new (or broken) one is set up
+        first: its round trips delay the command, its handshake's work is added to it."""
         P_GOT[i * W + k] = now
         lead = lead0[root[i]] if k == 0 else conn[root[i]]
+        ps = pst[pid]
+        if has_breaks and (new or ps.stale > 0):
+            r = pools[pid].res
+            if faults.restarting(faults.route(r, now) if has_redirect else r, now):
+                # refused at connect (the command fails at the instance): still to be set up
+                if new:
+                    ps.stale += 1
+                at(now + lead, i, k)
+                return
+        if not new and ps.stale > 0:
+            ps.stale -= 1
+            new = True
+        if new:
+            pl = pools[pid]
+            SETUP[i * W + k] = 1
+            if pl.handshake_s > 0:
+                setup_work[i * W + k] = pl.handshake_s
+            lead += pl.connect_round_trips * 2 * conn[root[i]]
         at(now + lead, i, k)
 
     def release(pid: int, t: float) -> None:
@@ -265,7 +298,7 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
             if ps.waiting:
                 w = ps.waiting.popleft()
                 w[3] = False
-                grant(w[0], w[1], now)
+                grant(w[0], w[1], now, pid)
             else:
                 ps.busy -= 1
         while ps.waiting and not ps.waiting[0][3]:
@@ -302,6 +335,8 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
                     retry(i)
             return
         s = service_s[pk]
+        if setup_work and ik in setup_work:
+            s += setup_work.pop(ik)
         if has_slow:
             s *= faults.factor(r, now)
         if bounded[r]:
@@ -418,4 +453,5 @@ def run_events(plan: Plan, resources: list[Resource], faults: FaultLookup, state
         att.pool_got = np.frombuffer(P_GOT, dtype=np.float64).reshape(m, W)
         att.pool_rel = np.frombuffer(P_REL, dtype=np.float64).reshape(m, W)
         att.pool_open = [ps.open for ps in pst]
+        att.pool_setup = np.frombuffer(SETUP, dtype=np.int8).reshape(m, W).astype(bool)
     return att

@@ -36,7 +36,7 @@ from simlab.model.cluster import CLUSTER_SLOTS, slot_owners, slots_of_ids
 from simlab.paths import PROJECT_ROOT
 from simlab.scenario import Dist, FlowSpec, Scenario
 from simlab.workload.arrivals import arrival_times_s
-from simlab.workload.distributions import sample
+from simlab.workload.distributions import mean_of, sample
 from simlab.workload.keyspace import KeySampler, sample_ttls_s
 from simlab.workload.trace_stream import TraceStream, mix64
 from simlab.workload.traces import OPS, Trace
@@ -120,6 +120,10 @@ class Pool:
     max_connections: int
     timeout_s: float  # inf: wait as long as it takes
     res: int  # the cache resource its connections go to
+    # opening a connection: round trips before its first command (TCP, handshake commands)
+    # and the handshake's work at the instance, s
+    connect_round_trips: float = 0.0
+    handshake_s: float = 0.0
 
     def as_resource(self) -> Resource:
         """The pool as a resource row (servers = connections, its bound = the timeout)."""
@@ -299,14 +303,24 @@ class PlanBuilder:
         self.pool_group: list[tuple[int, int] | None] = []
         app_group: tuple[int, int] | None = None
 
+        table = {k.upper(): v for k, v in sc.cache.service_time_us.items()}
+
+        def handshake_s(commands) -> float:
+            """Mean work of the handshake commands (by name, else `default`, else GET's)."""
+            fallback = table.get("DEFAULT", table.get("GET"))
+            dists = [table.get(c.upper(), fallback) for c in commands]
+            return sum(mean_of(d) for d in dists if d is not None) * 1e-6
+
         def add(owner: str, spec) -> tuple[int, int]:
             first = len(self.pools)
             timeout_s = np.inf if spec.timeout_ms is None else spec.timeout_ms * 1e-3
+            rtts = spec.connect_round_trips + len(spec.handshake)
+            work = handshake_s(spec.handshake)
             for j in range(spec.instances):
                 who = owner if spec.instances == 1 else f"{owner}#{j}"
                 for r in range(n_cache):
                     self.pools.append(Pool(f"pool({who}).{self.resources[r].name}", spec.max_connections,
-                                           float(timeout_s), r))
+                                           float(timeout_s), r, rtts, work))
             return first, spec.instances
 
         for s in sc.sources:

@@ -94,6 +94,7 @@ class ResourceStats:
     shed_work_s: float = 0.0  # the service they would have needed (offered work all the same)
     refused: int = 0  # client pools: connections the instance refused (maxclients)
     peak_open: int = 0  # client pools: connections open at the end of the run (never closed)
+    connects: int = 0  # client pools: connections set up (opened, or again after a restart/failover)
 
     def merge(self, o: ResourceStats) -> None:
         self.jobs += o.jobs
@@ -109,6 +110,7 @@ class ResourceStats:
         self.shed_work_s += o.shed_work_s
         self.refused += o.refused
         self.peak_open = max(self.peak_open, o.peak_open)
+        self.connects += o.connects
 
 
 class Recorder:
@@ -180,6 +182,8 @@ class Recorder:
             st.refused += int((lost & ~timed_out & ~np.isnan(rel)).sum()) * wt
             if att.pool_open:
                 st.peak_open = max(st.peak_open, att.pool_open[p])
+            if att.pool_setup is not None:
+                st.connects += int(att.pool_setup[rows[g], ks[g]].sum()) * wt
 
     def add(
         self, plan: Plan, att: Attempts, lo_s: float, hi_s: float, weight: int = 1, shift_s: float = 0.0

@@ -87,9 +87,11 @@ def test_pool_without_timeout_is_erlang_c() -> None:
 def test_a_pool_that_never_binds_changes_nothing_and_solvers_agree() -> None:
     """With 1000 connections nobody waits for one: the event solver with the pool gives the
     vectorised solver's answer without it (same plan, so the same requests; tolerance 1e-9
-    relative: asking the pool and adding the leg back round the floats)."""
+    relative: asking the pool and adding the leg back round the floats). Connection set-up is
+    made free here (`test_connection_setup_*` below charge it)."""
     plain = simulate(scenario_from_dict(_pooled(500.0, None, duration_s=30)), model="vector")
-    pooled = simulate(scenario_from_dict(_pooled(500.0, {"max_connections": 1000}, duration_s=30)))
+    free_setup = {"max_connections": 1000, "connect_round_trips": 0, "handshake": []}
+    pooled = simulate(scenario_from_dict(_pooled(500.0, free_setup, duration_s=30)))
     assert pooled.model == "simpy" and plain.model == "vector"
     for k in ("requests", "p50_ms", "p99_ms", "max_ms", "mean_ms", "error_rate"):
         assert pooled.overall[k] == pytest.approx(plain.overall[k], rel=1e-9, abs=1e-9), k
@@ -206,3 +208,73 @@ def test_shipped_client_pool_scenario_turns_a_blip_into_pool_timeouts() -> None:
     d["run"]["duration_s"] = 30
     r16 = simulate(scenario_from_dict(d))
     assert dict(zip(r16.errors["cause"], r16.errors["requests"], strict=True))["pool_timeout"] == 0
+
+
+def _constant(rate: float, pool: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Deterministic arrivals every 1/rate s, app <-> cache legs of 0.5 ms, 10 us per command
+    (the handshake's commands take `default`'s 10 us), nothing else on the path: a command
+    takes 1.010 ms, and one whose connection is set up first pays (connect round trips +
+    handshake commands) x 1 ms + the handshake's work."""
+    return {
+        "name": "setup",
+        "sources": [{"name": "src", "rate_rps": rate, "flows": {"op": 1.0}, "arrival": {"kind": "deterministic"},
+                     "pool": pool}],
+        "keyspace": {"num_keys": 1},
+        "flows": {"op": {"kind": "command", "commands": {"GET": 1}}},
+        "network": {"app_to_cache_rtt_ms": {"kind": "constant", "value": 1.0},
+                    "entry_to_app_rtt_ms": {"kind": "constant", "value": 0.0},
+                    "app_service_ms": {"kind": "constant", "value": 0.0}, "loss_probability": 0.0},
+        "cache": {"service_time_us": {"default": {"kind": "constant", "value": 10.0}}},
+        "run": {"duration_s": 20, "warmup_s": 0},
+        **extra,
+    }
+
+
+def _latencies(r) -> tuple[np.ndarray, np.ndarray]:
+    cdf = r.extra["latency_cdf"]
+    return cdf["latency_ms"].to_numpy(), cdf["cdf"].to_numpy()
+
+
+def test_connection_setup_when_the_pool_grows() -> None:
+    """Bursts that need 5 connections at once (5 requests 1 us apart, every 100 ms) open 5
+    connections, each set up once: TCP (1 round trip) + CLIENT SETINFO x 2 (redis-py's
+    default handshake, a round trip each) = 3 ms + 20 us of handshake work; every other
+    command takes 1.010 ms plus its wait behind the burst (under 0.05 ms). Exact counts: the
+    pool's `connects` is 5, and exactly 5 requests took 4.030 ms or more (to 1 us)."""
+    d = _constant(1.0, {"max_connections": 5})
+    d["sources"] = [{**d["sources"][0], "name": f"s{j}", "rate_rps": 10.0,
+                     "client_rtt_ms": {"kind": "constant", "value": 0.002 * j}} for j in range(5)]
+    for s in d["sources"]:
+        s.pop("pool")
+    d["network"]["app_pool"] = {"max_connections": 5}  # one pool shared by the 5 sources
+    r = simulate(scenario_from_dict(d))
+    pool = r.resources.set_index("resource").loc["pool(app).cache[0].primary"]
+    assert pool["connects"] == 5 and pool["open_connections"] == 5
+    lat, frac = _latencies(r)
+    total = int(r.summary.iloc[0]["requests"])
+    slow = round((1 - frac[lat < 3.0].max()) * total)
+    assert slow == 5
+    assert lat[lat >= 3.0].min() == pytest.approx(4.030, abs=0.0015)
+    # the burst reaches the instance together: each waits for the set-ups ahead of it
+    # (30 us of handshake and command each), so 4.030 + j x 0.030 ms for j = 0..4
+    assert np.allclose(np.sort(lat[lat >= 3.0]), 4.030 + 0.031 * np.arange(5), atol=0.004)
+
+
+def test_connection_setup_again_after_a_failover() -> None:
+    """One connection (a command every 10 ms holds it 1 ms): opened once at the start, broken
+    when the primary fails at 5 s, and set up again by the first command after the replica's
+    promotion at 5 + 1 + 0.5 s (a refused connect during the outage sets nothing up). Exact:
+    2 set-ups in all, and two requests took 4.030 ms (TCP 1 + 2 handshake round trips, and
+    20 us of handshake work); those during the outage fail (connection errors)."""
+    d = _constant(100.0, {"max_connections": 1, "timeout_ms": None})
+    d["cache"]["replicas"] = 1
+    d["faults"] = [{"kind": "failover", "at_s": 5.0, "duration_s": 30.0, "detection_s": 1.0, "promotion_s": 0.5}]
+    r = simulate(scenario_from_dict(d))
+    pools = r.resources.set_index("resource")
+    assert pools.loc["pool(src).cache[0].primary", "connects"] == 2
+    lat, frac = _latencies(r)
+    row = r.summary.iloc[0]
+    ok = int(row["requests"]) - int(r.errors.set_index("cause").loc["connection", "requests"])
+    assert int(r.errors.set_index("cause").loc["connection", "requests"]) == 150  # 1.5 s at 100/s
+    assert ok > 0 and lat[lat >= 3.0].min() == pytest.approx(4.030, abs=0.0015)
+    assert round((1 - frac[lat < 3.0].max()) * int(row["requests"])) == 2
