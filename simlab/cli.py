@@ -314,6 +314,10 @@ def run(
         tc = result.extra["target_ci"]
         console.print(f"target CI {tc['target']:g}: {'met' if tc['met'] else 'NOT met'} after {tc['replications']} "
                       f"replications (widest: {tc['widest_figure']} at {tc['widest_relative_half_width']:.3g})")
+    if "replica_reads" in result.extra:
+        rr = result.extra["replica_reads"]
+        console.print(f"replica reads: {rr['reads']:g}, stale {rr['stale']:g} ({rr['stale_share']:.4g}) "
+                      f"per {rr['per']} (cache.replica_lag_ms)")
     if "cluster_redirections" in result.extra:
         cr = result.extra["cluster_redirections"]
         console.print(f"cluster redirections during reshards: {cr['ask']:g} -ASK, {cr['moved']:g} -MOVED "

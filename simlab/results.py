@@ -125,6 +125,8 @@ class RunResult:
             doc["target_ci"] = self.extra["target_ci"]
         if "cluster_redirections" in self.extra:
             doc["cluster_redirections"] = self.extra["cluster_redirections"]
+        if "replica_reads" in self.extra:
+            doc["replica_reads"] = self.extra["replica_reads"]
         doc["little"] = self.little.replace({np.nan: None}).to_dict("records")
         doc["overload"] = self.overload
         return doc

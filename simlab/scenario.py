@@ -483,6 +483,13 @@ class CacheServiceSpec(_Model):
         description="reads (cache-aside GETs) also go to replicas (READONLY), by `load_balancing_strategy`; "
         "writes and a miss's SET go to the primary. Replicas hold what their primary holds (hit ratio unchanged)",
     )
+    replica_lag_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="replication lag: a read served by a replica within this many ms after a write (SET, DEL, "
+        "INCR) of its key on the primary returns the old value, counted as a stale read (`replica_reads` in "
+        "the output); 0: replicas are never behind",
+    )
     load_balancing_strategy: Literal["round_robin", "round_robin_replicas", "random", "random_replica"] | None = Field(
         default=None,
         description="redis-py's LoadBalancingStrategy for reads from a shard's copies (giving it implies "

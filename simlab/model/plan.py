@@ -206,7 +206,9 @@ class Plan:
     # cluster redirections of each request during a reshard: -ASK replies (0-2), -MOVED (0-1)
     asks: np.ndarray | None = None  # int8 [n]
     moveds: np.ndarray | None = None  # int8 [n]
-    key: np.ndarray | None = None  # int64 [n] key id of each request (with redirections; -1: background)
+    key: np.ndarray | None = None  # int64 [n] key id of each request (with redirections or lag; -1: background)
+    # reads from replicas: -1 not one, 0 up to date, 1 stale (a write of its key within the lag)
+    stale: np.ndarray | None = None  # int8 [n]
 
     @property
     def n(self) -> int:
@@ -292,6 +294,8 @@ class PlanBuilder:
         if self.copies > 1 and cs.read_from_replicas:
             self.read_strategy = cs.load_balancing_strategy or "round_robin"
         self._rr: dict[tuple[int, int], int] = {}  # round robin: reads so far per (client, primary)
+        self.lag_s = cs.replica_lag_ms * 1e-3 if self.read_strategy is not None else 0.0
+        self._last_write = np.full(sc.keyspace.num_keys, -np.inf)  # per keyspace key, carried across chunks
 
     def _build_pools(self) -> None:
         """Client pools: per owner (a source with its own `pool`, or the application's
@@ -335,6 +339,33 @@ class PlanBuilder:
         # connections each instance still accepts from pools: maxclients less the fixed ones
         fixed = sum(s.connections or 0 for s in sc.sources)
         self.pool_maxclients = max(0, sc.cache.maxclients - fixed)
+
+    def _stale_reads(self, rows: np.ndarray, writes: np.ndarray, keys: np.ndarray, t: np.ndarray,
+                     res: np.ndarray) -> np.ndarray:
+        """Which reads served by a replica are stale: the last write of the key on the primary
+        (a cache-aside SET, DEL or INCR; `t` the arrival at the cache of each of `rows`) came
+        less than `replica_lag_ms` before. A constant lag; a miss's fill is not a write here
+        (the replica has no old value to return)."""
+        n = len(keys)
+        out = np.full(n, -1, dtype=np.int8)
+        if not len(rows):
+            return out
+        k = keys[rows]
+        o = np.lexsort((t, k))
+        ks, ts, ws = k[o], t[o], writes[o]
+        starts = np.r_[True, ks[1:] != ks[:-1]]
+        last = np.where(ws, ts, -np.inf)
+        inside = ks < len(self._last_write)
+        first_in = starts & inside
+        last[first_in] = np.maximum(last[first_in], self._last_write[ks[first_in]])
+        # forward fill within each key: the latest write at or before each access
+        idx = np.maximum.accumulate(np.where(ws | starts, np.arange(len(ks)), 0))
+        lw = last[idx]
+        on_replica = ~ws & (res[rows[o], 0] % self.copies != 0)
+        out[rows[o[on_replica]]] = (ts[on_replica] - lw[on_replica] < self.lag_s).astype(np.int8)
+        ends = np.r_[ks[1:] != ks[:-1], True] & inside
+        self._last_write[ks[ends]] = np.maximum(self._last_write[ks[ends]], lw[ends])
+        return out
 
     def _clients(self, src: np.ndarray, inst: np.ndarray) -> np.ndarray:
         """The cluster client (one slot map, one load balancer) of each row: the application
@@ -844,6 +875,7 @@ class PlanBuilder:
                 bad = miss[r_err.random(k) < be.error_probability]
                 outcome[bad[outcome[bad] == 0]] = Outcome.UPSTREAM
 
+        stale = self._stale_reads(cr, cw, keys, ct, res) if self.lag_s > 0 else None
         asks = moveds = None
         if self.redirects:
             assert r_red is not None and inst is not None
@@ -871,7 +903,8 @@ class PlanBuilder:
             size=sizes,
             asks=asks,
             moveds=moveds,
-            key=keys if self.redirects else None,
+            key=keys if (self.redirects or self.lag_s > 0) else None,
+            stale=stale,
         )
         for burst_shard, a, b, share in self.windows.errors:
             # an error burst: a share of the requests starting in the window get an error
@@ -1066,4 +1099,5 @@ def _append_background(plan: Plan, t: np.ndarray, r: np.ndarray, s: np.ndarray) 
         asks=None if plan.asks is None else cat(plan.asks, np.zeros(k, np.int8)),
         moveds=None if plan.moveds is None else cat(plan.moveds, np.zeros(k, np.int8)),
         key=None if plan.key is None else cat(plan.key, np.full(k, -1, np.int64)),
+        stale=None if plan.stale is None else cat(plan.stale, np.full(k, -1, np.int8)),
     )

@@ -141,6 +141,9 @@ class Recorder:
         # cluster redirections of the requests (first attempts) during reshards: -ASK, -MOVED
         self.asks = 0
         self.moveds = 0
+        # reads served by replicas and those of them that were stale (cache.replica_lag_ms)
+        self.replica_reads = 0
+        self.stale_reads = 0
         # end of the measured window: a job's time in a resource counts up to here, also the
         # part after its own chunk (None: clip at each chunk's end, for weighted windows)
         self.end_s: float | None = None
@@ -202,6 +205,10 @@ class Recorder:
         if plan.asks is not None and plan.moveds is not None:
             self.asks += int(plan.asks[keep].sum()) * wt
             self.moveds += int(plan.moveds[keep].sum()) * wt
+        if plan.stale is not None:
+            st = plan.stale[keep]
+            self.replica_reads += int((st >= 0).sum()) * wt
+            self.stale_reads += int((st == 1).sum()) * wt
 
         def fill(g: GroupStats, m: np.ndarray | None) -> None:
             lm = lat_ms if m is None else lat_ms[m]

@@ -187,6 +187,13 @@ def simulate(
             "ask": sum(r.asks for r in recs) / len(recs), "moved": sum(r.moveds for r in recs) / len(recs),
             "per": "replication",
         }
+    if builder.lag_s > 0:
+        replica_reads = sum(r.replica_reads for r in recs)
+        stale = sum(r.stale_reads for r in recs)
+        result.extra["replica_reads"] = {
+            "reads": replica_reads / len(recs), "stale": stale / len(recs),
+            "stale_share": stale / replica_reads if replica_reads else 0.0, "per": "replication",
+        }
     if target_ci is not None:
         result.extra["target_ci"] = {
             "target": target_ci, "widest_relative_half_width": widest, "widest_figure": which,

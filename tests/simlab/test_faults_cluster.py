@@ -274,3 +274,23 @@ def test_bad_cluster_client_fields_name_the_field() -> None:
     d["cache"]["reinitialize_steps"] = -1
     with pytest.raises(ScenarioError, match=r"cache\.reinitialize_steps"):
         scenario_from_dict(d)
+
+
+def test_replica_lag_gives_the_stale_read_share_of_poisson_writes() -> None:
+    """1,000 keys, uniform; 2,000 requests/s of which 20 % SET: each key is written as a
+    Poisson process of 0.4/s, so a read finds a write of its key in the last 500 ms with
+    probability 1 - exp(-0.4 x 0.5) = 0.1813, and that is the share of replica reads that are
+    stale (reads are independent of writes). Round robin sends 2/3 of the reads to the 2
+    replicas. Tolerance: 4.5 sd of a binomial share."""
+    d = _replica_scenario("round_robin")
+    d["keyspace"]["num_keys"] = 1000
+    d["flows"]["reads"]["op_mix"] = {"get": 0.8, "set": 0.2}
+    d["cache"]["replica_lag_ms"] = 500.0
+    d["run"] = {"duration_s": 12, "warmup_s": 1}
+    r = simulate(scenario_from_dict(d))
+    rr = r.extra["replica_reads"]
+    reads = int(round(r.summary.iloc[0]["requests"] * 0.8))
+    assert abs(rr["reads"] - reads * 2 / 3) < 4.5 * np.sqrt(reads)
+    p = 1 - np.exp(-0.4 * 0.5)
+    assert abs(rr["stale_share"] - p) < 4.5 * np.sqrt(p * (1 - p) / rr["reads"])
+    assert r.to_dict()["replica_reads"] == rr
