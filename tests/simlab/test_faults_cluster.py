@@ -294,3 +294,20 @@ def test_replica_lag_gives_the_stale_read_share_of_poisson_writes() -> None:
     p = 1 - np.exp(-0.4 * 0.5)
     assert abs(rr["stale_share"] - p) < 4.5 * np.sqrt(p * (1 - p) / rr["reads"])
     assert r.to_dict()["replica_reads"] == rr
+
+
+def test_shipped_reshard_scenario() -> None:
+    """data/scenarios/reshard.yaml with its move at 40 s for 60 s in a 120 s run: the two
+    sources (two cluster clients) get at most one -MOVED per moved slot each (a third of
+    shard 0's 5462 slots: 1802), and at least one; with a 2 ms lag a few replica reads are
+    stale (keys are written far less often than every 2 ms: well under 1 %)."""
+    from simlab.paths import SCENARIOS_DIR
+    from simlab.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS_DIR / "reshard.yaml")
+    faults = [f.model_copy(update={"at_s": 40.0, "duration_s": 60.0}) for f in sc.faults]
+    r = simulate(sc.model_copy(update={"faults": faults}), duration_s=120, warmup_s=20)
+    red = r.to_dict()["cluster_redirections"]
+    assert 1 <= red["moved"] <= 2 * 1802
+    rr = r.extra["replica_reads"]
+    assert 0 < rr["stale_share"] < 0.01
