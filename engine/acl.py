@@ -31,7 +31,7 @@ from engine.acl_rules import (
     merge_selector_args,
     new_user,
 )
-from engine.errors import CommandError, NoPermError, RedisError
+from engine.errors import NOPERM_COMMAND, WRONGPASS, CommandError, NoPermError, RedisError
 from engine.table import Command
 from engine.util import glob_match
 
@@ -154,14 +154,14 @@ class ACL:
             client.user = name
             return
         self.add_log(client, "auth", "AUTH", name)
-        raise RedisError("WRONGPASS invalid username-password pair or user is disabled.")
+        raise RedisError(WRONGPASS)
 
     # -- the dispatch check ----------------------------------------------------------------------
     def check(self, client: Client, cmd: Command, argv: list[bytes]) -> RedisError | None:
         """ACLCheckAllPerm + the NOPERM reply and the ACL LOG entry of processCommand."""
         user = self.users.get(client.user)
         if user is None:
-            return NoPermError(f"NOPERM this user has no permissions to run the '{cmd.fullname}' command")
+            return NoPermError(NOPERM_COMMAND.format(cmd.fullname))
         if user.unrestricted:
             return None
         denied = user.check_command(cmd, argv)
@@ -175,7 +175,7 @@ class ACL:
             return CommandError(_SCRIPT_DENIED[reason])
         if reason == "command":
             obj = cmd.fullname
-            err = f"NOPERM this user has no permissions to run the '{cmd.fullname}' command"
+            err = NOPERM_COMMAND.format(cmd.fullname)
         elif reason == "key":
             obj = argv[idx].decode("utf-8", "surrogateescape")
             err = "NOPERM this user has no permissions to access one of the keys used as arguments"

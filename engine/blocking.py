@@ -29,7 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import CommandError, RedisError
+from engine.errors import (
+    NOT_INTEGER,
+    TIMEOUT_NEGATIVE,
+    TIMEOUT_NOT_FLOAT,
+    TIMEOUT_OUT_OF_RANGE,
+    CommandError,
+    RedisError,
+)
 from engine.protocol import Reply, encode
 from engine.table import COMMANDS, subcommand
 
@@ -42,8 +49,6 @@ __all__ = [
     "BlockState",
     "NOT_READY",
     "blocked_db",
-    "TIMEOUT_NOT_FLOAT",
-    "TIMEOUT_NEGATIVE",
     "parse_timeout",
     "can_block",
     "block",
@@ -52,9 +57,6 @@ __all__ = [
     "propagate_as",
 ]
 
-TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
-TIMEOUT_NEGATIVE = "ERR timeout is negative"
-TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
 UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
 
@@ -240,7 +242,7 @@ def client_unblock(ctx: Client, client_id: bytes, *how: bytes) -> Reply:
 
     target_id = parse_int(client_id)
     if target_id is None:
-        raise CommandError("ERR value is not an integer or out of range")
+        raise CommandError(NOT_INTEGER)
     error = False
     if how:
         mode = how[0].lower()

@@ -42,7 +42,7 @@ def _reject_in_multi(client: Client, cmd: Command, err: RedisError) -> RedisErro
     client.multi_error = True
     if cmd.name == "exec" and cmd.parent is None:
         client.discard_transaction()
-        return RedisError(f"EXECABORT Transaction discarded because of: {err.reply_text()}")
+        return RedisError(errors.EXECABORT.format(err.reply_text()))
     return err
 
 

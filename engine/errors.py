@@ -10,10 +10,8 @@ command shares -- is a constant here, or a function or exception type when it ca
 A text one raise site alone sends (``ERR XGROUP CREATECONSUMER ...``-style rules of a single
 command) stays inline at that site, where it reads as that command's own rule: moving it here
 would only add a name to look up.  tests/engine/test_errors_catalogue.py holds the command
-modules, engine/args.py and the scripting modules to this: no error text literal appears twice
-there, and none repeats a text defined here.  (commands/acl.py, memory.py and persistence.py
-are checked once the server assembly that is rewriting them settles; the server-side modules
--- acl.py, blocking.py, tracking.py, persistence/ -- still word a few texts of their own.)
+modules, engine/args.py, the scripting modules and every other engine module to this: no
+error text literal appears twice, and none repeats a text defined here.
 """
 
 from __future__ import annotations
@@ -204,6 +202,8 @@ NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
 NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
 TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
 
 
 def value_not_in_range(lo: int, hi: int) -> str:
@@ -214,6 +214,9 @@ def value_not_in_range(lo: int, hi: int) -> str:
 # Clients and connections.
 CLIENT_NAME_INVALID = "ERR Client names cannot contain spaces, newlines or special characters."
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+NOPERM_COMMAND = "NOPERM this user has no permissions to run the '{}' command"
+BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
+EXECABORT = "EXECABORT Transaction discarded because of: {}"
 
 
 def unknown_client_type(name: str) -> str:

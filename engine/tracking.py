@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.errors import SYNTAX, CommandError
+from engine.errors import NOT_INTEGER, SYNTAX, CommandError
 from engine.protocol import OK, Push, Reply
 from engine.table import key_positions, subcommand
 from engine.util import parse_int
@@ -234,7 +234,7 @@ def client_tracking(ctx: Client, mode: bytes, *opts: bytes) -> Reply:
                 raise CommandError("ERR A client can only redirect to a single other client")
             rid = parse_int(opts[j])
             if rid is None:
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             if _lookup(server, rid) is None:
                 raise CommandError("ERR The client ID you want redirect to does not exist")
             redirect = rid

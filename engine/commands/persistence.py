@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engine import persistence
 from engine.client import Client
-from engine.errors import SYNTAX, CommandError
+from engine.errors import BGSAVE_IN_PROGRESS, SYNTAX, CommandError
 from engine.persistence import lifecycle
 from engine.protocol import OK, Reply, Status
 from engine.table import command
@@ -23,7 +23,7 @@ def save(ctx: Client) -> Reply:
     """SAVE: write the snapshot in the foreground; refused while a BGSAVE child runs."""
     st = persistence.state(ctx.server)
     if st.child_type == lifecycle.CHILD_RDB:
-        raise CommandError("ERR Background save already in progress")
+        raise CommandError(BGSAVE_IN_PROGRESS)
     if not persistence.rdb_save(ctx.server):
         raise CommandError("ERR")
     return OK
@@ -41,7 +41,7 @@ def bgsave(ctx: Client, *args: bytes) -> Reply:
             raise CommandError(SYNTAX)
     st = persistence.state(ctx.server)
     if st.child_type == lifecycle.CHILD_RDB:
-        raise CommandError("ERR Background save already in progress")
+        raise CommandError(BGSAVE_IN_PROGRESS)
     if st.child_pid is not None:
         if schedule:
             st.rdb_bgsave_scheduled = True

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.client import Client
 from engine.dispatch import call
-from engine.errors import CommandError, ExecAbortError, RedisError
+from engine.errors import EXECABORT, CommandError, ExecAbortError, RedisError
 from engine.protocol import NULL_ARRAY, OK, Reply
 from engine.table import command
 
@@ -44,7 +44,7 @@ def _watched_key_expired(client: Client) -> bool:
 def exec_abort(client: Client, err: RedisError) -> RedisError:
     """execCommandAbort (multi.c): discard the transaction and answer EXECABORT with the reason."""
     client.discard_transaction()
-    return RedisError(f"EXECABORT Transaction discarded because of: {err.reply_text()}")
+    return RedisError(EXECABORT.format(err.reply_text()))
 
 
 @command("multi", arity=1, flags="noscript loading stale fast allow_busy", acl="@transaction", group="transactions",
