@@ -4,7 +4,7 @@ Only contended resources (cache instances, the backend's connection pool, the ho
 a queueing solver; everything else on the path (network round trips, proxy and application
 service times, which key, hit or miss, errors returned by a hop) does not depend on the state
 of a queue and is sampled here as whole arrays. A request is then a chain of at most three
-*stages*; stage k waits `delay_s[k]` seconds (after the previous stage left its resource, or
+*stages* (five when a reshard adds cluster redirections: `PlanBuilder._redirect`); stage k waits `delay_s[k]` seconds (after the previous stage left its resource, or
 after the request started for k = 0), then queues at resource `res[k]` for `service_s[k]`
 seconds. The response reaches the client `post` seconds after the last stage.
 
