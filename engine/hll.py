@@ -19,6 +19,7 @@ count as redis-server.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 __all__ = [
     "HLL_REGISTERS", "DENSE", "SPARSE", "HllError", "murmurhash64a", "pat_len", "new_sparse", "is_hll",
@@ -42,6 +43,7 @@ SPARSE_ZERO_MAX_LEN = 64
 SPARSE_XZERO_MAX_LEN = 16384
 ALPHA_INF = 0.721347520444481703680
 _M64 = (1 << 64) - 1
+_Q_BIT = 1 << HLL_Q
 
 
 class HllError(ValueError):
@@ -211,32 +213,98 @@ def _zero_run(length: int) -> bytes:
     return bytes((length - 1,))
 
 
+# Where each opcode starts, sampled: hllSparseSet walks the opcodes from the first one to find
+# the register's, which is ~3000 steps in Python for a full sparse HLL (C does it in
+# microseconds).  The engine keeps, per buffer, the (register, byte offset) of every
+# _MARK_EVERY-th opcode and walks from the nearest mark before the register instead.  A mark
+# set is only used while the buffer still holds the bytes it was computed for (a snapshot is
+# compared), so any other writer (SETRANGE, RESTORE, ...) just costs one full walk.
+_MARK_EVERY = 32
+_MARKS_KEPT = 64
+_marks: dict[int, tuple[bytes, list[int], list[int]]] = {}
+
+
+def _walk_marks(buf: bytearray, p: int, first: int, stop: int) -> tuple[list[int], list[int], int]:
+    """Marks of the opcodes from byte ``p`` (register ``first``) up to byte ``stop``; returns
+    (registers, offsets, the offset the walk ended at)."""
+    regs: list[int] = []
+    offs: list[int] = []
+    n = 0
+    end = min(stop, len(buf))
+    while p < end:
+        if not n % _MARK_EVERY:
+            regs.append(first)
+            offs.append(p)
+        n += 1
+        op = buf[p]
+        if op & 0x80:
+            first += (op & 3) + 1
+            p += 1
+        elif op & 0x40:
+            if p + 1 >= len(buf):
+                raise HllError("truncated XZERO opcode")
+            first += (((op & 0x3F) << 8) | buf[p + 1]) + 1
+            p += 2
+        else:
+            first += (op & 0x3F) + 1
+            p += 1
+    return regs, offs, p
+
+
+def _marks_of(buf: bytearray) -> tuple[list[int], list[int]]:
+    got = _marks.get(id(buf))
+    if got is not None and got[0] == buf:
+        return got[1], got[2]
+    regs, offs, _ = _walk_marks(buf, HLL_HDR_SIZE, 0, len(buf))
+    if not regs:
+        raise HllError("empty sparse HLL")
+    _keep_marks(buf, regs, offs)
+    return regs, offs
+
+
+def _keep_marks(buf: bytearray, regs: list[int], offs: list[int]) -> None:
+    key = id(buf)
+    if key not in _marks and len(_marks) >= _MARKS_KEPT:
+        del _marks[next(iter(_marks))]
+    _marks[key] = (bytes(buf), regs, offs)
+
+
 def _sparse_set(buf: bytearray, index: int, count: int, max_bytes: int) -> tuple[bytearray, int]:
     """hllSparseSet: returns (possibly promoted buffer, 1 if a register changed else 0)."""
     if count > SPARSE_VAL_MAX_VALUE:
         return _promote(buf, index, count)
-    end = len(buf)
-    p = HLL_HDR_SIZE
-    first = 0
-    prev = -1
-    span = 0
-    while p < end:
-        op = buf[p]
-        oplen = 1
-        if op & 0xC0 == 0:
-            span = (op & 0x3F) + 1
-        elif op & 0x80:
-            span = (op & 3) + 1
-        else:
-            if p + 1 >= end:
-                raise HllError("truncated XZERO opcode")
-            span = (((op & 0x3F) << 8) | buf[p + 1]) + 1
-            oplen = 2
-        if index <= first + span - 1:
+    marks_regs, marks_offs = _marks_of(buf)
+    k = bisect_right(marks_regs, index) - 1
+    if k < 0:
+        raise HllError("register index beyond the sparse HLL")
+    end = old_len = len(buf)
+    while True:
+        # Step 1: find the opcode covering ``index`` and the one before it (the merge of step 4
+        # starts there), walking from mark k.
+        p = marks_offs[k]
+        first = marks_regs[k]
+        prev = -1
+        span = 0
+        while p < end:
+            op = buf[p]
+            oplen = 1
+            if op & 0xC0 == 0:
+                span = (op & 0x3F) + 1
+            elif op & 0x80:
+                span = (op & 3) + 1
+            else:
+                if p + 1 >= end:
+                    raise HllError("truncated XZERO opcode")
+                span = (((op & 0x3F) << 8) | buf[p + 1]) + 1
+                oplen = 2
+            if index <= first + span - 1:
+                break
+            prev = p
+            p += oplen
+            first += span
+        if prev >= 0 or k == 0:
             break
-        prev = p
-        p += oplen
-        first += span
+        k -= 1  # the register is in the mark's own opcode: the opcode before is in the previous stretch
     if span == 0 or p >= end:
         raise HllError("register index beyond the sparse HLL")
     op = buf[p]
@@ -297,6 +365,18 @@ def _sparse_set(buf: bytearray, index: int, count: int, max_bytes: int) -> tuple
                     continue
         p += 1
     invalidate(buf)
+    # Marks from k on were walked over; rebuild them up to the first mark past what changed
+    # (everything after it only moved by the change in length).
+    delta = len(buf) - old_len
+    touched = p + 2 - delta  # in the old offsets: nothing at or after it changed
+    j = bisect_right(marks_offs, touched, k + 1)
+    stop = marks_offs[j] + delta if j < len(marks_offs) else len(buf)
+    regs, offs, reached = _walk_marks(buf, marks_offs[k], marks_regs[k], stop)
+    if reached != stop:
+        raise HllError("sparse HLL opcodes do not line up")
+    marks_regs[k:j] = regs
+    marks_offs[k:] = offs + [o + delta for o in marks_offs[j:]]
+    _keep_marks(buf, marks_regs, marks_offs)
     return buf, 1
 
 
@@ -317,9 +397,24 @@ def set_register(buf: bytearray, index: int, count: int, max_bytes: int) -> tupl
 
 
 def add(buf: bytearray, element: bytes, max_bytes: int) -> tuple[bytearray, int]:
-    """hllAdd."""
-    index, cnt = pat_len(element)
-    return set_register(buf, index, cnt, max_bytes)
+    """hllAdd: hllPatLen then hllDenseSet / hllSparseSet, inlined for the dense case (PFADD's
+    steady state: one hash and two byte reads per element, no further calls)."""
+    h = murmurhash64a(element)
+    index = h & HLL_P_MASK
+    h = (h >> HLL_P) | _Q_BIT
+    cnt = (h & -h).bit_length()
+    if buf[4] != DENSE:
+        return _sparse_set(buf, index, cnt, max_bytes)
+    bit = index * HLL_BITS
+    pos = HLL_HDR_SIZE + (bit >> 3)
+    fb = bit & 7
+    if pos + 1 < HLL_DENSE_SIZE:
+        if (((buf[pos] | buf[pos + 1] << 8) >> fb) & HLL_REGISTER_MAX) >= cnt:
+            return buf, 0
+    elif ((buf[pos] >> fb) & HLL_REGISTER_MAX) >= cnt:
+        return buf, 0
+    _dset(buf, index, cnt)
+    return buf, 1
 
 
 def merge_into(target: list[int], buf: bytes | bytearray) -> None:

@@ -79,6 +79,20 @@ def test_hll_growth_merge_and_bytes(raw_pair: tuple[RawClient, RawClient]) -> No
     compare(*raw_pair, commands)
 
 
+def test_hll_sparse_one_element_at_a_time(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """PFADD one element per call, as redis-benchmark sends it, from empty through promotion to
+    dense: every sparse edit (split, merge of VAL runs) must leave Redis's exact bytes, checked
+    with GET every 50 adds (the engine walks the opcodes from sampled marks, engine/hll.py)."""
+    rng = random.Random(17)
+    commands: list[list[str]] = []
+    for i in range(2600):
+        commands.append(["pfadd", "one", f"e:{rng.randrange(100000):012d}"])
+        if i % 50 == 49:
+            commands += [["get", "one"], ["pfdebug", "encoding", "one"]]
+    commands += [["pfcount", "one"], ["get", "one"]]
+    compare(*raw_pair, commands)
+
+
 def test_hll_strings_cross_servers(redis_real_shared: RealRedis, engine_shared: EmbeddedServer) -> None:
     r = redis_real_shared.client()
     e = redis.Redis(port=engine_shared.port)
