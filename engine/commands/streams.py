@@ -479,30 +479,35 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
     XGROUP SETID with the read counter (``props``; None when there is no AOF to append to)."""
     out = []
     now = ctx.server.now_ms()
-    for sid in s.entries.irange(start, None):
+    entries = s.entries
+    gpel = g.pel
+    cpel = consumer.pel
+    i = entries.bisect_left(start)
+    stop = len(entries) if not count else min(len(entries), i + count)
+    # one entry (COUNT 1, the common read) is fetched by position, not through an iterator
+    sids = (entries.peekitem(i)[0],) if stop == i + 1 else entries.islice(i, stop)
+    for sid in sids:
         if sid > g.last_id:
             if g.entries_read != INVALID_ENTRIES_READ and not s.range_has_tombstones(sid, None):
                 g.entries_read += 1
             elif s.entries_added:
                 g.entries_read = s.estimate_distance(sid)
             g.last_id = sid
-        out.append(_entry(sid, s.entries[sid]))
+        out.append([b"%d-%d" % sid, list(entries[sid])])
         if not noack:
-            nack = g.pel.get(sid)
+            nack = gpel.get(sid)
             if nack is None:
                 nack = NACK(now, 1, consumer)
-                g.pel[sid] = nack
+                gpel[sid] = nack
             else:
                 nack.consumer.pel.pop(sid, None)
                 nack.consumer = consumer
                 nack.delivery_time = now
                 nack.delivery_count = 1
-            consumer.pel[sid] = nack
+            cpel[sid] = nack
             if props is not None:
                 props.append([b"XCLAIM", key, g.name, consumer.name, b"0", format_id(sid), b"TIME", b"%d" % now,
                               b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)])
-        if count and len(out) >= count:
-            break
     if out and props is not None:
         props.append([b"XGROUP", b"SETID", key, g.name, format_id(g.last_id), b"ENTRIESREAD",
                       b"%d" % g.entries_read])
@@ -537,7 +542,33 @@ def _pack(ctx: Client, pairs: list[tuple[bytes, list[Any]]]) -> Reply:
     return [[k, v] for k, v in pairs]
 
 
+def _xreadgroup_new(ctx: Client, args: tuple[bytes, ...]) -> Reply:
+    """XREADGROUP's common form, ``GROUP g c [COUNT n] STREAMS key >``: one stream, new entries,
+    no BLOCK/NOACK.  The same checks, in the same order, with the same replies and propagation
+    as :func:`_xread_generic` gives this argument list, without its general parse."""
+    count = max(0, integer(args[4])) if len(args) == 8 else 0
+    key = args[-2]
+    db = ctx.db
+    s = db.lookup_read(key, STREAM)
+    g = _group_or_error(s, key, args[1], " in XREADGROUP with GROUP option")
+    props: list[list[bytes]] | None = [] if ctx.server.persistence.aof_file is not None else None
+    consumer = _consumer(ctx, key, g, args[2], props)
+    entries = s.entries  # type: ignore[union-attr]
+    if entries and entries.peekitem(-1)[0] > g.last_id:
+        out = _deliver(ctx, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count, False, props)  # type: ignore[arg-type]
+        ctx.server.dirty += 1
+        ctx.also_propagate = props
+        return {key: out} if ctx.resp == 3 else [[key, out]]
+    if props:
+        ctx.also_propagate = props
+    return NULL_ARRAY
+
+
 def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Reply:
+    n = len(args)
+    if (xreadgroup and (n == 8 or n == 6) and args[-1] == b">" and args[-3].lower() == b"streams"
+            and args[0].lower() == b"group" and (n == 6 or args[3].lower() == b"count")):
+        return _xreadgroup_new(ctx, args)
     name = "xreadgroup" if xreadgroup else "xread"
     timeout = -1.0
     count = 0
@@ -546,7 +577,6 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
     group_name: bytes | None = None
     consumer_name = b""
     i = 0
-    n = len(args)
     while i < n:
         more = n - i - 1
         low = args[i].lower()

@@ -146,3 +146,34 @@ def test_copy_and_wrongtype(r: redis.Redis) -> None:
     r.set("str", "x")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r.xadd("str", {"a": 1})
+
+
+def test_xreadgroup_common_form_propagation() -> None:
+    """XREADGROUP's common form (GROUP g c [COUNT n] STREAMS key >, served without the general
+    parse) appends what Redis propagates: XGROUP CREATECONSUMER for a new consumer, an XCLAIM
+    ... FORCE JUSTID per delivered entry and XGROUP SETID with the read counter; nothing when
+    there is nothing new and the consumer exists."""
+    from engine.server import EmbeddedServer
+    from tests.engine.conftest import aof_commands
+
+    with EmbeddedServer(appendonly="yes", appendfsync="always") as srv:
+        r = redis.Redis(port=srv.port)
+        r.xadd("s", {"f": "v"}, id="1-1")
+        r.xadd("s", {"f": "w"}, id="2-1")
+        r.xgroup_create("s", "g", id="0")
+        before = len(aof_commands(srv))
+        assert r.execute_command("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">") == [
+            [b"s", [(b"1-1", {b"f": b"v"})]]]
+        assert r.execute_command("XREADGROUP", "group", "g", "c", "streams", "s", ">") == [
+            [b"s", [(b"2-1", {b"f": b"w"})]]]
+        assert r.execute_command("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">") == []  # nil, as redis-py gives it
+        with pytest.raises(redis.ResponseError, match="value is not an integer"):
+            r.execute_command("XREADGROUP", "GROUP", "g", "c", "COUNT", "x", "STREAMS", "s", ">")
+        with pytest.raises(redis.ResponseError, match="NOGROUP"):
+            r.execute_command("XREADGROUP", "GROUP", "nog", "c", "COUNT", "1", "STREAMS", "s", ">")
+        r.close()
+        got = aof_commands(srv)[before:]
+    assert [c[:2] for c in got] == [[b"XGROUP", b"CREATECONSUMER"], [b"XCLAIM", b"s"], [b"XGROUP", b"SETID"],
+                                    [b"XCLAIM", b"s"], [b"XGROUP", b"SETID"]]
+    assert got[1][5] == b"1-1" and got[2][4:] == [b"1-1", b"ENTRIESREAD", b"1"]
+    assert got[3][5] == b"2-1" and got[4][4:] == [b"2-1", b"ENTRIESREAD", b"2"]
