@@ -350,8 +350,8 @@ def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     if a.maxlen is not None or a.minid is not None:
         if s.trim(a.maxlen, a.minid, a.approx, a.limit):
             ctx.server.notify("t", "xtrim", key, db.id)
-    reply = format_id(sid)
-    if not (a.id_given and a.seq_given):
+    reply = b"%d-%d" % sid
+    if not (a.id_given and a.seq_given) and ctx.server.persistence.aof_file is not None:
         # The AOF gets the ID actually generated, so a replay makes the same entry.
         ctx.also_propagate = [[b"XADD", key, *args[:idpos], reply, *args[idpos + 1:]]]
     return reply

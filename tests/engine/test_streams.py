@@ -177,3 +177,20 @@ def test_xreadgroup_common_form_propagation() -> None:
                                     [b"XCLAIM", b"s"], [b"XGROUP", b"SETID"]]
     assert got[1][5] == b"1-1" and got[2][4:] == [b"1-1", b"ENTRIESREAD", b"1"]
     assert got[3][5] == b"2-1" and got[4][4:] == [b"2-1", b"ENTRIESREAD", b"2"]
+
+
+def test_xadd_auto_id_propagates_the_generated_id() -> None:
+    """XADD with ``*`` (or ``ms-*``) appends the ID it generated, so replaying the AOF makes the
+    same entry; an explicit full ID is appended as sent."""
+    from engine.server import EmbeddedServer
+    from tests.engine.conftest import aof_commands
+
+    with EmbeddedServer(appendonly="yes", appendfsync="always") as srv:
+        r = redis.Redis(port=srv.port)
+        auto = r.xadd("s", {"f": "v"})
+        partial = r.execute_command("XADD", "s", "MAXLEN", "5", "99999999999999-*", "f", "w")
+        r.xadd("s", {"f": "x"}, id="99999999999999-7")
+        r.close()
+        got = [c for c in aof_commands(srv) if c[0] == b"XADD"]
+    assert got == [[b"XADD", b"s", auto, b"f", b"v"], [b"XADD", b"s", b"MAXLEN", b"5", partial, b"f", b"w"],
+                   [b"XADD", b"s", b"99999999999999-7", b"f", b"x"]]
