@@ -73,6 +73,8 @@ _GEOADD_FLAGS = frozenset((b"nx", b"xx", b"ch"))
 @command("geoadd", arity=-5, flags="write denyoom", keys=(1, 1, 1), acl="@geo", group="geo", since="3.2.0",
          summary="Add one or more geospatial items in the geospatial index represented using a sorted set")
 def geoadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
+    if len(args) == 3 and args[0].lower() not in _GEOADD_FLAGS:
+        return _geoadd_one(ctx, key, *args)  # one place, no flags: what leading_flags would find
     flags, i = leading_flags(args, _GEOADD_FLAGS)
     opts = args[:i]
     rest = args[i:]
