@@ -224,10 +224,13 @@ def _bf_offset(ctx: Client, raw: bytes, bits: int) -> int:
 
 
 def _bf_get(buf: bytes | bytearray, offset: int, bits: int, signed: bool) -> int:
-    first, last = offset, offset + bits - 1
-    lo, hi = first >> 3, last >> 3
-    chunk = bytes(buf[lo:hi + 1]).ljust(hi - lo + 1, b"\0")
-    v = (int.from_bytes(chunk, "big") >> (7 - (last & 7))) & ((1 << bits) - 1)
+    last = offset + bits - 1
+    lo, hi = offset >> 3, last >> 3
+    if hi < len(buf):
+        v = int.from_bytes(buf[lo:hi + 1], "big")
+    else:  # bits past the end of the string read as zeros
+        v = int.from_bytes(bytes(buf[lo:hi + 1]).ljust(hi - lo + 1, b"\0"), "big")
+    v = (v >> (7 - (last & 7))) & ((1 << bits) - 1)
     if signed and v >> (bits - 1):
         v -= 1 << bits
     return v
@@ -257,6 +260,15 @@ def _bf_overflow(value: int, incr: int, bits: int, signed: bool, how: str) -> tu
     """check{Signed,Unsigned}BitfieldOverflow with C's 64-bit wraparound kept, since Redis's
     limits ``maxincr``/``minincr`` can wrap (SET i54 to INT64_MIN saturates to the *maximum*).
     Returns (overflowed, the value to store)."""
+    # The common case first: a value in the type's range that stays in it (below 64 bits no
+    # limit can wrap, so this is exactly the no-overflow case of the checks below).
+    if bits < 64:
+        if signed:
+            hi = (1 << (bits - 1)) - 1
+            if -hi - 1 <= value <= hi and -hi - 1 <= value + incr <= hi:
+                return False, value + incr
+        elif 0 <= value <= (1 << bits) - 1 and 0 <= value + incr <= (1 << bits) - 1:
+            return False, value + incr
     if signed:
         hi = (1 << 63) - 1 if bits == 64 else (1 << (bits - 1)) - 1
         lo = -hi - 1
