@@ -42,7 +42,7 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> Reply:
     else:
         _check(current)
         buf = current if type(current) is bytearray else bytearray(current)
-    limit = _max_bytes(ctx)
+    limit = _max_bytes(ctx) if buf[4] != hll.DENSE else 0  # only a sparse HLL has a size limit
     try:
         for e in elements:
             buf, changed = hll.add(buf, e, limit)
@@ -50,7 +50,7 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> Reply:
     except hll.HllError:
         raise RedisError(HLL_CORRUPTED) from None
     if updated:
-        hll.invalidate(buf)
+        buf[15] |= 0x80  # hll.invalidate: the cached cardinality is stale
         db.set(key, buf, keep_ttl=True)
         ctx.server.notify("$", "pfadd", key, db.id)
         ctx.server.dirty += updated
