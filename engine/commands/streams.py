@@ -482,10 +482,13 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
     entries = s.entries
     gpel = g.pel
     cpel = consumer.pel
-    i = entries.bisect_left(start)
-    stop = len(entries) if not count else min(len(entries), i + count)
-    # one entry (COUNT 1, the common read) is fetched by position, not through an iterator
-    sids = (entries.peekitem(i)[0],) if stop == i + 1 else entries.islice(i, stop)
+    if count == 1 and start in entries:
+        sids: Any = (start,)  # the very next ID is an entry (IDs added within one ms): no search
+    else:
+        i = entries.bisect_left(start)
+        stop = len(entries) if not count else min(len(entries), i + count)
+        # one entry (COUNT 1, the common read) is fetched by position, not through an iterator
+        sids = (entries.peekitem(i)[0],) if stop == i + 1 else entries.islice(i, stop)
     for sid in sids:
         if sid > g.last_id:
             if g.entries_read != INVALID_ENTRIES_READ and not s.range_has_tombstones(sid, None):
@@ -554,7 +557,8 @@ def _xreadgroup_new(ctx: Client, args: tuple[bytes, ...]) -> Reply:
     props: list[list[bytes]] | None = [] if ctx.server.persistence.aof_file is not None else None
     consumer = _consumer(ctx, key, g, args[2], props)
     entries = s.entries  # type: ignore[union-attr]
-    if entries and entries.peekitem(-1)[0] > g.last_id:
+    # the last entry's ID: last_id itself unless XDEL or XSETID left it past the last entry
+    if entries and (s.last_id if s.last_id in entries else entries.peekitem(-1)[0]) > g.last_id:  # type: ignore[union-attr]
         out = _deliver(ctx, key, s, g, consumer, _incr(g.last_id) or MAX_ID, count, False, props)  # type: ignore[arg-type]
         ctx.server.dirty += 1
         ctx.also_propagate = props

@@ -194,3 +194,18 @@ def test_xadd_auto_id_propagates_the_generated_id() -> None:
         got = [c for c in aof_commands(srv) if c[0] == b"XADD"]
     assert got == [[b"XADD", b"s", auto, b"f", b"v"], [b"XADD", b"s", b"MAXLEN", b"5", partial, b"f", b"w"],
                    [b"XADD", b"s", b"99999999999999-7", b"f", b"x"]]
+
+
+def test_xreadgroup_count_one_walks_consecutive_and_sparse_ids(r: redis.Redis) -> None:
+    """COUNT 1 reads each entry once in ID order whether the next ID is the very next one (1-1,
+    1-2) or further on (3-0), and a deleted last entry is not waited for."""
+    for sid in ("1-1", "1-2", "3-0", "4-0", "4-1"):
+        r.xadd("s", {"f": sid}, id=sid)
+    r.xgroup_create("s", "g", id="0")
+    r.xdel("s", "4-1")
+    read = [r.execute_command("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">") for _ in range(5)]
+    # RESP2: [[key, [entry]]]; RESP3 as redis-py parses it: {key: [[entry]]}; nil comes as []
+    entries = [(list(v.values())[0][0] if isinstance(v, dict) else v[0][1]) if v else [] for v in read]
+    got = [e[0][0] if e else None for e in entries]
+    assert got == [b"1-1", b"1-2", b"3-0", b"4-0", None]
+    assert r.xpending("s", "g")["pending"] == 4
