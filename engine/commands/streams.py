@@ -289,9 +289,6 @@ def _parse_add_trim(ctx: Client, args: tuple[bytes, ...], xadd: bool) -> tuple[_
     return a, i
 
 
-_PLAIN = _TrimArgs()
-
-
 def _node_limits(ctx: Client) -> tuple[int, int]:
     cfg = ctx.server.config
     values = cfg.values  # the live values by canonical name: two dict reads on XADD's path
@@ -301,13 +298,42 @@ def _node_limits(ctx: Client) -> tuple[int, int]:
     return entries, size
 
 
+def _xadd_auto(ctx: Client, key: bytes, args: tuple[bytes, ...]) -> Reply:
+    """XADD key * field value ...: what :func:`xadd` does without options and with an auto ID."""
+    db = ctx.db
+    server = ctx.server
+    s = db.lookup_write(key, STREAM)
+    created = s is None
+    if created:
+        s = Stream()
+    if s.last_id == MAX_ID:
+        raise CommandError(STREAM_EXHAUSTED)
+    sid = s.next_id(server.now_ms())
+    if sid is None:
+        raise CommandError(STREAM_EXHAUSTED)
+    max_entries, max_bytes = _node_limits(ctx)
+    s.append(sid, list(args[1:]), max_entries, max_bytes)
+    if created:
+        db.add(key, s)
+    server.notify("t", "xadd", key, db.id)
+    if not created:
+        db.set(key, s, keep_ttl=True)
+    server.dirty += 1
+    reply = b"%d-%d" % sid
+    if server.persistence.aof_file is not None:
+        # The AOF gets the ID actually generated, so a replay makes the same entry.
+        ctx.also_propagate = [[b"XADD", key, reply, *args[1:]]]
+    return reply
+
+
 @command("xadd", arity=-5, flags="write denyoom fast", keys=(1, 1, 1), acl="@stream", group="stream", since="5.0.0",
          summary="Appends a new entry to a stream")
 def xadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
     if args[0] == b"*":  # the common form: no options, auto ID
-        a, idpos = _PLAIN, 0
-    else:
-        a, idpos = _parse_add_trim(ctx, args, xadd=True)
+        if len(args) % 2 == 0 or len(args) < 3:
+            raise wrong_arity("xadd")
+        return _xadd_auto(ctx, key, args)
+    a, idpos = _parse_add_trim(ctx, args, xadd=True)
     fields = list(args[idpos + 1:])
     if len(fields) < 2 or len(fields) % 2:
         raise wrong_arity("xadd")
