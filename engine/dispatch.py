@@ -168,9 +168,13 @@ def process_command(client: Client, argv: list[bytes], _reply_mode_seen: bool = 
         e = RedisError(server.disk_error)
         server.stats.errors(e)
         return e
-    if server.maxmemory and cmd.denyoom:
+    if server.maxmemory and (cmd.denyoom or not client.is_script):
+        # processCommand runs performEvictions before every command, so reads free memory too
+        # (a lowered maxmemory takes effect at the next command of any kind); only a denyoom
+        # command is refused when nothing more can be evicted.  A script's own commands evict
+        # nothing unless they are denyoom (the engine's stand-in for scriptCall's OOM check).
         rejected = server.before_write(client, cmd)
-        if rejected is not None:
+        if rejected is not None and cmd.denyoom:
             cmd.rejected_calls += 1
             server.stats.errors(rejected)
             return rejected

@@ -31,9 +31,9 @@ has executed once holds a 24 688-byte latency histogram (about 140 keys, 2.4 % o
 Both servers are therefore sent the same commands: a PING first (the real server's start-up
 check sends one), then redis-py's ``CLIENT SETINFO`` on connect, which Redis 7.0 refuses
 without a histogram and the engine answers as 7.2 does but leaves out of used_memory (counting
-it held 140 keys fewer than Redis).  ``DBSIZE`` is the first command after the load, because
-Redis evicts before every command when over the limit (a new histogram from a read-only
-command makes the next command evict) and the engine before writes only.
+it held 140 keys fewer than Redis).  ``DBSIZE`` is the first command after the load on both: both evict
+before every command when over the limit, and a new histogram from a read-only command makes
+the next command evict.
 """
 
 from __future__ import annotations
