@@ -265,7 +265,10 @@ def _marks_of(buf: bytearray) -> tuple[list[int], list[int]]:
 def _keep_marks(buf: bytearray, regs: list[int], offs: list[int]) -> None:
     key = id(buf)
     if key not in _marks and len(_marks) >= _MARKS_KEPT:
-        del _marks[next(iter(_marks))]
+        try:  # the oldest entry; servers in other threads of this process share the table
+            _marks.pop(next(iter(_marks)), None)
+        except (RuntimeError, StopIteration):
+            _marks.clear()
     _marks[key] = (bytes(buf), regs, offs)
 
 
