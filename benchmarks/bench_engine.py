@@ -6,7 +6,9 @@ a known factor of the real thing.  Both servers are started here (the engine as 
 loopback port, and redis-benchmark drives them in turn with the same arguments
 (``-t set,get,incr,hset -n N -c 50 -r 100000 --csv``, with ``-P 1`` and ``-P 16``), plus XADD,
 XREADGROUP, PFADD, GEOADD and BITFIELD at ``-P 1``.  It prints ops/s per test and the ratio
-engine/redis against the targets (>= 0.9 unpipelined, >= 0.4 with -P 16, >= 0.7 for those five), then the resident memory per key after loading one million 100-byte
+engine/redis against the targets (>= 0.9 unpipelined, >= 0.4 with -P 16, >= 0.7 for those five),
+beside a peer Python server, fakeredis's ``TcpFakeServer`` (fewer requests: it is slow), then the
+resident memory per key after loading one million 100-byte
 values (VmRSS from /proc/PID/status before and after): right after the load, and again after an
 ``INFO memory`` (which makes the engine fold in the per-key memory estimates its cron would
 otherwise take a while to make, and free the set of keys waiting for them; Redis has nothing
@@ -51,7 +53,7 @@ def wait_ready(port: int, timeout_s: float = 20.0) -> None:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
                 if s.recv(64).startswith(b"+PONG"):
                     return
         except OSError:
@@ -67,6 +69,10 @@ def server(kind: str) -> Iterator[tuple[int, int]]:
     common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
     if kind == "redis":
         argv = [shutil.which("redis-server") or "redis-server", *common, "--daemonize", "no"]
+    elif kind == "fakeredis":
+        # the peer Python server: fakeredis's TcpFakeServer (socketserver, one thread a client)
+        argv = [sys.executable, "-c", "import sys; from fakeredis import TcpFakeServer; "
+                "TcpFakeServer(('127.0.0.1', int(sys.argv[1])), server_type='redis').serve_forever()", str(port)]
     else:
         exe = Path(sys.executable).with_name("cachelab-server")
         argv = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "engine.cli"]), *common]
@@ -130,6 +136,21 @@ def family_rows(port: int, n: int) -> dict[str, float]:
     return out
 
 
+def _has_fakeredis() -> bool:
+    try:
+        from fakeredis import TcpFakeServer  # noqa: F401
+    except ImportError:
+        print("fakeredis is not installed: its peer column is left out (pip install -e '.[dev]')")
+        return False
+    return True
+
+
+def fakeredis_version() -> str:
+    from importlib.metadata import version
+
+    return version("fakeredis")
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -173,6 +194,9 @@ def main() -> int:
     ap.add_argument("--keys", type=int, default=None, help="keys for the memory measurement")
     ap.add_argument("--families", action="store_true",
                     help="only the XADD/XREADGROUP/PFADD/GEOADD/BITFIELD rows (no SET/GET/INCR/HSET, no memory)")
+    ap.add_argument("--fake-requests", type=int, default=5000,
+                    help="requests per test for the fakeredis peer (it is slow)")
+    ap.add_argument("--no-fakeredis", action="store_true", help="leave out the fakeredis peer")
     args = ap.parse_args()
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         print("redis-server and redis-benchmark are needed (apt-get install redis-server redis-tools)")
@@ -197,8 +221,17 @@ def main() -> int:
                 cur = family.setdefault(kind, {})
                 for t, v in got.items():
                     cur[t] = max(cur.get(t, 0.0), v)
-    print(f"redis-benchmark -n {n} -c 50 -r 100000, best of {rounds} (requests/s)")
-    print(f"{'test':<6} {'-P':>3} {'redis':>12} {'engine':>12} {'ratio':>7} {'target':>7}")
+    fake: dict[int, dict[str, float]] = {}
+    n_fake = max(1000, min(n, args.fake_requests))
+    if not args.families and not args.no_fakeredis and _has_fakeredis():
+        # one round of fewer requests: it serves a few thousand a second
+        with server("fakeredis") as (port, _pid):
+            for p in (1, 16):
+                fake[p] = benchmark(port, n_fake, p)
+    print(f"redis-benchmark -n {n} -c 50 -r 100000, best of {rounds} (requests/s)"
+          + (f"; fakeredis {fakeredis_version()} TcpFakeServer: -n {n_fake}, one round" if fake else ""))
+    print(f"{'test':<6} {'-P':>3} {'redis':>12} {'engine':>12} {'ratio':>7} {'target':>7}"
+          + (f" {'fakeredis':>10} {'ratio':>7}" if fake else ""))
     ok = True
     for p in () if args.families else (1, 16):
         for t in TESTS:
@@ -207,7 +240,11 @@ def main() -> int:
             ratio = e / r if r else 0.0
             ok &= ratio >= TARGETS[p]
             mark = "" if ratio >= TARGETS[p] else "  MISSED"
-            print(f"{t:<6} {p:>3} {r:>12,.0f} {e:>12,.0f} {ratio:>7.2f} {TARGETS[p]:>7.2f}{mark}")
+            peer = ""
+            if fake:
+                f = fake[p].get(t, 0.0)
+                peer = f" {f:>10,.0f} {f / r if r else 0.0:>7.3f}"
+            print(f"{t:<6} {p:>3} {r:>12,.0f} {e:>12,.0f} {ratio:>7.2f} {TARGETS[p]:>7.2f}{peer}{mark}")
     for t, *_ in FAMILY:
         r = family["redis"].get(t, 0.0)
         e = family["engine"].get(t, 0.0)
