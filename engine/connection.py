@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from engine.client import Client
 from engine.dispatch import process_command
 from engine.errors import ProtocolError
-from engine.protocol import OK, Status, encode
+from engine.protocol import encode
 from engine.request import RequestParser, split_inline
 
 if TYPE_CHECKING:
@@ -114,7 +114,6 @@ class Connection(asyncio.Protocol):
         out: list[bytes] = []
         self._batch = out
         out_bytes = 0
-        resp = client.resp
         budget = TURN_BUDGET
         pending = self.pending
         parser = self.parser
@@ -140,24 +139,11 @@ class Connection(asyncio.Protocol):
                 if client.blocked is not None:
                     self.paused = True
                     break
-                t = type(reply)
-                if t is bytes:
-                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
-                    out_bytes += len(reply)
-                elif reply is OK:
-                    out.append(b"+OK\r\n")
-                elif t is int:
-                    out.append(b":%d\r\n" % reply)
-                elif reply is None:
-                    out.append(b"_\r\n" if client.resp == 3 else b"$-1\r\n")
-                elif t is Status:
-                    out.append(b"+" + reply.encode() + b"\r\n")
-                else:
-                    if client.resp != resp:
-                        resp = client.resp
-                    chunk = encode(reply, client.resp)
-                    out.append(chunk)
-                    out_bytes += len(chunk)
+                # the wire format lives in protocol.encode alone (its first branches are the
+                # common replies: bulk, +OK, integer, null)
+                chunk = encode(reply, client.resp)
+                out.append(chunk)
+                out_bytes += len(chunk)
                 if out_bytes > 65536:
                     # Big replies leave (through the output-limit check) as they are made, so a
                     # pipeline whose client reads nothing cannot pile them up here.
