@@ -117,7 +117,7 @@ def process_command(client: Client, argv: list[bytes], _reply_mode_seen: bool = 
         server.stats.errors(e)
         return e
     if server.script_busy and "allow_busy" not in cmd.flags:
-        # A script passed busy-reply-threshold (engine/scripting.py serves us from its hook).
+        # A script passed busy-reply-threshold (engine/scripting_busy.py serves us from the script hook).
         cmd.rejected_calls += 1
         e = errors.BusyError(server.script_busy)
         server.stats.errors(e)
