@@ -6,7 +6,8 @@ redis_commands_total{cmd}, redis_commands_duration_seconds_total{cmd},
 redis_keyspace_hits_total, redis_keyspace_misses_total, redis_evicted_keys_total,
 redis_expired_keys_total, redis_db_keys{db}, ...) plus per-command latency histograms
 (``redis_commands_latencies_usec``, LATENCY HISTOGRAM's buckets) and percentiles
-(``redis_latency_percentiles_usec``).  A custom collector reads the server state at scrape
+(``redis_latency_percentiles_usec``), and the process's garbage collector (``python_gc_threshold``,
+``python_gc_frozen_objects``, ``python_gc_collections_total``).  A custom collector reads the server state at scrape
 time; the scrape is executed on the server's event loop (``call_soon_threadsafe``) so it
 sees a consistent state and never races the command path.
 
@@ -20,6 +21,7 @@ default), started and stopped by :class:`~engine.server.Server` (``start``, ``re
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import logging
 import threading
 import time
@@ -107,6 +109,26 @@ class ServerCollector(Collector):
                 expiring.add_metric([f"db{db.id}"], len(db.expires))
         yield from (keys, expiring)
         yield from self._latency()
+        yield from self._gc()
+
+    def _gc(self) -> Iterator[Metric]:
+        """The process's cyclic collector (engine/server.py set_gc_policy): its thresholds, the
+        objects frozen out of it, and its collections by generation (prometheus_client's
+        GCCollector names), so a pause or a disabled collector shows on the dashboard."""
+        thresholds = GaugeMetricFamily("python_gc_threshold", "gc.get_threshold() per generation", labels=["generation"])
+        for gen, value in enumerate(gc.get_threshold()):
+            thresholds.add_metric([str(gen)], value)
+        yield thresholds
+        yield GaugeMetricFamily("python_gc_frozen_objects", "Objects in the permanent generation (gc.freeze)",
+                                value=gc.get_freeze_count())
+        collections = CounterMetricFamily("python_gc_collections", "Number of times this generation was collected",
+                                          labels=["generation"])
+        collected = CounterMetricFamily("python_gc_objects_collected", "Objects collected during gc",
+                                        labels=["generation"])
+        for gen, st in enumerate(gc.get_stats()):
+            collections.add_metric([str(gen)], st["collections"])
+            collected.add_metric([str(gen)], st["collected"])
+        yield from (collections, collected)
 
     def _latency(self) -> Iterator[Metric]:
         hists = latency.state(self.server).named()
