@@ -147,3 +147,37 @@ def test_canonical_encoding_of_what_hiredis_returned() -> None:
         _canonical([[b"ECHO", 5]])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         _canonical([[b"ECHO", [b"a"]], [b"GET", b"k"]])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_one_small_read_parses_what_networking_c_parses(seed: int) -> None:
+    """A read under 256 bytes holding one request takes _one_canonical_request's split check:
+    the same requests and errors as the exact parser, for canonical requests (arguments with
+    CR, LF, CRLF, '$' and '*' in them), the shipped good and bad inputs, cuts, two requests in
+    one read, and single-byte corruptions of canonical ones."""
+    rng = random.Random(seed)
+    alphabet = [b"a", b"\r", b"\n", b"\r\n", b"$", b"*", b"1", b"0", b" ", b"-"]
+    reads: list[bytes] = [v for v in VALID + BAD if len(v) < 256]
+    for _ in range(300):
+        args = [b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 9))]
+        req = enc(*args)
+        r = rng.random()
+        if r < 0.2:
+            req = req[: rng.randint(1, len(req) - 1)]  # cut by the read
+        elif r < 0.4:
+            i = rng.randrange(len(req))
+            req = req[:i] + rng.choice(b"*$\r\n0123456789ax").to_bytes(1, "big") + req[i + 1:]
+        elif r < 0.5:
+            req += enc(b"GET", b"k")
+        reads.append(req)
+    for data in reads:
+        exact, fast = RequestParser(), RequestParser()
+        want: list[object] = []
+        got: list[object] = []
+        exact.feed(data)
+        fast.feed(data)
+        ok_exact = drain_exact(exact, want)
+        ok_fast = drain_batch(fast, got, rng)
+        assert (got, ok_fast) == (want, ok_exact), data
+        if ok_exact:
+            assert fast.held == exact.held
