@@ -3,6 +3,10 @@ engine, the EVAL script cache, and the state of the script now running.
 
 The parts, one job each:
 
+* engine/scripting_vm.py -- which VM: LuaJIT 2.1 with its compiler off, as Lua 5.1, because
+  stock Lua 5.1's string hash makes some scripts quadratic where Redis's patched copy is not;
+* engine/scripting_tailcall.py -- keeps the script's frame in ``return redis.call(...)``, so
+  errors name the script's line as PUC Lua's do;
 * engine/lua/sandbox.lua -- the sandbox and the Lua side of every library, run once per VM;
 * engine/scripting_redis.py -- ``redis.call``/``pcall`` and the other ``redis.*`` callbacks;
 * engine/scripting_cjson.py, scripting_cmsgpack.py, scripting_bit.py, scripting_struct.py --
@@ -39,8 +43,6 @@ import time
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from lupa import lua51
-
 from engine import errors, scripting_bit, scripting_struct
 from engine.client import Client
 from engine.errors import RedisError, ScriptError
@@ -50,6 +52,8 @@ from engine.scripting_cmsgpack import AVAILABLE as _CMSGPACK
 from engine.scripting_cmsgpack import CMsgpack
 from engine.scripting_convert import Conversions, lua_text
 from engine.scripting_redis import RedisLib
+from engine.scripting_tailcall import keep_caller_frames
+from engine.scripting_vm import lua_vm
 
 if TYPE_CHECKING:
     from engine.server import Server
@@ -89,7 +93,7 @@ class ScriptEngine:
     # -- the VM ------------------------------------------------------------------------------
     def _reset_vm(self) -> None:
         # max_memory=0: lupa's counting allocator, so lua-max-memory can bound the VM.
-        lua = self.lua = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
+        lua = self.lua = lua_vm.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                           unpack_returned_tuples=True, attribute_filter=_deny_attributes,
                                           max_memory=0)
         self._max_memory = -1  # lua-max-memory as applied to this VM (checked before each run)
@@ -114,13 +118,21 @@ class ScriptEngine:
 
     # -- compile and run ----------------------------------------------------------------------
     def compile_chunk(self, body: bytes, chunkname: bytes) -> tuple[Any, Any]:
-        """(function, None) or (None, Lua's compile error) for ``body`` in the sandbox."""
-        f, err = self._compile(body, chunkname)
-        return f, err  # lupa gives the chunk's two results as a tuple
+        """(function, None) or (None, Lua's compile error) for ``body`` in the sandbox.
+
+        The script as written is compiled first, so a compile error is Lua's own; the function
+        kept is the one whose library tail calls keep the script's frame
+        (engine/scripting_tailcall.py)."""
+        f, err = self._compile(body, chunkname)  # lupa gives the chunk's two results as a tuple
+        if f is not None:
+            kept = keep_caller_frames(body)
+            if kept is not body:
+                f, err = self._compile(kept, chunkname)
+        return f, err
 
     def compile(self, body: bytes, chunkname: bytes = b"@user_script") -> Any:
         """A Lua function for ``body``; raises the compile error as Redis words it."""
-        f, err = self._compile(body, chunkname)
+        f, err = self.compile_chunk(body, chunkname)
         if f is None:
             raise errors.CommandError(f"ERR Error compiling script (new function): {lua_text(err)}")
         return f
@@ -172,7 +184,7 @@ class ScriptEngine:
                     ok, result = self._run_with(fn, lua.table_from(keys), lua.table_from(args))
                 else:
                     ok, result = self._run(fn, lua.table_from(keys), lua.table_from(args))
-            except lua51.LuaMemoryError:
+            except lua_vm.LuaMemoryError:
                 ok, result = False, b"not enough memory"
             if not ok:
                 if result == b"not enough memory":
@@ -195,7 +207,7 @@ class ScriptEngine:
                 self._busy = None
 
     def _error_reply(self, err: Any, name: str) -> RedisError:
-        if lua51.lua_type(err) != "table":
+        if lua_vm.lua_type(err) != "table":
             return errors.CommandError(f"ERR Error running script {name}, {lua_text(err)[:100]}")
         msg = lua_text(err[b"err"])
         source, line = err[b"source"], err[b"line"]

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from lupa import lua51
+from engine.scripting_vm import lua_vm
 
 __all__ = ["BIT_OPS", "bit_op", "library", "tobit"]
 
@@ -45,7 +45,7 @@ def _check_numbers(name: str, args: tuple[Any, ...]) -> None:
                 except ValueError:
                     pass
             got = "nil" if a is None else ("string" if type(a) is bytes else "boolean" if type(a) is bool
-                                          else (lua51.lua_type(a) or "userdata"))
+                                          else (lua_vm.lua_type(a) or "userdata"))
             raise ValueError(f"bad argument #{n} to '{name}' (number expected, got {got})")
     if not args:
         raise ValueError(f"bad argument #1 to '{name}' (number expected, got no value)")

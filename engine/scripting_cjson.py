@@ -14,9 +14,8 @@ import json
 import math
 from typing import Any
 
-from lupa import lua51
-
 from engine.scripting_convert import lua_text
+from engine.scripting_vm import lua_vm
 
 __all__ = ["CJson"]
 
@@ -51,7 +50,7 @@ class CJson:
             out.append(f"{v:.14g}")
         elif t is bytes:
             out.append(_string(v))
-        elif lua51.lua_type(v) == "table":
+        elif lua_vm.lua_type(v) == "table":
             keys = list(v.keys())
             if keys and all(type(k) in (int, float) and k >= 1 and float(k).is_integer() for k in keys):
                 n = int(max(keys))
@@ -80,7 +79,7 @@ class CJson:
                     self._value(v[k], out, depth + 1)
                 out.append("}")
         else:
-            raise ValueError(f"Cannot serialise {lua51.lua_type(v) or 'userdata'}: type not supported")
+            raise ValueError(f"Cannot serialise {lua_vm.lua_type(v) or 'userdata'}: type not supported")
 
     # -- cjson.decode --------------------------------------------------------------------------
     def decode(self, s: Any) -> Any:
@@ -125,7 +124,7 @@ class CJson:
                 self.keep_buffer = text == b"on"
             else:
                 raise ValueError("bad argument #1 to 'encode_keep_buffer' (string expected, got "
-                                 f"{lua51.lua_type(v) or 'userdata'})")
+                                 f"{lua_vm.lua_type(v) or 'userdata'})")
         return self.keep_buffer
 
 

@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from lupa import lua51
+from engine.scripting_vm import lua_vm
 
 try:
     import msgpack as _msgpack
@@ -57,7 +57,7 @@ class CMsgpack:
                 out.append(b"\xca" + single)
             else:
                 out.append(b"\xcb" + struct.pack(">d", v))
-        elif lua51.lua_type(v) == "table":
+        elif lua_vm.lua_type(v) == "table":
             keys = list(v.keys())
             if all(type(k) is int and k > 0 for k in keys) and (not keys or max(keys) == len(keys)):
                 out.append(packer.pack_array_header(len(keys)))
@@ -136,5 +136,5 @@ def _int_arg(v: Any, n: int, fname: str, required: bool = False) -> int:
             return int(float(v))
         except ValueError:
             pass
-    got = "no value" if v is None else (lua51.lua_type(v) or "userdata")
+    got = "no value" if v is None else (lua_vm.lua_type(v) or "userdata")
     raise ValueError(f"bad argument #{n} to '{fname}' (number expected, got {got})")

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lupa import lua51
-
 from engine import errors
 from engine.errors import RedisError, ScriptError
 from engine.protocol import NULL_ARRAY, BigNumber, Push, Status, Verbatim, format_double
+from engine.scripting_vm import lua_vm
 
 __all__ = ["Conversions", "lua_to_int", "lua_text"]
 
@@ -45,7 +44,7 @@ class Conversions:
             return lua_to_int(v)
         if v is None:
             return None
-        if lua51.lua_type(v) != "table":
+        if lua_vm.lua_type(v) != "table":
             return None
         if depth > _MAX_DEPTH:
             return errors.CommandError(errors.LUA_STACK_LIMIT)

@@ -16,13 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lupa import lua51
-
 from engine.client import Client
 from engine.commands.scripting import request_kill, split_keys
 from engine.errors import SCRIPT_WRITE_FLAG_RO, CommandError, RedisError
 from engine.protocol import OK, Reply
 from engine.scripting import ScriptEngine, function_engine
+from engine.scripting_vm import lua_vm
 from engine.table import command, container, subcommand
 from engine.util import glob_match
 
@@ -121,7 +120,7 @@ def _load_on(server: Any, code: bytes, replace: bool) -> bytes:
 
     ok, result = eng.load_library(f, register)
     if not ok:
-        text = _text(result[b"err"]) if lua51.lua_type(result) == "table" else _text(result)
+        text = _text(result[b"err"]) if lua_vm.lua_type(result) == "table" else _text(result)
         raise CommandError(f"ERR Error registering functions: {text}")
     if problems:
         raise CommandError(problems[0])
@@ -143,7 +142,7 @@ def _load_on(server: Any, code: bytes, replace: bool) -> bytes:
 def _register_args(args: tuple[Any, ...], lib: Library) -> Function:
     flags: list[bytes] = []
     description = None
-    if len(args) == 1 and lua51.lua_type(args[0]) == "table":
+    if len(args) == 1 and lua_vm.lua_type(args[0]) == "table":
         t = args[0]
         name, callback = t[b"function_name"], t[b"callback"]
         raw_flags = t[b"flags"]
@@ -162,7 +161,7 @@ def _register_args(args: tuple[Any, ...], lib: Library) -> Function:
         raise ValueError("wrong number of arguments to redis.register_function")
     if type(name) is not bytes:
         raise ValueError("function_name argument given to redis.register_function must be a string")
-    if lua51.lua_type(callback) != "function":
+    if lua_vm.lua_type(callback) != "function":
         raise ValueError("callback argument given to redis.register_function must be a function")
     if not _NAME_OK.fullmatch(name):
         raise ValueError("Function names can only contain letters, numbers, or underscores(_) and must be at least "

@@ -16,6 +16,17 @@ local loadstring0, setfenv, getinfo, sethook = loadstring, setfenv, debug.getinf
 local select, pairs, unpack, concat = select, pairs, unpack, table.concat
 local raw_coroutine = coroutine
 
+-- The VM is LuaJIT 2.1 (engine/scripting_vm.py) with its compiler off, so count hooks fire;
+-- it must look like Redis's Lua 5.1.5: LuaJIT's additions go, and the 5.1 compatibility
+-- functions Redis's build has come back (math.mod and string.gfind are aliases in 5.1.5).
+if G.jit then G.jit.off() end
+G.jit = nil
+table.move = nil
+coroutine.isyieldable = nil
+math.mod = math.fmod
+string.gfind = string.gmatch
+table.setn = function() error("'setn' is obsolete", 0) end
+
 -- Redis 7.0 has neither getfenv nor setfenv: with them a script could swap the environment
 -- (setfenv(0, ...)) that later scripts of any user run in.  collectgarbage and gcinfo stay.
 for _, name in ipairs({"os", "io", "debug", "print", "require", "dofile", "loadfile", "module", "package",
@@ -166,7 +177,9 @@ G.getmetatable = function(v)
   if type(v) == "userdata" then return nil end
   return getmetatable0(v)
 end
-G.tostring = function(v)
+G.tostring = function(...)
+  if select("#", ...) == 0 then error("bad argument #1 to 'tostring' (value expected)", 2) end
+  local v = ...
   if type(v) == "userdata" then return "userdata" end
   return tostring0(v)
 end
