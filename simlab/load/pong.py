@@ -4,6 +4,14 @@ Every command it receives is answered with one fixed reply (``$-1``, a nil bulk 
 GET reads as a miss, or ``+PONG``) without looking at it beyond counting it: what a
 generator measures against it is the generator plus the loopback, nothing of a cache.
 Runs in its own process (:class:`PongServer`), started and stopped by PID.
+
+Two ways to wait for requests.  By default it is an event loop that sleeps in ``epoll_wait``
+like any server, so what a generator measures includes the kernel waking the server's CPU
+(tens of µs from an idle core on a virtual machine).  With ``poll=True`` it never sleeps: it
+spins on non-blocking sockets, so a request is read the moment it lands and the figure is the
+generator's own cost and the loopback alone -- "a server that answers at once" taken
+literally.  The polling server burns its whole CPU; it is meant for a pinned measurement
+(one CPU for it, the others for the generator).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import time
 
 import hiredis
 
-__all__ = ["PongServer", "serve"]
+__all__ = ["PongServer", "serve", "serve_polling"]
 
 
 class _Pong(asyncio.Protocol):
@@ -37,6 +45,68 @@ class _Pong(asyncio.Protocol):
             n += 1
         if n and self.transport is not None:
             self.transport.write(self.reply * n)
+
+
+def serve_polling(port: int, reply: bytes = b"$-1\r\n", max_seconds: float = 3600.0) -> None:
+    """Serve on 127.0.0.1:``port`` by spinning on non-blocking sockets until SIGTERM (or
+    ``max_seconds``, so a forgotten server cannot spin for ever)."""
+    import select
+    import socket
+
+    stop = False
+
+    def on_term(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+    listener.setblocking(False)
+    ep = select.epoll()
+    ep.register(listener.fileno(), select.EPOLLIN)
+    conns: dict[int, tuple[socket.socket, hiredis.Reader]] = {}
+    deadline = time.monotonic() + max_seconds
+    spins = 0
+    while not stop:
+        events = ep.poll(0)
+        for fd, _ in events:
+            if fd == listener.fileno():
+                try:
+                    sock, _addr = listener.accept()
+                except BlockingIOError:
+                    continue
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conns[sock.fileno()] = (sock, hiredis.Reader())
+                ep.register(sock.fileno(), select.EPOLLIN)
+                continue
+            sock, reader = conns[fd]
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                ep.unregister(fd)
+                del conns[fd]
+                sock.close()
+                continue
+            reader.feed(data)
+            n = 0
+            while reader.gets() is not False:
+                n += 1
+            if n:
+                try:
+                    sock.sendall(reply * n)
+                except OSError:
+                    pass
+        spins += 1
+        if spins & 0xFFFF == 0 and time.monotonic() > deadline:
+            break
+    for sock, _reader in conns.values():
+        sock.close()
+    listener.close()
 
 
 def serve(port: int, reply: bytes = b"$-1\r\n") -> None:
@@ -60,11 +130,12 @@ def serve(port: int, reply: bytes = b"$-1\r\n") -> None:
 class PongServer:
     """:func:`serve` in a child process on a free loopback port."""
 
-    def __init__(self, reply: bytes = b"$-1\r\n") -> None:
+    def __init__(self, reply: bytes = b"$-1\r\n", poll: bool = False) -> None:
         from simlab.load.target import free_port
 
         self.port = free_port()
         self.reply = reply
+        self.poll = poll
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,7 +143,8 @@ class PongServer:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self) -> PongServer:
-        code = f"from simlab.load.pong import serve; serve({self.port}, {self.reply!r})"
+        fn = "serve_polling" if self.poll else "serve"
+        code = f"from simlab.load.pong import {fn}; {fn}({self.port}, {self.reply!r})"
         self.proc = subprocess.Popen([sys.executable, "-c", code])
         import socket
 

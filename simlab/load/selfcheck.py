@@ -57,11 +57,15 @@ class GeneratorCheck:
     cpu_us_per_request: dict[float, float]
     #: where the instant-reply server and the workers ran ("not pinned" when the scheduler chose)
     pinning: str = "not pinned"
+    #: pinned runs only: the added latency against the instant-reply server that polls its
+    #: sockets instead of sleeping (simlab.load.pong), so no wake-up of the server's CPU is in it
+    added_latency_polling_server_ms: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"workers": self.workers, "connections_per_worker": self.connections, "pinning": self.pinning,
                 "ceiling_rps": self.ceiling_rps, "attempts": self.attempts,
                 "added_latency_at_rps": self.latency_rate_rps, "added_latency_ms": self.added_latency_ms,
+                "added_latency_polling_server_ms": self.added_latency_polling_server_ms,
                 "cpu_us_per_request": {str(k): v for k, v in self.cpu_us_per_request.items()}}
 
 
@@ -112,8 +116,14 @@ def check_generator(*, workers: int = 2, connections: int = 16, seconds: float =
                 else:
                     hi = mid
         lat = _try(pong.url, latency_rps, max(seconds, 3.0), workers, connections, cpus)
+    polling: dict[str, float] | None = None
+    if pinning is not None:
+        with PongServer(poll=True) as spinner:
+            if spinner.proc is not None and pin_process(spinner.proc.pid, pinning.server):
+                polling = dict(_try(spinner.url, latency_rps, max(seconds, 3.0), workers, connections,
+                                    cpus).percentiles_ms)
     return GeneratorCheck(workers=workers, connections=connections, ceiling_rps=lo, attempts=attempts,
                           latency_rate_rps=latency_rps, added_latency_ms=dict(lat.percentiles_ms),
                           cpu_us_per_request={a["intended_rps"]: a["cpu_us_per_request"] for a in attempts},
                           pinning=pinning.describe().replace("server", "instant-reply server") + " (polling)"
-                          if pinning else "not pinned")
+                          if pinning else "not pinned", added_latency_polling_server_ms=polling)

@@ -99,3 +99,29 @@ def test_the_generator_self_check_runs_pinned() -> None:
     assert chk.workers == len(pinning.generator) and "instant-reply server pinned to CPU" in chk.pinning
     assert len(chk.attempts) == 1 and chk.attempts[0]["cpu_us_per_request"] > 0
     assert chk.added_latency_ms["p50_ms"] > 0
+    # the second latency run, against the instant-reply server that polls instead of sleeping
+    assert chk.added_latency_polling_server_ms is not None and chk.added_latency_polling_server_ms["p50_ms"] > 0
+
+
+def test_the_polling_instant_reply_server_answers_every_command_and_stops_by_pid() -> None:
+    """simlab.load.pong's polling mode: each command of a pipeline gets the fixed reply, several
+    connections are served, and SIGTERM stops the spinning process (bounded: 100 commands)."""
+    import socket
+
+    from simlab.load.pong import PongServer
+
+    get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+    with PongServer(poll=True) as pong:
+        socks = [socket.create_connection(("127.0.0.1", pong.port), timeout=5) for _ in range(3)]
+        for s in socks:
+            s.sendall(get * 33)
+            want, got = b"$-1\r\n" * 33, b""
+            while len(got) < len(want):
+                chunk = s.recv(65536)
+                assert chunk, "connection closed early"
+                got += chunk
+            assert got == want
+        for s in socks:
+            s.close()
+        proc = pong.proc
+    assert proc is not None and proc.poll() is not None  # stopped by PID on leaving the block
