@@ -163,7 +163,8 @@ def validate(
                 ("predicted_p99_ms", "P99 pred"), ("measured_p99_ms", "P99 meas"), ("err_p99", "err"),
                 ("predicted_p999_ms", "P99.9 pred"), ("measured_p999_ms", "P99.9 meas"),
                 ("predicted_hit_ratio", "hit pred"), ("measured_hit_ratio", "hit meas"),
-                ("measured_error_rate", "errors"), ("pass", "verdict")]
+                ("measured_error_rate", "errors"), ("predicted_server_busy", "busy pred"),
+                ("measured_server_busy", "busy meas"), ("pass", "verdict")]
         for _c, label in cols:
             t.add_column(label, justify="right")
         for row in v.table.to_dict("records"):

@@ -549,11 +549,20 @@ def validate(
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
+            cpu0, _ = _server_cpu(tgt)
             meas = run_load(plan, tgt, workers=workers, connections=connections, cpus=gen_cpus, spin=spin)
+            cpu1, _ = _server_cpu(tgt)
             ev1 = _evicted(tgt)
             loads.append(meas)
             row = _row(frac, offered, pred, meas)
             row["predicted_server_busy"] = busy_p
+            # what the model's busy fraction stands for, measured: the server's CPU seconds over
+            # the run (INFO cpu, so the statistics reads before and after are in it too) per
+            # second of the plan, and per request sent
+            row["measured_server_busy"] = (cpu1 - cpu0) / meas.duration_s if meas.duration_s > 0 else float("nan")
+            row["predicted_server_cpu_us_per_request"] = busy_p / offered * 1e6 if offered > 0 else float("nan")
+            row["measured_server_cpu_us_per_request"] = ((cpu1 - cpu0) / meas.requests * 1e6 if meas.requests
+                                                         else float("nan"))
             row["service_get_us"] = service_p["GET"]["mean"]
             if scenario.cache.maxmemory_bytes:
                 # shown, not judged: the model charges key + value + 64 B a key, a server its allocator's

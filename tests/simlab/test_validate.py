@@ -33,6 +33,11 @@ def _check(v, tmp_path: Path) -> None:
     # errors are reported, not asserted: on a machine shared with other work a load point can
     # see client timeouts (they are counted by kind in each LoadResult.errors)
     assert set(t["measured_error_rate"].between(0, 1)) == {True}
+    # the server's measured CPU share and CPU per request beside the model's, at every point;
+    # the server did work (its CPU share is above zero and, measured by INFO cpu over the
+    # plan's seconds, at most about one core)
+    assert ((t["measured_server_busy"] > 0) & (t["measured_server_busy"] < 1.5)).all(), t["measured_server_busy"]
+    assert (t["measured_server_cpu_us_per_request"] > 0).all() and (t["predicted_server_cpu_us_per_request"] > 0).all()
     # The hit ratio is compared where the run was valid: a generator that fell behind its
     # schedule sent a different sequence in the same time (seen at the 0.6 point, 2-3 points off).
     valid = t[t["valid_run"]]
