@@ -95,6 +95,12 @@ class Connection(asyncio.Protocol):
         client.tot_net_in += len(data)
         server = self.server
         server.stats.total_net_input_bytes += len(data)
+        if (not self.pending and not self.paused and not self._scheduled and client.authenticated
+                and not client.closing and not server.pause_until):
+            argv = self.parser.take_one(data, server.proto_max_bulk_len)
+            if argv is not None:  # one small request with nothing before it (-P 1): no queue, no batch
+                self._run_one(argv)
+                return
         if self.parser.feed(data) > server.client_query_buffer_limit:
             # readQueryFromClient's check, on the unparsed bytes and the parsed arguments of
             # the request still incomplete: what this client holds in the server.
@@ -163,6 +169,18 @@ class Connection(asyncio.Protocol):
             self.write(b"".join(out))
             out.clear()
         self._batch = None
+        if client.closing:
+            self.close()
+
+    def _run_one(self, argv: list[bytes]) -> None:
+        """process_input for a read that is exactly one request (nothing pending, no pause): the
+        same steps without the parser loop, the reply batch or the turn budget."""
+        client = self.client
+        reply = process_command(client, argv)
+        if client.blocked is not None:
+            self.paused = True
+        else:
+            self.write(encode(reply, client.resp))
         if client.closing:
             self.close()
 

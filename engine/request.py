@@ -246,6 +246,15 @@ class RequestParser:
         """True between requests with nothing buffered."""
         return self._mbulk == 0 and len(self._buf) == self._pos and self._big is None
 
+    def take_one(self, data: bytes, max_bulk: int) -> list[bytes] | None:
+        """A read's arguments without buffering it, when nothing is held and ``data`` is exactly
+        one small canonical request (``-P 1``'s every read); else None and nothing changes
+        (the caller then feeds it).  For an authenticated client only: the unauthenticated
+        limits are checked by :meth:`next_request`."""
+        if self._buf or self._big is not None or self._error is not None or len(data) >= _SMALL_READ or max_bulk < _WINDOW:
+            return None
+        return _one_canonical_request(data)
+
     def has_pending(self) -> bool:
         """Bytes (or an error to report) are buffered, possibly complete requests not yet returned."""
         return len(self._buf) > self._pos or self._big is not None or self._error is not None
