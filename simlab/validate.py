@@ -10,11 +10,15 @@
    loopback, the generator's event loop) is what every measured request pays on top of the
    server, so it is the network of the validation scenario.
    Service times depend on batching: a request that finds the server idle pays a wake-up of
-   the event loop of its own (the calibration's lone CPU per call, ~22 us a GET on the
-   engine); one that arrives while the server is busy is read in the same wake-up as others,
-   but on a connection of its own (every client sends one request per connection, as the
-   generator does): the *busy* time, the pipelined CPU per call plus the calibration's
-   per-connection cost (:meth:`Calibration.busy_service_time_us`). At each load point the
+   the event loop of its own; one that arrives while the server is busy is read in the same
+   wake-up as others, but on a connection of its own (every client sends one request per
+   connection, as the generator does): the *busy* time, the pipelined CPU per call plus the
+   calibration's per-connection cost (:meth:`Calibration.busy_service_time_us`). The wake-up
+   is measured during the round-trip probe (:class:`RoundTripProbe`): the server's CPU per
+   GET sent open loop at 400 rps, each after an idle gap, less the busy GET time, and every
+   command's lone time is its busy time plus that wake-up. (The calibration's lone figure,
+   one request in flight back to back, has no idle gaps; against the engine it was 2.4 times
+   short of the CPU per request measured at 10 % of saturation.) At each load point the
    prediction uses ``s_busy + (1 - rho) (s_single - s_busy)`` per command, rho the server's
    busy fraction at that load (:func:`predicted_busy`: Poisson arrivals find it idle with
    probability 1 - rho), every figure from the calibration, nothing fitted to the live runs.
@@ -97,6 +101,9 @@ __all__ = [
     "fault_scenario",
     "figure",
     "generator_rtt",
+    "probe_round_trip",
+    "round_trip_distribution",
+    "RoundTripProbe",
     "validation_scenario",
     "validate",
     "validate_fault",
@@ -257,12 +264,24 @@ def _rate(sc: Scenario) -> float:
     return float(sum(s.rate_rps for s in sc.sources))
 
 
-def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 400.0, duration_s: float = 3.0,
-                  workers: int = 2, connections: int = 16, seed: int = 0,
-                  cpus: tuple[int, ...] | None = None,
-                  spin: bool = False) -> tuple[dict[str, Any], dict[str, float]]:
-    """The round trip the load generator adds: its latency for single GETs at a low rate,
-    less GET's service time. Returns (empirical distribution in ms, percentiles in us)."""
+@dataclass
+class RoundTripProbe:
+    """Single GETs sent open loop at a low rate: what each took, and what the server spent.
+
+    ``server_cpu_us_per_request`` is the server's CPU (``INFO cpu`` before and after) per GET
+    sent.  At a low open-loop rate every GET finds the server idle after a gap, as a lightly
+    loaded server's requests do, so this is the lone request's real cost, wake-up included;
+    the calibration's one-in-flight figure is taken back to back and misses part of it."""
+
+    latency_us: np.ndarray
+    rate_rps: float
+    server_cpu_us_per_request: float
+
+
+def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: float = 3.0, workers: int = 2,
+                     connections: int = 16, seed: int = 0, cpus: tuple[int, ...] | None = None,
+                     spin: bool = False) -> RoundTripProbe:
+    """Send single GETs open loop at ``rate_rps`` (:class:`RoundTripProbe`)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77]))
     n = max(200, int(rate_rps * duration_s))
     t = np.sort(rng.uniform(0.0, duration_s, n))
@@ -274,15 +293,34 @@ def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 40
     plan = LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
                     [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
                     [2.0], [None])
+    cpu0, _ = _server_cpu(target)
     res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus, spin=spin)
+    cpu1, _ = _server_cpu(target)
     r = res.rows
     ok = np.isfinite(r["done"])
-    lat_us = (r["done"][ok] - r["t"][ok]) * 1e6
-    rtt = np.maximum(lat_us - get_service_us, 0.0)
+    return RoundTripProbe(latency_us=(r["done"][ok] - r["t"][ok]) * 1e6, rate_rps=rate_rps,
+                          server_cpu_us_per_request=(cpu1 - cpu0) / max(1, res.requests) * 1e6)
+
+
+def round_trip_distribution(probe: RoundTripProbe, get_service_us: float) -> tuple[dict[str, Any], dict[str, float]]:
+    """The round trip the load generator adds: the probe's latencies less GET's service time.
+    Returns (empirical distribution in ms, percentiles in us)."""
+    rtt = np.maximum(probe.latency_us - get_service_us, 0.0)
     qs = (np.arange(200) + 0.5) / 200 * 100
     values = [round(float(v) / 1000.0, 6) for v in np.percentile(rtt, qs)]
     pct = {f"p{q:g}": float(np.percentile(rtt, q)) for q in (50, 90, 99, 99.9)}
     return {"kind": "empirical", "values": values}, pct
+
+
+def generator_rtt(target: Target, get_service_us: float, *, rate_rps: float = 400.0, duration_s: float = 3.0,
+                  workers: int = 2, connections: int = 16, seed: int = 0,
+                  cpus: tuple[int, ...] | None = None,
+                  spin: bool = False) -> tuple[dict[str, Any], dict[str, float]]:
+    """The round trip the load generator adds: its latency for single GETs at a low rate,
+    less GET's service time. Returns (empirical distribution in ms, percentiles in us)."""
+    probe = probe_round_trip(target, rate_rps=rate_rps, duration_s=duration_s, workers=workers,
+                             connections=connections, seed=seed, cpus=cpus, spin=spin)
+    return round_trip_distribution(probe, get_service_us)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -494,16 +532,25 @@ def validate(
             notes.append(f"calibration {cal.name} has no per-connection cost (written before it was measured): "
                          "the busy server's service time is the pipelined one, which understates it")
         rtt_rate = 400.0
-        get_us = service["GET"]["mean"]
-        if batching:
-            # the round trip probe's single GETs at 400 rps find the server idle almost always
-            g_p, g_s = get_us * 1e-6, single["GET"]["mean"] * 1e-6
-            get_us = batching_service_time({"GET": service["GET"]}, {"GET": single["GET"]},
-                                           predicted_busy(rtt_rate, g_p, g_s))["GET"]["mean"]
         say("measuring the generator's round trip")
-        rtt_dist, rtt_pct = generator_rtt(tgt, get_us, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0,
-                                          workers=workers, connections=connections, seed=seed, cpus=gen_cpus,
-                                          spin=spin)
+        probe = probe_round_trip(tgt, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0, workers=workers,
+                                 connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
+        get_us = service["GET"]["mean"]
+        wake_us: float | None = None
+        if batching:
+            # A request that finds the server idle pays a wake-up on top of the busy server's
+            # time: measured here, as the server's CPU per GET of the probe (single GETs open
+            # loop at a low rate, each after an idle gap) less the busy GET time.  The
+            # calibration's one-in-flight figure is taken back to back, without those gaps, and
+            # understates it.  The wake-up belongs to the event loop, not to the command, so
+            # every command's lone time is its busy time plus the same wake-up.
+            lone_get = probe.server_cpu_us_per_request
+            rho0 = min(0.5, rtt_rate * lone_get * 1e-6)
+            wake_us = max(0.0, lone_get - get_us) / (1.0 - rho0)
+            single = {cmd: d if cmd.endswith("_PER_SUBSCRIBER") else {**d, "mean": round(float(d["mean"]) + wake_us, 3)}
+                      for cmd, d in service.items()}
+            get_us = batching_service_time({"GET": service["GET"]}, {"GET": single["GET"]}, rho0)["GET"]["mean"]
+        rtt_dist, rtt_pct = round_trip_distribution(probe, get_us)
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
         say("finding the saturation throughput (closed loop)")
         sat_rps, busy, sat_run = _saturation(vsc, tgt, seconds=3.0 if quick else 5.0, workers=workers,
@@ -577,7 +624,9 @@ def validate(
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
                           service_time_us={"busy": service, "single": single, "batching": batching,
-                                           "connection_overhead_us": cal.connection_overhead_us},
+                                           "connection_overhead_us": cal.connection_overhead_us,
+                                           "wake_up_us": wake_us,
+                                           "probe_server_cpu_us_per_get": probe.server_cpu_us_per_request},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)
     finally:
         if engine is not None:

@@ -69,6 +69,13 @@ def test_validate_against_the_engine(tmp_path: Path) -> None:
                      workers=1, connections=8, server_pid=eng.pid)
     _check(v, tmp_path)
     assert v.server.startswith("cachelab engine")
+    # the lone request's cost comes from the round-trip probe's server CPU (open loop, idle
+    # gaps): every command's lone time is its busy time plus the same measured wake-up
+    st = v.service_time_us
+    assert st["probe_server_cpu_us_per_get"] > 0 and st["wake_up_us"] >= 0
+    for cmd, busy in st["busy"].items():
+        if not cmd.endswith("_PER_SUBSCRIBER"):
+            assert st["single"][cmd]["mean"] == pytest.approx(busy["mean"] + st["wake_up_us"], abs=0.01), cmd
 
 
 @pytest.mark.redis_server
