@@ -7,6 +7,8 @@ machine; at ``-P 1`` what the engine decides is its CPU per command, which this 
 are fed the very requests bench_engine.py's family rows make redis-benchmark send
 (``-r 100000``: ``__rand_int__`` is a 12-digit number), one request per read.  XREADGROUP
 reads a stream that the same number of XADDs filled first (not timed), as in bench_engine.py.
+The process runs ``cachelab-server``'s garbage-collector policy (engine/server.py
+``set_gc_policy``, the heap frozen after start-up) unless ``--default-gc`` is given.
 
     .venv/bin/python benchmarks/bench_families.py                  # 100k requests per row
     .venv/bin/python benchmarks/bench_families.py --profile PFADD  # cProfile one row
@@ -85,7 +87,13 @@ def main() -> int:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--only", nargs="*", choices=TESTS + ("GET",), help="rows to run (default: all)")
     ap.add_argument("--profile", choices=TESTS, help="cProfile one row instead")
+    ap.add_argument("--default-gc", action="store_true", help="CPython's collector thresholds, nothing frozen")
     args = ap.parse_args()
+    if not args.default_gc:
+        from engine.server import freeze_loaded_heap, set_gc_policy
+
+        set_gc_policy()
+        freeze_loaded_heap()
     if args.profile:
         reqs = requests(args.profile, args.requests, args.seed)
         conn = prepared(args.profile, args.requests, args.seed)
@@ -96,7 +104,8 @@ def main() -> int:
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
         return 0
-    print(f"CPU per request at -P 1 (us, best of {args.passes}, {args.requests:,} requests, process_time)")
+    gc_policy = "CPython's default GC" if args.default_gc else "cachelab-server's GC policy"
+    print(f"CPU per request at -P 1 (us, best of {args.passes}, {args.requests:,} requests, process_time, {gc_policy})")
     for t in args.only or TESTS:
         if t == "GET":
             from bench_hotpath import cpu_per_request as hot

@@ -151,7 +151,10 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
     elif t is list or t is tuple:
         out.append(b"*%d\r\n" % len(value))
         for item in value:
-            _encode_into(item, resp, out)
+            if type(item) is bytes:  # a bulk leaf (stream fields, member lists) without a call
+                out.append(b"$%d\r\n%s\r\n" % (len(item), item))
+            else:
+                _encode_into(item, resp, out)
     elif t is Status:
         out.append(b"+" + value.encode() + b"\r\n")
     elif isinstance(value, RedisError):

@@ -32,6 +32,7 @@ __all__ = [
     "NACK",
     "Node",
     "format_id",
+    "set_in_order",
 ]
 
 StreamID = tuple[int, int]
@@ -41,6 +42,24 @@ MAX_ID: StreamID = (U64, U64)
 #: SCG_INVALID_ENTRIES_READ: the group's read counter is unknown.
 INVALID_ENTRIES_READ = -1
 STREAM_LISTPACK_MAX_SIZE = 1 << 30
+
+
+def set_in_order(sd: SortedDict, key: StreamID, value: object) -> None:
+    """``sd[key] = value``; a key above every other (a new entry, a fresh delivery into a PEL:
+    the common case) goes at the end of the last sublist without SortedList.add's search and
+    calls (0.75 -> 0.58 us an insert).  Uses SortedList's layout (``_lists``, ``_maxes``,
+    ``_len``, ``_expand``), as its own ``add`` does for that case."""
+    sl = sd._list
+    maxes = sl._maxes
+    if maxes and key > maxes[-1]:
+        pos = len(maxes) - 1
+        sl._lists[pos].append(key)
+        maxes[pos] = key
+        sl._len += 1
+        sl._expand(pos)
+        dict.__setitem__(sd, key, value)
+    else:
+        sd[key] = value
 
 
 def format_id(sid: StreamID) -> bytes:
@@ -131,7 +150,7 @@ class Stream:
         # listpack growth: flags, ID deltas, count and lp-count, plus each string and its
         # header/backlen (2 bytes up to 63 bytes long, more beyond: an estimate, see _lp_len)
         node.bytes += 6 + totlen + 2 * len(fields) + (0 if totlen < 64 else sum(_lp_len(f) - len(f) - 2 for f in fields))
-        self.entries[sid] = fields
+        set_in_order(self.entries, sid, fields)
         if len(self.entries) == 1:
             self.first_id = sid
         self.last_id = sid

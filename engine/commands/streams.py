@@ -43,6 +43,7 @@ from engine.streamtype import (
     Stream,
     StreamID,
     format_id,
+    set_in_order,
 )
 from engine.table import command, subcommand
 
@@ -527,13 +528,13 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
             nack = gpel.get(sid)
             if nack is None:
                 nack = NACK(now, 1, consumer)
-                gpel[sid] = nack
+                set_in_order(gpel, sid, nack)
             else:
                 nack.consumer.pel.pop(sid, None)
                 nack.consumer = consumer
                 nack.delivery_time = now
                 nack.delivery_count = 1
-            cpel[sid] = nack
+            set_in_order(cpel, sid, nack)
             if props is not None:
                 props.append([b"XCLAIM", key, g.name, consumer.name, b"0", format_id(sid), b"TIME", b"%d" % now,
                               b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)])
@@ -575,7 +576,7 @@ def _xreadgroup_new(ctx: Client, args: tuple[bytes, ...]) -> Reply:
     """XREADGROUP's common form, ``GROUP g c [COUNT n] STREAMS key >``: one stream, new entries,
     no BLOCK/NOACK.  The same checks, in the same order, with the same replies and propagation
     as :func:`_xread_generic` gives this argument list, without its general parse."""
-    count = max(0, integer(args[4])) if len(args) == 8 else 0
+    count = 0 if len(args) == 6 else 1 if args[4] == b"1" else max(0, integer(args[4]))
     key = args[-2]
     db = ctx.db
     s = db.lookup_read(key, STREAM)
