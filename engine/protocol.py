@@ -151,8 +151,11 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
     elif t is list or t is tuple:
         out.append(b"*%d\r\n" % len(value))
         for item in value:
-            if type(item) is bytes:  # a bulk leaf (stream fields, member lists) without a call
+            ti = type(item)
+            if ti is bytes:  # bulk and integer leaves (stream fields, BITFIELD results) without a call
                 out.append(b"$%d\r\n%s\r\n" % (len(item), item))
+            elif ti is int:
+                out.append(b":%d\r\n" % item)
             else:
                 _encode_into(item, resp, out)
     elif t is Status:

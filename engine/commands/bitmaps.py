@@ -236,18 +236,6 @@ def _bf_get(buf: bytes | bytearray, offset: int, bits: int, signed: bool) -> int
     return v
 
 
-def _bf_set(buf: bytearray, offset: int, bits: int, value: int) -> None:
-    value &= (1 << bits) - 1
-    last = offset + bits - 1
-    lo, hi = offset >> 3, last >> 3
-    width = (hi - lo + 1) * 8
-    shift = 7 - (last & 7)
-    mask = ((1 << bits) - 1) << shift
-    cur = int.from_bytes(buf[lo:hi + 1], "big")
-    cur = (cur & ~mask & ((1 << width) - 1)) | (value << shift)
-    buf[lo:hi + 1] = cur.to_bytes(hi - lo + 1, "big")
-
-
 _M64 = (1 << 64) - 1
 
 
@@ -374,10 +362,22 @@ def _bf_run(ctx: Client, key: bytes, ops: list[tuple[str, bool, int, int, int, s
     out: list[Any] = []
     changes = 0
     for op, signed, bits, offset, value, how in ops:
-        if op == "get":
+        # _bf_get and _bf_set inline, sharing the bytes read: one slice and one int a field
+        last = offset + bits - 1
+        lo = offset >> 3
+        hi = (last >> 3) + 1
+        if hi > len(buf):  # a GET past the end reads zeros (SET/INCRBY fields are within ``need``)
             out.append(_bf_get(buf, offset, bits, signed))
             continue
-        old = _bf_get(buf, offset, bits, signed)
+        shift = 7 - (last & 7)
+        mask = (1 << bits) - 1
+        cur = int.from_bytes(buf[lo:hi], "big")
+        old = (cur >> shift) & mask
+        if signed and old >> (bits - 1):
+            old -= 1 << bits
+        if op == "get":
+            out.append(old)
+            continue
         if op == "incrby":
             over, new = _bf_overflow(old, value, bits, signed, how)
             ret = new
@@ -390,7 +390,7 @@ def _bf_run(ctx: Client, key: bytes, ops: list[tuple[str, bool, int, int, int, s
             out.append(None)
         else:
             out.append(ret)
-            _bf_set(buf, offset, bits, new)
+            buf[lo:hi] = ((cur & ~(mask << shift)) | ((new & mask) << shift)).to_bytes(hi - lo, "big")
         changes += 1
     if current is None or len(buf) != size or changes:
         db.set(key, buf, keep_ttl=True)
