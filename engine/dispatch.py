@@ -196,9 +196,9 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> Any:
     try:
         reply = cmd.handler(client, *argv[1 if cmd.parent is None else 2:])  # type: ignore[misc]
     except RedisError as e:
-        reply = e
+        reply = e.fill(argv) if isinstance(e, errors.TypedNameError) else e
         cmd.failed_calls += 1
-        server.stats.errors(e)
+        server.stats.errors(reply)
     except errors.ClientClosing:
         raise
     except RecursionError:

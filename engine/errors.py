@@ -19,6 +19,7 @@ from __future__ import annotations
 __all__ = [
     "RedisError",
     "CommandError",
+    "TypedNameError",
     "WrongTypeError",
     "ProtocolError",
     "NoAuthError",
@@ -78,6 +79,20 @@ class RedisError(Exception):
 
 class CommandError(RedisError):
     """A plain ``-ERR`` reply."""
+
+
+class TypedNameError(CommandError):
+    """An error naming the command or subcommand as the client typed it, as Redis's replies
+    built from ``argv[0]``/``argv[1]`` do (GEOSEARCH's "exactly one of", the subcommand syntax
+    error).  Handlers do not see the typed name, so the message holds ``{argv0}``, ``{ARGV0}``
+    (upper-cased) or ``{argv1}`` and the dispatcher fills them in (:meth:`fill`)."""
+
+    def fill(self, argv: list[bytes]) -> CommandError:
+        def text(i: int) -> str:
+            return argv[i][:128].decode("utf-8", "replace") if len(argv) > i else ""
+
+        msg = self.message.replace("{argv0}", text(0)).replace("{ARGV0}", text(0).upper())
+        return CommandError(msg.replace("{argv1}", text(1)))
 
 
 class WrongTypeError(RedisError):

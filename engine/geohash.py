@@ -205,13 +205,18 @@ def _neighbors(bits: int, step: int) -> dict[str, int]:
     }
 
 
+def _cos(x: float) -> float:
+    """C's cos: NaN for an infinite angle (an ``inf`` radius), where math.cos raises."""
+    return math.cos(x) if math.isfinite(x) else math.nan
+
+
 def _bounding_box(shape: Shape) -> tuple[float, float, float, float]:
     """geohashBoundingBox: (min_lon, min_lat, max_lon, max_lat)."""
     height = shape.conversion * (shape.height / 2 if shape.box else shape.radius)
     width = shape.conversion * (shape.width / 2 if shape.box else shape.radius)
     lat_delta = math.degrees(height / EARTH_RADIUS_IN_METERS)
-    long_delta_top = math.degrees(width / EARTH_RADIUS_IN_METERS / math.cos((shape.lat + lat_delta) * _D_R))
-    long_delta_bottom = math.degrees(width / EARTH_RADIUS_IN_METERS / math.cos((shape.lat - lat_delta) * _D_R))
+    long_delta_top = math.degrees(width / EARTH_RADIUS_IN_METERS / _cos((shape.lat + lat_delta) * _D_R))
+    long_delta_bottom = math.degrees(width / EARTH_RADIUS_IN_METERS / _cos((shape.lat - lat_delta) * _D_R))
     south = shape.lat < 0
     min_lon = shape.lon - long_delta_bottom if south else shape.lon - long_delta_top
     max_lon = shape.lon + long_delta_bottom if south else shape.lon + long_delta_top

@@ -20,6 +20,7 @@ from engine.errors import (
     RADIUS_NEGATIVE,
     SYNTAX,
     CommandError,
+    TypedNameError,
 )
 from engine.objects import ZSET, ZSet
 from engine.protocol import NULL_ARRAY, DoubleText, Reply
@@ -277,10 +278,11 @@ def _run_search(ctx: Client, name: str, z: ZSet | None, shape: geohash.Shape, fl
     if storekey is not None and (withdist or withhash or withcoord):
         what = "GEOSEARCHSTORE" if flags & GEOSEARCHSTORE else "STORE option in GEORADIUS"
         raise CommandError(f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+    # Redis names the command as the client typed it (argv[0]).
     if flags & GEOSEARCH and not has_from:
-        raise CommandError(f"ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}")
+        raise TypedNameError("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {argv0}")
     if flags & GEOSEARCH and not has_by:
-        raise CommandError(f"ERR exactly one of BYRADIUS and BYBOX can be specified for {name}")
+        raise TypedNameError("ERR exactly one of BYRADIUS and BYBOX can be specified for {argv0}")
     if any_ and not count:
         raise CommandError("ERR the ANY argument requires COUNT argument")
     if z is None:

@@ -28,6 +28,7 @@ from engine.errors import (
     XADD_ZERO,
     CommandError,
     RedisError,
+    TypedNameError,
     no_such_group,
     wrong_arity,
 )
@@ -60,6 +61,10 @@ NEEDS_KEY = ("ERR The XGROUP subcommand requires the key to exist. Note that for
 
 
 # -- IDs ----------------------------------------------------------------------------------
+#: addReplySubcommandSyntaxError: the subcommand as typed, the command upper-cased.
+SUBCOMMAND_SYNTAX = "ERR unknown subcommand or wrong number of arguments for '{argv1}'. Try {ARGV0} HELP."
+
+
 def _u64(raw: bytes) -> int | None:
     if not raw or not raw.isdigit():
         return None
@@ -439,10 +444,11 @@ def xrevrange(ctx: Client, key: bytes, end: bytes, start: bytes, *opts: bytes) -
          summary="Removes the specified entries from the stream. Returns the number of items actually deleted, "
                  "that may be different from the number of IDs passed in case certain IDs do not exist.")
 def xdel(ctx: Client, key: bytes, *ids: bytes) -> Reply:
-    parsed = [_strict(raw) for raw in ids]
+    # Redis 7.0 looks the key up (0, WRONGTYPE) before it parses any ID.
     s = ctx.db.lookup_write(key, STREAM)
     if s is None:
         return 0
+    parsed = [_strict(raw) for raw in ids]
     deleted = 0
     first = False
     for sid in parsed:
@@ -627,9 +633,9 @@ def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Re
             streams_arg = i + 1
             rest = n - streams_arg
             if rest % 2:
-                symbol = ">" if xreadgroup else "$"
-                raise CommandError(f"ERR Unbalanced '{name}' list of streams: for each stream key an ID or "
-                                   f"'{symbol}' must be specified.")
+                # Redis 7.0 names XREAD and '$' for XREADGROUP too (7.2 names the command).
+                raise CommandError("ERR Unbalanced XREAD list of streams: for each stream key an ID or "
+                                   "'$' must be specified.")
             break
         elif low == b"group" and more >= 2:
             if not xreadgroup:
@@ -795,7 +801,7 @@ def xgroup_create(ctx: Client, key: bytes, group: bytes, id_raw: bytes, *opts: b
             entries_read = _entries_read_opt(opts[i + 1])
             i += 2
         else:
-            raise CommandError("ERR unknown subcommand or wrong number of arguments for 'create'. Try XGROUP HELP.")
+            raise TypedNameError(SUBCOMMAND_SYNTAX)
     s, _ = _xgroup_common(ctx, key, group, mkstream, need_group=False)
     if id_raw == b"$":
         sid = s.last_id if s is not None else MIN_ID
@@ -819,7 +825,7 @@ def xgroup_setid(ctx: Client, key: bytes, group: bytes, id_raw: bytes, *opts: by
     entries_read = INVALID_ENTRIES_READ
     if opts:
         if len(opts) != 2 or opts[0].lower() != b"entriesread":
-            raise CommandError("ERR unknown subcommand or wrong number of arguments for 'setid'. Try XGROUP HELP.")
+            raise TypedNameError(SUBCOMMAND_SYNTAX)
         entries_read = _entries_read_opt(opts[1])
     s, g = _xgroup_common(ctx, key, group, False, need_group=True)
     assert s is not None and g is not None
@@ -900,11 +906,12 @@ def xgroup_help(ctx: Client) -> Reply:
                  "list of the consumer group. Return value of the command is the number of messages successfully "
                  "acknowledged, that is, the IDs we were actually able to resolve in the PEL.")
 def xack(ctx: Client, key: bytes, group: bytes, *ids: bytes) -> Reply:
-    parsed = [_strict(raw) for raw in ids]
+    # Redis 7.0: no key or no group answers 0 before any ID is parsed.
     s = ctx.db.lookup_write(key, STREAM)
     g = s.groups.get(group) if s is not None else None
     if g is None:
         return 0
+    parsed = [_strict(raw) for raw in ids]
     acked = 0
     for sid in parsed:
         nack = g.pel.pop(sid, None)
@@ -1169,19 +1176,20 @@ def _xinfo_stream(ctx: Client, key: bytes, s: Stream, full: bool, count: int) ->
 @subcommand("xinfo", "stream", arity=-3, flags="readonly", keys=(2, 2, 1), acl="@stream", group="stream",
             since="5.0.0", summary="Get information about a stream")
 def xinfo_stream(ctx: Client, key: bytes, *opts: bytes) -> Reply:
+    # Redis 7.0 looks the key up (no such key, WRONGTYPE) before it parses FULL/COUNT.
+    s = ctx.db.lookup_read(key, STREAM)
+    if s is None:
+        raise CommandError(NO_SUCH_KEY)
     full = False
     count = 10
     if opts:
         if opts[0].lower() != b"full" or len(opts) not in (1, 3):
-            raise CommandError(SYNTAX)
+            raise TypedNameError(SUBCOMMAND_SYNTAX)
         full = True
         if len(opts) == 3:
             if opts[1].lower() != b"count":
-                raise CommandError(SYNTAX)
+                raise TypedNameError(SUBCOMMAND_SYNTAX)
             count = max(0, integer(opts[2]))
-    s = ctx.db.lookup_read(key, STREAM)
-    if s is None:
-        raise CommandError(NO_SUCH_KEY)
     return _xinfo_stream(ctx, key, s, full, count)
 
 

@@ -123,3 +123,25 @@ def test_geo_generated(raw_pair: tuple[RawClient, RawClient]) -> None:
         commands.append(["geosearch", "pts", "fromlonlat", lon, lat, *shape, *extra])
         commands.append(["geosearch", "pts", "frommember", f"p{rng.randrange(300)}", *shape, *extra])
     compare(*raw_pair, commands)
+
+
+# Found by the differential fuzz (tests/differential/fuzz.py): an infinite radius or box side
+# searches the whole world (C's cos(inf) is NaN where Python's raises), and GEOSEARCH's "exactly
+# one of" errors name the command as the client sent it (upper-case from client libraries).
+INFINITE = _split("""
+geoadd g 13.361389 38.115556 a 15.087269 37.502669 b 2.35 48.85 c -122.4 37.7 d 0 0 e
+geoadd g 180 85.05112878 f -180 -85.05112878 h
+georadiusbymember_ro g c inf m
+georadius g 15 37 inf m asc
+geosearch g fromlonlat 15 37 bybox inf 1 m
+geosearch g fromlonlat 15 37 bybox inf inf m withdist
+geosearch g frommember h byradius inf km withdist count 3
+geosearch g fromlonlat 15 37 byradius 1e308 m
+GEOSEARCH g BYRADIUS 1 km ASC WITHDIST
+GEOSEARCH g FROMLONLAT 1 1 ASC WITHDIST
+GEOSEARCHSTORE d g FROMLONLAT 1 1 ASC COUNT 1
+""")
+
+
+def test_infinite_radius_and_error_names(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, INFINITE)

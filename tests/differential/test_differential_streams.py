@@ -235,3 +235,35 @@ xread block abc streams a 0
 xread streams nokey 0
 xread streams a 1-0-0
 """))
+
+
+# Validation order found by the differential fuzz (tests/differential/fuzz.py): XDEL, XACK and
+# XINFO STREAM look the key (and XACK the group) up before they parse IDs or options, and an
+# unbalanced XREADGROUP names XREAD and '$' as Redis 7.0 does.
+LOOKUP_FIRST = _split("""
+xdel nokey 2-*
+xdel nokey abc
+set str x
+xdel str abc
+xack nokey g 2-*
+xack str g abc
+xadd s 1-1 f v
+xack s g abc
+xdel s 2-*
+xgroup create s g 0
+xack s g 2-*
+xinfo stream nokey full count abc
+xinfo stream str full count abc
+xinfo stream s full count abc
+xinfo stream s full bad
+XINFO STREAM s FULL COUNT
+XInfo Stream s bad
+XGROUP CREATE s g2 0 BAD
+xgroup setid s g 0 bad 1
+xread streams s str 0
+XREADGROUP GROUP g c STREAMS s str 0
+""")
+
+
+def test_lookup_before_parse(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, LOOKUP_FIRST)
