@@ -7,9 +7,10 @@ offset byte: copy ``len + 2`` bytes starting ``offset + 1`` bytes back).  An RDB
 written compressed (``RDB_ENC_LZF``) only when it is longer than 20 bytes and compression
 saves at least 4 bytes (``rdbSaveLzfStringObject``); writing it uncompressed is always valid.
 
-The compressor here is a plain greedy single-hash matcher: its output differs byte for byte
-from liblzf's (which hashes differently), but any conforming decompressor, Redis's included,
-reads it.  It is pure Python, so :data:`COMPRESS_MAX_BYTES` bounds the sizes it is used for.
+The compressor is a port of liblzf's, hash function, match extension and output-size checks
+included, so the engine writes the bytes Redis writes (DUMP payloads are compared byte for byte
+by the differential fuzz).  It is pure Python, so :data:`COMPRESS_MAX_BYTES` bounds the sizes
+it is used for (longer strings are written plain, which Redis reads but would compress).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ COMPRESS_MAX_BYTES = 64 * 1024
 _MAX_LIT = 1 << 5  # 32 literal bytes per run
 _MAX_OFF = 1 << 13  # 8192 bytes back
 _MAX_REF = (1 << 8) + (1 << 3)  # 264 bytes per reference
+_HSIZE = 1 << 16  # liblzf's HLOG 16
+_HMASK = _HSIZE - 1
 
 
 class LzfError(ValueError):
@@ -70,43 +73,96 @@ def decompress(data: bytes | bytearray | memoryview, out_len: int) -> bytes:
     return bytes(out)
 
 
-def compress(data: bytes | bytearray | memoryview) -> bytes:
-    """Compress ``data`` into an LZF stream (any length, including 0)."""
+def compress(data: bytes | bytearray | memoryview, out_len: int | None = None) -> bytes:
+    """Compress ``data`` as liblzf's ``lzf_compress`` does in Redis (lzf_c.c 3.6 with Redis's
+    lzfP.h: ``HLOG`` 16, ``VERY_FAST``, offsets into the input as hash slots), so DUMP payloads
+    and RDB files match Redis's byte for byte.  Returns ``b""`` where liblzf returns 0: empty
+    input, or output that would not fit in ``out_len`` bytes (Redis passes ``len - 4``, so a
+    string that does not shrink by 4 bytes is stored plain).
+
+    liblzf leaves its hash table uninitialised; a slot not yet written in this call is taken
+    here as offset 0, which its ``ref > in_data`` test refuses, as a fresh table would."""
     src = bytes(data)
     n = len(src)
-    out = bytearray()
-    table: dict[bytes, int] = {}
-    lit_start = 0
-    i = 0
-
-    while i + 2 < n:
-        key = src[i : i + 3]
-        ref = table.get(key)
-        table[key] = i
-        if ref is not None and 0 < i - ref <= _MAX_OFF:
-            off = i - ref - 1
-            max_len = min(_MAX_REF, n - i)
+    if not n or out_len == 0:
+        return b""
+    end = n + 64 if out_len is None else out_len
+    htab = [0] * _HSIZE
+    out = bytearray(b"\0")  # the first literal run's control byte, filled in when it ends
+    run_at = 0
+    lit = 0
+    ip = 0
+    hval = (src[0] << 8) | src[1] if n > 1 else 0
+    while ip < n - 2:
+        hval = ((hval << 8) | src[ip + 2]) & 0xFFFFFFFF
+        slot = ((hval >> 8) - hval * 5) & _HMASK
+        ref = htab[slot]
+        htab[slot] = ip
+        off = ip - ref - 1
+        if 0 <= off < _MAX_OFF and ref > 0 and src[ref + 2] == src[ip + 2] and src[ref] == src[ip] \
+                and src[ref + 1] == src[ip + 1]:
+            maxlen = min(n - ip - 2, _MAX_REF)
+            if len(out) + 4 >= end and len(out) - (not lit) + 4 >= end:
+                return b""
+            out[run_at] = lit - 1 if lit else 0
+            if not lit:
+                del out[run_at]
             length = 3
-            # Extend the match 16 bytes at a time while whole chunks agree, then byte by byte.
-            while length + 16 <= max_len and src[ref + length : ref + length + 16] == src[i + length : i + length + 16]:
-                length += 16
-            while length < max_len and src[ref + length] == src[i + length]:
-                length += 1
-            _literals(out, src, lit_start, i)
+            if maxlen > 16:
+                # lzf_c.c's unrolled loop checks bytes 3..18 without the maxlen bound.
+                while length < 19 and src[ref + length] == src[ip + length]:
+                    length += 1
+                if length == 19:
+                    while length < maxlen and src[ref + length] == src[ip + length]:
+                        length += 1
+            else:
+                while length < maxlen and src[ref + length] == src[ip + length]:
+                    length += 1
             enc = length - 2
             if enc < 7:
-                out.append((enc << 5) | (off >> 8))
+                out.append((off >> 8) + (enc << 5))
             else:
-                out.append((7 << 5) | (off >> 8))
+                out.append((off >> 8) + (7 << 5))
                 out.append(enc - 7)
             out.append(off & 0xFF)
-            for k in range(i + 1, min(i + length, n - 2)):
-                table[src[k : k + 3]] = k
-            i += length
-            lit_start = i
+            out.append(0)
+            run_at = len(out) - 1
+            lit = 0
+            ip += length
+            if ip >= n - 2:
+                break
+            ip -= 2
+            hval = (src[ip] << 8) | src[ip + 1]
+            for _ in range(2):
+                hval = ((hval << 8) | src[ip + 2]) & 0xFFFFFFFF
+                htab[((hval >> 8) - hval * 5) & _HMASK] = ip
+                ip += 1
         else:
-            i += 1
-    _literals(out, src, lit_start, n)
+            if len(out) >= end:
+                return b""
+            lit += 1
+            out.append(src[ip])
+            ip += 1
+            if lit == _MAX_LIT:
+                out[run_at] = lit - 1
+                lit = 0
+                out.append(0)
+                run_at = len(out) - 1
+    if len(out) + 3 > end:
+        return b""
+    while ip < n:
+        lit += 1
+        out.append(src[ip])
+        ip += 1
+        if lit == _MAX_LIT:
+            out[run_at] = lit - 1
+            lit = 0
+            out.append(0)
+            run_at = len(out) - 1
+    if lit:
+        out[run_at] = lit - 1
+    else:
+        del out[run_at]
     return bytes(out)
 
 

@@ -236,8 +236,8 @@ class RdbWriter:
                 self._raw(enc)
                 return
         if self.compression and 20 < n <= lzf.COMPRESS_MAX_BYTES:
-            comp = lzf.compress(s)
-            if 0 < len(comp) <= n - 4:
+            comp = lzf.compress(s, n - 4)  # rdbSaveLzfStringObject: at least 4 bytes saved
+            if comp:
                 self._raw(bytes((0xC0 | ENC_LZF,)) + _len_bytes(len(comp)) + _len_bytes(n) + comp)
                 return
         self._raw(_len_bytes(n))
