@@ -110,9 +110,9 @@ def bitcount(ctx: Client, key: bytes, *args: bytes) -> Reply:
         raise CommandError(SYNTAX)
     start = integer(args[0])
     end = integer(args[1])
-    isbit = _unit(args[2]) if len(args) == 3 else False
-    if start < 0 and end < 0 and start > end:
+    if start < 0 and end < 0 and start > end:  # before BYTE|BIT is parsed, as in 7.0.15
         return 0
+    isbit = _unit(args[2]) if len(args) == 3 else False
     total = len(value) * 8 if isbit else len(value)
     start, end = _clamp(start, end, total)
     if start > end:

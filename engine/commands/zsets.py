@@ -800,8 +800,9 @@ def zunionstore(ctx: Client, dst: bytes, *args: bytes) -> Reply:
 def zintercard(ctx: Client, numkeys: bytes, *rest: bytes) -> Reply:
     n = _numkeys(numkeys, len(rest), "zintercard")
     keys = rest[:n]
-    limit = intercard_limit(rest[n:])
+    # zunionInterDiffGenericCommand checks every key's type before it parses LIMIT.
     inputs = [_input(ctx.db, k, False) for k in keys]
+    limit = intercard_limit(rest[n:])
     if not all(inputs):
         return 0
     ordered = sorted(inputs, key=len)  # type: ignore[arg-type]

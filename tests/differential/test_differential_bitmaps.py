@@ -92,3 +92,19 @@ def test_bitfield_generated(raw_pair: tuple[RawClient, RawClient]) -> None:
         commands.append(cmd)
     commands.append(["get", "k"])
     compare(*raw_pair, commands)
+
+
+# Found by the differential fuzz: BITCOUNT answers 0 for a missing key and for an inverted
+# negative range before it parses BYTE|BIT (7.0.15's order).
+BITCOUNT_ORDER = _split("""
+bitcount nokey -1 -3 BAD
+set str x
+bitcount str -1 -3 BAD
+bitcount str 1 0 BAD
+bitcount str -1 -3 BIT
+bitcount str 0 -1 bit
+""")
+
+
+def test_bitcount_validation_order(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, BITCOUNT_ORDER)

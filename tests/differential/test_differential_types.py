@@ -555,3 +555,18 @@ def test_object_encoding(raw_pair: tuple[RawClient, RawClient]) -> None:
         for c in raw_pair:
             c.call("CONFIG", "SET", "zset-max-listpack-entries", "128")
             c.call("CONFIG", "SET", "set-max-intset-entries", "512")
+
+
+# Found by the differential fuzz: ZINTERCARD checks every key's type before it parses LIMIT.
+ZINTERCARD_ORDER = _split("""
+set str x
+zintercard 2 str nokey limit -3
+zintercard 2 nokey str limit x
+zintercard 2 nokey nokey2 limit -3
+zadd z 1 a
+zintercard 1 z limit -1
+""")
+
+
+def test_zintercard_validation_order(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, ZINTERCARD_ORDER)
