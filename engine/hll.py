@@ -162,6 +162,12 @@ def _dense_from_registers(header: bytes | bytearray, regs: list[int]) -> bytearr
 
 
 # -- sparse ---------------------------------------------------------------------------------
+def _next_byte(buf: bytes | bytearray, p: int) -> int:
+    """The second byte of the XZERO opcode at ``p``: a corrupted HLL may end after the first,
+    where Redis reads the sds string's NUL terminator (so no error of its own)."""
+    return buf[p + 1] if p + 1 < len(buf) else 0
+
+
 def _sparse_registers(buf: bytes | bytearray) -> list[int]:
     regs = [0] * HLL_REGISTERS
     idx = 0
@@ -179,9 +185,7 @@ def _sparse_registers(buf: bytes | bytearray) -> list[int]:
             idx += runlen
             p += 1
         elif op & 0x40:
-            if p + 1 >= end:
-                raise HllError("truncated XZERO opcode")
-            idx += (((op & 0x3F) << 8) | buf[p + 1]) + 1
+            idx += (((op & 0x3F) << 8) | _next_byte(buf, p)) + 1
             p += 2
         else:
             idx += (op & 0x3F) + 1
@@ -241,14 +245,12 @@ def _walk_marks(buf: bytearray, p: int, first: int, stop: int) -> tuple[list[int
             first += (op & 3) + 1
             p += 1
         elif op & 0x40:
-            if p + 1 >= len(buf):
-                raise HllError("truncated XZERO opcode")
-            first += (((op & 0x3F) << 8) | buf[p + 1]) + 1
+            first += (((op & 0x3F) << 8) | _next_byte(buf, p)) + 1
             p += 2
         else:
             first += (op & 0x3F) + 1
             p += 1
-    return regs, offs, p
+    return regs, offs, min(p, len(buf))
 
 
 def _marks_of(buf: bytearray) -> tuple[list[int], list[int]]:
@@ -296,9 +298,7 @@ def _sparse_set(buf: bytearray, index: int, count: int, max_bytes: int) -> tuple
             elif op & 0x80:
                 span = (op & 3) + 1
             else:
-                if p + 1 >= end:
-                    raise HllError("truncated XZERO opcode")
-                span = (((op & 0x3F) << 8) | buf[p + 1]) + 1
+                span = (((op & 0x3F) << 8) | _next_byte(buf, p)) + 1
                 oplen = 2
             if index <= first + span - 1:
                 break

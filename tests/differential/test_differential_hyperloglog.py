@@ -108,3 +108,16 @@ def test_hll_strings_cross_servers(redis_real_shared: RealRedis, engine_shared: 
     assert r.pfcount("x", "y") == e.pfcount("x", "y")
     r.delete("x", "y")
     e.delete("x", "y")
+
+
+def test_corrupt_sparse_tail_is_found_only_where_redis_finds_it(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Found by the differential fuzz: garbage after a sparse HLL's last register (here a lone
+    XZERO byte) is not an error for PFADD, which stops at the opcode it needs (Redis reads the
+    string's NUL terminator for the missing byte); PFCOUNT and promotion to dense report it."""
+    compare(*raw_pair, [
+        [b"PFMERGE", b"k1", b"k1"], [b"SETRANGE", b"k1", b"15", b"\xff"], [b"SETRANGE", b"k1", b"20", b"Z"],
+        [b"PFADD", b"k1", *[b"e%d" % i for i in range(74)]], [b"PFCOUNT", b"k1"],
+        [b"PFADD", b"k1", *[b"f%d" % i for i in range(400)]], [b"PFCOUNT", b"k1"], [b"STRLEN", b"k1"],
+        [b"PFADD", b"h", b"a"], [b"APPEND", b"h", b"Z"], [b"PFADD", b"h", b"b", b"c"], [b"PFCOUNT", b"h"],
+        [b"PFADD", b"h", *[b"g%d" % i for i in range(1000)]], [b"PFCOUNT", b"h"],
+    ])
