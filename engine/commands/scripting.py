@@ -68,8 +68,13 @@ def shebang(body: bytes) -> tuple[bytes, frozenset[bytes] | None]:
 
 
 def _run(ctx: Client, eng: ScriptEngine, sha: str, body: bytes, keys: list[bytes], argv: list[bytes],
-         read_only: bool) -> Reply:
+         read_only: bool, cache: bool = False) -> Reply:
     code, flags = shebang(body)
+    # evalGenericCommand compiles and caches the script before scriptPrepareForRun checks its
+    # flags, so a script refused by EVAL_RO or OOM, or failing at run time, is still cached.
+    fn = eng.function_for(sha, code)
+    if cache:
+        eng.scripts[sha] = body
     if flags is not None:
         if b"no-writes" in flags:
             read_only = True
@@ -81,7 +86,6 @@ def _run(ctx: Client, eng: ScriptEngine, sha: str, body: bytes, keys: list[bytes
             rejected = ctx.server.before_write(ctx, None)
             if rejected is not None:
                 raise rejected
-    fn = eng.function_for(sha, code)
     return eng.execute(ctx, fn, keys, argv, sha, read_only)
 
 
@@ -89,9 +93,7 @@ def _run_body(ctx: Client, body: bytes, numkeys: bytes, args: tuple[bytes, ...],
     keys, argv = split_keys(numkeys, args)
     eng = script_engine(ctx.server)
     sha = hashlib.sha1(body).hexdigest()
-    reply = _run(ctx, eng, sha, body, keys, argv, read_only)
-    eng.scripts[sha] = body
-    return reply
+    return _run(ctx, eng, sha, body, keys, argv, read_only, cache=True)
 
 
 def _run_sha(ctx: Client, sha: bytes, numkeys: bytes, args: tuple[bytes, ...], read_only: bool) -> Reply:

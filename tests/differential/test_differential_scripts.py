@@ -7,6 +7,7 @@ clients on each side in lockstep and compare what each side's clients read."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -211,3 +212,18 @@ CMSGPACK = [
 def test_cmsgpack(raw_pair: tuple[RawClient, RawClient]) -> None:
     pytest.importorskip("msgpack", reason="the engine offers cmsgpack only when msgpack is installed")
     compare(*raw_pair, [("eval", s, "0") for s in CMSGPACK])
+
+
+def test_scripts_are_cached_even_when_refused(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Found by the differential fuzz: EVAL compiles and caches a script before it checks the
+    script's flags, so a ``#!lua`` script refused by EVAL_RO, or one failing at run time, is in
+    the cache afterwards; one that does not compile is not."""
+    write = "#!lua\nreturn redis.call('DEL', KEYS[1])"
+    boom = "error('boom')"
+    bad = "return ("
+    shas = [hashlib.sha1(s.encode()).hexdigest() for s in (write, boom, bad)]
+    compare(*raw_pair, [
+        ("script", "flush"), ("eval_ro", write, "1", "k"), ("script", "exists", *shas),
+        ("eval", boom, "0"), ("eval", bad, "0"), ("script", "exists", *shas),
+        ("evalsha_ro", shas[0], "1", "k"), ("evalsha", shas[1], "0"), ("script", "flush"),
+    ])
