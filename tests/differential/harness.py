@@ -31,7 +31,7 @@ from __future__ import annotations
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -205,12 +205,14 @@ def _shape(reply: Reply) -> Any:
     return reply.kind
 
 
-def normalize(cmd: Command, reply: Reply) -> Any:
-    """The comparable form of ``reply`` to ``cmd`` (errors always compare exactly)."""
+def normalize(cmd: Command, reply: Reply,
+              extra: Mapping[str, Callable[[Command, Reply], Any]] | None = None) -> Any:
+    """The comparable form of ``reply`` to ``cmd`` (errors always compare exactly); ``extra``
+    normalisers (by command name) take precedence over :data:`NORMALIZERS`."""
     if reply.kind == "-":
         return reply
     name = _name(cmd)
-    fn = NORMALIZERS.get(name)
+    fn = (extra or {}).get(name) or NORMALIZERS.get(name)
     if fn is not None:
         return fn(cmd, reply)
     if name in RANDOM:
@@ -265,20 +267,26 @@ def run(client: RawClient, cmd: Command) -> Any:
     return normalize(cmd, client.call(*cmd))
 
 
-def _normalize_exec(queued: list[Command], reply: Reply) -> Any:
+def _normalize_exec(queued: list[Command], reply: Reply,
+                    extra: Mapping[str, Callable[[Command, Reply], Any]] | None = None) -> Any:
     """EXEC's array holds one reply per queued command: normalise each by its command."""
     if reply.kind != "*" or len(reply.value) != len(queued):
         return reply
-    return ("exec", tuple(normalize(c, r) for c, r in zip(queued, reply.value, strict=True)))
+    return ("exec", tuple(normalize(c, r, extra) for c, r in zip(queued, reply.value, strict=True)))
 
 
-def compare(engine: RawClient, redis: RawClient, commands: Sequence[Command], *, context: str = "") -> None:
+def compare(engine: RawClient, redis: RawClient, commands: Sequence[Command], *, context: str = "",
+            normalizers: Mapping[str, Callable[[Command, Reply], Any]] | None = None,
+            after: Callable[[Command, RawClient, RawClient], None] | None = None) -> None:
     """Run ``commands`` on both servers in order; raise :class:`Mismatch` at the first
     command whose replies differ (after normalisation), showing the sequence up to it.
 
     Inside MULTI ... EXEC the queued commands are remembered, so the EXEC reply is compared
     element by element with each command's own rule (a SCAN inside MULTI is compared as one
-    call, cursor included)."""
+    call, cursor included).  ``normalizers`` add rules for this call only (the fuzz's), on top
+    of :data:`NORMALIZERS`; ``after(command, engine, redis)`` runs once both servers have
+    executed a command (for EXEC, once per queued command), for example to bring a value a
+    random command changed back to the same state on both."""
     start = time.monotonic()
     queued: list[Command] | None = None
     for i, cmd in enumerate(commands):
@@ -290,9 +298,11 @@ def compare(engine: RawClient, redis: RawClient, commands: Sequence[Command], *,
             a, b = engine.call(*cmd), redis.call(*cmd)
             same = a == b
         elif name == "exec" and queued is not None:
-            a = _normalize_exec(queued, engine.call(*cmd))
-            b = _normalize_exec(queued, redis.call(*cmd))
+            a = _normalize_exec(queued, engine.call(*cmd), normalizers)
+            b = _normalize_exec(queued, redis.call(*cmd), normalizers)
             same = a == b
+            for done in queued if after is not None else ():
+                after(done, engine, redis)
             queued = None
         elif name in SCANS:
             a, b = _scan_all(engine, cmd), _scan_all(redis, cmd)
@@ -303,12 +313,14 @@ def compare(engine: RawClient, redis: RawClient, commands: Sequence[Command], *,
                 same = _timed_equal(name, ra, rb, (time.monotonic() - start) * 1000)
                 a, b = ra, rb
             else:
-                a, b = normalize(cmd, ra), normalize(cmd, rb)
+                a, b = normalize(cmd, ra, normalizers), normalize(cmd, rb, normalizers)
                 same = a == b
             if name == "multi" and queued is None and ra.kind == "+":
                 queued = []
             elif name == "discard":
                 queued = None
+            elif after is not None and queued is None:
+                after(cmd, engine, redis)
         if not same:
             shown = "\n".join(f"  {j}: {' '.join(_text(x) for x in c)}" for j, c in enumerate(commands[: i + 1]))
             raise Mismatch(
