@@ -78,9 +78,19 @@ def decode(bits: int, step: int = STEP_MAX) -> tuple[float, float, float, float]
     )
 
 
+def _c_uint64(x: float) -> int:
+    """``(uint64_t)x`` as gcc compiles it on x86-64 (decodeGeohash's cast): below 2^63 a signed
+    conversion, else 2^63 is subtracted first and put back; what does not fit (an infinite score
+    a client stored with ZADD) gives the indefinite integer 0x8000000000000000."""
+    if x < 9223372036854775808.0:
+        return int(x) & _M64 if x >= -9223372036854775808.0 else 1 << 63
+    y = x - 9223372036854775808.0
+    return (int(y) if y < 9223372036854775808.0 else 1 << 63) ^ (1 << 63)
+
+
 def position_of(score: float) -> tuple[float, float]:
     """decodeGeohash: the (lon, lat) a sorted-set score stands for (the centre of its cell)."""
-    bits = int(score) & _M64
+    bits = _c_uint64(score)
     lon_min, lon_max, lat_min, lat_max = decode(bits)
     lon = min(max((lon_min + lon_max) / 2, LONG_MIN), LONG_MAX)
     lat = min(max((lat_min + lat_max) / 2, LAT_MIN), LAT_MAX)

@@ -145,3 +145,24 @@ GEOSEARCHSTORE d g FROMLONLAT 1 1 ASC COUNT 1
 
 def test_infinite_radius_and_error_names(raw_pair: tuple[RawClient, RawClient]) -> None:
     compare(*raw_pair, INFINITE)
+
+
+# Found by the differential fuzz: a member whose score is not a geohash (stored with ZADD:
+# infinite, huge, negative) decodes as C's (uint64_t) cast makes it, not an internal error.
+ODD_SCORES = _split("""
+zadd g +inf c -inf d 1e20 e -1e20 f 4503599627370496 h -5 i
+geoadd g 15 37 a
+geopos g c d e f h i a
+geohash g c d e f h i a
+geodist g c a km
+geodist g d e
+georadiusbymember_ro g c 200 bad
+georadiusbymember g c 200 km withcoord
+georadiusbymember g d 20000 km withcoord withhash
+geosearch g frommember e byradius 100 km withdist
+geosearch g frommember i bybox 100 100 km withdist
+""")
+
+
+def test_members_with_non_geohash_scores(raw_pair: tuple[RawClient, RawClient]) -> None:
+    compare(*raw_pair, ODD_SCORES)
