@@ -379,7 +379,13 @@ def _bf_run(ctx: Client, key: bytes, ops: list[tuple[str, bool, int, int, int, s
             out.append(old)
             continue
         if op == "incrby":
-            over, new = _bf_overflow(old, value, bits, signed, how)
+            new = old + value
+            # _bf_overflow's first case inline: ``old`` is in the type's range, so the sum
+            # staying in it is exactly "no overflow" below 64 bits
+            if bits < 64 and (-(mask >> 1) - 1 <= new <= mask >> 1 if signed else 0 <= new <= mask):
+                over = False
+            else:
+                over, new = _bf_overflow(old, value, bits, signed, how)
             ret = new
         else:
             if not signed:

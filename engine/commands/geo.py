@@ -116,13 +116,17 @@ def _geoadd_one(ctx: Client, key: bytes, raw_lon: bytes, raw_lat: bytes, member:
     cur = z.dict.get(member)
     if cur == score:
         return 0
-    z.add(member, score)
-    if cur is None and not z.skiplist:
-        _check_skiplist(server.config, z, (b"", member))
+    if cur is None:  # ZSet.add's new-member case, its lookup already made
+        z.dict[member] = score
+        z.index.add((score, member))
+        if not z.skiplist:
+            _check_skiplist(server.config, z, (b"", member))
+    else:
+        z.add(member, score)
     server.dirty += 1
-    db.signal_modified(key)
-    server.on_key_written(db, key, z)
-    server.notify("z", "zadd", key, db.id)
+    db.set(key, z, keep_ttl=True)  # signalModifiedKey and the LRU stamp, inline there
+    if server.notify_flags:
+        server.notify("z", "zadd", key, db.id)
     return 1 if cur is None else 0
 
 

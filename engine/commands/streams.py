@@ -314,14 +314,20 @@ def _xadd_auto(ctx: Client, key: bytes, args: tuple[bytes, ...]) -> Reply:
         s = Stream()
     if s.last_id == MAX_ID:
         raise CommandError(STREAM_EXHAUSTED)
-    sid = s.next_id(server.now_ms())
+    now = server.now_ms()
+    ms = s.last_id[0]
+    sid = (now, 0) if now > ms else s.next_id(now)  # (Stream.next_id's first case inline)
     if sid is None:
         raise CommandError(STREAM_EXHAUSTED)
-    max_entries, max_bytes = _node_limits(ctx)
+    values = server.config.values  # _node_limits's two dict reads, inline
+    max_entries, max_bytes = values.get("stream-node-max-entries"), values.get("stream-node-max-bytes")
+    if max_entries is None or max_bytes is None:
+        max_entries, max_bytes = _node_limits(ctx)
     s.append(sid, list(args[1:]), max_entries, max_bytes)
     if created:
         db.add(key, s)
-    server.notify("t", "xadd", key, db.id)
+    if server.notify_flags:
+        server.notify("t", "xadd", key, db.id)
     if not created:
         db.set(key, s, keep_ttl=True)
     server.dirty += 1
