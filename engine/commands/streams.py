@@ -530,7 +530,8 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
         sids = (entries.peekitem(i)[0],) if stop == i + 1 else entries.islice(i, stop)
     for sid in sids:
         if sid > g.last_id:
-            if g.entries_read != INVALID_ENTRIES_READ and not s.range_has_tombstones(sid, None):
+            if g.entries_read != INVALID_ENTRIES_READ and (s.max_deleted_id == MIN_ID
+                                                           or not s.range_has_tombstones(sid, None)):
                 g.entries_read += 1
             elif s.entries_added:
                 g.entries_read = s.estimate_distance(sid)
@@ -594,7 +595,11 @@ def _xreadgroup_new(ctx: Client, args: tuple[bytes, ...]) -> Reply:
     s = db.lookup_read(key, STREAM)
     g = _group_or_error(s, key, args[1], " in XREADGROUP with GROUP option")
     props: list[list[bytes]] | None = [] if ctx.server.persistence.aof_file is not None else None
-    consumer = _consumer(ctx, key, g, args[2], props)
+    consumer = g.consumers.get(args[2])
+    if consumer is not None:  # _consumer's common case inline: a known consumer is seen now
+        consumer.seen_time = ctx.server.now_ms()
+    else:
+        consumer = _consumer(ctx, key, g, args[2], props)
     entries = s.entries  # type: ignore[union-attr]
     # the last entry's ID: last_id itself unless XDEL or XSETID left it past the last entry
     if entries and (s.last_id if s.last_id in entries else entries.peekitem(-1)[0]) > g.last_id:  # type: ignore[union-attr]
@@ -609,9 +614,6 @@ def _xreadgroup_new(ctx: Client, args: tuple[bytes, ...]) -> Reply:
 
 def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Reply:
     n = len(args)
-    if (xreadgroup and (n == 8 or n == 6) and args[-1] == b">" and args[-3].lower() == b"streams"
-            and args[0].lower() == b"group" and (n == 6 or args[3].lower() == b"count")):
-        return _xreadgroup_new(ctx, args)
     name = "xreadgroup" if xreadgroup else "xread"
     timeout = -1.0
     count = 0
@@ -769,6 +771,10 @@ def xread(ctx: Client, *args: bytes) -> Reply:
          summary="Return new entries from a stream using a consumer group, or access the history of the pending "
                  "entries for a given consumer. Can block.")
 def xreadgroup(ctx: Client, *args: bytes) -> Reply:
+    n = len(args)
+    if ((n == 8 or n == 6) and args[-1] == b">" and args[-3].lower() == b"streams" and args[0].lower() == b"group"
+            and (n == 6 or args[3].lower() == b"count")):
+        return _xreadgroup_new(ctx, args)  # GROUP g c [COUNT n] STREAMS key >
     return _xread_generic(ctx, args, xreadgroup=True)
 
 
