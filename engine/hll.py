@@ -19,6 +19,7 @@ count as redis-server.
 from __future__ import annotations
 
 import math
+import struct
 from bisect import bisect_right
 
 __all__ = [
@@ -44,6 +45,8 @@ SPARSE_XZERO_MAX_LEN = 16384
 ALPHA_INF = 0.721347520444481703680
 _M64 = (1 << 64) - 1
 _Q_BIT = 1 << HLL_Q
+# struct readers of 0..63 little-endian 64-bit words (elements up to 511 bytes)
+_WORDS = [struct.Struct(f"<{i}Q").unpack_from for i in range(64)]
 
 
 class HllError(ValueError):
@@ -51,26 +54,25 @@ class HllError(ValueError):
 
 
 def murmurhash64a(data: bytes, seed: int = 0xADC83B19) -> int:
-    """MurmurHash64A as Redis compiles it on little-endian machines."""
+    """MurmurHash64A as Redis compiles it on little-endian machines.  The 8-byte words are
+    read by one precompiled ``struct`` call (PFADD's 14-byte element: 1.15 -> 0.96 us)."""
     m = 0xC6A4A7935BD1E995
-    r = 47
     n = len(data)
-    h = (seed ^ ((n * m) & _M64)) & _M64
-    end = n - (n & 7)
-    for i in range(0, end, 8):
-        k = int.from_bytes(data[i:i + 8], "little")
+    h = (seed ^ (n * m)) & _M64
+    nw = n >> 3
+    words = _WORDS[nw](data) if nw < len(_WORDS) else struct.unpack_from(f"<{nw}Q", data)
+    for k in words:
         k = (k * m) & _M64
-        k ^= k >> r
-        k = (k * m) & _M64
-        h ^= k
+        k ^= k >> 47
+        h ^= (k * m) & _M64
         h = (h * m) & _M64
     if n & 7:
         # the switch's fall-through XORs byte j at bit 8*j: the tail read as a little-endian int
-        h ^= int.from_bytes(data[end:], "little")
+        h ^= int.from_bytes(data[nw << 3:], "little")
         h = (h * m) & _M64
-    h ^= h >> r
+    h ^= h >> 47
     h = (h * m) & _M64
-    h ^= h >> r
+    h ^= h >> 47
     return h
 
 
