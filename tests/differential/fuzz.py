@@ -38,6 +38,9 @@ What is not deterministic is normalised or kept out of the draw, each for a stat
   between keys, so a key holding one reports the idle time of the last access to any key
   holding the same integer, which depends on earlier sequences (:func:`_kind_only`).  OBJECT
   FREQ is an error under the default (non-LFU) policy on both.
+* EXPIRE's GT and LT are drawn with absolute times (EXPIREAT): two relative expiries of the
+  same length (``EXPIRE k 100 GT`` after ``PSETEX k 100000 v``) compare the millisecond each
+  command ran at, so the answer depends on whether a millisecond passed in between.
 * DUMP of a hashtable set or hash compares decoded (:func:`_dump`): Redis's dict order is
   seeded at random per process.  Other payloads, LZF-compressed strings included, compare
   byte for byte.
@@ -176,7 +179,8 @@ def _keys(r: R) -> Command:
     return r.choice([
         [b"DEL", k, _k(r)], [b"EXISTS", k, k], [b"TYPE", k], [b"RENAME", k, _k(r)], [b"RENAMENX", k, _k(r)],
         [b"EXPIRE", k, r.choice([b"100", b"0", b"-1", b"abc", b"9223372036854775807"])], [b"PERSIST", k],
-        [b"EXPIRE", k, b"100", r.choice([b"NX", b"XX", b"GT", b"LT", b"BAD"])], [b"TTL", k], [b"PTTL", k],
+        [b"EXPIRE", k, b"100", r.choice([b"NX", b"XX", b"BAD"])],
+        [b"EXPIREAT", k, r.choice([b"99999999999", b"99999999990"]), r.choice([b"GT", b"LT"])], [b"TTL", k], [b"PTTL", k],
         [b"COPY", k, _k(r), r.choice([b"REPLACE", b"DB", b"BAD"])], [b"KEYS", r.choice([b"*", b"k[0-2]", b"k?", b"*[", b"\\k*"])],
         [b"DBSIZE"], [b"UNLINK", k], [b"TOUCH", k, _k(r)], [b"SORT", k, r.choice([b"ALPHA", b"LIMIT"])],
         [b"SORT", k, b"LIMIT", _i(r), _i(r), b"ALPHA"], [b"OBJECT", b"BADSUB", k], [b"EXPIRETIME", k],
