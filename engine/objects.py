@@ -69,9 +69,11 @@ class ZSet:
         return self.dict.get(member)
 
     def add(self, member: bytes, score: float) -> bool:
-        """Insert or update; return True when the member is new.  -0 is stored as 0, as
-        Redis's listpack keeps scores as d2string text."""
-        score += 0.0
+        """Insert or update; return True when the member is new.  -0 is stored as 0 while the
+        set is a listpack, whose scores read back as 0; Redis's skiplist keeps -0 as a double
+        (so callers mark ``skiplist`` before adding the member that converts the set)."""
+        if not self.skiplist:
+            score += 0.0
         old = self.dict.get(member)
         if old is not None:
             if old == score:

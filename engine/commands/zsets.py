@@ -192,6 +192,11 @@ def _check_skiplist(config: Any, z: ZSet, pairs: tuple[bytes, ...]) -> None:
 
 
 
+def _check_new_member(config: Any, z: ZSet, member: bytes) -> None:
+    if len(z) + 1 > config["zset-max-listpack-entries"] or len(member) > config["zset-max-listpack-value"]:
+        z.skiplist = True
+
+
 @command("zadd", arity=-4, flags="write denyoom fast", keys=(1, 1, 1), acl="@sortedset", group="sorted_set",
          since="1.2.0", summary="Add one or more members to a sorted set, or update its score if it already exists")
 def zadd(ctx: Client, key: bytes, *args: bytes) -> Reply:
@@ -245,6 +250,10 @@ def _zadd(ctx: Client, key: bytes, args: tuple[bytes, ...], incr_only: bool) -> 
         else:
             if xx:
                 continue
+            if not z.skiplist:
+                # zsetAdd converts before inserting the member that does not fit a listpack,
+                # so that member goes into the skiplist with its score as given (-0 kept).
+                _check_new_member(ctx.server.config, z, member)
             z.add(member, score)
             result = score
             added += 1

@@ -570,3 +570,18 @@ zintercard 1 z limit -1
 
 def test_zintercard_validation_order(raw_pair: tuple[RawClient, RawClient]) -> None:
     compare(*raw_pair, ZINTERCARD_ORDER)
+
+
+def test_negative_zero_score_kept_only_by_a_skiplist(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Found by the differential fuzz: a listpack sorted set reads -0 back as 0, a skiplist keeps
+    the double -0, including for the member whose insertion converts the set."""
+    long = b"x" * 70
+    many = [a for i in range(128) for a in (b"%d" % i, b"m%d" % i)]
+    compare(*raw_pair, [
+        [b"ZINCRBY", b"a", b"-0", b"m"], [b"ZRANGE", b"a", b"0", b"-1", b"WITHSCORES"],
+        [b"ZINCRBY", b"b", b"-0", long], [b"ZRANGE", b"b", b"0", b"-1", b"WITHSCORES"], [b"ZSCORE", b"b", long],
+        [b"ZADD", b"c", b"-0", b"short", b"-0", long], [b"ZRANGE", b"c", b"0", b"-1", b"WITHSCORES"],
+        [b"ZADD", b"d", *many], [b"ZADD", b"d", b"-0", b"new"], [b"ZSCORE", b"d", b"new"],
+        [b"ZADD", b"d", b"-0", b"m5"], [b"ZSCORE", b"d", b"m5"], [b"OBJECT", b"ENCODING", b"d"],
+        [b"ZADD", b"e", b"1", long], [b"ZADD", b"e", b"-0", long], [b"ZSCORE", b"e", long], [b"DUMP", b"b"],
+    ])
