@@ -42,6 +42,7 @@ __all__ = [
     "BigNumber",
     "DoubleText",
     "OrderedSet",
+    "PairMap",
     "Reply",
     "encode",
     "format_double",
@@ -82,6 +83,13 @@ class DoubleText(bytes):
 class OrderedSet(list):  # type: ignore[type-arg]
     """A set reply whose order is meaningful to readers (setDeferredSetLen after ordered adds,
     e.g. key-spec flags): ``~`` in RESP3, an array in RESP2, items in list order."""
+
+    __slots__ = ()
+
+
+class PairMap(list):  # type: ignore[type-arg]
+    """A map reply given as a list of (key, value) pairs, for maps whose keys may repeat (XREAD
+    STREAMS k k 0 0 answers ``%2`` with ``k`` twice): ``%`` in RESP3, a flat array in RESP2."""
 
     __slots__ = ()
 
@@ -210,6 +218,11 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
         out.append(b",%s\r\n" % value if resp == 3 else b"$%d\r\n%s\r\n" % (len(value), value))
     elif t is BigNumber:
         out.append(b"(%s\r\n" % value if resp == 3 else b"$%d\r\n%s\r\n" % (len(value), value))
+    elif t is PairMap:
+        out.append((b"%%%d\r\n" if resp == 3 else b"*%d\r\n") % (len(value) * (1 if resp == 3 else 2)))
+        for k, v in value:
+            _encode_into(k, resp, out)
+            _encode_into(v, resp, out)
     elif t is str:
         b = value.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(b), b))

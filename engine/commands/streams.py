@@ -32,7 +32,7 @@ from engine.errors import (
     no_such_group,
     wrong_arity,
 )
-from engine.protocol import NULL_ARRAY, OK, Reply
+from engine.protocol import NULL_ARRAY, OK, PairMap, Reply
 from engine.streamtype import (
     INVALID_ENTRIES_READ,
     MAX_ID,
@@ -581,7 +581,9 @@ def _last_valid(s: Stream) -> StreamID:
 
 def _pack(ctx: Client, pairs: list[tuple[bytes, list[Any]]]) -> Reply:
     if ctx.resp == 3:
-        return {k: v for k, v in pairs}
+        # A key named twice is answered twice, as Redis does (a dict would fold the two); a
+        # script gets a Lua table, where the two fold as they do in Redis.
+        return {k: v for k, v in pairs} if len(pairs) < 2 or ctx.is_script else PairMap(pairs)
     return [[k, v] for k, v in pairs]
 
 

@@ -267,3 +267,14 @@ XREADGROUP GROUP g c STREAMS s str 0
 
 def test_lookup_before_parse(raw_pair: tuple[RawClient, RawClient]) -> None:
     compare(*raw_pair, LOOKUP_FIRST)
+
+
+def test_xread_names_a_repeated_key_twice(raw_pair: tuple[RawClient, RawClient]) -> None:
+    """Found by the differential fuzz: XREAD/XREADGROUP STREAMS k k answer once per key given,
+    a RESP3 map with the key twice included."""
+    compare(*raw_pair, [
+        ["xadd", "s", "5-5", "g", "v"], ["xadd", "t", "6-0", "h", "w"], ["xread", "streams", "s", "s", "0", "1-1"],
+        ["xread", "count", "1", "streams", "s", "t", "s", "0", "0", "5-0"], ["xgroup", "create", "s", "g", "0"],
+        ["xreadgroup", "group", "g", "c", "streams", "s", "s", ">", "0"],
+        ["xreadgroup", "group", "g", "c", "streams", "s", "s", "0", "0"],
+    ])
