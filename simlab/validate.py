@@ -15,7 +15,8 @@
    connection, as the generator does): the *busy* time, the pipelined CPU per call plus the
    calibration's per-connection cost (:meth:`Calibration.busy_service_time_us`). The wake-up
    is measured during the round-trip probe (:class:`RoundTripProbe`): the server's CPU per
-   GET sent open loop at 400 rps, each after an idle gap, less the busy GET time, and every
+   GET sent open loop at 400 rps, each after an idle gap (its CPU share with no load, cron
+   ticks, left out), less the busy GET time, and every
    command's lone time is its busy time plus that wake-up. (The calibration's lone figure,
    one request in flight back to back, has no idle gaps; against the engine it was 2.4 times
    short of the CPU per request measured at 10 % of saturation.) At each load point the
@@ -276,6 +277,9 @@ class RoundTripProbe:
     latency_us: np.ndarray
     rate_rps: float
     server_cpu_us_per_request: float
+    #: the server's CPU share with no load (its background work), measured for 1 s before
+    #: the probe and left out of ``server_cpu_us_per_request``
+    idle_cpu_share: float = 0.0
 
 
 def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: float = 3.0, workers: int = 2,
@@ -293,13 +297,21 @@ def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: flo
     plan = LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
                     [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
                     [2.0], [None])
-    cpu0, _ = _server_cpu(target)
+    # the server's own background work (cron ticks: expiry, statistics) is not a request's;
+    # its CPU share with no load is measured first and left out of the per-GET figure
+    idle0, t_idle0 = _server_cpu(target)
+    time.sleep(1.0)
+    idle1, t_idle1 = _server_cpu(target)
+    idle_share = max(0.0, (idle1 - idle0) / max(1e-9, t_idle1 - t_idle0))
+    cpu0, t0 = _server_cpu(target)
     res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus, spin=spin)
-    cpu1, _ = _server_cpu(target)
+    cpu1, t1 = _server_cpu(target)
     r = res.rows
     ok = np.isfinite(r["done"])
+    spent = max(0.0, (cpu1 - cpu0) - idle_share * (t1 - t0))
     return RoundTripProbe(latency_us=(r["done"][ok] - r["t"][ok]) * 1e6, rate_rps=rate_rps,
-                          server_cpu_us_per_request=(cpu1 - cpu0) / max(1, res.requests) * 1e6)
+                          server_cpu_us_per_request=spent / max(1, res.requests) * 1e6,
+                          idle_cpu_share=idle_share)
 
 
 def round_trip_distribution(probe: RoundTripProbe, get_service_us: float) -> tuple[dict[str, Any], dict[str, float]]:
@@ -626,7 +638,8 @@ def validate(
                           service_time_us={"busy": service, "single": single, "batching": batching,
                                            "connection_overhead_us": cal.connection_overhead_us,
                                            "wake_up_us": wake_us,
-                                           "probe_server_cpu_us_per_get": probe.server_cpu_us_per_request},
+                                           "probe_server_cpu_us_per_get": probe.server_cpu_us_per_request,
+                                           "idle_server_cpu_share": probe.idle_cpu_share},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)
     finally:
         if engine is not None:

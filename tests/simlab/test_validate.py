@@ -73,6 +73,7 @@ def test_validate_against_the_engine(tmp_path: Path) -> None:
     # gaps): every command's lone time is its busy time plus the same measured wake-up
     st = v.service_time_us
     assert st["probe_server_cpu_us_per_get"] > 0 and st["wake_up_us"] >= 0
+    assert 0 <= st["idle_server_cpu_share"] < 0.5  # cron ticks of an idle engine: well under a core
     for cmd, busy in st["busy"].items():
         if not cmd.endswith("_PER_SUBSCRIBER"):
             assert st["single"][cmd]["mean"] == pytest.approx(busy["mean"] + st["wake_up_us"], abs=0.01), cmd
