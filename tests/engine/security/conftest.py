@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from engine.server import EmbeddedServer
+from tests.differential.harness import RawClient
 from tests.support.redis_real import free_port, real_redis
 
 
@@ -91,3 +92,19 @@ def start(kind: str, **options: str | int) -> Iterator[int]:
 def kind(request: pytest.FixtureRequest) -> str:
     """Which server a test runs against: the engine, then real redis-server 7.0."""
     return str(request.param)
+
+
+@pytest.fixture(scope="module", params=["engine", pytest.param("redis", marks=pytest.mark.redis_server)])
+def lua_client(request: pytest.FixtureRequest) -> Iterator[RawClient]:
+    """A raw RESP client of the engine and, as a second parameter, of redis-server 7.0 (the
+    script tests expect identical replies from both)."""
+    with start(str(request.param)) as port:
+        client = RawClient(port)
+        yield client
+        client.close()
+
+
+def ev(c: RawClient, script: str, *args: str) -> object:
+    """EVAL ``script`` with ``args`` as keys: the reply's value, or ("error", its text)."""
+    r = c.call("EVAL", script, len(args), *args)
+    return r.value if r.kind != "-" else ("error", r.value.decode())

@@ -15,25 +15,16 @@ and on redis-server 7.0 with identical expectations (raw RESP, so error codes ar
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from tests.differential.harness import RawClient
-from tests.engine.security.conftest import start
+from tests.engine.security.conftest import ev
 
 
-@pytest.fixture(scope="module", params=["engine", pytest.param("redis", marks=pytest.mark.redis_server)])
-def c(request: pytest.FixtureRequest) -> Iterator[RawClient]:
-    with start(str(request.param)) as port:
-        client = RawClient(port)
-        yield client
-        client.close()
-
-
-def ev(c: RawClient, script: str, *args: str) -> object:
-    r = c.call("EVAL", script, len(args), *args)
-    return r.value if r.kind != "-" else ("error", r.value.decode())
+@pytest.fixture(scope="module")
+def c(lua_client: RawClient) -> RawClient:
+    return lua_client
 
 
 def nonexistent(name: str) -> str:

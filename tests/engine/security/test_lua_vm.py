@@ -17,27 +17,13 @@ redis-server 7.0 with identical expectations.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 
 from engine.scripting_tailcall import SELECT_LOCAL, keep_caller_frames
 from engine.scripting_vm import lua_vm
 from tests.differential.harness import RawClient
-from tests.engine.security.conftest import start
-
-
-@pytest.fixture(scope="module", params=["engine", pytest.param("redis", marks=pytest.mark.redis_server)])
-def c(request: pytest.FixtureRequest) -> Iterator[RawClient]:
-    with start(str(request.param)) as port:
-        client = RawClient(port)
-        yield client
-        client.close()
-
-
-def ev(c: RawClient, script: str, *args: str) -> object:
-    r = c.call("EVAL", script, len(args), *args)
-    return r.value if r.kind != "-" else ("error", r.value.decode())
+from tests.engine.security.conftest import ev
 
 
 def script_error(script: str, text: str, line: int = 1) -> tuple[str, str]:
@@ -47,23 +33,23 @@ def script_error(script: str, text: str, line: int = 1) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("name", ["jit", "getfenv", "setfenv", "newproxy"])
-def test_luajit_globals_are_absent(c: RawClient, name: str) -> None:
+def test_luajit_globals_are_absent(lua_client: RawClient, name: str) -> None:
     script = f"return {name}"
-    assert ev(c, script) == script_error(
+    assert ev(lua_client, script) == script_error(
         script, f"ERR user_script:1: Script attempted to access nonexistent global variable '{name}'")
 
 
 @pytest.mark.parametrize("field", ["table.move", "coroutine.isyieldable"])
-def test_luajit_library_fields_are_absent(c: RawClient, field: str) -> None:
-    assert ev(c, f"return type({field})") == b"nil"
+def test_luajit_library_fields_are_absent(lua_client: RawClient, field: str) -> None:
+    assert ev(lua_client, f"return type({field})") == b"nil"
 
 
-def test_lua51_compatibility_functions(c: RawClient) -> None:
-    assert ev(c, "return math.mod(7, 3) + math.mod(-7, 3) * 10") == -9
-    assert ev(c, "local out = {} for w in string.gfind('a b c', '%a') do out[#out + 1] = w end "
+def test_lua51_compatibility_functions(lua_client: RawClient) -> None:
+    assert ev(lua_client, "return math.mod(7, 3) + math.mod(-7, 3) * 10") == -9
+    assert ev(lua_client, "local out = {} for w in string.gfind('a b c', '%a') do out[#out + 1] = w end "
                  "return table.concat(out, ',')") == b"a,b,c"
-    assert ev(c, "return select(2, pcall(table.setn, {}, 1))") == b"'setn' is obsolete"
-    assert ev(c, "return _VERSION") == b"Lua 5.1"
+    assert ev(lua_client, "return select(2, pcall(table.setn, {}, 1))") == b"'setn' is obsolete"
+    assert ev(lua_client, "return _VERSION") == b"Lua 5.1"
 
 
 @pytest.mark.parametrize(("script", "error"), [
@@ -76,25 +62,25 @@ def test_lua51_compatibility_functions(c: RawClient) -> None:
     ("return unpack({}, 1, 1e8)", "ERR user_script:1: too many results to unpack"),
     ("return tostring()", "ERR user_script:1: bad argument #1 to 'tostring' (value expected)"),
 ])
-def test_library_tail_calls_keep_the_callers_line(c: RawClient, script: str, error: str) -> None:
-    assert ev(c, script) == script_error(script, error)
+def test_library_tail_calls_keep_the_callers_line(lua_client: RawClient, script: str, error: str) -> None:
+    assert ev(lua_client, script) == script_error(script, error)
 
 
-def test_redis_call_in_a_tail_position_keeps_its_line(c: RawClient) -> None:
+def test_redis_call_in_a_tail_position_keeps_its_line(lua_client: RawClient) -> None:
     script = "\n\nif true then return redis.call('nosuch') end"
-    assert ev(c, script) == script_error(script, "ERR Unknown Redis command called from script", line=3)
+    assert ev(lua_client, script) == script_error(script, "ERR Unknown Redis command called from script", line=3)
 
 
-def test_every_result_of_a_rewritten_return_is_kept(c: RawClient) -> None:
-    assert ev(c, "local function f() return unpack({1, 2, 3}) end local a, b, c = f() "
+def test_every_result_of_a_rewritten_return_is_kept(lua_client: RawClient) -> None:
+    assert ev(lua_client, "local function f() return unpack({1, 2, 3}) end local a, b, c = f() "
                  "return table.concat({a, b, c}, ',')") == b"1,2,3"
-    assert ev(c, "local function f() return string.byte('abc', 1, 3) end "
+    assert ev(lua_client, "local function f() return string.byte('abc', 1, 3) end "
                  "return table.concat({f()}, ',')") == b"97,98,99"
 
 
-def test_own_tail_recursion_is_a_proper_tail_call(c: RawClient) -> None:
+def test_own_tail_recursion_is_a_proper_tail_call(lua_client: RawClient) -> None:
     script = "local function f(n) if n == 0 then return 'done' end return f(n - 1) end return f(1000000)"
-    assert ev(c, script) == b"done"
+    assert ev(lua_client, script) == b"done"
 
 
 def test_the_vm_interns_colliding_strings_densely() -> None:
