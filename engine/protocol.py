@@ -19,6 +19,7 @@ Python value        RESP2               RESP3
 ``bool``            integer 0/1         boolean ``#``
 ``Push``            array               push ``>``
 ``Verbatim``        bulk                verbatim ``=``
+``Encoded``         as is               as is
 ==================  ==================  ==================
 
 Doubles are printed as Redis 7.0's ``addReplyDouble`` prints them: ``%.17g``, with ``inf``/``-inf``.
@@ -38,6 +39,7 @@ __all__ = [
     "NULL_ARRAY",
     "Push",
     "Verbatim",
+    "Encoded",
     "Replies",
     "BigNumber",
     "DoubleText",
@@ -63,6 +65,17 @@ class Push(list):  # type: ignore[type-arg]
 
 class Verbatim(bytes):
     """A verbatim text reply (INFO, CLIENT LIST in RESP3): ``=len\\r\\ntxt:...``."""
+
+    __slots__ = ()
+
+
+class Encoded(bytes):
+    """A reply a handler already wrote in RESP for the calling client's protocol, sent as is.
+
+    Why: a hot reply with a fixed nested shape (XREADGROUP's one new entry: five levels of
+    arrays) costs more to walk as Python lists than to format at once.  Only for a client
+    whose protocol is the one the bytes were written for and that reads bytes, never for a
+    script's fake client (it converts reply values to Lua)."""
 
     __slots__ = ()
 
@@ -143,6 +156,8 @@ def encode(value: Reply, resp: int = 2) -> bytes:
         return b":%d\r\n" % value
     if value is None:
         return b"_\r\n" if resp == 3 else b"$-1\r\n"
+    if t is Encoded:
+        return value
     out: list[bytes] = []
     _encode_into(value, resp, out)
     return b"".join(out)
@@ -168,6 +183,8 @@ def _encode_into(value: Reply, resp: int, out: list[bytes]) -> None:
                 _encode_into(item, resp, out)
     elif t is Status:
         out.append(b"+" + value.encode() + b"\r\n")
+    elif t is Encoded:  # (an EXEC reply holding one)
+        out.append(value)
     elif isinstance(value, RedisError):
         out.append(_error_line(value))
     elif t is dict:
