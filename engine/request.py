@@ -87,6 +87,7 @@ def _canonical(reqs: list[list[bytes]]) -> bytes:
         flat = [x for r in reqs for x in (ah[len(r)], *[y for a in r for y in (bh[len(a)], a)])]
     return b"\r\n".join(flat) + b"\r\n"
 _EXACT_RUN = 16  # requests parsed exactly after the fast path stopped, before trying it again
+_MEMO_ARGS = 4  # take_one remembers reads of this many arguments or more
 
 
 def _one_canonical_request(buf: bytes) -> list[bytes] | None:
@@ -196,7 +197,8 @@ class RequestParser:
     request, None when more bytes are needed, or raises :class:`ProtocolError`.
     """
 
-    __slots__ = ("_buf", "_pos", "_big", "_big_len", "_mbulk", "_bulklen", "_argv", "argv_len_sum", "_error")
+    __slots__ = ("_buf", "_pos", "_big", "_big_len", "_mbulk", "_bulklen", "_argv", "argv_len_sum", "_error",
+                 "_last_read", "_last_argv")
 
     def __init__(self) -> None:
         self._buf = b""
@@ -208,6 +210,8 @@ class RequestParser:
         self._argv: list[bytes] = []
         self.argv_len_sum = 0  # bytes of the arguments already parsed (CLIENT LIST argv-mem)
         self._error: ProtocolError | None = None  # met after requests that must run first
+        self._last_read = b""  # take_one's last read of _MEMO_ARGS arguments or more, and them
+        self._last_argv: tuple[bytes, ...] = ()
 
     def feed(self, data: bytes) -> int:
         """Append what was read; return :attr:`held` (what client-query-buffer-limit bounds)."""
@@ -250,10 +254,22 @@ class RequestParser:
         """A read's arguments without buffering it, when nothing is held and ``data`` is exactly
         one small canonical request (``-P 1``'s every read); else None and nothing changes
         (the caller then feeds it).  For an authenticated client only: the unauthenticated
-        limits are checked by :meth:`next_request`."""
+        limits are checked by :meth:`next_request`.
+
+        A read byte for byte equal to the last one of ``_MEMO_ARGS`` arguments or more gets its
+        arguments again without a parse (a consumer polling with one XREADGROUP, a counter
+        bumped with one BITFIELD: 1.3 us of checks for 9 arguments, 0.1 us to copy), the same
+        bytes objects, so their hashes are computed once too.  Requests of fewer arguments
+        (GET, SET) parse in less than it costs to remember them and are not kept."""
         if self._buf or self._big is not None or self._error is not None or len(data) >= _SMALL_READ or max_bulk < _WINDOW:
             return None
-        return _one_canonical_request(data)
+        if data == self._last_read:
+            return list(self._last_argv)
+        argv = _one_canonical_request(data)
+        if argv is not None and len(argv) >= _MEMO_ARGS:
+            self._last_read = data
+            self._last_argv = tuple(argv)  # (a copy: the dispatcher may rewrite argv[0])
+        return argv
 
     def has_pending(self) -> bool:
         """Bytes (or an error to report) are buffered, possibly complete requests not yet returned."""

@@ -181,3 +181,40 @@ def test_one_small_read_parses_what_networking_c_parses(seed: int) -> None:
         assert (got, ok_fast) == (want, ok_exact), data
         if ok_exact:
             assert fast.held == exact.held
+
+
+def test_a_repeated_read_gets_its_arguments_again_unshared() -> None:
+    """take_one remembers a read of four arguments or more: the same read again gets equal
+    arguments in a list of its own (the dispatcher rewrites argv[0] of a renamed command), a
+    different read is parsed, and a short request is not remembered."""
+    p = RequestParser()
+    xrg = enc(b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"STREAMS", b"s", b">")
+    first = p.take_one(xrg, MAX_BULK)
+    assert first == [b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"STREAMS", b"s", b">"]
+    first[0] = b"renamed"
+    again = p.take_one(xrg, MAX_BULK)
+    assert again == [b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"STREAMS", b"s", b">"]
+    assert again is not first
+    other = enc(b"XREADGROUP", b"GROUP", b"g", b"d", b"COUNT", b"1", b"STREAMS", b"s", b">")
+    assert p.take_one(other, MAX_BULK) == [b"XREADGROUP", b"GROUP", b"g", b"d", b"COUNT", b"1", b"STREAMS", b"s", b">"]
+    assert p.take_one(xrg[:-1], MAX_BULK) is None  # cut: not this request, nothing taken
+    get = enc(b"GET", b"k")
+    assert p.take_one(get, MAX_BULK) == [b"GET", b"k"]
+    assert p._last_read == other
+
+
+def test_a_renamed_command_sent_twice_runs_twice() -> None:
+    """The dispatcher rewrites argv[0] of a renamed command in place: a repeated read of it is
+    still found under its new name the second time."""
+    import redis
+
+    from engine.server import EmbeddedServer
+
+    eng = EmbeddedServer()
+    eng.config.load('rename-command bitfield "bf-7f3a"\n', "renames.conf")
+    with eng:
+        c = redis.Redis.from_url(eng.url, single_connection_client=True)
+        for want in (1, 2, 3):
+            assert c.execute_command("bf-7f3a", "b", "INCRBY", "u8", "0", "1", "GET", "u8", "0") == [want, want]
+        with pytest.raises(redis.ResponseError, match="unknown command"):
+            c.execute_command("BITFIELD", "b", "INCRBY", "u8", "0", "1", "GET", "u8", "0")
