@@ -625,7 +625,8 @@ def _deliver_one(resp: int, key: bytes, s: Stream, g: Group, consumer: Consumer,
     at least one such entry), with the XREADGROUP reply written at once: what every read of a
     consumer polling one entry at a time costs (benchmarks/bench_families.py)."""
     entries = s.entries
-    start = _incr(g.last_id) or MAX_ID
+    ms, seq = g.last_id
+    start = (ms, seq + 1) if seq != U64 else _incr(g.last_id) or MAX_ID
     # the very next ID is an entry when IDs were added within one ms; else the next one after it
     sid: StreamID = start if start in entries else first_from(entries, start)  # type: ignore[assignment]
     if g.entries_read != INVALID_ENTRIES_READ and (s.max_deleted_id == MIN_ID or not s.range_has_tombstones(sid, None)):
@@ -646,12 +647,19 @@ def _deliver_one(resp: int, key: bytes, s: Stream, g: Group, consumer: Consumer,
     set_in_order(consumer.pel, sid, nack)
     fields = entries[sid]
     sid_b = b"%d-%d" % sid
-    head = (b"%%1\r\n$%d\r\n%s\r\n*1\r\n*2\r\n$%d\r\n%s\r\n" if resp == 3
-            else b"*1\r\n*2\r\n$%d\r\n%s\r\n*1\r\n*2\r\n$%d\r\n%s\r\n") % (len(key), key, len(sid_b), sid_b)
-    if len(fields) == 2:
+    if len(fields) == 2:  # one field: the whole reply in one formatting
         f, v = fields
-        return Encoded(head + b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v))
+        return Encoded((_ONE_FIELD_RESP3 if resp == 3 else _ONE_FIELD_RESP2)
+                       % (len(key), key, len(sid_b), sid_b, len(f), f, len(v), v))
+    head = (_HEAD_RESP3 if resp == 3 else _HEAD_RESP2) % (len(key), key, len(sid_b), sid_b)
     return Encoded(b"".join([head, b"*%d\r\n" % len(fields), *[b"$%d\r\n%s\r\n" % (len(x), x) for x in fields]]))
+
+
+# _deliver_one's reply: {key: [[id, [field, value, ...]]]} (a map in RESP3, pairs in RESP2)
+_HEAD_RESP2 = b"*1\r\n*2\r\n$%d\r\n%s\r\n*1\r\n*2\r\n$%d\r\n%s\r\n"
+_HEAD_RESP3 = b"%%1\r\n$%d\r\n%s\r\n*1\r\n*2\r\n$%d\r\n%s\r\n"
+_ONE_FIELD_RESP2 = _HEAD_RESP2 + b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+_ONE_FIELD_RESP3 = _HEAD_RESP3 + b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
 
 
 def _xread_generic(ctx: Client, args: tuple[bytes, ...], xreadgroup: bool) -> Reply:
@@ -814,9 +822,11 @@ def xread(ctx: Client, *args: bytes) -> Reply:
                  "entries for a given consumer. Can block.")
 def xreadgroup(ctx: Client, *args: bytes) -> Reply:
     n = len(args)
-    if ((n == 8 or n == 6) and args[-1] == b">" and args[-3].lower() == b"streams" and args[0].lower() == b"group"
-            and (n == 6 or args[3].lower() == b"count")):
-        return _xreadgroup_new(ctx, args)  # GROUP g c [COUNT n] STREAMS key >
+    # GROUP g c [COUNT n] STREAMS key >, the keywords as redis-benchmark and clients send them or not
+    if (n == 8 or n == 6) and args[-1] == b">" and (
+            (args[-3] == b"STREAMS" and args[0] == b"GROUP" and (n == 6 or args[3] == b"COUNT"))
+            or (args[-3].lower() == b"streams" and args[0].lower() == b"group" and (n == 6 or args[3].lower() == b"count"))):
+        return _xreadgroup_new(ctx, args)
     return _xread_generic(ctx, args, xreadgroup=True)
 
 
