@@ -290,21 +290,20 @@ def _bf_overflow(value: int, incr: int, bits: int, signed: bool, how: str) -> tu
 
 
 #: Parsed BITFIELD argument lists (an application sends the same few shapes over and over):
-#: (args, proto-max-bulk-len) -> (ops, highest bit written).  Only lists that parsed cleanly
-#: are kept; the cache is emptied when it reaches its bound.
-_BF_PARSED: dict[tuple[tuple[bytes, ...], int], tuple[list[tuple[str, bool, int, int, int, str]], int]] = {}
+#: args -> (ops, highest bit written, the proto-max-bulk-len they were checked against).  Only
+#: lists that parsed cleanly are kept; the cache is emptied when it reaches its bound.
+_BF_PARSED: dict[tuple[bytes, ...], tuple[list[tuple[str, bool, int, int, int, str]], int, int]] = {}
 _BF_PARSED_MAX = 1024
 
 
 def _bitfield(ctx: Client, key: bytes, args: tuple[bytes, ...], readonly_cmd: bool) -> Reply:
-    values = ctx.server.config.values
-    cache_key = (args, values.get("proto-max-bulk-len", 0))
-    parsed = _BF_PARSED.get(cache_key)
-    if parsed is None:
-        parsed = _bf_parse(ctx, args)
+    parsed = _BF_PARSED.get(args)
+    max_bulk = ctx.server.config.values.get("proto-max-bulk-len", 0)
+    if parsed is None or parsed[2] != max_bulk:
+        ops, highest = _bf_parse(ctx, args)
         if len(_BF_PARSED) >= _BF_PARSED_MAX:
             _BF_PARSED.clear()
-        _BF_PARSED[cache_key] = parsed
+        parsed = _BF_PARSED[args] = (ops, highest, max_bulk)
     return _bf_run(ctx, key, parsed[0], parsed[1], readonly_cmd)
 
 
@@ -398,11 +397,16 @@ def _bf_run(ctx: Client, key: bytes, ops: list[tuple[str, bool, int, int, int, s
             out.append(ret)
             buf[lo:hi] = ((cur & ~(mask << shift)) | ((new & mask) << shift)).to_bytes(hi - lo, "big")
         changes += 1
-    if current is None or len(buf) != size or changes:
+    if current is buf:  # a bytearray changed (or grown) in place: it is already stored
+        if changes or len(buf) != size:
+            db.signal_modified(key)
+    elif current is None or len(buf) != size or changes:
         db.set(key, buf, keep_ttl=True)
     if changes:
-        ctx.server.notify("$", "setbit", key, db.id)
-        ctx.server.dirty += changes
+        server = ctx.server
+        if server.notify_flags:
+            server.notify("$", "setbit", key, db.id)
+        server.dirty += changes
     return out
 
 

@@ -76,8 +76,14 @@ def _pair(key: str, event: str) -> list[tuple[bytes, bytes]]:
         ([("SET", "a", "1"), ("RENAME", "a", "b")], _pair("a", "set") + _pair("a", "rename_from") + _pair("b", "rename_to")),
         ([("INCR", "n")], _pair("n", "incrby")),
         ([("DEL", "missing")], []),
+        ([("BITFIELD", "b", "INCRBY", "u8", "0", "1"), ("BITFIELD", "b", "INCRBY", "u8", "0", "1", "GET", "u4", "0"),
+          ("BITFIELD", "b", "GET", "u8", "0")], _pair("b", "setbit") * 2),
+        ([("XADD", "x", "*", "f", "v"), ("XGROUP", "CREATE", "x", "g", "0"),
+          ("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "x", ">")],
+         _pair("x", "xadd") + _pair("x", "xgroup-create") + _pair("x", "xgroup-createconsumer")),
     ],
-    ids=["set", "del", "expire", "hset", "lpush", "zadd", "sadd", "rename", "incr", "del-missing"],
+    ids=["set", "del", "expire", "hset", "lpush", "zadd", "sadd", "rename", "incr", "del-missing", "bitfield",
+         "xreadgroup"],
 )
 def test_events_of_common_commands(listen: tuple[redis.Redis, Listener], commands: list[tuple[str, ...]],
                                    expected: list[tuple[bytes, bytes]]) -> None:

@@ -116,6 +116,18 @@ def test_watch_aborts_on_every_kind_of_change(r: redis.Redis, srv: EmbeddedServe
     other.close()
 
 
+
+def test_watch_aborts_on_bitfield_changing_a_value_in_place(r: redis.Redis, srv: EmbeddedServer) -> None:
+    """BITFIELD changes a string it already made a byte array in place (no new value stored):
+    it still signals the key modified (signalModifiedKey), for the change and for a growth."""
+    other = redis.Redis.from_url(srv.url)
+    other.execute_command("BITFIELD", "w", "INCRBY", "u8", "0", "1")  # the value is now a byte array
+    assert _watched_exec(r, "w", lambda: other.execute_command("BITFIELD", "w", "INCRBY", "u8", "0", "1")) is None
+    other.execute_command("BITFIELD", "w", "INCRBY", "u8", "0", "1")
+    assert _watched_exec(r, "w", lambda: other.execute_command("BITFIELD", "w", "SET", "u8", "64", "0")) is None
+    assert _watched_exec(r, "w", lambda: other.execute_command("BITFIELD", "w", "GET", "u8", "0")) == [True]
+    other.close()
+
 def _has(name: str) -> bool:
     return name.encode() in COMMANDS
 
