@@ -14,9 +14,11 @@ IDs are ``(ms, seq)`` tuples of unsigned 64-bit integers, compared as Redis comp
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from sortedcontainers import SortedDict
+from sortedcontainers import SortedDict, SortedList
 
 from engine.objects import register_type
 
@@ -30,6 +32,7 @@ __all__ = [
     "Group",
     "Consumer",
     "NACK",
+    "PEL",
     "Node",
     "format_id",
     "set_in_order",
@@ -113,13 +116,97 @@ class NACK:
     consumer: Consumer
 
 
+class PEL(dict[StreamID, NACK]):
+    """A pending entries list (a group's or a consumer's rax of streamNACKs): NACKs by ID, read
+    in ID order.
+
+    Why not a SortedDict: a delivery adds an ID and XACK removes one, and neither needs the order;
+    only XPENDING, XCLAIM/XAUTOCLAIM, XINFO, the consumer's history and persistence read the IDs
+    in order.  So the sorted index of the IDs (a SortedList) is built the first time one of those
+    asks, and from then on kept by every insert and removal; a group whose PELs are only filled
+    by XREADGROUP and emptied by XACK never pays for it (an insert: 0.35 us -> 0.1 us).  Lookups,
+    ``in`` and ``len`` are the dict's own.  Not to be changed while it is being iterated."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: SortedList | None = None
+
+    def _sorted(self) -> SortedList:
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = SortedList(dict.__iter__(self))
+        return ids
+
+    def __setitem__(self, sid: StreamID, nack: NACK) -> None:
+        ids = self._ids
+        if ids is not None and not dict.__contains__(self, sid):
+            _sorted_add(ids, sid)
+        dict.__setitem__(self, sid, nack)
+
+    def __delitem__(self, sid: StreamID) -> None:
+        dict.__delitem__(self, sid)
+        if self._ids is not None:
+            self._ids.remove(sid)
+
+    def pop(self, sid: StreamID, *default: Any) -> Any:  # type: ignore[override]
+        if self._ids is not None and dict.__contains__(self, sid):
+            self._ids.remove(sid)
+        return dict.pop(self, sid, *default)
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self._ids = None
+
+    def __iter__(self) -> Iterator[StreamID]:
+        return iter(self._sorted())
+
+    def keys(self) -> Iterator[StreamID]:  # type: ignore[override]
+        return iter(self._sorted())
+
+    def items(self) -> Iterator[tuple[StreamID, NACK]]:  # type: ignore[override]
+        get = dict.__getitem__
+        return ((sid, get(self, sid)) for sid in self._sorted())
+
+    def values(self) -> Iterator[NACK]:  # type: ignore[override]
+        get = dict.__getitem__
+        return (get(self, sid) for sid in self._sorted())
+
+    def irange(self, start: StreamID | None = None, end: StreamID | None = None) -> Iterator[StreamID]:
+        """The IDs from ``start`` to ``end`` (both included; None: unbounded), in order."""
+        return self._sorted().irange(start, end)  # type: ignore[no-any-return]
+
+    def peekitem(self, index: int) -> tuple[StreamID, NACK]:
+        """The pending entry at ``index`` in ID order (0 the first, -1 the last)."""
+        sid = self._sorted()[index]
+        return sid, dict.__getitem__(self, sid)
+
+    def __reduce__(self) -> Any:  # (a copy or pickle keeps the type and the entries, not the index)
+        return (PEL, (), None, None, iter(dict.items(self)))
+
+
+def _sorted_add(sl: SortedList, key: StreamID) -> None:
+    """``sl.add(key)``, a key above every other appended as :func:`set_in_order` does."""
+    maxes = sl._maxes
+    if maxes and key > maxes[-1]:
+        sub = sl._lists[-1]
+        sub.append(key)
+        maxes[-1] = key
+        sl._len += 1
+        if sl._index or len(sub) > sl._load << 1:
+            sl._expand(len(maxes) - 1)
+    else:
+        sl.add(key)
+
+
 @dataclass(eq=False, slots=True)
 class Consumer:
     """streamConsumer: a name, when it was last seen, and its own PEL."""
 
     name: bytes
     seen_time: int
-    pel: SortedDict = field(default_factory=SortedDict)
+    pel: PEL = field(default_factory=PEL)
 
 
 @dataclass(eq=False, slots=True)
@@ -129,7 +216,7 @@ class Group:
     name: bytes
     last_id: StreamID
     entries_read: int
-    pel: SortedDict = field(default_factory=SortedDict)
+    pel: PEL = field(default_factory=PEL)
     consumers: dict[bytes, Consumer] = field(default_factory=dict)
 
 

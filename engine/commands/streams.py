@@ -45,7 +45,6 @@ from engine.streamtype import (
     StreamID,
     first_from,
     format_id,
-    set_in_order,
 )
 from engine.table import command, subcommand
 
@@ -542,13 +541,13 @@ def _deliver(ctx: Client, key: bytes, s: Stream, g: Group, consumer: Consumer, s
             nack = gpel.get(sid)
             if nack is None:
                 nack = NACK(now, 1, consumer)
-                set_in_order(gpel, sid, nack)
+                gpel[sid] = nack
             else:
                 nack.consumer.pel.pop(sid, None)
                 nack.consumer = consumer
                 nack.delivery_time = now
                 nack.delivery_count = 1
-            set_in_order(cpel, sid, nack)
+            cpel[sid] = nack
             if props is not None:
                 props.append([b"XCLAIM", key, g.name, consumer.name, b"0", format_id(sid), b"TIME", b"%d" % now,
                               b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)])
@@ -638,13 +637,13 @@ def _deliver_one(resp: int, key: bytes, s: Stream, g: Group, consumer: Consumer,
     nack = gpel.get(sid)
     if nack is None:
         nack = NACK(now, 1, consumer)
-        set_in_order(gpel, sid, nack)
+        gpel[sid] = nack
     else:  # (pending already: XCLAIM FORCE, or XGROUP SETID moved the group back)
         nack.consumer.pel.pop(sid, None)
         nack.consumer = consumer
         nack.delivery_time = now
         nack.delivery_count = 1
-    set_in_order(consumer.pel, sid, nack)
+    consumer.pel[sid] = nack
     fields = entries[sid]
     sid_b = b"%d-%d" % sid
     if len(fields) == 2:  # one field: the whole reply in one formatting
