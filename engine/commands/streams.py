@@ -315,8 +315,9 @@ def _xadd_auto(ctx: Client, key: bytes, args: tuple[bytes, ...]) -> Reply:
     if s.last_id == MAX_ID:
         raise CommandError(STREAM_EXHAUSTED)
     now = server.now_ms()
-    ms = s.last_id[0]
-    sid = (now, 0) if now > ms else s.next_id(now)  # (Stream.next_id's first case inline)
+    ms, seq = s.last_id
+    # Stream.next_id's first two cases inline: a new ms, or the next sequence within one
+    sid = (now, 0) if now > ms else (ms, seq + 1) if seq != U64 else s.next_id(now)
     if sid is None:
         raise CommandError(STREAM_EXHAUSTED)
     values = server.config.values  # _node_limits's two dict reads, inline
@@ -328,8 +329,8 @@ def _xadd_auto(ctx: Client, key: bytes, args: tuple[bytes, ...]) -> Reply:
         db.add(key, s)
     if server.notify_flags:
         server.notify("t", "xadd", key, db.id)
-    if not created:
-        db.set(key, s, keep_ttl=True)
+    if not created:  # the stream stored there changed in place: what db.set adds is done
+        db.signal_modified(key)
     server.dirty += 1
     reply = b"%d-%d" % sid
     if server.persistence.aof_file is not None:
