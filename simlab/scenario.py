@@ -499,6 +499,12 @@ class CacheServiceSpec(_Model):
     )
     threads: int = Field(default=1, ge=1, description="command-executing threads per instance")
     service_time_us: dict[str, Dist] = Field(default_factory=dict, description="per command; `default` too")
+    request_overhead_us: Dist | None = Field(
+        default=None,
+        description="server CPU per round trip on top of its commands' service times, once per request "
+        "however many commands it pipelines (the event loop reading the request and writing the reply); "
+        "unset: folded into the commands' times, as INFO commandstats and most calibrations give them",
+    )
     service_times_file: str | None = Field(default=None, description="YAML with the same mapping")
     maxmemory_bytes: int = Field(default=0, ge=0, description="0: no limit")
     maxmemory_objects: int | None = Field(

@@ -9,25 +9,25 @@
    latency for single GETs at a low rate, less GET's service time. That round trip (kernel,
    loopback, the generator's event loop) is what every measured request pays on top of the
    server, so it is the network of the validation scenario.
-   Service times depend on batching: a request that finds the server idle pays a wake-up of
-   the event loop of its own; one that arrives while the server is busy is read in the same
-   wake-up as others, but on a connection of its own (every client sends one request per
-   connection, as the generator does): the *busy* time, the pipelined CPU per call plus the
-   calibration's per-connection cost (:meth:`Calibration.busy_service_time_us`). The wake-up
-   is measured during the round-trip probe (:class:`RoundTripProbe`): the server's CPU per
-   GET sent open loop at 400 rps, each after an idle gap (its CPU share with no load, cron
-   ticks, left out), less the busy GET time, and every
-   command's lone time is its busy time plus that wake-up. (The calibration's lone figure,
-   one request in flight back to back, has no idle gaps; against the engine it was 2.4 times
-   short of the CPU per request measured at 10 % of saturation.) At each load point the
-   prediction uses ``s_busy + (1 - rho) (s_single - s_busy)`` per command, rho the server's
-   busy fraction at that load (:func:`predicted_busy`: Poisson arrivals find it idle with
+   Service times depend on batching. Each command costs its pipelined CPU per call; each
+   round trip adds, once however many commands it pipelines (``cache.request_overhead_us``),
+   the read and reply on a connection of its own (every client sends one request per
+   connection, as the generator does: the calibration's per-connection cost) and, when it
+   finds the server idle, the event loop's wake-up. The wake-up is measured during the
+   round-trip probe (:class:`RoundTripProbe`): the server's CPU per GET sent open loop at
+   400 rps, each after an idle gap (its CPU share with no load, cron ticks, left out), less
+   the busy GET time. (The calibration's lone figure, one request in flight back to back, has
+   no idle gaps; against the engine it was 2.4 times short of the CPU per request measured at
+   10 % of saturation.) At each load point the round trip's overhead is
+   ``connection + (1 - rho) wake-up`` (:func:`batching_overhead_us`), rho the server's busy
+   fraction at that load (:func:`predicted_busy`: Poisson arrivals find it idle with
    probability 1 - rho), every figure from the calibration, nothing fitted to the live runs.
    The round trip is the generator's latency less that GET time at the round trip probe's
    load (nearly the lone one). At low load the prediction is then the measured latency by
    construction; what is validated is how latency grows with load, and the saturation
-   (1 / mean busy service time, the server never idle). ``batching=False`` is the former
-   method: pipelined times at every load, the lone wake-up's extra in the round trip.
+   (1 / mean busy CPU per request, the server never idle). ``batching=False`` is the former
+   method: pipelined times at every load, no per-round-trip cost, the lone wake-up in the
+   round trip.
 3. **Validation scenario.** The scenario as the live test runs it: the load generator talks
    to the cache directly, so the client, entry, application and backend hops are zero; the
    cache-to-client round trip is the calibrated one; service times are the calibrated ones;
@@ -97,7 +97,7 @@ __all__ = [
     "FaultValidation",
     "VERDICTS",
     "Validation",
-    "batching_service_time",
+    "batching_overhead_us",
     "predicted_busy",
     "fault_scenario",
     "figure",
@@ -133,8 +133,9 @@ class Validation:
     calibration: Calibration
     generator_rtt_us: dict[str, float]
     notes: list[str] = field(default_factory=list)
-    #: the calibrated service times at the scenario's value size, pipelined and single (lone);
-    #: each load point's own (``batching``) is in the table (``service_get_us``)
+    #: the calibrated per-command service times at the scenario's value size and the
+    #: per-round-trip costs (connection, wake-up); each load point's round-trip overhead is in
+    #: the table (``request_overhead_us``, and GET's whole time in ``service_get_us``)
     service_time_us: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
     loads: list[LoadResult] = field(default_factory=list, repr=False)
@@ -223,8 +224,10 @@ _ZERO = {"kind": "constant", "value": 0.0}
 
 def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: dict[str, Any], *,
                         scale: float = 1.0, duration_s: float = 10.0, warmup_s: float = 2.0,
-                        seed: int = 0) -> Scenario:
-    """``sc`` as the live test runs it (module docstring, step 3), at ``scale`` x its rates."""
+                        seed: int = 0, request_overhead_us: float | None = None) -> Scenario:
+    """``sc`` as the live test runs it (module docstring, step 3), at ``scale`` x its rates.
+    ``request_overhead_us``: the server's CPU per round trip on top of its commands'
+    (``cache.request_overhead_us``, gamma with the calibration's cv 0.5); None: none."""
     d = sc.model_dump(mode="json")
     for s in d["sources"]:
         s["rate_rps"] = s["rate_rps"] * scale
@@ -247,6 +250,8 @@ def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: d
         f["subscriber_rtt_ms"] = _ZERO
         f["hold_ms"] = _ZERO
     d["cache"]["service_time_us"] = service_time_us
+    d["cache"]["request_overhead_us"] = (None if request_overhead_us is None else
+                                         {"kind": "gamma", "mean": round(request_overhead_us, 3), "cv": 0.5})
     # one server answers the live run: a sharded or replicated plan is validated per shard
     # against a Redis Cluster instead (simlab.load.cluster)
     d["cache"]["shards"] = 1
@@ -418,17 +423,13 @@ def predicted_busy(rate_rps: float, u_pipelined: float, u_single: float) -> floa
     return min(1.0, (a + b) / (1.0 + b))
 
 
-def batching_service_time(pipelined: dict[str, Any], single: dict[str, Any], busy: float) -> dict[str, Any]:
-    """Per-command service times at a server ``busy`` fraction of the time (see
-    :func:`predicted_busy`): the busy server's CPU per call (``pipelined``: the calibration's
-    pipelined time, plus its per-connection cost where measured) plus (1 - busy) x the lone
-    wake-up's extra (single - that), all from the calibration."""
-    out: dict[str, Any] = {}
-    for cmd, p in pipelined.items():
-        s = single.get(cmd, p)
-        extra = max(0.0, float(s["mean"]) - float(p["mean"]))
-        out[cmd] = {**p, "mean": round(float(p["mean"]) + (1.0 - busy) * extra, 3)}
-    return out
+def batching_overhead_us(connection_us: float, wake_us: float, busy: float) -> float:
+    """The server's CPU per round trip, on top of its commands', at a server ``busy`` fraction
+    of the time (see :func:`predicted_busy`): the read and reply on a connection of its own
+    (the calibration's per-connection cost) plus, with probability 1 - busy (the request finds
+    the server idle), the event loop's wake-up. Once per round trip, not per command: the
+    commands a request pipelines are read in the same wake-up."""
+    return connection_us + (1.0 - busy) * wake_us
 
 
 def _rel(pred: float, meas: float) -> float:
@@ -537,9 +538,10 @@ def validate(
                     else f"not pinned: server and {workers} generator worker{'s' if workers > 1 else ''} "
                          "placed by the scheduler")
         value_bytes = mean_of(scenario.keyspace.value_size_bytes)
-        service = (cal.busy_service_time_us(value_bytes) if batching
-                   else cal.service_time_us(value_bytes, pipelined=True))
-        single = cal.service_time_us(value_bytes, pipelined=False)
+        # per command: the pipelined CPU per call; with batching, each round trip adds the
+        # per-connection cost and, when it finds the server idle, a wake-up (once per request)
+        service = cal.service_time_us(value_bytes, pipelined=True)
+        conn_us = (cal.connection_overhead_us or 0.0) if batching else 0.0
         if batching and cal.connection_overhead_us is None:
             notes.append(f"calibration {cal.name} has no per-connection cost (written before it was measured): "
                          "the busy server's service time is the pipelined one, which understates it")
@@ -547,23 +549,22 @@ def validate(
         say("measuring the generator's round trip")
         probe = probe_round_trip(tgt, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0, workers=workers,
                                  connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
-        get_us = service["GET"]["mean"]
-        wake_us: float | None = None
+        get_us = float(service["GET"]["mean"]) + conn_us
+        wake_us = 0.0
         if batching:
             # A request that finds the server idle pays a wake-up on top of the busy server's
             # time: measured here, as the server's CPU per GET of the probe (single GETs open
             # loop at a low rate, each after an idle gap) less the busy GET time.  The
             # calibration's one-in-flight figure is taken back to back, without those gaps, and
-            # understates it.  The wake-up belongs to the event loop, not to the command, so
-            # every command's lone time is its busy time plus the same wake-up.
+            # understates it.  The wake-up belongs to the event loop's read, not to the
+            # command: a request pays it once, however many commands it pipelines.
             lone_get = probe.server_cpu_us_per_request
             rho0 = min(0.5, rtt_rate * lone_get * 1e-6)
             wake_us = max(0.0, lone_get - get_us) / (1.0 - rho0)
-            single = {cmd: d if cmd.endswith("_PER_SUBSCRIBER") else {**d, "mean": round(float(d["mean"]) + wake_us, 3)}
-                      for cmd, d in service.items()}
-            get_us = batching_service_time({"GET": service["GET"]}, {"GET": single["GET"]}, rho0)["GET"]["mean"]
+            get_us = float(service["GET"]["mean"]) + batching_overhead_us(conn_us, wake_us, rho0)
         rtt_dist, rtt_pct = round_trip_distribution(probe, get_us)
-        vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
+        vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed,
+                                  request_overhead_us=conn_us if batching else None)
         say("finding the saturation throughput (closed loop)")
         sat_rps, busy, sat_run = _saturation(vsc, tgt, seconds=3.0 if quick else 5.0, workers=workers,
                                              connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
@@ -571,8 +572,9 @@ def validate(
         generator_bound = busy < _SERVER_BOUND_CPU
         pred_cap = _predicted_capacity(vsc, seed)
         u_pipe = 1.0 / pred_cap if pred_cap else float("nan")
-        u_single = (_utilisation_per_rps(validation_scenario(scenario, single, rtt_dist, duration_s=duration_s,
-                                                             warmup_s=warmup_s, seed=seed), seed)
+        u_single = (_utilisation_per_rps(validation_scenario(scenario, service, rtt_dist, duration_s=duration_s,
+                                                             warmup_s=warmup_s, seed=seed,
+                                                             request_overhead_us=conn_us + wake_us), seed)
                     if batching else u_pipe)
         saturation: dict[str, Any] = {
             "measured_rps": sat_rps, "server_cpu_busy": busy, "generator_cpu_busy": gen_busy,
@@ -602,9 +604,10 @@ def validate(
             offered = frac * sat_rps
             say(f"load point {frac:.0%} of saturation: {offered:.0f} rps")
             busy_p = predicted_busy(offered, u_pipe, u_single) if batching else offered * u_pipe
-            service_p = batching_service_time(service, single, busy_p) if batching else service
-            sc_p = validation_scenario(scenario, service_p, rtt_dist, scale=offered / _rate(scenario),
-                                       duration_s=duration_s, warmup_s=warmup_s, seed=seed)
+            overhead_p = batching_overhead_us(conn_us, wake_us, busy_p) if batching else None
+            sc_p = validation_scenario(scenario, service, rtt_dist, scale=offered / _rate(scenario),
+                                       duration_s=duration_s, warmup_s=warmup_s, seed=seed,
+                                       request_overhead_us=overhead_p)
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
@@ -622,7 +625,8 @@ def validate(
             row["predicted_server_cpu_us_per_request"] = busy_p / offered * 1e6 if offered > 0 else float("nan")
             row["measured_server_cpu_us_per_request"] = ((cpu1 - cpu0) / meas.requests * 1e6 if meas.requests
                                                          else float("nan"))
-            row["service_get_us"] = service_p["GET"]["mean"]
+            row["service_get_us"] = float(service["GET"]["mean"]) + (overhead_p or 0.0)
+            row["request_overhead_us"] = overhead_p if overhead_p is not None else 0.0
             if scenario.cache.maxmemory_bytes:
                 # shown, not judged: the model charges key + value + 64 B a key, a server its allocator's
                 row["predicted_evictions"] = plan.predicted_evictions
@@ -635,9 +639,9 @@ def validate(
             notes.append(f"invalid runs beyond {AGREEMENT_UP_TO:.0%} of saturation (shown, not judged): {', '.join(beyond)}")
         return Validation(scenario=scenario.name, target=tgt.label, server=cal.server, seed=seed, table=table,
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
-                          service_time_us={"busy": service, "single": single, "batching": batching,
+                          service_time_us={"per_command": service, "batching": batching,
                                            "connection_overhead_us": cal.connection_overhead_us,
-                                           "wake_up_us": wake_us,
+                                           "wake_up_us": wake_us if batching else None,
                                            "probe_server_cpu_us_per_get": probe.server_cpu_us_per_request,
                                            "idle_server_cpu_share": probe.idle_cpu_share},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)

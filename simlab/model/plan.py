@@ -882,6 +882,13 @@ class PlanBuilder:
             asks, moveds = self._redirect(migrating, src, inst, flow, hit, outcome, keys, t_arr,
                                           (res, service_s, delay_s, n_stages), ac, r_red)
 
+        if sc.cache.request_overhead_us is not None:
+            # one read and one reply per round trip at an instance, whatever it pipelines
+            # (drawn last, so a scenario without it keeps every other draw)
+            for j in range(res.shape[1]):
+                rt = np.flatnonzero((res[:, j] >= 0) & (res[:, j] < self.backend_res) & (n_stages > j))
+                service_s[rt, j] += sample(sc.cache.request_overhead_us, r_svc, len(rt)) * 1e-6
+
         # slow-period service factors are applied by the solvers (they depend on arrival time)
         bg_t, bg_res, bg_svc = self._background(start_s, end_s, r_bg)
         plan = Plan(

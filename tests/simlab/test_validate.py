@@ -70,13 +70,15 @@ def test_validate_against_the_engine(tmp_path: Path) -> None:
     _check(v, tmp_path)
     assert v.server.startswith("cachelab engine")
     # the lone request's cost comes from the round-trip probe's server CPU (open loop, idle
-    # gaps): every command's lone time is its busy time plus the same measured wake-up
+    # gaps): each round trip pays the per-connection cost and, when it finds the server idle,
+    # the measured wake-up, once however many commands it pipelines
     st = v.service_time_us
     assert st["probe_server_cpu_us_per_get"] > 0 and st["wake_up_us"] >= 0
     assert 0 <= st["idle_server_cpu_share"] < 0.5  # cron ticks of an idle engine: well under a core
-    for cmd, busy in st["busy"].items():
-        if not cmd.endswith("_PER_SUBSCRIBER"):
-            assert st["single"][cmd]["mean"] == pytest.approx(busy["mean"] + st["wake_up_us"], abs=0.01), cmd
+    conn = st["connection_overhead_us"]
+    for row in v.table.to_dict("records"):
+        assert row["request_overhead_us"] == pytest.approx(
+            conn + (1 - row["predicted_server_busy"]) * st["wake_up_us"], abs=1e-6)
 
 
 @pytest.mark.redis_server

@@ -79,20 +79,20 @@ def test_a_missed_saturation_disagrees() -> None:
 
 
 def test_the_service_time_goes_from_lone_to_pipelined_as_the_server_gets_busy() -> None:
-    """predicted_busy / batching_service_time (simlab.validate): exact arithmetic, no tolerance.
-    GET costs 5 us pipelined and 22 us alone (the engine's calibration, rounded)."""
-    from simlab.validate import batching_service_time, predicted_busy
+    """predicted_busy / batching_overhead_us (simlab.validate): exact arithmetic, no tolerance.
+    GET costs 5 us pipelined, 3 us more on a connection of its own and 14 us more when it wakes
+    the server: 22 us alone (the engine's calibration, rounded)."""
+    from simlab.validate import batching_overhead_us, predicted_busy
 
-    u_p, u_s = 5e-6, 22e-6  # utilisation per request/s
+    u_p, u_s = 8e-6, 22e-6  # utilisation per request/s
     assert predicted_busy(0.0, u_p, u_s) == 0.0
-    # at 1/u_p requests/s the server is never idle: the pipelined time, busy 1
+    # at 1/u_p requests/s the server is never idle: the busy time, busy 1
     assert predicted_busy(1 / u_p, u_p, u_s) == pytest.approx(1.0)
-    # rho = (A + B) / (1 + B) at 20 000 rps: A = 0.1, B = 0.34
+    # rho = (A + B) / (1 + B) at 20 000 rps: A = 0.16, B = 0.28
     rho = predicted_busy(20_000, u_p, u_s)
-    assert rho == pytest.approx(0.44 / 1.34)
-    st = batching_service_time({"GET": {"kind": "gamma", "mean": 5.0, "cv": 0.5}},
-                               {"GET": {"kind": "gamma", "mean": 22.0, "cv": 0.5}}, rho)
-    assert st["GET"]["mean"] == pytest.approx(5.0 + (1 - rho) * 17.0, abs=1e-3) and st["GET"]["cv"] == 0.5
-    # self-consistent: the busy fraction is the rate times the mean CPU per request (the mean
-    # is rounded to 1 ns: 20 000/s x 0.5 ns = 1e-5)
-    assert rho == pytest.approx(20_000 * st["GET"]["mean"] * 1e-6, abs=1e-5)
+    assert rho == pytest.approx(0.44 / 1.28)
+    per_request = 5.0 + batching_overhead_us(3.0, 14.0, rho)
+    assert per_request == pytest.approx(8.0 + (1 - rho) * 14.0)
+    assert batching_overhead_us(3.0, 14.0, 1.0) == 3.0 and batching_overhead_us(3.0, 14.0, 0.0) == 17.0
+    # self-consistent: the busy fraction is the rate times the mean CPU per request
+    assert rho == pytest.approx(20_000 * per_request * 1e-6)
