@@ -99,7 +99,7 @@ def new_sparse() -> bytearray:
 
 def is_hll(value: bytes | bytearray) -> bool:
     """isHLLObjectOrReply's checks (the int encoding is ruled out by the caller)."""
-    if len(value) < HLL_HDR_SIZE or value[:4] != b"HYLL" or value[4] > 1:
+    if len(value) < HLL_HDR_SIZE or not value.startswith(b"HYLL") or value[4] > 1:
         return False
     return not (value[4] == DENSE and len(value) != HLL_DENSE_SIZE)
 

@@ -110,7 +110,8 @@ def _geoadd_one(ctx: Client, key: bytes, raw_lon: bytes, raw_lat: bytes, member:
     db = ctx.db
     server = ctx.server
     z = db.lookup_write(key, ZSET)
-    if z is None:
+    created = z is None
+    if created:
         z = ZSet()
         db.add(key, z)
     cur = z.dict.get(member)
@@ -124,7 +125,10 @@ def _geoadd_one(ctx: Client, key: bytes, raw_lon: bytes, raw_lat: bytes, member:
     else:
         z.add(member, score)
     server.dirty += 1
-    db.set(key, z, keep_ttl=True)  # signalModifiedKey and the LRU stamp, inline there
+    if created:
+        db.set(key, z, keep_ttl=True)  # signalModifiedKey and the LRU stamp, inline there
+    else:  # the set stored there changed in place: lookup_write stamped it, signal it
+        db.signal_modified(key)
     if server.notify_flags:
         server.notify("z", "zadd", key, db.id)
     return 1 if cur is None else 0

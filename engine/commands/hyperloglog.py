@@ -51,9 +51,14 @@ def pfadd(ctx: Client, key: bytes, *elements: bytes) -> Reply:
         raise RedisError(HLL_CORRUPTED) from None
     if updated:
         buf[15] |= 0x80  # hll.invalidate: the cached cardinality is stale
-        db.set(key, buf, keep_ttl=True)
-        ctx.server.notify("$", "pfadd", key, db.id)
-        ctx.server.dirty += updated
+        if buf is current:  # changed in place (dense, or sparse with room): already stored
+            db.signal_modified(key)
+        else:
+            db.set(key, buf, keep_ttl=True)
+        server = ctx.server
+        if server.notify_flags:
+            server.notify("$", "pfadd", key, db.id)
+        server.dirty += updated
     return 1 if updated else 0
 
 

@@ -117,14 +117,27 @@ def test_watch_aborts_on_every_kind_of_change(r: redis.Redis, srv: EmbeddedServe
 
 
 
-def test_watch_aborts_on_bitfield_changing_a_value_in_place(r: redis.Redis, srv: EmbeddedServer) -> None:
-    """BITFIELD changes a string it already made a byte array in place (no new value stored):
-    it still signals the key modified (signalModifiedKey), for the change and for a growth."""
+@pytest.mark.parametrize("write", [
+    ("BITFIELD", "w", "INCRBY", "u8", "0", "1"),
+    ("BITFIELD", "w", "SET", "u8", "64", "1"),  # grows the value in place
+    ("PFADD", "w", "a", "b", "c"),
+    ("GEOADD", "w", "13.361389", "38.115556", "m"),
+    ("XADD", "w", "*", "f", "v"),
+], ids=["bitfield", "bitfield-grow", "pfadd", "geoadd", "xadd"])
+def test_watch_aborts_on_a_value_changed_in_place(r: redis.Redis, srv: EmbeddedServer, write: tuple[str, ...]) -> None:
+    """BITFIELD, PFADD, GEOADD and XADD change the value a key already holds in place (no new
+    value stored): the key is still signalled modified (signalModifiedKey)."""
     other = redis.Redis.from_url(srv.url)
-    other.execute_command("BITFIELD", "w", "INCRBY", "u8", "0", "1")  # the value is now a byte array
-    assert _watched_exec(r, "w", lambda: other.execute_command("BITFIELD", "w", "INCRBY", "u8", "0", "1")) is None
+    first = {"BITFIELD": ("BITFIELD", "w", "INCRBY", "u8", "0", "1"), "PFADD": ("PFADD", "w", "x"),
+             "GEOADD": ("GEOADD", "w", "13", "38", "x"), "XADD": ("XADD", "w", "*", "x", "y")}[write[0]]
+    other.execute_command(*first)  # the key now holds the value the write changes in place
+    assert _watched_exec(r, "w", lambda: other.execute_command(*write)) is None
+    other.close()
+
+
+def test_watch_survives_bitfield_reads(r: redis.Redis, srv: EmbeddedServer) -> None:
+    other = redis.Redis.from_url(srv.url)
     other.execute_command("BITFIELD", "w", "INCRBY", "u8", "0", "1")
-    assert _watched_exec(r, "w", lambda: other.execute_command("BITFIELD", "w", "SET", "u8", "64", "0")) is None
     assert _watched_exec(r, "w", lambda: other.execute_command("BITFIELD", "w", "GET", "u8", "0")) == [True]
     other.close()
 
