@@ -98,6 +98,9 @@ __all__ = [
     "VERDICTS",
     "Validation",
     "batching_overhead_us",
+    "fit_wake_up",
+    "WakeUp",
+    "shifted",
     "predicted_busy",
     "fault_scenario",
     "figure",
@@ -432,6 +435,62 @@ def batching_overhead_us(connection_us: float, wake_us: float, busy: float) -> f
     return connection_us + (1.0 - busy) * wake_us
 
 
+@dataclass(frozen=True)
+class WakeUp:
+    """What a round trip that finds the server idle pays, as a function of how long it was idle.
+
+    Measured (two round-trip probes at a low and a ten times higher rate), the server's CPU per
+    lone request falls as the rate rises although the server is idle nearly all the time at
+    both: a wake-up after a long idle gap costs more than one after a short gap (the
+    process's caches and the virtual CPU's halt go cold). With ``w(g) = max_us (1 - e^(-g/tau))``
+    and Poisson round trips at rate r (an idle gap is exponential with mean 1/r), the mean
+    wake-up is ``max_us / (1 + r tau)`` (:meth:`cpu_us`). The same decay on the latency path
+    that is not the server's CPU (the kernel, the hypervisor waking the idle CPU) is
+    ``latency_max_us / (1 + r tau)`` (:meth:`latency_us`). ``decay_s`` 0: no decay measured,
+    every wake-up costs ``max_us``."""
+
+    max_us: float
+    decay_s: float = 0.0
+    latency_max_us: float = 0.0
+
+    def cpu_us(self, round_trips_per_s: float) -> float:
+        return self.max_us / (1.0 + round_trips_per_s * self.decay_s)
+
+    def latency_us(self, round_trips_per_s: float) -> float:
+        return self.latency_max_us / (1.0 + round_trips_per_s * self.decay_s)
+
+
+def fit_wake_up(low: tuple[float, float, float], high: tuple[float, float, float], busy_get_us: float) -> WakeUp:
+    """:class:`WakeUp` from two probes, each (rate rps, server CPU us per GET, round trip us:
+    the probe's median latency).
+
+    At each rate the mean wake-up of an idle arrival is ``e = (cpu - busy_get) / (1 - rho)``
+    (rho = rate x cpu, the chance of finding the server busy); ``e = max / (1 + r tau)`` at
+    both rates gives ``tau = (e1 - e2) / (e2 r2 - e1 r1)``. Where the higher rate's wake-up is
+    not cheaper (or the figures make tau negative) there is no decay: ``max_us = e1``. The
+    latency part comes from the medians: the round trip less GET's time at each rate differs
+    by ``L (1/(1 + r1 tau) (1 - rho1) - 1/(1 + r2 tau) (1 - rho2))``."""
+    (r1, cpu1, lat1), (r2, cpu2, lat2) = low, high
+    rho1, rho2 = min(0.5, r1 * cpu1 * 1e-6), min(0.5, r2 * cpu2 * 1e-6)
+    e1 = max(0.0, cpu1 - busy_get_us) / (1.0 - rho1)
+    e2 = max(0.0, cpu2 - busy_get_us) / (1.0 - rho2)
+    den = e2 * r2 - e1 * r1
+    if e1 <= e2 or den <= 0:
+        return WakeUp(max_us=e1)
+    tau = (e1 - e2) / den
+    w = WakeUp(max_us=e1 * (1.0 + r1 * tau), decay_s=tau)
+    rtt1 = lat1 - (busy_get_us + (1.0 - rho1) * e1)
+    rtt2 = lat2 - (busy_get_us + (1.0 - rho2) * e2)
+    f1, f2 = (1.0 - rho1) / (1.0 + r1 * tau), (1.0 - rho2) / (1.0 + r2 * tau)
+    lmax = max(0.0, (rtt1 - rtt2) / (f1 - f2)) if f1 > f2 else 0.0
+    return WakeUp(max_us=w.max_us, decay_s=tau, latency_max_us=lmax)
+
+
+def shifted(dist: dict[str, Any], delta_ms: float) -> dict[str, Any]:
+    """An empirical round-trip distribution (ms) moved by ``delta_ms``, kept non-negative."""
+    return {**dist, "values": [round(max(0.0, v + delta_ms), 6) for v in dist["values"]]}
+
+
 def _rel(pred: float, meas: float) -> float:
     return (pred - meas) / meas if meas and meas == meas and pred == pred else float("nan")
 
@@ -549,20 +608,36 @@ def validate(
         say("measuring the generator's round trip")
         probe = probe_round_trip(tgt, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0, workers=workers,
                                  connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
-        get_us = float(service["GET"]["mean"]) + conn_us
-        wake_us = 0.0
+        busy_get = float(service["GET"]["mean"]) + conn_us
+        get_us = busy_get
+        wake = WakeUp(0.0)
+        probe_hi: RoundTripProbe | None = None
         if batching:
             # A request that finds the server idle pays a wake-up on top of the busy server's
             # time: measured here, as the server's CPU per GET of the probe (single GETs open
             # loop at a low rate, each after an idle gap) less the busy GET time.  The
             # calibration's one-in-flight figure is taken back to back, without those gaps, and
             # understates it.  The wake-up belongs to the event loop's read, not to the
-            # command: a request pays it once, however many commands it pipelines.
+            # command: a request pays it once, however many commands it pipelines.  A second
+            # probe at ten times the rate (still a light load) measures how the wake-up's cost
+            # falls as idle gaps get shorter (WakeUp).
             lone_get = probe.server_cpu_us_per_request
+            hi_rate = max(rtt_rate, min(10 * rtt_rate, 0.15 / max(1e-9, lone_get * 1e-6)))
+            if hi_rate > 2 * rtt_rate:
+                probe_hi = probe_round_trip(tgt, rate_rps=hi_rate, duration_s=1.5 if quick else 3.0,
+                                            workers=workers, connections=connections, seed=seed + 1,
+                                            cpus=gen_cpus, spin=spin)
+                wake = fit_wake_up((rtt_rate, lone_get, float(np.median(probe.latency_us))),
+                                   (hi_rate, probe_hi.server_cpu_us_per_request,
+                                    float(np.median(probe_hi.latency_us))), busy_get)
+            else:
+                wake = fit_wake_up((rtt_rate, lone_get, 0.0), (rtt_rate, lone_get, 0.0), busy_get)
             rho0 = min(0.5, rtt_rate * lone_get * 1e-6)
-            wake_us = max(0.0, lone_get - get_us) / (1.0 - rho0)
-            get_us = float(service["GET"]["mean"]) + batching_overhead_us(conn_us, wake_us, rho0)
+            get_us = float(service["GET"]["mean"]) + batching_overhead_us(conn_us, wake.cpu_us(rtt_rate), rho0)
         rtt_dist, rtt_pct = round_trip_distribution(probe, get_us)
+        # the probe's round trip holds its rate's share of the latency-only wake-up
+        rtt_wake0 = ((1.0 - min(0.5, rtt_rate * probe.server_cpu_us_per_request * 1e-6))
+                     * wake.latency_us(rtt_rate))
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed,
                                   request_overhead_us=conn_us if batching else None)
         say("finding the saturation throughput (closed loop)")
@@ -574,8 +649,11 @@ def validate(
         u_pipe = 1.0 / pred_cap if pred_cap else float("nan")
         u_single = (_utilisation_per_rps(validation_scenario(scenario, service, rtt_dist, duration_s=duration_s,
                                                              warmup_s=warmup_s, seed=seed,
-                                                             request_overhead_us=conn_us + wake_us), seed)
-                    if batching else u_pipe)
+                                                             request_overhead_us=conn_us + wake.max_us), seed)
+                    if batching and wake.max_us > 0 else u_pipe)
+        # cache round trips per request (a miss's SET is a second one): the work one microsecond
+        # of per-round-trip overhead adds per request
+        trips_per_request = (u_single - u_pipe) / (wake.max_us * 1e-6) if batching and wake.max_us > 0 else 1.0
         saturation: dict[str, Any] = {
             "measured_rps": sat_rps, "server_cpu_busy": busy, "generator_cpu_busy": gen_busy,
             "generator_bound": generator_bound, "predicted_rps": pred_cap, "err": _rel(pred_cap, sat_rps),
@@ -603,11 +681,16 @@ def validate(
         for frac in fractions:
             offered = frac * sat_rps
             say(f"load point {frac:.0%} of saturation: {offered:.0f} rps")
-            busy_p = predicted_busy(offered, u_pipe, u_single) if batching else offered * u_pipe
-            overhead_p = batching_overhead_us(conn_us, wake_us, busy_p) if batching else None
-            sc_p = validation_scenario(scenario, service, rtt_dist, scale=offered / _rate(scenario),
-                                       duration_s=duration_s, warmup_s=warmup_s, seed=seed,
-                                       request_overhead_us=overhead_p)
+            trips = offered * trips_per_request
+            wake_p = wake.cpu_us(trips)
+            u_wake = u_pipe + (u_single - u_pipe) * (wake_p / wake.max_us if wake.max_us > 0 else 0.0)
+            busy_p = predicted_busy(offered, u_pipe, u_wake) if batching else offered * u_pipe
+            overhead_p = batching_overhead_us(conn_us, wake_p, busy_p) if batching else None
+            # the round trip's latency-only wake-up at this load instead of the probe's
+            rtt_shift_us = (1.0 - busy_p) * wake.latency_us(trips) - rtt_wake0 if batching else 0.0
+            sc_p = validation_scenario(scenario, service, shifted(rtt_dist, rtt_shift_us * 1e-3),
+                                       scale=offered / _rate(scenario), duration_s=duration_s,
+                                       warmup_s=warmup_s, seed=seed, request_overhead_us=overhead_p)
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
@@ -627,6 +710,8 @@ def validate(
                                                          else float("nan"))
             row["service_get_us"] = float(service["GET"]["mean"]) + (overhead_p or 0.0)
             row["request_overhead_us"] = overhead_p if overhead_p is not None else 0.0
+            row["wake_up_us"] = wake_p if batching else 0.0
+            row["round_trip_shift_us"] = rtt_shift_us
             if scenario.cache.maxmemory_bytes:
                 # shown, not judged: the model charges key + value + 64 B a key, a server its allocator's
                 row["predicted_evictions"] = plan.predicted_evictions
@@ -641,7 +726,13 @@ def validate(
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
                           service_time_us={"per_command": service, "batching": batching,
                                            "connection_overhead_us": cal.connection_overhead_us,
-                                           "wake_up_us": wake_us if batching else None,
+                                           "wake_up_us": wake.max_us if batching else None,
+                                           "wake_up_decay_ms": wake.decay_s * 1e3 if batching else None,
+                                           "wake_up_latency_us": wake.latency_max_us if batching else None,
+                                           "cache_round_trips_per_request": trips_per_request,
+                                           "probe_high_rate_rps": probe_hi.rate_rps if probe_hi else None,
+                                           "probe_high_server_cpu_us_per_get": (
+                                               probe_hi.server_cpu_us_per_request if probe_hi else None),
                                            "probe_server_cpu_us_per_get": probe.server_cpu_us_per_request,
                                            "idle_server_cpu_share": probe.idle_cpu_share},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)

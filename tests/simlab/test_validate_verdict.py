@@ -96,3 +96,29 @@ def test_the_service_time_goes_from_lone_to_pipelined_as_the_server_gets_busy() 
     assert batching_overhead_us(3.0, 14.0, 1.0) == 3.0 and batching_overhead_us(3.0, 14.0, 0.0) == 17.0
     # self-consistent: the busy fraction is the rate times the mean CPU per request
     assert rho == pytest.approx(20_000 * per_request * 1e-6)
+
+
+def test_the_wake_up_and_its_decay_come_back_from_two_probes() -> None:
+    """fit_wake_up (simlab.validate) on figures made with w(g) = 80 us (1 - e^(-g / 1 ms)), a
+    busy GET of 16 us, a 50 us base round trip and 30 us of latency-only wake-up: it returns
+    exactly those parameters."""
+    from simlab.validate import WakeUp, fit_wake_up, shifted
+
+    truth = WakeUp(max_us=80.0, decay_s=1e-3, latency_max_us=30.0)
+    busy, base = 16.0, 50.0
+
+    def probe(r: float) -> tuple[float, float, float]:
+        e = truth.cpu_us(r)
+        cpu = (busy + e) / (1 + r * e * 1e-6)  # cpu = busy + (1 - rho) e with rho = r cpu
+        idle = 1 - r * cpu * 1e-6
+        return r, cpu, base + busy + idle * e + idle * truth.latency_us(r)
+
+    w = fit_wake_up(probe(400.0), probe(4000.0), busy)
+    assert w.max_us == pytest.approx(80.0) and w.decay_s == pytest.approx(1e-3)
+    assert w.latency_max_us == pytest.approx(30.0)
+    assert w.cpu_us(0.0) == pytest.approx(80.0) and w.cpu_us(1000.0) == pytest.approx(40.0)
+    # no cheaper wake-up at the higher rate: no decay, every wake-up the low rate's
+    flat = fit_wake_up((400.0, 60.0, 120.0), (4000.0, 60.0, 120.0), busy)
+    assert flat.decay_s == 0.0 and flat.max_us == pytest.approx(44.0 / (1 - 400 * 60e-6))
+    assert flat.latency_max_us == 0.0
+    assert shifted({"kind": "empirical", "values": [0.01, 0.05]}, -0.02)["values"] == [0.0, 0.03]
