@@ -104,9 +104,23 @@ def _one_canonical_request(buf: bytes) -> list[bytes] | None:
     n = len(parts)
     k = (n - 2) >> 1
     if 0 < k < 100 and not n & 1 and parts[0] == _ARRAY_HEADERS[k] and not parts[-1]:
+        bh = _BULK_HEADERS
+        # each header against the canonical one of its argument's length: GET's and SET's
+        # two and three unrolled (0.78 -> 0.40 us for a GET), a loop beyond (not a map: 0.25
+        # us less for 5 arguments)
+        if k == 2:
+            a, b = parts[2], parts[4]
+            return [a, b] if parts[1] == bh[len(a)] and parts[3] == bh[len(b)] else None
+        if k == 3:
+            a, b, c = parts[2], parts[4], parts[6]
+            return [a, b, c] if parts[1] == bh[len(a)] and parts[3] == bh[len(b)] and parts[5] == bh[len(c)] else None
         argv = parts[2::2]
-        if parts[1:-1:2] == list(map(_BULK_HEADERS.__getitem__, map(len, argv))):
-            return argv
+        i = 1
+        for a in argv:
+            if parts[i] != bh[len(a)]:
+                return None
+            i += 2
+        return argv
     return None
 
 
