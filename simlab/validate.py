@@ -9,23 +9,24 @@
    latency for single GETs at a low rate, less GET's service time. That round trip (kernel,
    loopback, the generator's event loop) is what every measured request pays on top of the
    server, so it is the network of the validation scenario.
-   Service times depend on batching. Each command costs its pipelined CPU per call; each
-   round trip adds, once however many commands it pipelines (``cache.request_overhead_us``),
-   the read and reply on a connection of its own (every client sends one request per
-   connection, as the generator does: the calibration's per-connection cost) and, when it
-   finds the server idle, the event loop's wake-up. The wake-up is measured during the
-   round-trip probe (:class:`RoundTripProbe`): the server's CPU per GET sent open loop at
-   400 rps, each after an idle gap (its CPU share with no load, cron ticks, left out), less
-   the busy GET time. (The calibration's lone figure, one request in flight back to back, has
-   no idle gaps; against the engine it was 2.4 times short of the CPU per request measured at
-   10 % of saturation.) At each load point the round trip's overhead is
-   ``connection + (1 - rho) wake-up`` (:func:`batching_overhead_us`), rho the server's busy
-   fraction at that load (:func:`predicted_busy`: Poisson arrivals find it idle with
-   probability 1 - rho), every figure from the calibration, nothing fitted to the live runs.
-   The round trip is the generator's latency less that GET time at the round trip probe's
-   load (nearly the lone one). At low load the prediction is then the measured latency by
-   construction; what is validated is how latency grows with load, and the saturation
-   (1 / mean busy CPU per request, the server never idle). ``batching=False`` is the former
+   Service times depend on batching, all from measurements of the target, nothing fitted
+   to the live runs. Each command costs its pipelined CPU per call plus what a command costs
+   more in a short read (one against two GETs a request, open loop at 400 rps: its parse,
+   dispatch and reply are not amortised over a 32-deep pipeline). Each round trip adds,
+   once however many commands it pipelines (``cache.request_overhead_us``), the busy
+   server's cost of a read beyond its commands (single GETs closed loop on the generator's
+   connections: :func:`busy_get_cpu_us`) and, when it finds the server idle, the event
+   loop's wake-up. The wake-up is measured by round-trip probes (:class:`RoundTripProbe`:
+   single GETs open loop, each after an idle gap; the server's idle CPU share, cron ticks,
+   left out) at 400 rps and at higher light loads: the server's CPU per GET less the busy
+   GET time. Its cost falls as idle gaps shorten (:class:`WakeUp`, interpolated between the
+   probes' rates), and so does the round trip. At each load point the round trip's overhead
+   is ``busy read + (1 - rho) wake-up(rate of round trips)`` (:func:`batching_overhead_us`),
+   rho the server's busy fraction at that load (:func:`predicted_busy`: Poisson arrivals find
+   it idle with probability 1 - rho), and the round trip is the probes' at that rate.
+   At low load the prediction is then the measured latency by construction; what is
+   validated is how latency and the server's CPU grow with load, and the saturation (1 /
+   mean busy CPU per request, the server never idle). ``batching=False`` is the former
    method: pipelined times at every load, no per-round-trip cost, the lone wake-up in the
    round trip.
 3. **Validation scenario.** The scenario as the live test runs it: the load generator talks
@@ -98,6 +99,7 @@ __all__ = [
     "VERDICTS",
     "Validation",
     "batching_overhead_us",
+    "busy_get_cpu_us",
     "fit_wake_up",
     "WakeUp",
     "shifted",
@@ -254,7 +256,8 @@ def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: d
         f["hold_ms"] = _ZERO
     d["cache"]["service_time_us"] = service_time_us
     d["cache"]["request_overhead_us"] = (None if request_overhead_us is None else
-                                         {"kind": "gamma", "mean": round(request_overhead_us, 3), "cv": 0.5})
+                                         {"kind": "gamma", "mean": round(request_overhead_us, 3), "cv": 0.5}
+                                         if request_overhead_us > 0 else _ZERO)
     # one server answers the live run: a sharded or replicated plan is validated per shard
     # against a Redis Cluster instead (simlab.load.cluster)
     d["cache"]["shards"] = 1
@@ -290,21 +293,42 @@ class RoundTripProbe:
     idle_cpu_share: float = 0.0
 
 
-def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: float = 3.0, workers: int = 2,
-                     connections: int = 16, seed: int = 0, cpus: tuple[int, ...] | None = None,
-                     spin: bool = False) -> RoundTripProbe:
-    """Send single GETs open loop at ``rate_rps`` (:class:`RoundTripProbe`)."""
+def _get_plan(rate_rps: float, duration_s: float, seed: int, n_min: int = 200, gets: int = 1) -> LoadPlan:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77]))
-    n = max(200, int(rate_rps * duration_s))
+    n = max(n_min, int(rate_rps * duration_s))
     t = np.sort(rng.uniform(0.0, duration_s, n))
     rows: dict[str, np.ndarray] = {
         "t": t, "kind": np.full(n, K_CMD, np.int8), "key": rng.integers(0, 1000, n),
         "vsize": np.full(n, 64, np.int32), "ttl": np.full(n, np.nan), "src": np.zeros(n, np.int16),
         "flow": np.zeros(n, np.int16), "bdelay": np.zeros(n), "hold": np.zeros(n),
     }
-    plan = LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
-                    [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0, "commands": ["GET"]}],
+    return LoadPlan("generator round trip", seed, duration_s, 0.0, rows, ["probe"], ["get"],
+                    [{"name": "get", "kind": "command", "keys_per_request": 1, "subscribers": 0,
+                      "commands": ["GET"] * gets}],
                     [2.0], [None])
+
+
+def busy_get_cpu_us(target: Target, *, seconds: float = 2.0, workers: int = 1, connections: int = 16,
+                    seed: int = 0, cpus: tuple[int, ...] | None = None, spin: bool = False) -> float:
+    """The server's CPU per GET when it is never idle: single GETs closed loop, one in flight
+    on each of the generator's connections (as the saturation search sends), ``INFO cpu``
+    before and after. Unlike the calibration's burst of one GET on each connection at once,
+    this has the event loop's wake-ups as the generator's replies and requests make them
+    (a few requests each), which is what a busy server pays per round trip."""
+    plan = _get_plan(200_000 / max(0.1, seconds), seconds, seed, n_min=1000)
+    cpu0, t0 = _server_cpu(target)
+    res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
+                   concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
+    cpu1, _ = _server_cpu(target)
+    del t0
+    return (cpu1 - cpu0) / max(1, res.requests) * 1e6
+
+
+def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: float = 3.0, workers: int = 2,
+                     connections: int = 16, seed: int = 0, cpus: tuple[int, ...] | None = None,
+                     spin: bool = False, gets: int = 1) -> RoundTripProbe:
+    """Send single GETs (``gets`` GETs in one write) open loop at ``rate_rps`` (:class:`RoundTripProbe`)."""
+    plan = _get_plan(rate_rps, duration_s, seed, gets=gets)
     # the server's own background work (cron ticks: expiry, statistics) is not a request's;
     # its CPU share with no load is measured first and left out of the per-GET figure
     idle0, t_idle0 = _server_cpu(target)
@@ -437,53 +461,51 @@ def batching_overhead_us(connection_us: float, wake_us: float, busy: float) -> f
 
 @dataclass(frozen=True)
 class WakeUp:
-    """What a round trip that finds the server idle pays, as a function of how long it was idle.
+    """What a round trip that finds the server idle pays, by the rate of round trips.
 
-    Measured (two round-trip probes at a low and a ten times higher rate), the server's CPU per
-    lone request falls as the rate rises although the server is idle nearly all the time at
-    both: a wake-up after a long idle gap costs more than one after a short gap (the
-    process's caches and the virtual CPU's halt go cold). With ``w(g) = max_us (1 - e^(-g/tau))``
-    and Poisson round trips at rate r (an idle gap is exponential with mean 1/r), the mean
-    wake-up is ``max_us / (1 + r tau)`` (:meth:`cpu_us`). The same decay on the latency path
-    that is not the server's CPU (the kernel, the hypervisor waking the idle CPU) is
-    ``latency_max_us / (1 + r tau)`` (:meth:`latency_us`). ``decay_s`` 0: no decay measured,
-    every wake-up costs ``max_us``."""
+    Measured by round-trip probes (single GETs open loop) at a few light loads: the server's
+    CPU per lone request falls as the rate rises although the server is idle nearly all the
+    time at each, because a wake-up after a long idle gap costs more than one after a short
+    gap (the process's caches and the virtual CPU's halt go cold), and the round trip itself
+    (the kernel and the hypervisor waking the idle CPU) shortens the same way. ``cpu`` is the
+    mean wake-up of an idle arrival at each probe's ``rates``; ``round_trip`` the probe's
+    median latency less GET's time there. Between the probes both are interpolated in log
+    rate, beyond them held at the nearest probe's figure."""
 
-    max_us: float
-    decay_s: float = 0.0
-    latency_max_us: float = 0.0
+    rates: tuple[float, ...]
+    cpu: tuple[float, ...]
+    round_trip: tuple[float, ...] = ()
+
+    @property
+    def max_us(self) -> float:
+        return max(self.cpu) if self.cpu else 0.0
 
     def cpu_us(self, round_trips_per_s: float) -> float:
-        return self.max_us / (1.0 + round_trips_per_s * self.decay_s)
+        if not self.cpu:
+            return 0.0
+        return float(np.interp(math.log(max(1e-9, round_trips_per_s)), np.log(self.rates), self.cpu))
 
-    def latency_us(self, round_trips_per_s: float) -> float:
-        return self.latency_max_us / (1.0 + round_trips_per_s * self.decay_s)
+    def round_trip_us(self, round_trips_per_s: float) -> float:
+        if not self.round_trip:
+            return 0.0
+        return float(np.interp(math.log(max(1e-9, round_trips_per_s)), np.log(self.rates), self.round_trip))
 
 
-def fit_wake_up(low: tuple[float, float, float], high: tuple[float, float, float], busy_get_us: float) -> WakeUp:
-    """:class:`WakeUp` from two probes, each (rate rps, server CPU us per GET, round trip us:
-    the probe's median latency).
+def fit_wake_up(probes: list[tuple[float, float, float]], busy_get_us: float) -> WakeUp:
+    """:class:`WakeUp` from probes, each (rate rps, server CPU us per GET, median latency us).
 
     At each rate the mean wake-up of an idle arrival is ``e = (cpu - busy_get) / (1 - rho)``
-    (rho = rate x cpu, the chance of finding the server busy); ``e = max / (1 + r tau)`` at
-    both rates gives ``tau = (e1 - e2) / (e2 r2 - e1 r1)``. Where the higher rate's wake-up is
-    not cheaper (or the figures make tau negative) there is no decay: ``max_us = e1``. The
-    latency part comes from the medians: the round trip less GET's time at each rate differs
-    by ``L (1/(1 + r1 tau) (1 - rho1) - 1/(1 + r2 tau) (1 - rho2))``."""
-    (r1, cpu1, lat1), (r2, cpu2, lat2) = low, high
-    rho1, rho2 = min(0.5, r1 * cpu1 * 1e-6), min(0.5, r2 * cpu2 * 1e-6)
-    e1 = max(0.0, cpu1 - busy_get_us) / (1.0 - rho1)
-    e2 = max(0.0, cpu2 - busy_get_us) / (1.0 - rho2)
-    den = e2 * r2 - e1 * r1
-    if e1 <= e2 or den <= 0:
-        return WakeUp(max_us=e1)
-    tau = (e1 - e2) / den
-    w = WakeUp(max_us=e1 * (1.0 + r1 * tau), decay_s=tau)
-    rtt1 = lat1 - (busy_get_us + (1.0 - rho1) * e1)
-    rtt2 = lat2 - (busy_get_us + (1.0 - rho2) * e2)
-    f1, f2 = (1.0 - rho1) / (1.0 + r1 * tau), (1.0 - rho2) / (1.0 + r2 * tau)
-    lmax = max(0.0, (rtt1 - rtt2) / (f1 - f2)) if f1 > f2 else 0.0
-    return WakeUp(max_us=w.max_us, decay_s=tau, latency_max_us=lmax)
+    (rho = rate x cpu, the chance of finding the server busy), never below 0, and the round
+    trip is the median latency less GET's time there, ``busy_get + (1 - rho) e``."""
+    ps = sorted(probes)
+    rates, cpu, rt = [], [], []
+    for r, c, lat in ps:
+        rho = min(0.5, r * c * 1e-6)
+        e = max(0.0, c - busy_get_us) / (1.0 - rho)
+        rates.append(r)
+        cpu.append(e)
+        rt.append(lat - (busy_get_us + (1.0 - rho) * e))
+    return WakeUp(tuple(rates), tuple(cpu), tuple(rt))
 
 
 def shifted(dist: dict[str, Any], delta_ms: float) -> dict[str, Any]:
@@ -600,44 +622,57 @@ def validate(
         # per command: the pipelined CPU per call; with batching, each round trip adds the
         # per-connection cost and, when it finds the server idle, a wake-up (once per request)
         service = cal.service_time_us(value_bytes, pipelined=True)
-        conn_us = (cal.connection_overhead_us or 0.0) if batching else 0.0
-        if batching and cal.connection_overhead_us is None:
-            notes.append(f"calibration {cal.name} has no per-connection cost (written before it was measured): "
-                         "the busy server's service time is the pipelined one, which understates it")
+        conn_us = 0.0
+        busy_get_cpu: float | None = None
+        short_read_us: float | None = None
+        if batching:
+            # a command in a short read costs more than in a deep pipeline (its parse, dispatch
+            # and reply are not amortised over 32): two GETs in one write against one, open
+            # loop at the same light load, give a further command's CPU in such a read
+            say("measuring a command's cost in a short read (one and two GETs a request)")
+            one = probe_round_trip(tgt, rate_rps=400.0, duration_s=1.5 if quick else 2.5, workers=workers,
+                                   connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin)
+            two = probe_round_trip(tgt, rate_rps=400.0, duration_s=1.5 if quick else 2.5, workers=workers,
+                                   connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin, gets=2)
+            per_cmd = two.server_cpu_us_per_request - one.server_cpu_us_per_request
+            short_read_us = max(0.0, per_cmd - float(service["GET"]["mean"]))
+            service = {cmd: d if cmd.endswith("_PER_SUBSCRIBER") else
+                       {**d, "mean": round(float(d["mean"]) + short_read_us, 3)} for cmd, d in service.items()}
+            # the busy server's cost per round trip beyond its commands: single GETs closed loop
+            # on the generator's connections, less the pipelined GET
+            say("measuring the busy server's cost per round trip (closed loop GETs)")
+            busy_get_cpu = busy_get_cpu_us(tgt, seconds=1.5 if quick else 2.5, workers=workers,
+                                           connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
+            conn_us = max(0.0, busy_get_cpu - float(service["GET"]["mean"]))
         rtt_rate = 400.0
         say("measuring the generator's round trip")
         probe = probe_round_trip(tgt, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0, workers=workers,
                                  connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
         busy_get = float(service["GET"]["mean"]) + conn_us
         get_us = busy_get
-        wake = WakeUp(0.0)
-        probe_hi: RoundTripProbe | None = None
+        wake = WakeUp((rtt_rate,), (0.0,))
+        probes = [probe]
         if batching:
             # A request that finds the server idle pays a wake-up on top of the busy server's
             # time: measured here, as the server's CPU per GET of the probe (single GETs open
             # loop at a low rate, each after an idle gap) less the busy GET time.  The
             # calibration's one-in-flight figure is taken back to back, without those gaps, and
             # understates it.  The wake-up belongs to the event loop's read, not to the
-            # command: a request pays it once, however many commands it pipelines.  A second
-            # probe at ten times the rate (still a light load) measures how the wake-up's cost
-            # falls as idle gaps get shorter (WakeUp).
+            # command: a request pays it once, however many commands it pipelines.  Probes at
+            # higher light loads (at most a fifth of the server's time) measure how the
+            # wake-up's cost and the round trip fall as idle gaps get shorter (WakeUp).
             lone_get = probe.server_cpu_us_per_request
-            hi_rate = max(rtt_rate, min(10 * rtt_rate, 0.15 / max(1e-9, lone_get * 1e-6)))
-            if hi_rate > 2 * rtt_rate:
-                probe_hi = probe_round_trip(tgt, rate_rps=hi_rate, duration_s=1.5 if quick else 3.0,
-                                            workers=workers, connections=connections, seed=seed + 1,
-                                            cpus=gen_cpus, spin=spin)
-                wake = fit_wake_up((rtt_rate, lone_get, float(np.median(probe.latency_us))),
-                                   (hi_rate, probe_hi.server_cpu_us_per_request,
-                                    float(np.median(probe_hi.latency_us))), busy_get)
-            else:
-                wake = fit_wake_up((rtt_rate, lone_get, 0.0), (rtt_rate, lone_get, 0.0), busy_get)
+            for mult in (5.0, 20.0):
+                r = min(mult * rtt_rate, 0.2 / max(1e-9, probes[-1].server_cpu_us_per_request * 1e-6))
+                if r > 2 * probes[-1].rate_rps:
+                    probes.append(probe_round_trip(tgt, rate_rps=r, duration_s=1.5 if quick else 2.5,
+                                                   workers=workers, connections=connections, seed=seed + len(probes),
+                                                   cpus=gen_cpus, spin=spin))
+            wake = fit_wake_up([(p.rate_rps, p.server_cpu_us_per_request, float(np.median(p.latency_us)))
+                                for p in probes], busy_get)
             rho0 = min(0.5, rtt_rate * lone_get * 1e-6)
             get_us = float(service["GET"]["mean"]) + batching_overhead_us(conn_us, wake.cpu_us(rtt_rate), rho0)
         rtt_dist, rtt_pct = round_trip_distribution(probe, get_us)
-        # the probe's round trip holds its rate's share of the latency-only wake-up
-        rtt_wake0 = ((1.0 - min(0.5, rtt_rate * probe.server_cpu_us_per_request * 1e-6))
-                     * wake.latency_us(rtt_rate))
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed,
                                   request_overhead_us=conn_us if batching else None)
         say("finding the saturation throughput (closed loop)")
@@ -686,8 +721,8 @@ def validate(
             u_wake = u_pipe + (u_single - u_pipe) * (wake_p / wake.max_us if wake.max_us > 0 else 0.0)
             busy_p = predicted_busy(offered, u_pipe, u_wake) if batching else offered * u_pipe
             overhead_p = batching_overhead_us(conn_us, wake_p, busy_p) if batching else None
-            # the round trip's latency-only wake-up at this load instead of the probe's
-            rtt_shift_us = (1.0 - busy_p) * wake.latency_us(trips) - rtt_wake0 if batching else 0.0
+            # the round trip at this load's rate of round trips instead of the first probe's
+            rtt_shift_us = wake.round_trip_us(trips) - wake.round_trip_us(rtt_rate) if batching else 0.0
             sc_p = validation_scenario(scenario, service, shifted(rtt_dist, rtt_shift_us * 1e-3),
                                        scale=offered / _rate(scenario), duration_s=duration_s,
                                        warmup_s=warmup_s, seed=seed, request_overhead_us=overhead_p)
@@ -726,13 +761,18 @@ def validate(
                           saturation=saturation, calibration=cal, generator_rtt_us=rtt_pct, notes=notes,
                           service_time_us={"per_command": service, "batching": batching,
                                            "connection_overhead_us": cal.connection_overhead_us,
+                                           "busy_get_cpu_us": busy_get_cpu,
+                                           "short_read_us_per_command": short_read_us,
+                                           "round_trip_overhead_busy_us": conn_us,
                                            "wake_up_us": wake.max_us if batching else None,
-                                           "wake_up_decay_ms": wake.decay_s * 1e3 if batching else None,
-                                           "wake_up_latency_us": wake.latency_max_us if batching else None,
+                                           "wake_up_by_rate": ({"rate_rps": list(wake.rates),
+                                                                "cpu_us": list(wake.cpu),
+                                                                "round_trip_us": list(wake.round_trip)}
+                                                               if batching else None),
                                            "cache_round_trips_per_request": trips_per_request,
-                                           "probe_high_rate_rps": probe_hi.rate_rps if probe_hi else None,
-                                           "probe_high_server_cpu_us_per_get": (
-                                               probe_hi.server_cpu_us_per_request if probe_hi else None),
+                                           "probe_rates_rps": [p.rate_rps for p in probes],
+                                           "probe_server_cpu_us_per_get_by_rate": [
+                                               p.server_cpu_us_per_request for p in probes],
                                            "probe_server_cpu_us_per_get": probe.server_cpu_us_per_request,
                                            "idle_server_cpu_share": probe.idle_cpu_share},
                           wall_s=time.perf_counter() - t_start, loads=loads, pinning=pin_text)

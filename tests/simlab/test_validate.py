@@ -75,7 +75,7 @@ def test_validate_against_the_engine(tmp_path: Path) -> None:
     st = v.service_time_us
     assert st["probe_server_cpu_us_per_get"] > 0 and st["wake_up_us"] >= 0
     assert 0 <= st["idle_server_cpu_share"] < 0.5  # cron ticks of an idle engine: well under a core
-    conn = st["connection_overhead_us"]
+    conn = st["round_trip_overhead_busy_us"]
     for row in v.table.to_dict("records"):
         assert 0 <= row["wake_up_us"] <= st["wake_up_us"] + 1e-9  # shorter idle gaps, cheaper wake-ups
         assert row["request_overhead_us"] == pytest.approx(

@@ -7,6 +7,8 @@ measurement: agreement up to 70 % of saturation is claimed only when every load 
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -98,27 +100,28 @@ def test_the_service_time_goes_from_lone_to_pipelined_as_the_server_gets_busy() 
     assert rho == pytest.approx(20_000 * per_request * 1e-6)
 
 
-def test_the_wake_up_and_its_decay_come_back_from_two_probes() -> None:
-    """fit_wake_up (simlab.validate) on figures made with w(g) = 80 us (1 - e^(-g / 1 ms)), a
-    busy GET of 16 us, a 50 us base round trip and 30 us of latency-only wake-up: it returns
-    exactly those parameters."""
-    from simlab.validate import WakeUp, fit_wake_up, shifted
+def test_the_wake_up_by_rate_comes_from_the_probes() -> None:
+    """fit_wake_up (simlab.validate): the mean wake-up of an idle arrival and the round trip at
+    each probe's rate, from figures made with known ones (busy GET 16 us), and WakeUp's
+    interpolation in log rate, held flat beyond the probes."""
+    from simlab.validate import fit_wake_up, shifted
 
-    truth = WakeUp(max_us=80.0, decay_s=1e-3, latency_max_us=30.0)
-    busy, base = 16.0, 50.0
+    busy = 16.0
+    truth = {400.0: (60.0, 80.0), 2000.0: (30.0, 60.0), 8000.0: (10.0, 50.0)}  # rate: (wake-up, round trip)
 
     def probe(r: float) -> tuple[float, float, float]:
-        e = truth.cpu_us(r)
+        e, rt = truth[r]
         cpu = (busy + e) / (1 + r * e * 1e-6)  # cpu = busy + (1 - rho) e with rho = r cpu
         idle = 1 - r * cpu * 1e-6
-        return r, cpu, base + busy + idle * e + idle * truth.latency_us(r)
+        return r, cpu, rt + busy + idle * e
 
-    w = fit_wake_up(probe(400.0), probe(4000.0), busy)
-    assert w.max_us == pytest.approx(80.0) and w.decay_s == pytest.approx(1e-3)
-    assert w.latency_max_us == pytest.approx(30.0)
-    assert w.cpu_us(0.0) == pytest.approx(80.0) and w.cpu_us(1000.0) == pytest.approx(40.0)
-    # no cheaper wake-up at the higher rate: no decay, every wake-up the low rate's
-    flat = fit_wake_up((400.0, 60.0, 120.0), (4000.0, 60.0, 120.0), busy)
-    assert flat.decay_s == 0.0 and flat.max_us == pytest.approx(44.0 / (1 - 400 * 60e-6))
-    assert flat.latency_max_us == 0.0
+    w = fit_wake_up([probe(2000.0), probe(400.0), probe(8000.0)], busy)
+    assert w.rates == (400.0, 2000.0, 8000.0)
+    assert w.cpu == pytest.approx((60.0, 30.0, 10.0)) and w.round_trip == pytest.approx((80.0, 60.0, 50.0))
+    assert w.max_us == pytest.approx(60.0)
+    assert w.cpu_us(100.0) == pytest.approx(60.0) and w.cpu_us(50_000.0) == pytest.approx(10.0)
+    assert w.cpu_us(math.sqrt(400.0 * 2000.0)) == pytest.approx(45.0)  # halfway in log rate
+    assert w.round_trip_us(4000.0) == pytest.approx(55.0)
+    # a probe whose server was cheaper than the busy GET: no negative wake-up
+    assert fit_wake_up([(400.0, 10.0, 70.0)], busy).cpu == (0.0,)
     assert shifted({"kind": "empirical", "values": [0.01, 0.05]}, -0.02)["values"] == [0.0, 0.03]
