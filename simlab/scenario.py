@@ -505,6 +505,12 @@ class CacheServiceSpec(_Model):
         "however many commands it pipelines (the event loop reading the request and writing the reply); "
         "unset: folded into the commands' times, as INFO commandstats and most calibrations give them",
     )
+    pipeline_overhead_us: Dist | None = Field(
+        default=None,
+        description="server CPU per round trip that carries two or more commands (a session's HGETALL + "
+        "EXPIRE, a rate limit's INCR + EXPIRE in front), on top of `request_overhead_us`: a server's general "
+        "request path where a lone command takes a shorter one (the cachelab engine's does); unset: none",
+    )
     service_times_file: str | None = Field(default=None, description="YAML with the same mapping")
     maxmemory_bytes: int = Field(default=0, ge=0, description="0: no limit")
     maxmemory_objects: int | None = Field(

@@ -10,11 +10,14 @@
    loopback, the generator's event loop) is what every measured request pays on top of the
    server, so it is the network of the validation scenario.
    Service times depend on batching, all from measurements of the target, nothing fitted
-   to the live runs. Each command costs its pipelined CPU per call plus what a command costs
-   more in a short read (one against two GETs a request, open loop at 400 rps: its parse,
-   dispatch and reply are not amortised over a 32-deep pipeline). Each round trip adds,
-   once however many commands it pipelines (``cache.request_overhead_us``), the busy
-   server's cost of a read beyond its commands (single GETs closed loop on the generator's
+   to the live runs. Each command costs its pipelined CPU per call plus what a further
+   command costs more in a short read than in a 32-deep pipeline (three against two GETs a
+   request, open loop at 400 rps; 0 on the engine). A round trip of two or more commands
+   pays the server's general request path once (``cache.pipeline_overhead_us``: two against
+   one GET a request, less the second GET; the engine reads a lone command by a shorter
+   path). Each round trip adds, once however many commands it pipelines
+   (``cache.request_overhead_us``), the busy server's cost of a read beyond its commands
+   (single GETs closed loop on the generator's
    connections: :func:`busy_get_cpu_us`) and, when it finds the server idle, the event
    loop's wake-up. The wake-up is measured by round-trip probes (:class:`RoundTripProbe`:
    single GETs open loop, each after an idle gap; the server's idle CPU share, cron ticks,
@@ -229,10 +232,13 @@ _ZERO = {"kind": "constant", "value": 0.0}
 
 def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: dict[str, Any], *,
                         scale: float = 1.0, duration_s: float = 10.0, warmup_s: float = 2.0,
-                        seed: int = 0, request_overhead_us: float | None = None) -> Scenario:
+                        seed: int = 0, request_overhead_us: float | None = None,
+                        pipeline_overhead_us: float | None = None) -> Scenario:
     """``sc`` as the live test runs it (module docstring, step 3), at ``scale`` x its rates.
     ``request_overhead_us``: the server's CPU per round trip on top of its commands'
-    (``cache.request_overhead_us``, gamma with the calibration's cv 0.5); None: none."""
+    (``cache.request_overhead_us``, gamma with the calibration's cv 0.5); None: none.
+    ``pipeline_overhead_us``: the further CPU of a round trip of two or more commands
+    (``cache.pipeline_overhead_us``, likewise)."""
     d = sc.model_dump(mode="json")
     for s in d["sources"]:
         s["rate_rps"] = s["rate_rps"] * scale
@@ -258,6 +264,9 @@ def validation_scenario(sc: Scenario, service_time_us: dict[str, Any], rtt_ms: d
     d["cache"]["request_overhead_us"] = (None if request_overhead_us is None else
                                          {"kind": "gamma", "mean": round(request_overhead_us, 3), "cv": 0.5}
                                          if request_overhead_us > 0 else _ZERO)
+    d["cache"]["pipeline_overhead_us"] = (None if pipeline_overhead_us is None else
+                                          {"kind": "gamma", "mean": round(pipeline_overhead_us, 3), "cv": 0.5}
+                                          if pipeline_overhead_us > 0 else _ZERO)
     # one server answers the live run: a sharded or replicated plan is validated per shard
     # against a Redis Cluster instead (simlab.load.cluster)
     d["cache"]["shards"] = 1
@@ -625,17 +634,19 @@ def validate(
         conn_us = 0.0
         busy_get_cpu: float | None = None
         short_read_us: float | None = None
+        pipeline_us: float | None = None
         if batching:
-            # a command in a short read costs more than in a deep pipeline (its parse, dispatch
-            # and reply are not amortised over 32): two GETs in one write against one, open
-            # loop at the same light load, give a further command's CPU in such a read
-            say("measuring a command's cost in a short read (one and two GETs a request)")
-            one = probe_round_trip(tgt, rate_rps=400.0, duration_s=1.5 if quick else 2.5, workers=workers,
-                                   connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin)
-            two = probe_round_trip(tgt, rate_rps=400.0, duration_s=1.5 if quick else 2.5, workers=workers,
-                                   connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin, gets=2)
-            per_cmd = two.server_cpu_us_per_request - one.server_cpu_us_per_request
-            short_read_us = max(0.0, per_cmd - float(service["GET"]["mean"]))
+            # a request of several commands takes the server's general request path, longer
+            # than a lone command's, and each command in a short read may cost more than in a
+            # deep pipeline (parse, dispatch and reply not amortised over 32): one, two and three
+            # GETs in one write, open loop at the same light load, give both
+            say("measuring short reads (one, two and three GETs a request)")
+            cpus_n = [probe_round_trip(tgt, rate_rps=400.0, duration_s=2.0 if quick else 3.0, workers=workers,
+                                       connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin,
+                                       gets=g).server_cpu_us_per_request for g in (1, 2, 3)]
+            get_pipe = float(service["GET"]["mean"])
+            short_read_us = max(0.0, cpus_n[2] - cpus_n[1] - get_pipe)
+            pipeline_us = max(0.0, cpus_n[1] - cpus_n[0] - get_pipe - short_read_us)
             service = {cmd: d if cmd.endswith("_PER_SUBSCRIBER") else
                        {**d, "mean": round(float(d["mean"]) + short_read_us, 3)} for cmd, d in service.items()}
             # the busy server's cost per round trip beyond its commands: single GETs closed loop
@@ -674,7 +685,7 @@ def validate(
             get_us = float(service["GET"]["mean"]) + batching_overhead_us(conn_us, wake.cpu_us(rtt_rate), rho0)
         rtt_dist, rtt_pct = round_trip_distribution(probe, get_us)
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed,
-                                  request_overhead_us=conn_us if batching else None)
+                                  request_overhead_us=conn_us if batching else None, pipeline_overhead_us=pipeline_us)
         say("finding the saturation throughput (closed loop)")
         sat_rps, busy, sat_run = _saturation(vsc, tgt, seconds=3.0 if quick else 5.0, workers=workers,
                                              connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
@@ -684,7 +695,8 @@ def validate(
         u_pipe = 1.0 / pred_cap if pred_cap else float("nan")
         u_single = (_utilisation_per_rps(validation_scenario(scenario, service, rtt_dist, duration_s=duration_s,
                                                              warmup_s=warmup_s, seed=seed,
-                                                             request_overhead_us=conn_us + wake.max_us), seed)
+                                                             request_overhead_us=conn_us + wake.max_us,
+                                                             pipeline_overhead_us=pipeline_us), seed)
                     if batching and wake.max_us > 0 else u_pipe)
         # cache round trips per request (a miss's SET is a second one): the work one microsecond
         # of per-round-trip overhead adds per request
@@ -725,7 +737,8 @@ def validate(
             rtt_shift_us = wake.round_trip_us(trips) - wake.round_trip_us(rtt_rate) if batching else 0.0
             sc_p = validation_scenario(scenario, service, shifted(rtt_dist, rtt_shift_us * 1e-3),
                                        scale=offered / _rate(scenario), duration_s=duration_s,
-                                       warmup_s=warmup_s, seed=seed, request_overhead_us=overhead_p)
+                                       warmup_s=warmup_s, seed=seed, request_overhead_us=overhead_p,
+                                       pipeline_overhead_us=pipeline_us)
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
@@ -763,6 +776,7 @@ def validate(
                                            "connection_overhead_us": cal.connection_overhead_us,
                                            "busy_get_cpu_us": busy_get_cpu,
                                            "short_read_us_per_command": short_read_us,
+                                           "pipeline_overhead_us": pipeline_us,
                                            "round_trip_overhead_busy_us": conn_us,
                                            "wake_up_us": wake.max_us if batching else None,
                                            "wake_up_by_rate": ({"rate_rps": list(wake.rates),

@@ -888,6 +888,18 @@ class PlanBuilder:
             for j in range(res.shape[1]):
                 rt = np.flatnonzero((res[:, j] >= 0) & (res[:, j] < self.backend_res) & (n_stages > j))
                 service_s[rt, j] += sample(sc.cache.request_overhead_us, r_svc, len(rt)) * 1e-6
+        if sc.cache.pipeline_overhead_us is not None:
+            # first round trips that pipeline two or more commands: a session's pair, any
+            # request behind a rate limit's INCR + EXPIRE, a command flow of several commands
+            multi_flows = [fi for fi, (_n, fs) in enumerate(self.flows)
+                           if fs.kind == "session"
+                           or (fs.kind == "command" and sum((fs.commands or {"GET": 1}).values()) > 1)]
+            multi = np.isin(flow, multi_flows)
+            for i, s in enumerate(sc.sources):
+                if s.rate_limit is not None:
+                    multi |= src == i
+            rt = np.flatnonzero(multi & (res[:, 0] >= 0) & (res[:, 0] < self.backend_res))
+            service_s[rt, 0] += sample(sc.cache.pipeline_overhead_us, r_svc, len(rt)) * 1e-6
 
         # slow-period service factors are applied by the solvers (they depend on arrival time)
         bg_t, bg_res, bg_svc = self._background(start_s, end_s, r_bg)

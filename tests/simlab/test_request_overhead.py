@@ -14,7 +14,7 @@ def _const(v: float) -> dict[str, object]:
     return {"kind": "constant", "value": v}
 
 
-def _scenario(overhead: float | None) -> dict[str, object]:
+def _scenario(overhead: float | None, pipeline: float | None = None) -> dict[str, object]:
     return {
         "name": "overhead",
         "sources": [{"name": "app", "rate_rps": 5, "flows": {"sess": 0.5, "ca": 0.5}},
@@ -26,7 +26,8 @@ def _scenario(overhead: float | None) -> dict[str, object]:
         "backend": {"latency_ms": _const(0.0)},
         "cache": {"service_time_us": {"HGETALL": _const(10.0), "EXPIRE": _const(5.0), "INCR": _const(3.0),
                                       "GET": _const(4.0), "SET": _const(6.0), "DEL": _const(6.0)},
-                  **({"request_overhead_us": _const(overhead)} if overhead is not None else {})},
+                  **({"request_overhead_us": _const(overhead)} if overhead is not None else {}),
+                  **({"pipeline_overhead_us": _const(pipeline)} if pipeline is not None else {})},
         "run": {"duration_s": 200, "warmup_s": 0.0, "seed": 1},
     }
 
@@ -62,3 +63,12 @@ def test_a_zero_overhead_changes_nothing() -> None:
     for d in (a, b):
         d.pop("wall_s", None)
     assert a == b
+
+
+def test_the_pipeline_overhead_is_paid_by_round_trips_of_several_commands_only() -> None:
+    res = simulate(scenario_from_dict(_scenario(7.0, pipeline=5.0)))
+    # sessions (two commands) and everything behind the rate limit (INCR + EXPIRE in front)
+    # pay it once more; a cache-aside GET and its SET, one command each, do not
+    assert _mean_us(res, "limited") == pytest.approx(35.0, abs=0.05)
+    assert _mean_us(res, "ca") == pytest.approx(24.0, abs=0.05)
+    assert _mean_us(res, "sess") == pytest.approx((27.0 * 500 + 35.0 * 1000) / 1500, rel=0.05)
