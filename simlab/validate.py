@@ -335,15 +335,17 @@ def busy_get_cpu_us(target: Target, *, seconds: float = 2.0, workers: int = 1, c
 
 def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: float = 3.0, workers: int = 2,
                      connections: int = 16, seed: int = 0, cpus: tuple[int, ...] | None = None,
-                     spin: bool = False, gets: int = 1) -> RoundTripProbe:
-    """Send single GETs (``gets`` GETs in one write) open loop at ``rate_rps`` (:class:`RoundTripProbe`)."""
+                     spin: bool = False, gets: int = 1, idle_share: float | None = None) -> RoundTripProbe:
+    """Send single GETs (``gets`` GETs in one write) open loop at ``rate_rps`` (:class:`RoundTripProbe`).
+    ``idle_share``: the server's CPU share with no load, if already measured (else 1 s of it)."""
     plan = _get_plan(rate_rps, duration_s, seed, gets=gets)
     # the server's own background work (cron ticks: expiry, statistics) is not a request's;
     # its CPU share with no load is measured first and left out of the per-GET figure
-    idle0, t_idle0 = _server_cpu(target)
-    time.sleep(1.0)
-    idle1, t_idle1 = _server_cpu(target)
-    idle_share = max(0.0, (idle1 - idle0) / max(1e-9, t_idle1 - t_idle0))
+    if idle_share is None:
+        idle0, t_idle0 = _server_cpu(target)
+        time.sleep(1.0)
+        idle1, t_idle1 = _server_cpu(target)
+        idle_share = max(0.0, (idle1 - idle0) / max(1e-9, t_idle1 - t_idle0))
     cpu0, t0 = _server_cpu(target)
     res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus, spin=spin)
     cpu1, t1 = _server_cpu(target)
@@ -641,9 +643,13 @@ def validate(
             # deep pipeline (parse, dispatch and reply not amortised over 32): one, two and three
             # GETs in one write, open loop at the same light load, give both
             say("measuring short reads (one, two and three GETs a request)")
-            cpus_n = [probe_round_trip(tgt, rate_rps=400.0, duration_s=2.0 if quick else 3.0, workers=workers,
-                                       connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin,
-                                       gets=g).server_cpu_us_per_request for g in (1, 2, 3)]
+            first = probe_round_trip(tgt, rate_rps=400.0, duration_s=2.0 if quick else 3.0, workers=workers,
+                                     connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin)
+            idle = first.idle_cpu_share
+            cpus_n = [first.server_cpu_us_per_request] + [
+                probe_round_trip(tgt, rate_rps=400.0, duration_s=2.0 if quick else 3.0, workers=workers,
+                                 connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin, gets=g,
+                                 idle_share=idle).server_cpu_us_per_request for g in (2, 3)]
             get_pipe = float(service["GET"]["mean"])
             short_read_us = max(0.0, cpus_n[2] - cpus_n[1] - get_pipe)
             pipeline_us = max(0.0, cpus_n[1] - cpus_n[0] - get_pipe - short_read_us)
@@ -659,6 +665,7 @@ def validate(
         say("measuring the generator's round trip")
         probe = probe_round_trip(tgt, rate_rps=rtt_rate, duration_s=2.0 if quick else 4.0, workers=workers,
                                  connections=connections, seed=seed, cpus=gen_cpus, spin=spin)
+        idle = probe.idle_cpu_share
         busy_get = float(service["GET"]["mean"]) + conn_us
         get_us = busy_get
         wake = WakeUp((rtt_rate,), (0.0,))
@@ -678,7 +685,7 @@ def validate(
                 if r > 2 * probes[-1].rate_rps:
                     probes.append(probe_round_trip(tgt, rate_rps=r, duration_s=1.5 if quick else 2.5,
                                                    workers=workers, connections=connections, seed=seed + len(probes),
-                                                   cpus=gen_cpus, spin=spin))
+                                                   cpus=gen_cpus, spin=spin, idle_share=idle))
             wake = fit_wake_up([(p.rate_rps, p.server_cpu_us_per_request, float(np.median(p.latency_us)))
                                 for p in probes], busy_get)
             rho0 = min(0.5, rtt_rate * lone_get * 1e-6)
