@@ -105,7 +105,7 @@ __all__ = [
     "busy_get_cpu_us",
     "fit_wake_up",
     "WakeUp",
-    "shifted",
+    "interpolated_distribution",
     "predicted_busy",
     "fault_scenario",
     "figure",
@@ -519,9 +519,16 @@ def fit_wake_up(probes: list[tuple[float, float, float]], busy_get_us: float) ->
     return WakeUp(tuple(rates), tuple(cpu), tuple(rt))
 
 
-def shifted(dist: dict[str, Any], delta_ms: float) -> dict[str, Any]:
-    """An empirical round-trip distribution (ms) moved by ``delta_ms``, kept non-negative."""
-    return {**dist, "values": [round(max(0.0, v + delta_ms), 6) for v in dist["values"]]}
+def interpolated_distribution(rates: list[float], dists: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    """The empirical distribution (same quantiles in each of ``dists``, measured at ``rates``)
+    at ``rate``: each quantile interpolated in log rate, held at the nearest probe beyond them."""
+    vals = np.array([d["values"] for d in dists], dtype=float)
+    order = np.argsort(rates)
+    lr = np.log(np.asarray(rates, dtype=float)[order])
+    vals = vals[order]
+    x = math.log(max(1e-9, rate))
+    out = [round(float(np.interp(x, lr, vals[:, j])), 6) for j in range(vals.shape[1])]
+    return {"kind": "empirical", "values": out}
 
 
 def _rel(pred: float, meas: float) -> float:
@@ -691,6 +698,10 @@ def validate(
             rho0 = min(0.5, rtt_rate * lone_get * 1e-6)
             get_us = float(service["GET"]["mean"]) + batching_overhead_us(conn_us, wake.cpu_us(rtt_rate), rho0)
         rtt_dist, rtt_pct = round_trip_distribution(probe, get_us)
+        # each probe's round trip (its latencies less GET's time at its rate), for the load points
+        probe_rtts = [round_trip_distribution(p, float(service["GET"]["mean"]) + batching_overhead_us(
+            conn_us, wake.cpu_us(p.rate_rps), min(0.5, p.rate_rps * p.server_cpu_us_per_request * 1e-6)))[0]
+            for p in probes] if batching else [rtt_dist]
         vsc = validation_scenario(scenario, service, rtt_dist, duration_s=duration_s, warmup_s=warmup_s, seed=seed,
                                   request_overhead_us=conn_us if batching else None, pipeline_overhead_us=pipeline_us)
         say("finding the saturation throughput (closed loop)")
@@ -740,9 +751,9 @@ def validate(
             u_wake = u_pipe + (u_single - u_pipe) * (wake_p / wake.max_us if wake.max_us > 0 else 0.0)
             busy_p = predicted_busy(offered, u_pipe, u_wake) if batching else offered * u_pipe
             overhead_p = batching_overhead_us(conn_us, wake_p, busy_p) if batching else None
-            # the round trip at this load's rate of round trips instead of the first probe's
-            rtt_shift_us = wake.round_trip_us(trips) - wake.round_trip_us(rtt_rate) if batching else 0.0
-            sc_p = validation_scenario(scenario, service, shifted(rtt_dist, rtt_shift_us * 1e-3),
+            # the round trip the probes measured at this load's rate of round trips
+            rtt_p = interpolated_distribution([p.rate_rps for p in probes], probe_rtts, trips) if batching else rtt_dist
+            sc_p = validation_scenario(scenario, service, rtt_p,
                                        scale=offered / _rate(scenario), duration_s=duration_s,
                                        warmup_s=warmup_s, seed=seed, request_overhead_us=overhead_p,
                                        pipeline_overhead_us=pipeline_us)
@@ -766,7 +777,7 @@ def validate(
             row["service_get_us"] = float(service["GET"]["mean"]) + (overhead_p or 0.0)
             row["request_overhead_us"] = overhead_p if overhead_p is not None else 0.0
             row["wake_up_us"] = wake_p if batching else 0.0
-            row["round_trip_shift_us"] = rtt_shift_us
+            row["round_trip_p50_us"] = float(np.median(rtt_p["values"])) * 1e3
             if scenario.cache.maxmemory_bytes:
                 # shown, not judged: the model charges key + value + 64 B a key, a server its allocator's
                 row["predicted_evictions"] = plan.predicted_evictions

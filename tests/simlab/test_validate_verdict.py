@@ -104,7 +104,7 @@ def test_the_wake_up_by_rate_comes_from_the_probes() -> None:
     """fit_wake_up (simlab.validate): the mean wake-up of an idle arrival and the round trip at
     each probe's rate, from figures made with known ones (busy GET 16 us), and WakeUp's
     interpolation in log rate, held flat beyond the probes."""
-    from simlab.validate import fit_wake_up, shifted
+    from simlab.validate import fit_wake_up, interpolated_distribution
 
     busy = 16.0
     truth = {400.0: (60.0, 80.0), 2000.0: (30.0, 60.0), 8000.0: (10.0, 50.0)}  # rate: (wake-up, round trip)
@@ -124,4 +124,7 @@ def test_the_wake_up_by_rate_comes_from_the_probes() -> None:
     assert w.round_trip_us(4000.0) == pytest.approx(55.0)
     # a probe whose server was cheaper than the busy GET: no negative wake-up
     assert fit_wake_up([(400.0, 10.0, 70.0)], busy).cpu == (0.0,)
-    assert shifted({"kind": "empirical", "values": [0.01, 0.05]}, -0.02)["values"] == [0.0, 0.03]
+    a = {"kind": "empirical", "values": [0.02, 0.04, 0.10]}
+    b = {"kind": "empirical", "values": [0.01, 0.02, 0.04]}
+    assert interpolated_distribution([400.0, 1600.0], [a, b], 800.0)["values"] == pytest.approx([0.015, 0.03, 0.07])
+    assert interpolated_distribution([1600.0, 400.0], [b, a], 100.0)["values"] == a["values"]  # held beyond
