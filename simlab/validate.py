@@ -637,8 +637,9 @@ def validate(
                     else f"not pinned: server and {workers} generator worker{'s' if workers > 1 else ''} "
                          "placed by the scheduler")
         value_bytes = mean_of(scenario.keyspace.value_size_bytes)
-        # per command: the pipelined CPU per call; with batching, each round trip adds the
-        # per-connection cost and, when it finds the server idle, a wake-up (once per request)
+        # per command: the pipelined CPU per call (plus, with batching, a short read's extra);
+        # with batching each round trip adds the busy server's cost of a read and, when it finds
+        # the server idle, a wake-up (once per request), and a multi-command one the general path
         service = cal.service_time_us(value_bytes, pipelined=True)
         conn_us = 0.0
         busy_get_cpu: float | None = None
