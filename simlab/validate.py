@@ -12,8 +12,8 @@
    Service times depend on batching, all from measurements of the target, nothing fitted
    to the live runs. Each command costs its pipelined CPU per call plus what a further
    command costs more in a short read than in a 32-deep pipeline (three against two GETs a
-   request, open loop at 400 rps; 0 on the engine). A round trip of two or more commands
-   pays the server's general request path once (``cache.pipeline_overhead_us``: two against
+   request, open loop at 400 rps, medians of three interleaved rounds; 0 on the engine).
+   A round trip of two or more commands pays the server's general request path once (``cache.pipeline_overhead_us``: two against
    one GET a request, less the second GET; the engine reads a lone command by a shorter
    path). Each round trip adds, once however many commands it pipelines
    (``cache.request_overhead_us``), the busy server's cost of a read beyond its commands
@@ -506,8 +506,10 @@ def fit_wake_up(probes: list[tuple[float, float, float]], busy_get_us: float) ->
     """:class:`WakeUp` from probes, each (rate rps, server CPU us per GET, median latency us).
 
     At each rate the mean wake-up of an idle arrival is ``e = (cpu - busy_get) / (1 - rho)``
-    (rho = rate x cpu, the chance of finding the server busy), never below 0, and the round
-    trip is the median latency less GET's time there, ``busy_get + (1 - rho) e``."""
+    (rho = rate x cpu, the chance of finding the server busy), never below 0 and never above
+    its value at a lower rate (a shorter idle gap cannot make a wake-up dearer: a probe that
+    says so measured noise), and the round trip is the median latency less GET's time there,
+    ``busy_get + (1 - rho) e``."""
     ps = sorted(probes)
     rates, cpu, rt = [], [], []
     for r, c, lat in ps:
@@ -516,6 +518,7 @@ def fit_wake_up(probes: list[tuple[float, float, float]], busy_get_us: float) ->
         rates.append(r)
         cpu.append(e)
         rt.append(lat - (busy_get_us + (1.0 - rho) * e))
+    cpu = [float(x) for x in np.minimum.accumulate(cpu)] if cpu else cpu
     return WakeUp(tuple(rates), tuple(cpu), tuple(rt))
 
 
@@ -651,13 +654,18 @@ def validate(
             # deep pipeline (parse, dispatch and reply not amortised over 32): one, two and three
             # GETs in one write, open loop at the same light load, give both
             say("measuring short reads (one, two and three GETs a request)")
-            first = probe_round_trip(tgt, rate_rps=400.0, duration_s=2.0 if quick else 3.0, workers=workers,
-                                     connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin)
-            idle = first.idle_cpu_share
-            cpus_n = [first.server_cpu_us_per_request] + [
-                probe_round_trip(tgt, rate_rps=400.0, duration_s=2.0 if quick else 3.0, workers=workers,
-                                 connections=connections, seed=seed + 7, cpus=gen_cpus, spin=spin, gets=g,
-                                 idle_share=idle).server_cpu_us_per_request for g in (2, 3)]
+            # (three rounds of one, two, three, interleaved, and the median of each: the
+            # differences are a few microseconds of CPU on tens, and one round can be off by more)
+            idle: float | None = None
+            by_gets: dict[int, list[float]] = {1: [], 2: [], 3: []}
+            for rnd in range(3):
+                for g in (1, 2, 3):
+                    pr = probe_round_trip(tgt, rate_rps=400.0, duration_s=1.0 if quick else 1.5, workers=workers,
+                                          connections=connections, seed=seed + 7 + rnd, cpus=gen_cpus, spin=spin,
+                                          gets=g, idle_share=idle)
+                    idle = pr.idle_cpu_share
+                    by_gets[g].append(pr.server_cpu_us_per_request)
+            cpus_n = [float(np.median(by_gets[g])) for g in (1, 2, 3)]
             get_pipe = float(service["GET"]["mean"])
             short_read_us = max(0.0, cpus_n[2] - cpus_n[1] - get_pipe)
             pipeline_us = max(0.0, cpus_n[1] - cpus_n[0] - get_pipe - short_read_us)

@@ -122,6 +122,9 @@ def test_the_wake_up_by_rate_comes_from_the_probes() -> None:
     assert w.cpu_us(100.0) == pytest.approx(60.0) and w.cpu_us(50_000.0) == pytest.approx(10.0)
     assert w.cpu_us(math.sqrt(400.0 * 2000.0)) == pytest.approx(45.0)  # halfway in log rate
     assert w.round_trip_us(4000.0) == pytest.approx(55.0)
+    # a dearer wake-up at a higher rate is noise: held at the lower rate's
+    noisy = fit_wake_up([(400.0, 40.0, 100.0), (2000.0, 60.0, 90.0)], busy)
+    assert noisy.cpu[1] == noisy.cpu[0] == pytest.approx(24.0 / (1 - 400 * 40e-6))
     # a probe whose server was cheaper than the busy GET: no negative wake-up
     assert fit_wake_up([(400.0, 10.0, 70.0)], busy).cpu == (0.0,)
     a = {"kind": "empirical", "values": [0.02, 0.04, 0.10]}
