@@ -255,20 +255,9 @@ class Stream:
         # header/backlen (2 bytes up to 63 bytes long, more beyond: an estimate, see _lp_len)
         node.bytes += 6 + totlen + 2 * len(fields) + (0 if totlen < 64 else sum(_lp_len(f) - len(f) - 2 for f in fields))
         entries = self.entries
-        sl = entries._list
-        maxes = sl._maxes
-        if maxes and sid > maxes[-1]:  # always, but for the first entry (set_in_order inline)
-            sub = sl._lists[-1]
-            sub.append(sid)
-            maxes[-1] = sid
-            sl._len += 1
-            if sl._index or len(sub) > sl._load << 1:
-                sl._expand(len(maxes) - 1)
-            _dict_setitem(entries, sid, fields)
-        else:
-            entries[sid] = fields
-            if len(entries) == 1:
-                self.first_id = sid
+        set_in_order(entries, sid, fields)
+        if len(entries) == 1:
+            self.first_id = sid
         self.last_id = sid
         self.entries_added += 1
 
