@@ -325,11 +325,10 @@ def busy_get_cpu_us(target: Target, *, seconds: float = 2.0, workers: int = 1, c
     this has the event loop's wake-ups as the generator's replies and requests make them
     (a few requests each), which is what a busy server pays per round trip."""
     plan = _get_plan(200_000 / max(0.1, seconds), seconds, seed, n_min=1000)
-    cpu0, t0 = _server_cpu(target)
+    cpu0, _ = _server_cpu(target)
     res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
                    concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
     cpu1, _ = _server_cpu(target)
-    del t0
     return (cpu1 - cpu0) / max(1, res.requests) * 1e6
 
 
