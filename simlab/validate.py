@@ -83,7 +83,7 @@ import pandas as pd
 from simlab.calibrate import Calibration, calibrate, load_calibration
 from simlab.load.affinity import Pinning, pin_process, split, usable_cpus
 from simlab.load.generator import LoadResult, run_load
-from simlab.load.target import EngineProcess, Target, UnsafeTarget, parse_target
+from simlab.load.target import EngineProcess, Target, UnsafeTarget, new_prefix, parse_target, remove_prefix
 from simlab.load.worker import K_CMD
 from simlab.load.workload import LoadPlan, plan_from_scenario
 from simlab.scenario import Scenario, scenario_from_dict
@@ -325,11 +325,9 @@ def busy_get_cpu_us(target: Target, *, seconds: float = 2.0, workers: int = 1, c
     this has the event loop's wake-ups as the generator's replies and requests make them
     (a few requests each), which is what a busy server pays per round trip."""
     plan = _get_plan(200_000 / max(0.1, seconds), seconds, seed, n_min=1000)
-    cpu0, _ = _server_cpu(target)
-    res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
-                   concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
-    cpu1, _ = _server_cpu(target)
-    return (cpu1 - cpu0) / max(1, res.requests) * 1e6
+    res, cpu_s, _ = _measured_run(target, plan, mode="closed", workers=workers, connections=connections,
+                                  concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
+    return cpu_s / max(1, res.requests) * 1e6
 
 
 def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: float = 3.0, workers: int = 2,
@@ -345,12 +343,10 @@ def probe_round_trip(target: Target, *, rate_rps: float = 400.0, duration_s: flo
         time.sleep(1.0)
         idle1, t_idle1 = _server_cpu(target)
         idle_share = max(0.0, (idle1 - idle0) / max(1e-9, t_idle1 - t_idle0))
-    cpu0, t0 = _server_cpu(target)
-    res = run_load(plan, target, workers=workers, connections=connections, cpus=cpus, spin=spin)
-    cpu1, t1 = _server_cpu(target)
+    res, cpu_s, wall_s = _measured_run(target, plan, workers=workers, connections=connections, cpus=cpus, spin=spin)
     r = res.rows
     ok = np.isfinite(r["done"])
-    spent = max(0.0, (cpu1 - cpu0) - idle_share * (t1 - t0))
+    spent = max(0.0, cpu_s - idle_share * wall_s)
     return RoundTripProbe(latency_us=(r["done"][ok] - r["t"][ok]) * 1e6, rate_rps=rate_rps,
                           server_cpu_us_per_request=spent / max(1, res.requests) * 1e6,
                           idle_cpu_share=idle_share)
@@ -389,17 +385,32 @@ def _server_cpu(target: Target) -> tuple[float, float]:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"]), time.monotonic()
 
 
+def _measured_run(target: Target, plan: LoadPlan, **kw: Any) -> tuple[LoadResult, float, float]:
+    """``run_load`` with the server's CPU seconds and wall seconds read around it, before its
+    keys are removed: the removal (SCAN and UNLINK of everything the run wrote) is server
+    work that no request of the plan did. Returns (result, CPU s, wall s)."""
+    prefix = new_prefix()
+    cpu0, t0 = _server_cpu(target)
+    try:
+        res = run_load(plan, target, prefix=prefix, cleanup=False, **kw)
+        cpu1, t1 = _server_cpu(target)
+    finally:
+        try:
+            remove_prefix(target, prefix)
+        except Exception:  # noqa: BLE001 - as run_load's own clean-up: the server may be what failed
+            pass
+    return res, cpu1 - cpu0, t1 - t0
+
+
 def _saturation(vsc: Scenario, target: Target, *, seconds: float, workers: int, connections: int,
                 seed: int, cpus: tuple[int, ...] | None = None, spin: bool = False) -> tuple[float, float, LoadResult]:
     """Closed-loop throughput of the workload and the server's CPU share meanwhile."""
     big = validation_scenario_like(vsc, rate=60_000.0, duration_s=seconds)
     plan = plan_from_scenario(big, duration_s=seconds, seed=seed, warmup_s=0.0)
-    cpu0, t0 = _server_cpu(target)
     # one request in flight per connection: the load the busy service time was calibrated for
-    res = run_load(plan, target, mode="closed", workers=workers, connections=connections,
-                   concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
-    cpu1, t1 = _server_cpu(target)
-    busy = (cpu1 - cpu0) / max(1e-9, t1 - t0 - 0.3)  # less the workers' start-up before t0
+    res, cpu_s, wall_s = _measured_run(target, plan, mode="closed", workers=workers, connections=connections,
+                                       concurrency=workers * connections, max_seconds=seconds, cpus=cpus, spin=spin)
+    busy = cpu_s / max(1e-9, wall_s - 0.3)  # less the workers' start-up
     return res.achieved_rps, busy, res
 
 
@@ -768,19 +779,18 @@ def validate(
             pred = simulate(sc_p, seed=seed).overall
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
-            cpu0, _ = _server_cpu(tgt)
-            meas = run_load(plan, tgt, workers=workers, connections=connections, cpus=gen_cpus, spin=spin)
-            cpu1, _ = _server_cpu(tgt)
+            meas, cpu_s, _ = _measured_run(tgt, plan, workers=workers, connections=connections, cpus=gen_cpus,
+                                           spin=spin)
             ev1 = _evicted(tgt)
             loads.append(meas)
             row = _row(frac, offered, pred, meas)
             row["predicted_server_busy"] = busy_p
             # what the model's busy fraction stands for, measured: the server's CPU seconds over
-            # the run (INFO cpu, so the statistics reads before and after are in it too) per
-            # second of the plan, and per request sent
-            row["measured_server_busy"] = (cpu1 - cpu0) / meas.duration_s if meas.duration_s > 0 else float("nan")
+            # the run (INFO cpu, so the statistics reads before and after are in it too, the
+            # removal of the run's keys not) per second of the plan, and per request sent
+            row["measured_server_busy"] = cpu_s / meas.duration_s if meas.duration_s > 0 else float("nan")
             row["predicted_server_cpu_us_per_request"] = busy_p / offered * 1e6 if offered > 0 else float("nan")
-            row["measured_server_cpu_us_per_request"] = ((cpu1 - cpu0) / meas.requests * 1e6 if meas.requests
+            row["measured_server_cpu_us_per_request"] = (cpu_s / meas.requests * 1e6 if meas.requests
                                                          else float("nan"))
             row["service_get_us"] = float(service["GET"]["mean"]) + (overhead_p or 0.0)
             row["request_overhead_us"] = overhead_p if overhead_p is not None else 0.0
