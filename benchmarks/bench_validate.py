@@ -94,8 +94,9 @@ def main() -> None:
     wall = time.perf_counter() - t0
     v.save(a.out)
     cols = ["fraction", "offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "err_p50",
-            "predicted_p99_ms", "measured_p99_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio",
-            "predicted_server_busy", "measured_server_busy", "send_lag_p99_ms", "verdict"]
+            "err_p50_ci95", "predicted_p99_ms", "measured_p99_ms", "err_p99", "err_p99_ci95",
+            "predicted_hit_ratio", "measured_hit_ratio", "predicted_server_busy", "measured_server_busy",
+            "send_lag_p99_ms", "verdict"]
     import pandas as pd
 
     with pd.option_context("display.width", 250, "display.max_columns", 30):

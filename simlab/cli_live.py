@@ -174,7 +174,8 @@ def validate(
                 if c == "fraction":
                     cells.append(f"{x:.0%}")
                 elif c.startswith("err_"):
-                    cells.append("-" if x != x else f"{x * 100:+.1f}%")
+                    hw = row.get(f"{c}_ci95", float("nan"))
+                    cells.append("-" if x != x else f"{x * 100:+.1f}%" + ("" if hw != hw else f" ±{hw * 100:.1f}"))
                 elif c == "pass":
                     cells.append(_verdict_cell(row))
                 elif c.endswith("_rps"):
@@ -182,9 +183,12 @@ def validate(
                 elif c == "measured_error_rate":
                     cells.append(f"{x * 100:.2f}%")
                 else:
-                    cells.append(_fmt(float(x), 3))
+                    hw = row.get(f"{c}_ci95", float("nan"))  # the 95 % interval where one is estimated
+                    cells.append(_fmt(float(x), 3) + ("" if hw != hw else f" ±{_fmt(float(hw), 3)}"))
             t.add_row(*cells)
         console.print(t)
+        console.print("± : half-width of a 95 % interval (predictions over replications, measurements by "
+                      "sectioning the run in time); the verdict is on the point estimates")
         s = v.saturation
         console.print(f"saturation: measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.0f} %), "
                       f"predicted {s['predicted_rps']:.0f} rps{'; ' + s['why'] if s.get('why') else ''}")

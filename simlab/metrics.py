@@ -23,6 +23,7 @@ __all__ = [
     "batch_means_ci",
     "confidence_interval",
     "littles_law",
+    "sectioning_half_width",
     "PERCENTILES",
 ]
 
@@ -151,6 +152,26 @@ def batch_means_ci(x: np.ndarray, batches: int = 20, level: float = 0.95) -> tup
         return float(x.mean()), math.nan
     means = x[: k * batches].reshape(batches, k).mean(axis=1)
     return confidence_interval(means, level)
+
+
+def sectioning_half_width(x: np.ndarray, q: float | None = None, batches: int = 10, level: float = 0.95) -> float:
+    """Half-width of a 95 % interval for a percentile (``q`` in 0-100) or, with ``q`` None, the
+    mean of a series in time order, by sectioning (Asmussen and Glynn, Stochastic Simulation,
+    ch. IV.5): the point estimate is taken from the whole series by the caller, the spread from
+    ``batches`` contiguous sections, each section's estimate treated as independent (Student t,
+    ``batches - 1`` degrees of freedom).
+
+    Why sections and not a binomial interval on order statistics: a live run's latencies are
+    correlated in time (a slow second slows every request in it), which an i.i.d. interval
+    would understate; contiguous sections carry that correlation into their spread.  NaN when a
+    section would hold fewer than 20 values or, for a percentile, fewer than 2 beyond it."""
+    x = np.asarray(x, dtype=np.float64)
+    k = len(x) // batches
+    if batches < 2 or k < 20 or (q is not None and k * (1 - q / 100) < 2):
+        return math.nan
+    parts = x[: k * batches].reshape(batches, k)
+    est = parts.mean(axis=1) if q is None else np.percentile(parts, q, axis=1)
+    return float(stats.t.ppf(0.5 + level / 2, batches - 1) * est.std(ddof=1) / math.sqrt(batches))
 
 
 def littles_law(arrival_s: np.ndarray, departure_s: np.ndarray, lo_s: float, hi_s: float) -> dict[str, float]:

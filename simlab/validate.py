@@ -47,7 +47,15 @@
 
 Agreement is judged as the issue states it: up to 70 % of saturation, P50 and P99 within
 10 % and hit ratio within 1 percentage point; beyond, the predicted saturation within 10 % of
-the measured one. The verdict (:attr:`Validation.verdict`) has three values:
+the measured one.
+
+**Intervals.** Every estimate in the table carries the half-width of its 95 % interval
+(``*_ci95``): a prediction over :data:`PREDICTION_REPLICATIONS` independent replications, a
+measurement by sectioning its run into ten stretches of time
+(:func:`simlab.metrics.sectioning_half_width`), a relative error from both. The verdict is
+on the point estimates, as the tolerances are stated; a miss says whether it lies within its
+interval. A measured interval is what one run's sampling leaves uncertain: it does not cover
+how a rerun moves when the machine's other work changes between runs. The verdict (:attr:`Validation.verdict`) has three values:
 
 * ``agrees``: every load point up to 70 % ran validly and agreed, and so did the saturation;
 * ``disagrees``: a validly measured figure missed its tolerance;
@@ -123,6 +131,9 @@ P99_TOLERANCE = 0.10
 HIT_RATIO_TOLERANCE_PP = 1.0
 SATURATION_TOLERANCE = 0.10
 AGREEMENT_UP_TO = 0.70
+#: independent replications of each load point's prediction (5: a Student-t interval with 4
+#: degrees of freedom; about a second of simulation a point at 9,000 rps)
+PREDICTION_REPLICATIONS = 5
 #: the values of :attr:`Validation.verdict` (module docstring)
 VERDICTS = ("agrees", "disagrees", "not shown")
 _SERVER_BOUND_CPU = 0.90
@@ -209,8 +220,12 @@ class Validation:
                 f"{' (generator ceiling)' if sat.get('generator_bound') else ''}, predicted "
                 f"{sat.get('predicted_rps', float('nan')):.0f} rps. {self.pinning}.</p>")
         cols = ["fraction", "offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "err_p50",
-                "predicted_p99_ms", "measured_p99_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio", "valid_run", "pass", "why"]
-        return head + self.table[cols].to_html(index=False, float_format=lambda x: f"{x:.4g}")
+                "err_p50_ci95", "predicted_p99_ms", "measured_p99_ms", "err_p99", "err_p99_ci95",
+                "predicted_hit_ratio", "measured_hit_ratio", "valid_run", "pass", "why"]
+        cols = [c for c in cols if c in self.table]  # a table saved before the intervals has none
+        return (head + self.table[cols].to_html(index=False, float_format=lambda x: f"{x:.4g}")
+                + "<p>*_ci95: half-width of a 95 % interval (predictions over replications, measurements by "
+                  "sectioning the run in time); the verdict is on the point estimates.</p>")
 
 
 def _clean(x: Any) -> Any:
@@ -776,14 +791,16 @@ def validate(
                                        scale=offered / _rate(scenario), duration_s=duration_s,
                                        warmup_s=warmup_s, seed=seed, request_overhead_us=overhead_p,
                                        pipeline_overhead_us=pipeline_us)
-            pred = simulate(sc_p, seed=seed).overall
+            sim = simulate(sc_p, seed=seed, replications=PREDICTION_REPLICATIONS)
+            pred = sim.overall
+            pred_ci = dict(zip(sim.ci["metric"], sim.ci["half_width_95"], strict=True)) if sim.ci is not None else {}
             plan = plan_from_scenario(sc_p, duration_s=duration_s, seed=seed, warmup_s=warmup_s)
             ev0 = _evicted(tgt)
             meas, cpu_s, _ = _measured_run(tgt, plan, workers=workers, connections=connections, cpus=gen_cpus,
                                            spin=spin)
             ev1 = _evicted(tgt)
             loads.append(meas)
-            row = _row(frac, offered, pred, meas)
+            row = _row(frac, offered, pred, meas, pred_ci)
             row["predicted_server_busy"] = busy_p
             # what the model's busy fraction stands for, measured: the server's CPU seconds over
             # the run (INFO cpu, so the statistics reads before and after are in it too, the
@@ -831,17 +848,38 @@ def validate(
             engine.stop()
 
 
-def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult) -> dict[str, Any]:
+def _err_ci(pred: float, pred_hw: float, meas: float, meas_hw: float) -> float:
+    """Half-width of pred/meas - 1 from the two half-widths (first-order propagation, the two
+    independent): sqrt((hp/p)^2 + (hm/m)^2) * p/m."""
+    if not (pred > 0 and meas > 0):
+        return float("nan")
+    return math.hypot(pred_hw / pred, meas_hw / meas) * pred / meas
+
+
+def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult,
+         pred_ci: dict[str, float] | None = None) -> dict[str, Any]:
+    """One load point's figures, each estimate with the half-width of its 95 % interval
+    (``*_ci95``): the prediction's over its replications, the measurement's by sectioning its
+    run in time, the relative error's from both; the verdict is on the point estimates."""
     m = meas.percentiles_ms
+    m_ci = meas.percentiles_ci95_ms
+    p_ci = pred_ci or {}
     row: dict[str, Any] = {"fraction": frac, "offered_rps": offered, "achieved_rps": meas.achieved_rps,
                            "predicted_throughput_rps": float(pred["throughput_rps"])}
     for q in ("p50", "p90", "p99", "p999"):
         row[f"predicted_{q}_ms"] = float(pred[f"{q}_ms"])
+        row[f"predicted_{q}_ms_ci95"] = float(p_ci.get(f"{q}_ms", float("nan")))
         row[f"measured_{q}_ms"] = float(m[f"{q}_ms"])
+        row[f"measured_{q}_ms_ci95"] = float(m_ci.get(f"{q}_ms", float("nan")))
         row[f"err_{q}"] = _rel(row[f"predicted_{q}_ms"], row[f"measured_{q}_ms"])
+        row[f"err_{q}_ci95"] = _err_ci(row[f"predicted_{q}_ms"], row[f"predicted_{q}_ms_ci95"],
+                                       row[f"measured_{q}_ms"], row[f"measured_{q}_ms_ci95"])
     row["predicted_hit_ratio"] = float(pred["hit_ratio"])
+    row["predicted_hit_ratio_ci95"] = float(p_ci.get("hit_ratio", float("nan")))
     row["measured_hit_ratio"] = float(meas.hit_ratio)
+    row["measured_hit_ratio_ci95"] = float(meas.hit_ratio_ci95)
     row["hit_ratio_diff_pp"] = (row["predicted_hit_ratio"] - row["measured_hit_ratio"]) * 100
+    row["hit_ratio_diff_pp_ci95"] = math.hypot(row["predicted_hit_ratio_ci95"], row["measured_hit_ratio_ci95"]) * 100
     row["predicted_error_rate"] = float(pred["error_rate"])
     row["measured_error_rate"] = float(meas.error_rate)
     row["valid_run"] = meas.valid
@@ -850,12 +888,14 @@ def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult) ->
     if not meas.valid:
         why.append("run invalid: " + "; ".join(meas.invalid_reasons))
     if frac <= AGREEMENT_UP_TO + 1e-9:
-        if not abs(row["err_p50"]) <= P50_TOLERANCE:
-            why.append(f"P50 {row['err_p50'] * 100:+.1f} %")
-        if not abs(row["err_p99"]) <= P99_TOLERANCE:
-            why.append(f"P99 {row['err_p99'] * 100:+.1f} %")
+        for q, tol in (("p50", P50_TOLERANCE), ("p99", P99_TOLERANCE)):
+            err, hw = row[f"err_{q}"], row[f"err_{q}_ci95"]
+            if not abs(err) <= tol:
+                why.append(f"{q.upper()} {err * 100:+.1f} %" + ("" if hw != hw else
+                           f" (±{hw * 100:.1f}{', within its interval' if abs(err) - hw <= tol else ''})"))
         if not abs(row["hit_ratio_diff_pp"]) <= HIT_RATIO_TOLERANCE_PP:
-            why.append(f"hit ratio {row['hit_ratio_diff_pp']:+.2f} pp")
+            hw = row["hit_ratio_diff_pp_ci95"]
+            why.append(f"hit ratio {row['hit_ratio_diff_pp']:+.2f} pp" + ("" if hw != hw else f" (±{hw:.2f})"))
     row["pass"] = not why
     row["why"] = "; ".join(why)
     judged = frac <= AGREEMENT_UP_TO + 1e-9
@@ -878,8 +918,15 @@ def figure(v: Validation) -> Any:
     colors = {"p50": "tab:blue", "p90": "tab:green", "p99": "tab:orange", "p999": "tab:red"}
     for q, c in colors.items():
         label = {"p50": "P50", "p90": "P90", "p99": "P99", "p999": "P99.9"}[q]
-        ax.plot(t["offered_rps"], t[f"predicted_{q}_ms"], "-", color=c, label=f"{label} predicted")
-        ax.plot(t["offered_rps"], t[f"measured_{q}_ms"], "o", color=c, label=f"{label} measured")
+        x, pred = t["offered_rps"], t[f"predicted_{q}_ms"]
+        ax.plot(x, pred, "-", color=c, label=f"{label} predicted")
+        if f"predicted_{q}_ms_ci95" in t:  # the replications' 95 % interval as a band
+            hw = np.nan_to_num(t[f"predicted_{q}_ms_ci95"].to_numpy(dtype=float))
+            ax.fill_between(x, pred - hw, pred + hw, color=c, alpha=0.15, lw=0)
+        yerr = (np.nan_to_num(t[f"measured_{q}_ms_ci95"].to_numpy(dtype=float))
+                if f"measured_{q}_ms_ci95" in t else None)
+        ax.errorbar(x, t[f"measured_{q}_ms"], yerr=yerr, fmt="o", color=c, ms=4, capsize=2,
+                    label=f"{label} measured (95 % interval)")
     ax.set_yscale("log")
     ax.set_xlabel("offered load (requests/s)")
     ax.set_ylabel("latency (ms)")

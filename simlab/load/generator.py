@@ -30,7 +30,7 @@ import pandas as pd
 from simlab.load.target import Target, new_prefix, remove_prefix
 from simlab.load.worker import K_GET, KIND_NAMES, O_OK, O_REJECTED, O_UNFINISHED, OUTCOME_NAMES
 from simlab.load.workload import LoadPlan
-from simlab.metrics import PERCENTILES, LatencyHistogram
+from simlab.metrics import PERCENTILES, LatencyHistogram, sectioning_half_width
 
 __all__ = ["LoadError", "LoadResult", "run_load", "MAX_SHORTFALL", "MAX_SEND_LAG_P99_MS"]
 
@@ -82,6 +82,11 @@ class LoadResult:
     pinned_cpus: tuple[int, ...] = ()
     #: CPU seconds the workers spent polling with nothing ready (``spin``; left out of the CPU figures)
     generator_poll_idle_s: float = 0.0
+    #: half-widths of 95 % intervals of ``percentiles_ms`` (same keys) and of ``hit_ratio``, by
+    #: sectioning the window in ten stretches of time (simlab.metrics.sectioning_half_width):
+    #: what this run's own sampling leaves uncertain, not how a rerun on a changed machine moves
+    percentiles_ci95_ms: dict[str, float] = field(default_factory=dict)
+    hit_ratio_ci95: float = float("nan")
 
     @property
     def valid(self) -> bool:
@@ -98,7 +103,8 @@ class LoadResult:
         return {
             "mode": self.mode, "target": self.target, "requests": self.requests,
             "intended_rps": self.intended_rps, "achieved_rps": self.achieved_rps,
-            **self.percentiles_ms, "hit_ratio": self.hit_ratio, "error_rate": self.error_rate,
+            **self.percentiles_ms, **{f"{k}_ci95": v for k, v in self.percentiles_ci95_ms.items()},
+            "hit_ratio": self.hit_ratio, "hit_ratio_ci95": self.hit_ratio_ci95, "error_rate": self.error_rate,
             "send_lag_p99_ms": self.send_lag_p99_ms, "generator_cpu_busy": self.generator_cpu_busy,
             "generator_cpu_us_per_request": self.generator_cpu_us_per_request,
             "generator_cpus": ",".join(map(str, self.pinned_cpus)) or "not pinned",
@@ -135,6 +141,10 @@ def _clean(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+#: the percentile keys of ``LatencyHistogram.summary`` and their q (0-100)
+_PCT_KEYS = tuple(zip(("p50", "p90", "p99", "p999"), PERCENTILES, strict=True))
 
 
 def _percentiles(lat_ms: np.ndarray) -> tuple[LatencyHistogram, dict[str, float]]:
@@ -276,8 +286,11 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
     answered = win & ((outcome == O_OK) | (outcome == O_REJECTED))
     lat_ms = (done[answered] - t[answered]) * 1e3
     hist, pct = _percentiles(lat_ms)
+    in_time = lat_ms[np.argsort(t[answered], kind="stable")]
+    pct_ci = {f"{k}_ms": sectioning_half_width(in_time, q) for k, q in _PCT_KEYS}
     reads = win & (kind == K_GET) & (hit >= 0)
     hit_ratio = float(hit[reads].mean()) if reads.any() else float("nan")
+    hit_ci = sectioning_half_width(hit[reads][np.argsort(t[reads], kind="stable")].astype(np.float64))
     counted = win & (outcome != O_REJECTED)
     bad = counted & (outcome != O_OK)
     error_rate = float(bad.sum() / max(1, counted.sum()))
@@ -322,4 +335,5 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
         rows={"t": t, "sent": sent, "done": done, "outcome": outcome, "hit": hit},
         generator_cpu_busy=max(cpu) / max(1e-9, span) if cpu else 0.0,
         generator_cpu_us_per_request=sum(cpu) / max(1, int(np.isfinite(sent).sum())) * 1e6,
+        percentiles_ci95_ms=pct_ci, hit_ratio_ci95=hit_ci,
     )

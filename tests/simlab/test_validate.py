@@ -30,6 +30,16 @@ def _check(v, tmp_path: Path) -> None:
     for col in ("offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "predicted_p99_ms",
                 "measured_p999_ms", "err_p99", "predicted_hit_ratio", "measured_hit_ratio", "pass", "why"):
         assert col in t, col
+    # every estimate with its 95 % interval: the prediction's over replications, the
+    # measurement's by sectioning (thousands of requests a point: finite and positive; a P50's
+    # narrower than the figure itself, a short run's P99 can be wider), the relative error's
+    for q in ("p50", "p99"):
+        for side in ("predicted", "measured"):
+            hw = t[f"{side}_{q}_ms_ci95"]
+            assert (hw > 0).all(), (side, q, list(hw))
+            assert q != "p50" or (hw < t[f"{side}_{q}_ms"]).all(), (side, q, list(hw))
+        assert (t[f"err_{q}_ci95"] > 0).all()
+    assert (t["measured_hit_ratio_ci95"] > 0).all() and (t["predicted_hit_ratio_ci95"] > 0).all()
     # errors are reported, not asserted: on a machine shared with other work a load point can
     # see client timeouts (they are counted by kind in each LoadResult.errors)
     assert set(t["measured_error_rate"].between(0, 1)) == {True}
