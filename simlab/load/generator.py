@@ -82,11 +82,10 @@ class LoadResult:
     pinned_cpus: tuple[int, ...] = ()
     #: CPU seconds the workers spent polling with nothing ready (``spin``; left out of the CPU figures)
     generator_poll_idle_s: float = 0.0
-    #: half-widths of 95 % intervals of ``percentiles_ms`` (same keys) and of ``hit_ratio``, by
-    #: sectioning the window in ten stretches of time (simlab.metrics.sectioning_half_width):
-    #: what this run's own sampling leaves uncertain, not how a rerun on a changed machine moves
+    #: half-widths of 95 % intervals of ``percentiles_ms`` (same keys), by sectioning the window
+    #: in ten stretches of time (simlab.metrics.sectioning_half_width): what this run's own
+    #: sampling leaves uncertain, not how a rerun on a changed machine moves
     percentiles_ci95_ms: dict[str, float] = field(default_factory=dict)
-    hit_ratio_ci95: float = float("nan")
 
     @property
     def valid(self) -> bool:
@@ -104,7 +103,7 @@ class LoadResult:
             "mode": self.mode, "target": self.target, "requests": self.requests,
             "intended_rps": self.intended_rps, "achieved_rps": self.achieved_rps,
             **self.percentiles_ms, **{f"{k}_ci95": v for k, v in self.percentiles_ci95_ms.items()},
-            "hit_ratio": self.hit_ratio, "hit_ratio_ci95": self.hit_ratio_ci95, "error_rate": self.error_rate,
+            "hit_ratio": self.hit_ratio, "error_rate": self.error_rate,
             "send_lag_p99_ms": self.send_lag_p99_ms, "generator_cpu_busy": self.generator_cpu_busy,
             "generator_cpu_us_per_request": self.generator_cpu_us_per_request,
             "generator_cpus": ",".join(map(str, self.pinned_cpus)) or "not pinned",
@@ -290,7 +289,6 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
     pct_ci = {f"{k}_ms": sectioning_half_width(in_time, q) for k, q in _PCT_KEYS}
     reads = win & (kind == K_GET) & (hit >= 0)
     hit_ratio = float(hit[reads].mean()) if reads.any() else float("nan")
-    hit_ci = sectioning_half_width(hit[reads][np.argsort(t[reads], kind="stable")].astype(np.float64))
     counted = win & (outcome != O_REJECTED)
     bad = counted & (outcome != O_OK)
     error_rate = float(bad.sum() / max(1, counted.sum()))
@@ -335,5 +333,5 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
         rows={"t": t, "sent": sent, "done": done, "outcome": outcome, "hit": hit},
         generator_cpu_busy=max(cpu) / max(1e-9, span) if cpu else 0.0,
         generator_cpu_us_per_request=sum(cpu) / max(1, int(np.isfinite(sent).sum())) * 1e6,
-        percentiles_ci95_ms=pct_ci, hit_ratio_ci95=hit_ci,
+        percentiles_ci95_ms=pct_ci,
     )

@@ -144,8 +144,8 @@ def _coverage(make, q: float | None, truth: float, trials: int = 300) -> float:
 
 
 def test_sectioning_intervals_cover_percentiles_and_means_about_95_percent() -> None:
-    """The measured side of `simlab validate`: P50 and P99 of exponential latencies, and a hit
-    ratio (a mean of 0/1), each covered by its 95 % interval in about 95 of 100 seeded runs."""
+    """The measured side of `simlab validate`: P50 and P99 of exponential latencies, and a mean
+    (of 0/1 outcomes), each covered by its 95 % interval in about 95 of 100 seeded runs."""
     assert 0.90 <= _coverage(lambda r: r.exponential(1.0, 4000), 50.0, math.log(2)) <= 0.99
     assert 0.90 <= _coverage(lambda r: r.exponential(1.0, 8000), 99.0, math.log(100)) <= 0.99
     assert 0.90 <= _coverage(lambda r: (r.random(4000) < 0.6).astype(float), None, 0.6) <= 0.99
