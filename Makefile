@@ -1,4 +1,5 @@
-# Two entry points for a fresh machine with only Python and pip:
+# Two entry points for a fresh machine with only Python and pip (the same as
+# python3 bootstrap.py report | test, which need no make):
 #   make report   installs everything into .venv and runs the default capacity report
 #   make test     installs everything into .venv and runs the whole test suite
 PYTHON ?= python3
@@ -8,20 +9,18 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: report test install lint clean fuzz soak compat
 
+# bootstrap.py (standard library only) does the install and the two entry points, so that a
+# machine without make runs the same steps: python3 bootstrap.py report | test
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	$(PYTHON) bootstrap.py install
 
 install: $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/simlab report; status=$$?; \
-	echo "open reports/redis-cache-service/index.html"; exit $$status
+	$(PYTHON) bootstrap.py report
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTHON) bootstrap.py test
 
 # redis-py's own test suite (its sdist at the installed version, cached in build/compat) against
 # the engine and against redis-server 7.0; exits 1 while the engine passes fewer of the tests
@@ -39,8 +38,8 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.engine.security.soak --seconds 600 --server redis --server engine
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine simlab tests benchmarks notebooks
-	$(BIN)/mypy engine simlab
+	$(BIN)/ruff check engine simlab tests benchmarks notebooks bootstrap.py
+	$(BIN)/mypy engine simlab bootstrap.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
