@@ -102,8 +102,8 @@ def main() -> None:
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(v.table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     s = v.saturation
-    print(f"saturation measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.0f} %, "
-          f"generator worker {s['generator_cpu_busy'] * 100:.0f} %), predicted {s['predicted_rps']:.0f} rps")
+    print(f"saturation measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.1f} %, "
+          f"generator worker {s['generator_cpu_busy'] * 100:.1f} %), predicted {s['predicted_rps']:.0f} rps")
     print(f"generator round trip P50 {v.generator_rtt_us['p50']:.0f} us, P99 {v.generator_rtt_us['p99']:.0f} us")
     cpu = [f"{m.generator_cpu_us_per_request:.1f}" for m in v.loads]
     print(f"CPUs: {v.pinning}; generator CPU per request by load point (us): {', '.join(cpu)}")

@@ -190,7 +190,7 @@ def validate(
         console.print("± : half-width of a 95 % interval (predictions over replications, measurements by "
                       "sectioning the run in time); the verdict is on the point estimates")
         s = v.saturation
-        console.print(f"saturation: measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.0f} %), "
+        console.print(f"saturation: measured {s['measured_rps']:.0f} rps (server CPU {s['server_cpu_busy'] * 100:.1f} %), "
                       f"predicted {s['predicted_rps']:.0f} rps{'; ' + s['why'] if s.get('why') else ''}")
         console.print(f"generator round trip P50 {v.generator_rtt_us['p50']:.0f} us, P99 {v.generator_rtt_us['p99']:.0f} us")
         console.print(f"CPUs: {v.pinning}")

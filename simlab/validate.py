@@ -764,8 +764,8 @@ def validate(
             saturation["pass"] = True
             limit = ("the generator's ceiling" if gen_busy >= _SERVER_BOUND_CPU else
                      "what this shared machine gave both processes (neither had 90 % of a core)")
-            saturation["why"] = (f"the server was {busy * 100:.0f} % busy and the busiest generator worker "
-                                 f"{gen_busy * 100:.0f} % at the closed-loop maximum: {sat_rps:.0f} rps is {limit}, "
+            saturation["why"] = (f"the server was {busy * 100:.1f} % busy and the busiest generator worker "
+                                 f"{gen_busy * 100:.1f} % at the closed-loop maximum: {sat_rps:.0f} rps is {limit}, "
                                  "not the server's saturation; load points are fractions of it and the "
                                  "saturation point is not compared"
                                  + ("; agreement is therefore not shown" if saturation["starved"] else ""))
