@@ -869,7 +869,8 @@ def _row(frac: float, offered: float, pred: dict[str, Any], meas: LoadResult,
     m_ci = meas.percentiles_ci95_ms
     p_ci = pred_ci or {}
     row: dict[str, Any] = {"fraction": frac, "offered_rps": offered, "achieved_rps": meas.achieved_rps,
-                           "predicted_throughput_rps": float(pred["throughput_rps"])}
+                           "predicted_throughput_rps": float(pred["throughput_rps"]),
+                           "duration_s": meas.duration_s, "requests": meas.requests}
     for q in ("p50", "p90", "p99", "p999"):
         row[f"predicted_{q}_ms"] = float(pred[f"{q}_ms"])
         row[f"predicted_{q}_ms_ci95"] = float(p_ci.get(f"{q}_ms", float("nan")))

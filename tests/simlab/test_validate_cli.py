@@ -4,6 +4,7 @@ file written on success."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -40,3 +41,26 @@ def test_calibrate_writes_its_file(tmp_path: Path) -> None:
     doc = yaml.safe_load(out.read_text())
     assert doc["server"].startswith("cachelab engine") and doc["service_time_us"]["GET"]["mean"] > 0
     assert "written to" in r.output
+
+
+def test_duration_sets_each_load_point(tmp_path: Path) -> None:
+    """`--duration` is each load point's length (longer runs narrow the measured intervals):
+    a quick validation of a small scenario at 2 s a point, against the engine, with a
+    calibration file reused; out of range, one line and exit 2."""
+    from tests.simlab.test_load import SMALL
+
+    r = _run("validate", "--quick", "--duration", "1")
+    assert r.exit_code == 2 and "--duration" in r.output and "Traceback" not in r.output
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(yaml.safe_dump(SMALL))
+    cal = tmp_path / "cal.yaml"
+    assert _run("calibrate", "--requests", "60", "--out", str(cal)).exit_code == 0
+    r = _run("validate", str(scenario), "--calibration", str(cal), "--quick", "--duration", "2", "--json",
+             "--out", str(tmp_path / "v"))
+    assert r.exit_code in (0, 1, 5), r.output  # agrees, disagrees or not shown: each a verdict
+    doc = json.loads(r.output[r.output.index("{"):])
+    assert [p["duration_s"] for p in doc["points"]] == [2.0, 2.0, 2.0]
+    # at each point about duration x the offered rate was sent
+    for p in doc["points"]:
+        assert 0.8 * 2.0 * p["offered_rps"] <= p["requests"] <= 1.2 * 2.0 * p["offered_rps"], p
+    assert (tmp_path / "v" / "validation.json").exists()
