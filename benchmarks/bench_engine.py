@@ -126,19 +126,16 @@ def _send(port: int, *args: str) -> None:
         s.recv(4096)
 
 
-def family_rows(port: int, n: int, rows: tuple[tuple[str, tuple[tuple[str, ...], ...], tuple[str, ...]], ...]
-                | list[tuple[str, tuple[tuple[str, ...], ...], tuple[str, ...]]] = FAMILY) -> dict[str, float]:
-    """ops/s of each of ``rows`` (default FAMILY) at -P 1 (the command line is redis-benchmark's test name)."""
-    out: dict[str, float] = {}
-    for label, setup, cmd in rows:
-        for c in setup:
-            _send(port, *c)
-        argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(n), "-c", "50", "-P", "1",
-                "-r", "100000", "--csv", *cmd]
-        text = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True).stdout
-        rows = list(csv.reader(io.StringIO(text)))
-        out[label] = float(rows[1][1]) if len(rows) > 1 and len(rows[1]) > 1 else 0.0
-    return out
+def family_row(port: int, n: int, setup: tuple[tuple[str, ...], ...], cmd: tuple[str, ...]) -> float:
+    """ops/s of one FAMILY row at -P 1: its setup commands sent once, then ``cmd`` benchmarked
+    (the command line is redis-benchmark's test name)."""
+    for c in setup:
+        _send(port, *c)
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(n), "-c", "50", "-P", "1",
+            "-r", "100000", "--csv", *cmd]
+    text = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = list(csv.reader(io.StringIO(text)))
+    return float(rows[1][1]) if len(rows) > 1 and len(rows[1]) > 1 else 0.0
 
 
 def _has_fakeredis() -> bool:
@@ -225,8 +222,7 @@ def main() -> int:
         # two figures share the machine's moment; the ratio is judged on the median pair
         with server("redis") as (rport, _rpid), server("engine") as (eport, _epid):
             for label, setup, cmd in FAMILY:
-                got = {kind: family_rows(port, n, [(label, setup, cmd)])[label]
-                       for kind, port in (("redis", rport), ("engine", eport))}
+                got = {kind: family_row(port, n, setup, cmd) for kind, port in (("redis", rport), ("engine", eport))}
                 for kind, v in got.items():
                     cur = family.setdefault(kind, {})
                     cur[label] = max(cur.get(label, 0.0), v)

@@ -25,9 +25,12 @@ __all__ = [
     "littles_law",
     "sectioning_half_width",
     "PERCENTILES",
+    "PERCENTILE_KEYS",
 ]
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+#: the names of PERCENTILES in summaries and tables
+PERCENTILE_KEYS = ("p50_ms", "p90_ms", "p99_ms", "p999_ms")
 _MAX_US = 24 * 3600 * 1_000_000
 
 
@@ -120,8 +123,7 @@ class LatencyHistogram:
         return self._sum_us / self.count / self._per_ms if self.count else math.nan
 
     def summary(self) -> dict[str, float]:
-        names = ("p50_ms", "p90_ms", "p99_ms", "p999_ms")
-        out = {name: self.percentile_ms(q) for name, q in zip(names, PERCENTILES, strict=True)}
+        out = {name: self.percentile_ms(q) for name, q in zip(PERCENTILE_KEYS, PERCENTILES, strict=True)}
         out["max_ms"] = self.max_ms()
         out["mean_ms"] = self.mean_ms()
         return out

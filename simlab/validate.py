@@ -47,17 +47,7 @@
 
 Agreement is judged as the issue states it: up to 70 % of saturation, P50 and P99 within
 10 % and hit ratio within 1 percentage point; beyond, the predicted saturation within 10 % of
-the measured one.
-
-**Intervals.** Every estimate in the table carries the half-width of its 95 % interval
-(``*_ci95``): a prediction's point is its replication 0, the very requests the generator
-sends, and its interval the spread over :data:`PREDICTION_REPLICATIONS` replications with
-other seeds; a measured percentile's by sectioning its run into ten stretches of time
-(:func:`simlab.metrics.sectioning_half_width`); a relative error's from both. The measured hit
-ratio has none: it is a count over the same requests as the prediction's point, so the two
-are paired. The verdict is on the point estimates, as the tolerances are stated; a miss says
-whether it lies within its interval. A measured interval is what one run's sampling leaves
-uncertain: it does not cover how a rerun moves when the machine's other work changes. The verdict (:attr:`Validation.verdict`) has three values:
+the measured one. The verdict (:attr:`Validation.verdict`) has three values:
 
 * ``agrees``: every load point up to 70 % ran validly and agreed, and so did the saturation;
 * ``disagrees``: a validly measured figure missed its tolerance;
@@ -68,6 +58,16 @@ uncertain: it does not cover how a rerun moves when the machine's other work cha
   fractions of nothing the model describes). Invalid points stay in the table, marked, with
   their figures. A point beyond 70 % that is invalid is shown and named in the notes but not
   judged: there the saturation point is.
+
+**Intervals.** Every estimate in the table carries the half-width of its 95 % interval
+(``*_ci95``): a prediction's point is its replication 0, the very requests the generator
+sends, and its interval the spread over :data:`PREDICTION_REPLICATIONS` replications with
+other seeds; a measured percentile's by sectioning its run into ten stretches of time
+(:func:`simlab.metrics.sectioning_half_width`); a relative error's from both. The measured hit
+ratio has none: it is a count over the same requests as the prediction's point, so the two
+are paired. The verdict is on the point estimates, as the tolerances are stated; a miss says
+whether it lies within its interval. A measured interval is what one run's sampling leaves
+uncertain: it does not cover how a rerun moves when the machine's other work changes.
 
 **Pinning.** On Linux with two or more usable CPUs, the server this run starts (the engine,
 or a server whose PID the caller gives) is pinned to the first CPU and the generator's
@@ -224,7 +224,6 @@ class Validation:
         cols = ["fraction", "offered_rps", "achieved_rps", "predicted_p50_ms", "measured_p50_ms", "err_p50",
                 "err_p50_ci95", "predicted_p99_ms", "measured_p99_ms", "err_p99", "err_p99_ci95",
                 "predicted_hit_ratio", "measured_hit_ratio", "valid_run", "pass", "why"]
-        cols = [c for c in cols if c in self.table]  # a table saved before the intervals has none
         return (head + self.table[cols].to_html(index=False, float_format=lambda x: f"{x:.4g}")
                 + "<p>*_ci95: half-width of a 95 % interval (predictions over replications, measurements by "
                   "sectioning the run in time); the verdict is on the point estimates.</p>")
@@ -919,20 +918,14 @@ def figure(v: Validation) -> Any:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from simlab.report.figures import plot_predicted_measured
+
     t = v.table
     fig, ax = plt.subplots(figsize=(7, 4.2))
     colors = {"p50": "tab:blue", "p90": "tab:green", "p99": "tab:orange", "p999": "tab:red"}
     for q, c in colors.items():
         label = {"p50": "P50", "p90": "P90", "p99": "P99", "p999": "P99.9"}[q]
-        x, pred = t["offered_rps"], t[f"predicted_{q}_ms"]
-        ax.plot(x, pred, "-", color=c, label=f"{label} predicted")
-        if f"predicted_{q}_ms_ci95" in t:  # the replications' 95 % interval as a band
-            hw = np.nan_to_num(t[f"predicted_{q}_ms_ci95"].to_numpy(dtype=float))
-            ax.fill_between(x, pred - hw, pred + hw, color=c, alpha=0.15, lw=0)
-        yerr = (np.nan_to_num(t[f"measured_{q}_ms_ci95"].to_numpy(dtype=float))
-                if f"measured_{q}_ms_ci95" in t else None)
-        ax.errorbar(x, t[f"measured_{q}_ms"], yerr=yerr, fmt="o", color=c, ms=4, capsize=2,
-                    label=f"{label} measured (95 % interval)")
+        plot_predicted_measured(ax, t, q, c, "-", f"{label} predicted", f"{label} measured (95 % interval)")
     ax.set_yscale("log")
     ax.set_xlabel("offered load (requests/s)")
     ax.set_ylabel("latency (ms)")

@@ -30,7 +30,7 @@ import pandas as pd
 from simlab.load.target import Target, new_prefix, remove_prefix
 from simlab.load.worker import K_GET, KIND_NAMES, O_OK, O_REJECTED, O_UNFINISHED, OUTCOME_NAMES
 from simlab.load.workload import LoadPlan
-from simlab.metrics import PERCENTILES, LatencyHistogram, sectioning_half_width
+from simlab.metrics import PERCENTILE_KEYS, PERCENTILES, LatencyHistogram, sectioning_half_width
 
 __all__ = ["LoadError", "LoadResult", "run_load", "MAX_SHORTFALL", "MAX_SEND_LAG_P99_MS"]
 
@@ -40,10 +40,6 @@ MAX_SEND_LAG_P99_MS = 1.0
 
 class LoadError(RuntimeError):
     """The load could not be run at all (cannot connect, a worker died)."""
-
-
-def _pct_cols() -> list[str]:
-    return [f"p{str(q).replace('.', '').rstrip('0') if q != int(q) else int(q)}_ms" for q in PERCENTILES]
 
 
 @dataclass
@@ -140,10 +136,6 @@ def _clean(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
-
-
-#: the percentile keys of ``LatencyHistogram.summary`` and their q (0-100)
-_PCT_KEYS = tuple(zip(("p50", "p90", "p99", "p999"), PERCENTILES, strict=True))
 
 
 def _percentiles(lat_ms: np.ndarray) -> tuple[LatencyHistogram, dict[str, float]]:
@@ -286,7 +278,7 @@ def _assemble(plan: LoadPlan, target: Target, results: list[dict[str, Any]], par
     lat_ms = (done[answered] - t[answered]) * 1e3
     hist, pct = _percentiles(lat_ms)
     in_time = lat_ms[np.argsort(t[answered], kind="stable")]
-    pct_ci = {f"{k}_ms": sectioning_half_width(in_time, q) for k, q in _PCT_KEYS}
+    pct_ci = {k: sectioning_half_width(in_time, q) for k, q in zip(PERCENTILE_KEYS, PERCENTILES, strict=True)}
     reads = win & (kind == K_GET) & (hit >= 0)
     hit_ratio = float(hit[reads].mean()) if reads.any() else float("nan")
     counted = win & (outcome != O_REJECTED)

@@ -201,23 +201,31 @@ def cost_breakdown(breakdown: dict[str, float], monthly_usd: float, per_million_
     return fig
 
 
+def plot_predicted_measured(ax: Any, table: pd.DataFrame, q: str, colour: str, style: str,
+                            predicted_label: str, measured_label: str) -> None:
+    """One percentile ``q`` ("p50", ...) of a validation table on ``ax``: the prediction as a
+    line with its `*_ci95` band, the measurement as points with error bars (where the table has
+    the half-widths; a NaN half-width draws none)."""
+    x = table["offered_rps"] if "offered_rps" in table else pd.Series(range(len(table)))
+    pc, mc = f"predicted_{q}_ms", f"measured_{q}_ms"
+    ax.plot(x, table[pc], style, color=colour, label=predicted_label)
+    if f"{pc}_ci95" in table:
+        hw = np.nan_to_num(table[f"{pc}_ci95"].to_numpy(dtype=float))
+        ax.fill_between(x, table[pc] - hw, table[pc] + hw, color=colour, alpha=0.15, lw=0)
+    yerr = np.nan_to_num(table[f"{mc}_ci95"].to_numpy(dtype=float)) if f"{mc}_ci95" in table else None
+    ax.errorbar(x, table[mc], yerr=yerr, fmt="o", color=colour, ms=4, capsize=2, label=measured_label)
+
+
 def predicted_vs_measured(table: pd.DataFrame) -> Figure:
     """Predicted against measured P50/P99 per offered load point (the live validation).
     Columns: `offered_rps`, `predicted_p50_ms`, `measured_p50_ms`, `predicted_p99_ms`,
     `measured_p99_ms` (missing columns are skipped), and their `*_ci95` half-widths where
     present (a band round the prediction, error bars on the measurement)."""
     fig, ax = _fig()
-    x = table["offered_rps"] if "offered_rps" in table else pd.Series(range(len(table)))
     for q, colour in (("p50", "#22c55e"), ("p90", "#eab308"), ("p99", "#ef4444")):
-        pc, mc = f"predicted_{q}_ms", f"measured_{q}_ms"
-        if pc in table and mc in table:
-            ax.plot(x, table[pc], "--", color=colour, label=f"predicted {q.upper()}")
-            if f"{pc}_ci95" in table:  # the replications' 95 % interval as a band
-                hw = np.nan_to_num(table[f"{pc}_ci95"].to_numpy(dtype=float))
-                ax.fill_between(x, table[pc] - hw, table[pc] + hw, color=colour, alpha=0.15, lw=0)
-            yerr = np.nan_to_num(table[f"{mc}_ci95"].to_numpy(dtype=float)) if f"{mc}_ci95" in table else None
-            ax.errorbar(x, table[mc], yerr=yerr, fmt="o", color=colour, ms=4, capsize=2,
-                        label=f"measured {q.upper()} (95 % interval)")
+        if f"predicted_{q}_ms" in table and f"measured_{q}_ms" in table:
+            plot_predicted_measured(ax, table, q, colour, "--", f"predicted {q.upper()}",
+                                    f"measured {q.upper()} (95 % interval)")
     ax.set_xlabel("offered load (requests/s)")
     ax.set_ylabel("latency (ms)")
     if len(table) and math.isfinite(float(np.nanmax(table.select_dtypes("number").to_numpy(dtype=float)))):
